@@ -1,0 +1,196 @@
+//! Backward code: the forward bindings, the loss, then the chain rule layer by layer from the
+//! last, as straight-line typed bindings. Where a residual branch rejoins, gradients add.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote, quote_spanned};
+use syn::Ident;
+
+use super::forward::{Code, activation_fn, forward_statements, layer_input};
+use super::{Mode, binding, constant, loss_fn, output_ident, output_ref, proj_field, rt};
+use crate::check::{Model, Node, Source};
+use crate::ir::LayerKind;
+
+/// `fn backward` / `fn backward_batch`.
+pub fn expand_backward(model: &Model<'_>, mode: Mode) -> Code {
+    let rt = rt();
+    let (forward, forward_scalars) = forward_statements(model, mode);
+    let Some(last) = model.nodes.last() else {
+        unreachable!("check proved the network has a layer")
+    };
+    let (loss, loss_backward) = loss_fn(model.loss);
+    let output = output_ident(last);
+    let dh_last = binding("dh", last);
+    let ty = mode.ty(last.width);
+    let (target, batch_check) = match mode {
+        Mode::Sample => (quote!(target), None),
+        Mode::Batch => (quote!(targets), Some(quote!(nn::check_batch_columns(x.ncols(), targets.ncols());))),
+    };
+
+    let mut gradients = Gradients::new(model, mode);
+    gradients.scalars += last.width;
+    let mut layers = TokenStream::new();
+    for index in (0..model.nodes.len()).rev() {
+        layers.extend(layer_backward(model, index, mode, &mut gradients));
+    }
+    Code {
+        body: quote! {
+            use #rt as nn;
+            #batch_check
+            #forward
+            let loss: T = nn::#loss(&#output, #target);
+            let #dh_last: #ty = nn::#loss_backward(&#output, #target);
+            #layers
+            loss
+        },
+        scalars: forward_scalars + gradients.scalars,
+    }
+}
+
+/// Tracks the `dh_<layer>` accumulators: the first contribution declares one (`let`, or
+/// `let mut` when more will be added), later ones add into it.
+struct Gradients<'m, 'a> {
+    model: &'m Model<'a>,
+    mode: Mode,
+    declared: Vec<bool>,
+    remaining: Vec<usize>,
+    scalars: usize,
+}
+
+/// A term of `∂L/∂h` for some node: a new value, or another node's `dh` (a residual).
+enum Term {
+    Owned(TokenStream),
+    Borrowed(Ident),
+}
+
+impl<'m, 'a> Gradients<'m, 'a> {
+    fn new(model: &'m Model<'a>, mode: Mode) -> Self {
+        let n = model.nodes.len();
+        let mut remaining = vec![0; n];
+        for (index, node) in model.nodes.iter().enumerate() {
+            if index > 0 {
+                remaining[index - 1] += 1;
+            }
+            if let Some(residual) = node.residual {
+                if let Source::Layer(source) = residual.source {
+                    remaining[source] += 1;
+                }
+            }
+        }
+        let mut declared = vec![false; n];
+        // The last layer's `dh` comes from the loss.
+        declared[n - 1] = true;
+        Self { model, mode, declared, remaining, scalars: 0 }
+    }
+
+    /// Adds `term` into `dh_<target>`; nothing for the input (no one asks for `∂L/∂x`).
+    fn contribute(&mut self, target: Source, term: Term) -> TokenStream {
+        let Source::Layer(index) = target else { return TokenStream::new() };
+        let node = &self.model.nodes[index];
+        let dh = binding("dh", node);
+        let total = self.remaining[index];
+        if self.declared[index] {
+            return match term {
+                Term::Owned(value) => quote!(#dh += #value;),
+                Term::Borrowed(other) => quote!(#dh += &#other;),
+            };
+        }
+        self.declared[index] = true;
+        self.scalars += node.width;
+        let ty = self.mode.ty(node.width);
+        let value = match term {
+            Term::Owned(value) => value,
+            Term::Borrowed(other) => quote!(#other.clone()),
+        };
+        let mutable = (total > 1).then(|| quote!(mut));
+        quote!(let #mutable #dh: #ty = #value;)
+    }
+}
+
+/// One layer, given its complete `dh`:
+/// ```text
+/// dh_h1 (+)= &dh_h2;                                       // residual: the gradient passes through
+/// let dz_h2: SVector<T, 64> = nn::relu_backward(&z_h2, &dh_h2);  // dz = σ'(z) ⊙ dh
+/// grad.h2.weight.ger(T::one(), &dz_h2, &h_h1, T::one());   // ∂L/∂W += dz hᵀ
+/// grad.h2.bias += &dz_h2;                                  // ∂L/∂b += dz
+/// let dh_h1: SVector<T, 64> = self.h2.weight.tr_mul(&dz_h2); // ∂L/∂h = Wᵀ dz
+/// ```
+fn layer_backward(model: &Model<'_>, index: usize, mode: Mode, gradients: &mut Gradients<'_, '_>) -> TokenStream {
+    let node = &model.nodes[index];
+    let name = &node.layer.name;
+    let ty = mode.ty(node.width);
+    let (dh, dz, z) = (binding("dh", node), binding("dz", node), binding("z", node));
+    let input = layer_input(index);
+    let input_ref = output_ref(model, input);
+
+    let mut code = residual_backward(model, node, mode, gradients);
+    let dz_value = match activation_fn(node.layer.activation.kind) {
+        (None, _) => quote!(#dh),
+        (Some(function), parameter) => {
+            let function = format_ident!("{}_backward", function);
+            let parameter = parameter.map(|p| quote!(, #p));
+            quote!(nn::#function(&#z, &#dh #parameter))
+        }
+    };
+    gradients.scalars += node.width;
+    code.extend(quote_spanned!(name.span()=> let #dz: #ty = #dz_value;));
+
+    match &node.layer.kind {
+        LayerKind::Dense { bias, .. } => {
+            let weight_grad = match mode {
+                Mode::Sample => quote!(grad.#name.weight.ger(T::one(), &#dz, #input_ref, T::one());),
+                Mode::Batch => quote!(nn::add_mul_tr(&mut grad.#name.weight, &#dz, #input_ref);),
+            };
+            let bias_grad = bias.then(|| match mode {
+                Mode::Sample => quote!(grad.#name.bias += &#dz;),
+                Mode::Batch => quote!(nn::add_column_sums(&mut grad.#name.bias, &#dz);),
+            });
+            code.extend(quote_spanned!(name.span()=> #weight_grad #bias_grad));
+            if input != Source::Input {
+                let back = match mode {
+                    Mode::Sample => quote!(self.#name.weight.tr_mul(&#dz)),
+                    Mode::Batch => quote!(nn::tr_matmul(&self.#name.weight, &#dz)),
+                };
+                code.extend(gradients.contribute(input, Term::Owned(back)));
+            }
+        }
+        LayerKind::LayerNorm { eps, .. } => {
+            let xhat = binding("xhat", node);
+            code.extend(quote_spanned!(name.span()=>
+                nn::LayerNorm::accumulate_grad(&mut grad.#name, &#xhat, &#dz);
+            ));
+            if input != Source::Input {
+                let dxhat = binding("dxhat", node);
+                let eps = constant(*eps);
+                gradients.scalars += node.width;
+                code.extend(quote_spanned!(name.span()=>
+                    let #dxhat: #ty = self.#name.scale_backward(&#dz);
+                ));
+                let back = quote!(nn::standardize_backward(#input_ref, &#dxhat, #eps));
+                code.extend(gradients.contribute(input, Term::Owned(back)));
+            }
+        }
+    }
+    code
+}
+
+/// A residual passes `dh` back unchanged to its source, or through the projection
+/// (`∂L/∂P += dh h_srcᵀ`, `∂L/∂h_src += Pᵀ dh`).
+fn residual_backward(model: &Model<'_>, node: &Node<'_>, mode: Mode, gradients: &mut Gradients<'_, '_>) -> TokenStream {
+    let Some(residual) = node.residual else { return TokenStream::new() };
+    let dh = binding("dh", node);
+    if !residual.project {
+        return gradients.contribute(residual.source, Term::Borrowed(dh));
+    }
+    let proj = proj_field(node);
+    let source = output_ref(model, residual.source);
+    let mut code = match mode {
+        Mode::Sample => quote!(grad.#proj.weight.ger(T::one(), &#dh, #source, T::one());),
+        Mode::Batch => quote!(nn::add_mul_tr(&mut grad.#proj.weight, &#dh, #source);),
+    };
+    let back = match mode {
+        Mode::Sample => quote!(self.#proj.weight.tr_mul(&#dh)),
+        Mode::Batch => quote!(nn::tr_matmul(&self.#proj.weight, &#dh)),
+    };
+    code.extend(gradients.contribute(residual.source, Term::Owned(back)));
+    code
+}

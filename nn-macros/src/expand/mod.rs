@@ -1,0 +1,303 @@
+//! Expansion: the checked model → the network struct, its parameter visitor, and forward and
+//! backward code for a sample and for a batch, all generated from the same [`Model`].
+
+mod backward;
+mod forward;
+mod params;
+
+use proc_macro2::{Literal, TokenStream};
+use quote::{format_ident, quote};
+use syn::Ident;
+
+use crate::check::{Model, Node, Source};
+use crate::ir::{ActivationKind, LossKind, keyword};
+
+/// The whole expansion of a checked network.
+pub fn expand(model: &Model<'_>) -> TokenStream {
+    let definition = params::expand_struct(model);
+    let parameters = params::expand_parameters(model);
+    let methods = expand_methods(model);
+    let network = expand_network_impl(model);
+    quote! {
+        #definition
+        #methods
+        #parameters
+        #network
+    }
+}
+
+/// The stub emitted next to the errors, so that uses of the network report nothing more than
+/// "this has no such method" instead of burying the real errors under "cannot find type".
+pub fn expand_stub(net: &crate::ir::Network) -> TokenStream {
+    let (attrs, vis, name) = (docs_only(&net.attrs), &net.vis, &net.name);
+    quote! {
+        #(#attrs)*
+        #vis struct #name<T = ::core::primitive::f32>(::core::marker::PhantomData<T>);
+    }
+}
+
+fn docs_only(attrs: &[syn::Attribute]) -> Vec<&syn::Attribute> {
+    attrs.iter().filter(|a| a.path().is_ident("doc")).collect()
+}
+
+/// Where the generated code reaches the runtime (STYLE: only through `__private`).
+fn rt() -> TokenStream {
+    quote!(::nn_runtime::__private)
+}
+
+/// An unsuffixed integer literal, as a width appears in a type.
+fn lit(value: usize) -> Literal {
+    Literal::usize_unsuffixed(value)
+}
+
+/// Per sample (`SVector<T, N>`) or per batch (`Batch<T, N>`, samples as columns).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Sample,
+    Batch,
+}
+
+impl Mode {
+    /// The type of an intermediate of width `width`, inside a body that has `use … as nn`.
+    fn ty(self, width: usize) -> TokenStream {
+        let width = lit(width);
+        match self {
+            Mode::Sample => quote!(nn::SVector<T, #width>),
+            Mode::Batch => quote!(nn::Batch<T, #width>),
+        }
+    }
+
+    /// The same type, by absolute path (for signatures).
+    fn signature_ty(self, width: usize) -> TokenStream {
+        let (rt, width) = (rt(), lit(width));
+        match self {
+            Mode::Sample => quote!(#rt::SVector<T, #width>),
+            Mode::Batch => quote!(#rt::Batch<T, #width>),
+        }
+    }
+}
+
+/// The local binding holding a node's output: `x` (a reference) for the input, else an owned
+/// `h_<layer>` or `z_<layer>`.
+fn output_ref(model: &Model<'_>, source: Source) -> TokenStream {
+    match source {
+        Source::Input => quote!(x),
+        Source::Layer(index) => {
+            let ident = output_ident(&model.nodes[index]);
+            quote!(&#ident)
+        }
+    }
+}
+
+/// `h_<layer>` when the layer has an activation or a residual, else its `z_<layer>`.
+fn output_ident(node: &Node<'_>) -> Ident {
+    if has_own_output(node) { binding("h", node) } else { binding("z", node) }
+}
+
+fn has_own_output(node: &Node<'_>) -> bool {
+    node.layer.activation.kind != ActivationKind::Identity || node.residual.is_some()
+}
+
+/// `<prefix>_<layer>`: `z_h1`, `dz_h1`, `xhat_norm`.
+fn binding(prefix: &str, node: &Node<'_>) -> Ident {
+    format_ident!("{}_{}", prefix, node.layer.name)
+}
+
+/// The projection's field: `<layer>_proj`.
+fn proj_field(node: &Node<'_>) -> Ident {
+    format_ident!("{}_proj", node.layer.name)
+}
+
+/// `T::constant(1e-5)`: an `f64` from the declaration as the network's scalar.
+fn constant(value: f64) -> TokenStream {
+    let value = Literal::f64_suffixed(value);
+    quote!(T::constant(#value))
+}
+
+/// The normalized declaration, recorded as `ARCHITECTURE`.
+fn architecture(model: &Model<'_>) -> String {
+    let mut entries = vec![format!("{}: {}", keyword::INPUT, model.input_width)];
+    entries.extend(model.nodes.iter().map(|n| format!("{}: {}", n.layer.name, n.layer.declared())));
+    entries.push(format!("{}: {}", keyword::LOSS, model.loss.name()));
+    entries.join(", ")
+}
+
+fn loss_fn(loss: LossKind) -> (Ident, Ident) {
+    let name = loss.name();
+    (format_ident!("{}", name), format_ident!("{}_backward", name))
+}
+
+/// The loss's link for `predict`: `nn::softmax(&y)`, `nn::sigmoid(&y)`, or `y` itself.
+fn link(loss: LossKind, output: TokenStream) -> TokenStream {
+    match loss {
+        LossKind::Mse => output,
+        LossKind::BinaryCrossEntropy => quote!(nn::sigmoid(&#output)),
+        LossKind::SoftmaxCrossEntropy => quote!(nn::softmax(&#output)),
+    }
+}
+
+fn expand_methods(model: &Model<'_>) -> TokenStream {
+    let rt = rt();
+    let name = &model.net.name;
+    let vis = &model.net.vis;
+    let (input, output) = (model.input_width, model.output_width());
+    let (input_lit, output_lit) = (lit(input), lit(output));
+    let param_count = lit(params::param_count(model));
+
+    let forward_sample = forward::expand_forward(model, Mode::Sample);
+    let forward_batch = forward::expand_forward(model, Mode::Batch);
+    let backward_sample = backward::expand_backward(model, Mode::Sample);
+    let backward_batch = backward::expand_backward(model, Mode::Batch);
+    let forward_scalars = lit(forward_sample.scalars);
+    let backward_scalars = lit(backward_sample.scalars);
+    let (forward_body, backward_body) = (&forward_sample.body, &backward_sample.body);
+    let (forward_batch_body, backward_batch_body) = (&forward_batch.body, &backward_batch.body);
+
+    let (x_ty, y_ty) = (Mode::Sample.signature_ty(input), Mode::Sample.signature_ty(output));
+    let (xb_ty, yb_ty) = (Mode::Batch.signature_ty(input), Mode::Batch.signature_ty(output));
+    let (loss, _) = loss_fn(model.loss);
+    let predict = link(model.loss, quote!(self.forward(x)));
+    let predict_batch = link(model.loss, quote!(self.forward_batch(x)));
+    let loss_doc = format!("The `{}` loss of one sample (see `nn_runtime::loss::{0}`).", model.loss.name());
+    let predict_doc = match model.loss {
+        LossKind::Mse => "The prediction: the raw output (the loss `mse` has no link).",
+        LossKind::BinaryCrossEntropy => "The prediction: sigmoid of the output, one probability per label.",
+        LossKind::SoftmaxCrossEntropy => "The prediction: softmax of the logits, class probabilities.",
+    };
+    let forward_doc = format!(
+        "Forward pass of one sample: `{input}` inputs → `{output}` outputs{}.",
+        if model.loss == LossKind::Mse { "" } else { " (logits)" }
+    );
+    let forward_bytes_doc = format!(
+        "Bytes of the intermediates `forward` holds for one sample: {} scalars \
+         (every `z`, `x̂` and `h` binding).",
+        forward_sample.scalars
+    );
+    let backward_bytes_doc = format!(
+        "Bytes of the intermediates `backward` holds for one sample: {} scalars \
+         (the forward bindings, then every `dh`, `dz` and `dx̂`).",
+        backward_sample.scalars
+    );
+    quote! {
+        impl<T: #rt::Real> #name<T> {
+            /// Width of the input vector.
+            #vis const INPUT_WIDTH: ::core::primitive::usize = #input_lit;
+            /// Width of the output vector.
+            #vis const OUTPUT_WIDTH: ::core::primitive::usize = #output_lit;
+            /// Number of trainable scalars.
+            #vis const PARAM_COUNT: ::core::primitive::usize = #param_count;
+            /// Bytes of the parameters: `PARAM_COUNT * size_of::<T>()`.
+            #vis const PARAM_BYTES: ::core::primitive::usize =
+                #param_count * ::core::mem::size_of::<T>();
+            #[doc = #forward_bytes_doc]
+            #vis const FORWARD_BYTES: ::core::primitive::usize =
+                #forward_scalars * ::core::mem::size_of::<T>();
+            #[doc = #backward_bytes_doc]
+            #vis const BACKWARD_BYTES: ::core::primitive::usize =
+                #backward_scalars * ::core::mem::size_of::<T>();
+
+            #[doc = #forward_doc]
+            #vis fn forward(&self, x: &#x_ty) -> #y_ty {
+                #forward_body
+            }
+
+            #[doc = #predict_doc]
+            #vis fn predict(&self, x: &#x_ty) -> #y_ty {
+                use #rt as nn;
+                #predict
+            }
+
+            #[doc = #loss_doc]
+            #vis fn loss(&self, x: &#x_ty, target: &#y_ty) -> T {
+                #rt::#loss(&self.forward(x), target)
+            }
+
+            /// Forward and backward for one sample: adds `∂L/∂θ` into `grad` (a value of the
+            /// network's own type, cleared by the caller) and returns the loss. Allocates
+            /// nothing.
+            #vis fn backward(&self, x: &#x_ty, target: &#y_ty, grad: &mut Self) -> T {
+                #backward_body
+            }
+
+            /// Forward pass of a batch, one sample per column.
+            #vis fn forward_batch(&self, x: &#xb_ty) -> #yb_ty {
+                #forward_batch_body
+            }
+
+            /// [`Self::predict`] for every column of a batch.
+            #vis fn predict_batch(&self, x: &#xb_ty) -> #yb_ty {
+                use #rt as nn;
+                #predict_batch
+            }
+
+            /// The mean loss over the columns of a batch.
+            ///
+            /// # Panics
+            /// If `x` and `targets` have different numbers of columns.
+            #vis fn loss_batch(&self, x: &#xb_ty, targets: &#yb_ty) -> T {
+                #rt::check_batch_columns(x.ncols(), targets.ncols());
+                #rt::#loss(&self.forward_batch(x), targets)
+            }
+
+            /// Forward and backward for a batch: adds the gradient of the batch's mean loss into
+            /// `grad` and returns that mean loss. The products are GEMMs (`matrixmultiply`).
+            ///
+            /// # Panics
+            /// If `x` and `targets` have different numbers of columns.
+            #vis fn backward_batch(&self, x: &#xb_ty, targets: &#yb_ty, grad: &mut Self) -> T {
+                #backward_batch_body
+            }
+        }
+    }
+}
+
+fn expand_network_impl(model: &Model<'_>) -> TokenStream {
+    let rt = rt();
+    let name = &model.net.name;
+    let (input, output) = (lit(model.input_width), lit(model.output_width()));
+    let (x_ty, y_ty) = (Mode::Sample.signature_ty(model.input_width), Mode::Sample.signature_ty(model.output_width()));
+    let (xb_ty, yb_ty) = (Mode::Batch.signature_ty(model.input_width), Mode::Batch.signature_ty(model.output_width()));
+    let loss_kind = match model.loss {
+        LossKind::Mse => quote!(Mse),
+        LossKind::BinaryCrossEntropy => quote!(BinaryCrossEntropy),
+        LossKind::SoftmaxCrossEntropy => quote!(SoftmaxCrossEntropy),
+    };
+    quote! {
+        #[automatically_derived]
+        impl<T: #rt::Real> #rt::Network<T, #input, #output> for #name<T> {
+            const LOSS: #rt::LossKind = #rt::LossKind::#loss_kind;
+
+            fn forward(&self, x: &#x_ty) -> #y_ty {
+                Self::forward(self, x)
+            }
+
+            fn predict(&self, x: &#x_ty) -> #y_ty {
+                Self::predict(self, x)
+            }
+
+            fn loss(&self, x: &#x_ty, target: &#y_ty) -> T {
+                Self::loss(self, x, target)
+            }
+
+            fn backward(&self, x: &#x_ty, target: &#y_ty, grad: &mut Self) -> T {
+                Self::backward(self, x, target, grad)
+            }
+
+            fn forward_batch(&self, x: &#xb_ty) -> #yb_ty {
+                Self::forward_batch(self, x)
+            }
+
+            fn predict_batch(&self, x: &#xb_ty) -> #yb_ty {
+                Self::predict_batch(self, x)
+            }
+
+            fn loss_batch(&self, x: &#xb_ty, targets: &#yb_ty) -> T {
+                Self::loss_batch(self, x, targets)
+            }
+
+            fn backward_batch(&self, x: &#xb_ty, targets: &#yb_ty, grad: &mut Self) -> T {
+                Self::backward_batch(self, x, targets, grad)
+            }
+        }
+    }
+}

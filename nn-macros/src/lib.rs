@@ -1,0 +1,50 @@
+//! The `network!` procedural macro. Use it through `nn-runtime`, which re-exports it with the
+//! runtime the generated code needs; the grammar is documented there.
+//!
+//! One pipeline, one stage per module: [`parse`] (tokens → [`ir`], spans kept) → [`check`]
+//! (every rule, all errors at once) → [`expand`] (forward and backward from the same model).
+
+mod check;
+mod errors;
+mod expand;
+mod ir;
+mod parse;
+
+#[cfg(test)]
+mod tests;
+
+use proc_macro2::TokenStream;
+
+/// Declares a statically-sized network; see `nn_runtime`'s documentation for the grammar.
+#[proc_macro]
+pub fn network(input: proc_macro::TokenStream) -> proc_macro::TokenStream {
+    expand_network(input.into()).into()
+}
+
+/// The whole pipeline on `proc_macro2` tokens (so tests can run it): the expansion, or the
+/// errors as `compile_error!`s next to a stub of the struct.
+fn expand_network(input: TokenStream) -> TokenStream {
+    let mut errors = errors::Errors::default();
+    let Some(network) = parse::parse_network(input, &mut errors) else {
+        return compile_errors(errors);
+    };
+    match check::check(&network, &mut errors) {
+        Some(model) if errors.is_empty() => {
+            let expanded = expand::expand(&model);
+            let _ = errors.finish();
+            expanded
+        }
+        _ => {
+            let mut output = expand::expand_stub(&network);
+            output.extend(compile_errors(errors));
+            output
+        }
+    }
+}
+
+fn compile_errors(errors: errors::Errors) -> TokenStream {
+    match errors.finish() {
+        Ok(()) => TokenStream::new(),
+        Err(error) => error.to_compile_error(),
+    }
+}

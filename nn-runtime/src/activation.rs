@@ -1,0 +1,322 @@
+//! Activations `h = σ(z)` and their backward passes `dz = σ'(z) ⊙ dh`.
+//!
+//! Every function works on a single sample (`SVector<T, N>`) and on a batch (`Batch<T, N>`,
+//! one sample per column) alike. Elementwise activations act on each entry; [`softmax`] acts on
+//! each column. A backward function takes the pre-activation `z` and the gradient `dh` arriving
+//! at the activation's output, and returns `dz`; it recomputes what it needs from `z`, so a layer
+//! keeps only `z`. Where the derivative has a kink, the value PyTorch uses is taken
+//! (`relu'(0) = 0`).
+
+use nalgebra::allocator::Allocator;
+use nalgebra::{DefaultAllocator, Dim, OMatrix};
+
+use crate::Real;
+
+/// The activation a layer applies, as declared; initializers read it to pick their gain.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ActivationKind {
+    /// `h = z`.
+    Identity,
+    /// Heaviside step `h = 1` if `z ≥ 0`, else `0`; its gradient is zero everywhere.
+    Step,
+    /// `h = max(z, 0)`.
+    Relu,
+    /// `h = z` if `z ≥ 0`, else `slope · z`.
+    LeakyRelu {
+        /// The slope for negative inputs (PyTorch's `negative_slope`, default 0.01).
+        slope: f64,
+    },
+    /// `h = 1 / (1 + e^(−z))`.
+    Sigmoid,
+    /// `h = tanh(z)`.
+    Tanh,
+    /// `h = ln(1 + e^z)`.
+    Softplus,
+    /// `h = z Φ(z)`, with the exact normal CDF `Φ` (PyTorch's `approximate='none'`).
+    Gelu,
+    /// The tanh approximation of GELU (PyTorch's `approximate='tanh'`).
+    GeluTanh,
+    /// `h = z σ(z)` (also called swish).
+    Silu,
+    /// `h = e^z / Σ e^z` over the layer's features.
+    Softmax,
+}
+
+type Mat<T, R, C> = OMatrix<T, R, C>;
+
+macro_rules! elementwise {
+    (
+        $(#[$doc:meta])*
+        $name:ident, $backward:ident, |$z:ident $(, $p:ident)?| $value:expr, $(#[$bdoc:meta])* |$bz:ident $(, $bp:ident)?| $derivative:expr
+    ) => {
+        $(#[$doc])*
+        #[inline]
+        pub fn $name<T: Real, R: Dim, C: Dim>(z: &Mat<T, R, C> $(, $p: T)?) -> Mat<T, R, C>
+        where
+            DefaultAllocator: Allocator<R, C>,
+        {
+            z.map(|$z| $value)
+        }
+
+        $(#[$bdoc])*
+        #[inline]
+        pub fn $backward<T: Real, R: Dim, C: Dim>(
+            z: &Mat<T, R, C>,
+            dh: &Mat<T, R, C>
+            $(, $bp: T)?
+        ) -> Mat<T, R, C>
+        where
+            DefaultAllocator: Allocator<R, C>,
+        {
+            z.zip_map(dh, |$bz, d| $derivative * d)
+        }
+    };
+}
+
+elementwise!(
+    /// Heaviside step: `1` where `z ≥ 0`, else `0` (the threshold unit of a perceptron).
+    step, step_backward, |z| if z >= T::zero() { T::one() } else { T::zero() },
+    /// The step's gradient is zero everywhere (and undefined at 0, taken as 0): nothing learns
+    /// through a step unit, which is why perceptrons were trained by other rules.
+    |_z| T::zero()
+);
+
+elementwise!(
+    /// `max(z, 0)`.
+    relu, relu_backward, |z| if z > T::zero() { z } else { T::zero() },
+    /// `dh` where `z > 0`, else `0` (`relu'(0) = 0`, as PyTorch).
+    |z| if z > T::zero() { T::one() } else { T::zero() }
+);
+
+elementwise!(
+    /// `z` where `z > 0`, else `slope · z`.
+    leaky_relu, leaky_relu_backward, |z, slope| if z > T::zero() { z } else { slope * z },
+    /// `dh` where `z > 0`, else `slope · dh` (the derivative at 0 is `slope`, as PyTorch).
+    |z, slope| if z > T::zero() { T::one() } else { slope }
+);
+
+elementwise!(
+    /// `1 / (1 + e^(−z))`, computed without overflow for large `|z|`.
+    sigmoid, sigmoid_backward, |z| logistic(z),
+    /// `σ(z)(1 − σ(z)) dh`.
+    |z| { let s = logistic(z); s * (T::one() - s) }
+);
+
+elementwise!(
+    /// `tanh(z)`.
+    tanh, tanh_backward, |z| z.tanh(),
+    /// `(1 − tanh²z) dh`.
+    |z| { let t = z.tanh(); T::one() - t * t }
+);
+
+elementwise!(
+    /// `ln(1 + e^z)`, computed as `max(z, 0) + ln(1 + e^(−|z|))` so it never overflows.
+    softplus, softplus_backward, |z| softplus_scalar(z),
+    /// `σ(z) dh`.
+    |z| logistic(z)
+);
+
+elementwise!(
+    /// Exact GELU `z Φ(z) = ½ z (1 + erf(z/√2))`.
+    gelu, gelu_backward, |z| z * normal_cdf(z),
+    /// `(Φ(z) + z φ(z)) dh`, `φ` the standard normal density.
+    |z| normal_cdf(z) + z * normal_pdf(z)
+);
+
+elementwise!(
+    /// GELU's tanh approximation `½ z (1 + tanh(√(2/π)(z + 0.044715 z³)))`.
+    gelu_tanh, gelu_tanh_backward, |z| {
+        let half = T::constant(0.5);
+        half * z * (T::one() + gelu_tanh_inner(z).tanh())
+    },
+    /// The derivative of the tanh approximation, exactly (not the exact GELU's).
+    |z| {
+        let half = T::constant(0.5);
+        let t = gelu_tanh_inner(z).tanh();
+        let du = T::constant(GELU_TANH_K) * (T::one() + T::constant(3.0 * GELU_TANH_C) * z * z);
+        half * (T::one() + t) + half * z * (T::one() - t * t) * du
+    }
+);
+
+elementwise!(
+    /// SiLU (swish) `z σ(z)`.
+    silu, silu_backward, |z| z * logistic(z),
+    /// `σ(z)(1 + z(1 − σ(z))) dh`.
+    |z| { let s = logistic(z); s * (T::one() + z * (T::one() - s)) }
+);
+
+/// `dh` unchanged: the backward pass of the identity activation.
+#[inline]
+pub fn identity_backward<T: Real, R: Dim, C: Dim>(
+    _z: &Mat<T, R, C>,
+    dh: &Mat<T, R, C>,
+) -> Mat<T, R, C>
+where
+    DefaultAllocator: Allocator<R, C>,
+{
+    dh.clone()
+}
+
+/// Softmax over each column: `p = e^(z − max z) / Σ e^(z − max z)`.
+///
+/// Subtracting the column's maximum keeps every exponent ≤ 0, so no column overflows; the
+/// result is the same as the textbook `e^z / Σ e^z`.
+#[inline]
+pub fn softmax<T: Real, R: Dim, C: Dim>(z: &Mat<T, R, C>) -> Mat<T, R, C>
+where
+    DefaultAllocator: Allocator<R, C>,
+{
+    let mut p = z.clone();
+    for mut column in p.column_iter_mut() {
+        let max = column.max();
+        column.apply(|v| *v = (*v - max).exp());
+        let sum = column.sum();
+        column.apply(|v| *v /= sum);
+    }
+    p
+}
+
+/// The full softmax Jacobian applied to `dh`: `dz = p ⊙ (dh − (p · dh))` per column.
+///
+/// This is `J dh` for `J = diag(p) − p pᵀ`, without forming `J`. Used when softmax is a hidden
+/// activation or sits before a loss other than the fused cross-entropy.
+#[inline]
+pub fn softmax_backward<T: Real, R: Dim, C: Dim>(
+    z: &Mat<T, R, C>,
+    dh: &Mat<T, R, C>,
+) -> Mat<T, R, C>
+where
+    DefaultAllocator: Allocator<R, C>,
+{
+    let mut dz = softmax(z);
+    for (mut p, d) in dz.column_iter_mut().zip(dh.column_iter()) {
+        let dot = p.dot(&d);
+        p.zip_apply(&d, |p, d| *p *= d - dot);
+    }
+    dz
+}
+
+/// √(2/π), the scale inside GELU's tanh approximation.
+const GELU_TANH_K: f64 = 0.797_884_560_802_865_4;
+/// The cubic coefficient of GELU's tanh approximation.
+const GELU_TANH_C: f64 = 0.044_715;
+
+#[inline]
+fn gelu_tanh_inner<T: Real>(z: T) -> T {
+    T::constant(GELU_TANH_K) * (z + T::constant(GELU_TANH_C) * z * z * z)
+}
+
+/// The logistic function, evaluated on the side where `e^x` cannot overflow.
+#[inline]
+pub(crate) fn logistic<T: Real>(z: T) -> T {
+    if z >= T::zero() {
+        T::one() / (T::one() + (-z).exp())
+    } else {
+        let e = z.exp();
+        e / (T::one() + e)
+    }
+}
+
+/// `ln(1 + e^z)` without overflow.
+#[inline]
+pub(crate) fn softplus_scalar<T: Real>(z: T) -> T {
+    z.max(T::zero()) + (-z.abs()).exp().ln_1p()
+}
+
+/// `Φ(z) = ½ (1 + erf(z / √2))`.
+#[inline]
+fn normal_cdf<T: Real>(z: T) -> T {
+    T::constant(0.5) * (T::one() + (z * T::constant(core::f64::consts::FRAC_1_SQRT_2)).erf())
+}
+
+/// `φ(z) = e^(−z²/2) / √(2π)`.
+#[inline]
+fn normal_pdf<T: Real>(z: T) -> T {
+    // 1/√(2π)
+    T::constant(0.398_942_280_401_432_7) * (-(z * z) * T::constant(0.5)).exp()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nalgebra::{SVector, Vector3};
+
+    /// Central differences in f64 agree with analytic derivatives to about 1e-9 away from kinks.
+    const DERIVATIVE_TOL: f64 = 1e-8;
+
+    fn points() -> SVector<f64, 9> {
+        SVector::from([-6.0, -2.5, -1.0, -0.3, 0.1, 0.7, 1.5, 3.0, 40.0])
+    }
+
+    fn check_derivative(
+        f: impl Fn(&SVector<f64, 9>) -> SVector<f64, 9>,
+        df: impl Fn(&SVector<f64, 9>, &SVector<f64, 9>) -> SVector<f64, 9>,
+    ) {
+        let z = points();
+        let ones = SVector::<f64, 9>::from_element(1.0);
+        let analytic = df(&z, &ones);
+        let h = 1e-6;
+        let numeric = (f(&z.add_scalar(h)) - f(&z.add_scalar(-h))) / (2.0 * h);
+        for i in 0..9 {
+            assert!(
+                (analytic[i] - numeric[i]).abs() < DERIVATIVE_TOL,
+                "at z = {}: analytic {} vs numeric {}",
+                z[i],
+                analytic[i],
+                numeric[i]
+            );
+        }
+    }
+
+    #[test]
+    fn derivatives_match_central_differences() {
+        check_derivative(|z| relu(z), |z, d| relu_backward(z, d));
+        check_derivative(|z| leaky_relu(z, 0.1), |z, d| leaky_relu_backward(z, d, 0.1));
+        check_derivative(|z| sigmoid(z), |z, d| sigmoid_backward(z, d));
+        check_derivative(|z| tanh(z), |z, d| tanh_backward(z, d));
+        check_derivative(|z| softplus(z), |z, d| softplus_backward(z, d));
+        check_derivative(|z| gelu(z), |z, d| gelu_backward(z, d));
+        check_derivative(|z| gelu_tanh(z), |z, d| gelu_tanh_backward(z, d));
+        check_derivative(|z| silu(z), |z, d| silu_backward(z, d));
+        check_derivative(|z| step(z), |z, d| step_backward(z, d));
+    }
+
+    #[test]
+    fn reference_values() {
+        // Values from Python's `math` module (erf, tanh, exp, log1p) in float64.
+        let z = Vector3::new(-1.0f64, 0.0, 2.0);
+        let close = |a: Vector3<f64>, b: [f64; 3]| (a - Vector3::from(b)).amax() < 1e-12;
+        assert!(close(gelu(&z), [-0.158_655_253_931_457_05, 0.0, 1.954_499_736_103_642]));
+        assert!(close(gelu_tanh(&z), [-0.158_808_009_391_723_24, 0.0, 1.954_597_694_087_775]));
+        assert!(close(silu(&z), [-0.268_941_421_369_995_1, 0.0, 1.761_594_155_955_764_9]));
+        assert!(close(softplus(&z), [0.313_261_687_518_222_8, 0.693_147_180_559_945_3, 2.126_928_011_042_972_5]));
+        assert!(close(step(&z), [0.0, 1.0, 1.0]));
+        assert_eq!(relu_backward(&z, &Vector3::from_element(1.0)), Vector3::new(0.0, 0.0, 1.0));
+    }
+
+    #[test]
+    fn extreme_inputs_stay_finite() {
+        let z = Vector3::new(-1000.0f32, 0.0, 1000.0);
+        assert_eq!(sigmoid(&z), Vector3::new(0.0, 0.5, 1.0));
+        assert_eq!(softplus(&z), Vector3::new(0.0, core::f32::consts::LN_2, 1000.0));
+        let p = softmax(&z);
+        assert_eq!(p, Vector3::new(0.0, 0.0, 1.0));
+    }
+
+    #[test]
+    fn softmax_jacobian_matches_finite_differences() {
+        let z = Vector3::new(0.3f64, -1.2, 2.0);
+        let dh = Vector3::new(0.7, -0.4, 1.1);
+        let analytic = softmax_backward(&z, &dh);
+        let h = 1e-6;
+        for i in 0..3 {
+            let mut zp = z;
+            zp[i] += h;
+            let mut zm = z;
+            zm[i] -= h;
+            let numeric = (softmax(&zp).dot(&dh) - softmax(&zm).dot(&dh)) / (2.0 * h);
+            assert!((analytic[i] - numeric).abs() < DERIVATIVE_TOL);
+        }
+        assert!((softmax(&z).sum() - 1.0).abs() < 1e-15);
+    }
+}
