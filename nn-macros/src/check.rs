@@ -42,7 +42,9 @@ pub struct ResidualSource {
 
 impl Model<'_> {
     pub fn output_width(&self) -> usize {
-        self.nodes.last().map_or(self.input_width, |node| node.width)
+        self.nodes
+            .last()
+            .map_or(self.input_width, |node| node.width)
     }
 }
 
@@ -75,7 +77,10 @@ fn check_input(net: &Network, errors: &mut Errors) {
     if net.inputs.is_empty() {
         errors.at(
             net.name.span(),
-            format!("`{}` declares no input width; add `input: <width>,` as its first entry", net.name),
+            format!(
+                "`{}` declares no input width; add `input: <width>,` as its first entry",
+                net.name
+            ),
         );
     }
     for extra in net.inputs.iter().skip(1) {
@@ -102,12 +107,18 @@ fn check_loss_declared(net: &Network, errors: &mut Errors) {
 fn check_order(net: &Network, errors: &mut Errors) {
     if let (Some(input), Some(first)) = (net.inputs.first(), net.order.first()) {
         if *first != EntryKind::Input {
-            errors.at(input.key.span(), "`input` must be the first entry, before every layer");
+            errors.at(
+                input.key.span(),
+                "`input` must be the first entry, before every layer",
+            );
         }
     }
     if let (Some(loss), Some(last)) = (net.losses.last(), net.order.last()) {
         if *last != EntryKind::Loss {
-            errors.at(loss.key.span(), "`loss` must be the last entry, after every layer");
+            errors.at(
+                loss.key.span(),
+                "`loss` must be the last entry, after every layer",
+            );
         }
     }
 }
@@ -116,7 +127,10 @@ fn check_layers_exist(net: &Network, errors: &mut Errors) {
     if net.layers.is_empty() && !net.order.is_empty() {
         errors.at(
             net.name.span(),
-            format!("`{}` has no layers; add at least one, e.g. `out: dense(1),`", net.name),
+            format!(
+                "`{}` has no layers; add at least one, e.g. `out: dense(1),`",
+                net.name
+            ),
         );
     }
 }
@@ -149,12 +163,14 @@ fn check_unique_names(net: &Network, errors: &mut Errors) {
 }
 
 fn check_widths(net: &Network, errors: &mut Errors) {
-    let declared = net.inputs.iter().map(|input| &input.width).chain(net.layers.iter().filter_map(
-        |layer| match &layer.kind {
+    let declared = net
+        .inputs
+        .iter()
+        .map(|input| &input.width)
+        .chain(net.layers.iter().filter_map(|layer| match &layer.kind {
             LayerKind::Dense { width, .. } => Some(width),
             LayerKind::LayerNorm { .. } => None,
-        },
-    ));
+        }));
     for width in declared {
         if width.value == 0 {
             errors.spanned(&width.lit, "a width must be at least 1");
@@ -189,14 +205,23 @@ fn resolve<'a>(net: &'a Network, input_width: Option<usize>, errors: &mut Errors
                     ),
                 );
             }
-            Some(ResidualSource { source, width: source_width, project })
+            Some(ResidualSource {
+                source,
+                width: source_width,
+                project,
+            })
         });
         if let LayerKind::LayerNorm { keyword, .. } = &layer.kind {
             if in_width == 1 {
                 errors.at(keyword.span(), format!("`{}` normalizes a single feature, which is always 0; a layer norm needs width 2 or more", layer.name));
             }
         }
-        nodes.push(Node { layer, in_width, width, residual });
+        nodes.push(Node {
+            layer,
+            in_width,
+            width,
+            residual,
+        });
         previous = Some(width);
     }
     nodes
@@ -223,7 +248,10 @@ fn find_source(net: &Network, index: usize, source: &Ident, errors: &mut Errors)
                 .collect();
             errors.at(
                 source.span(),
-                format!("unknown layer `{source}` in residual; expected {}", keyword::list(earlier.iter().map(String::as_str))),
+                format!(
+                    "unknown layer `{source}` in residual; expected {}",
+                    keyword::list(earlier.iter().map(String::as_str))
+                ),
             );
             None
         }

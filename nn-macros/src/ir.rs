@@ -48,7 +48,11 @@ pub struct Layer {
 
 pub enum LayerKind {
     /// `dense(width, activation?, bias = bool?)`.
-    Dense { keyword: Ident, width: Width, bias: bool },
+    Dense {
+        keyword: Ident,
+        width: Width,
+        bias: bool,
+    },
     /// `layer_norm` or `layer_norm(activation?, eps = float?)`; the width is its input's.
     LayerNorm { keyword: Ident, eps: f64 },
 }
@@ -120,7 +124,12 @@ pub mod keyword {
         ("identity", ActivationKind::Identity),
         ("step", ActivationKind::Step),
         ("relu", ActivationKind::Relu),
-        ("leaky_relu", ActivationKind::LeakyRelu { slope: super::DEFAULT_LEAKY_SLOPE }),
+        (
+            "leaky_relu",
+            ActivationKind::LeakyRelu {
+                slope: super::DEFAULT_LEAKY_SLOPE,
+            },
+        ),
         ("sigmoid", ActivationKind::Sigmoid),
         ("tanh", ActivationKind::Tanh),
         ("softplus", ActivationKind::Softplus),
@@ -163,7 +172,10 @@ impl ActivationKind {
 
 impl LossKind {
     pub fn name(&self) -> &'static str {
-        keyword::LOSSES.iter().find(|(_, k)| k == self).map_or("", |(name, _)| name)
+        keyword::LOSSES
+            .iter()
+            .find(|(_, k)| k == self)
+            .map_or("", |(name, _)| name)
     }
 }
 

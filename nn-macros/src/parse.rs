@@ -22,8 +22,8 @@ use syn::{Attribute, Ident, LitBool, LitFloat, LitInt, Token, Visibility, braced
 
 use crate::errors::Errors;
 use crate::ir::{
-    Activation, ActivationKind, DEFAULT_LAYER_NORM_EPS, EntryKind, Input, Layer, LayerKind,
-    Loss, Network, Residual, Width, keyword,
+    Activation, ActivationKind, DEFAULT_LAYER_NORM_EPS, EntryKind, Input, Layer, LayerKind, Loss,
+    Network, Residual, Width, keyword,
 };
 
 /// Parses a declaration. Returns `None` only when not even the struct header parsed; entry
@@ -84,7 +84,12 @@ fn parse_header(input: ParseStream) -> syn::Result<Header> {
     if !input.is_empty() {
         return Err(input.error("unexpected tokens after the network's `{ … }`"));
     }
-    Ok(Header { attrs, vis, name, body })
+    Ok(Header {
+        attrs,
+        vis,
+        name,
+        body,
+    })
 }
 
 /// Splits the body at top-level commas. Commas inside `( … )` belong to a group, so they are
@@ -96,7 +101,10 @@ fn split_entries(body: TokenStream, errors: &mut Errors) -> Vec<TokenStream> {
         match &tree {
             TokenTree::Punct(p) if p.as_char() == ',' => {
                 if current.is_empty() {
-                    errors.push(syn::Error::new(p.span(), "expected an entry before this comma"));
+                    errors.push(syn::Error::new(
+                        p.span(),
+                        "expected an entry before this comma",
+                    ));
                 }
                 entries.push(std::mem::take(&mut current));
             }
@@ -116,7 +124,10 @@ fn parse_entry(input: ParseStream, network: &mut Network) -> syn::Result<EntryKi
     input.parse::<Token![:]>()?;
     if key == keyword::INPUT || key == keyword::LOSS {
         if let Some(attr) = attrs.first() {
-            return Err(syn::Error::new_spanned(attr, format!("`{key}` takes no attributes")));
+            return Err(syn::Error::new_spanned(
+                attr,
+                format!("`{key}` takes no attributes"),
+            ));
         }
     }
     if key == keyword::INPUT {
@@ -138,11 +149,20 @@ fn parse_width(input: ParseStream, what: &str) -> syn::Result<Width> {
     if input.is_empty() {
         return Err(input.error(format!("expected {what}, an integer such as `64`")));
     }
-    let lit: LitInt = input
-        .parse()
-        .map_err(|e| syn::Error::new(e.span(), format!("expected {what}, an integer such as `64`")))?;
+    let lit: LitInt = input.parse().map_err(|e| {
+        syn::Error::new(
+            e.span(),
+            format!("expected {what}, an integer such as `64`"),
+        )
+    })?;
     if !lit.suffix().is_empty() {
-        return Err(syn::Error::new(lit.span(), format!("{what} is written without a suffix: `{}`", lit.base10_digits())));
+        return Err(syn::Error::new(
+            lit.span(),
+            format!(
+                "{what} is written without a suffix: `{}`",
+                lit.base10_digits()
+            ),
+        ));
     }
     let value = lit.base10_parse::<usize>()?;
     Ok(Width { value, lit })
@@ -156,7 +176,11 @@ fn parse_loss(input: ParseStream, key: Ident) -> syn::Result<Loss> {
     let kind = lookup(keyword::LOSSES, &ident).ok_or_else(|| {
         syn::Error::new(
             ident.span(),
-            format!("unknown loss `{ident}`{}; expected {}", suggest(&ident, keyword::LOSSES.iter().map(|(name, _)| *name)), expected()),
+            format!(
+                "unknown loss `{ident}`{}; expected {}",
+                suggest(&ident, keyword::LOSSES.iter().map(|(name, _)| *name)),
+                expected()
+            ),
         )
     })?;
     Ok(Loss { key, kind, ident })
@@ -165,7 +189,10 @@ fn parse_loss(input: ParseStream, key: Ident) -> syn::Result<Loss> {
 fn parse_layer(input: ParseStream, attrs: Vec<Attribute>, name: Ident) -> syn::Result<Layer> {
     let kinds = || keyword::list(keyword::LAYER_KINDS.iter().copied());
     let keyword_ident: Ident = input.parse().map_err(|e| {
-        syn::Error::new(e.span(), format!("expected a layer after `{name}:`: {}", kinds()))
+        syn::Error::new(
+            e.span(),
+            format!("expected a layer after `{name}:`: {}", kinds()),
+        )
     })?;
     let mut activation = None;
     let kind = if keyword_ident == keyword::DENSE {
@@ -201,7 +228,11 @@ fn parse_layer(input: ParseStream, attrs: Vec<Attribute>, name: Ident) -> syn::R
                 set_activation(&mut activation, parse_activation(&args)?)?;
             }
         }
-        LayerKind::Dense { keyword: keyword_ident, width, bias: bias.unwrap_or(true) }
+        LayerKind::Dense {
+            keyword: keyword_ident,
+            width,
+            bias: bias.unwrap_or(true),
+        }
     } else if keyword_ident == keyword::LAYER_NORM {
         let mut eps = None;
         if input.peek(syn::token::Paren) {
@@ -214,7 +245,9 @@ fn parse_layer(input: ParseStream, attrs: Vec<Attribute>, name: Ident) -> syn::R
                     if option != keyword::EPS {
                         return Err(syn::Error::new(
                             option.span(),
-                            format!("unknown option `{option}` of `layer_norm`; expected `eps = 1e-5`"),
+                            format!(
+                                "unknown option `{option}` of `layer_norm`; expected `eps = 1e-5`"
+                            ),
                         ));
                     }
                     let (value, span) = parse_number(&args, "`eps`")?;
@@ -232,7 +265,10 @@ fn parse_layer(input: ParseStream, attrs: Vec<Attribute>, name: Ident) -> syn::R
                 }
             }
         }
-        LayerKind::LayerNorm { keyword: keyword_ident, eps: eps.unwrap_or(DEFAULT_LAYER_NORM_EPS) }
+        LayerKind::LayerNorm {
+            keyword: keyword_ident,
+            eps: eps.unwrap_or(DEFAULT_LAYER_NORM_EPS),
+        }
     } else {
         return Err(syn::Error::new(
             keyword_ident.span(),
@@ -246,16 +282,27 @@ fn parse_layer(input: ParseStream, attrs: Vec<Attribute>, name: Ident) -> syn::R
     let activation = activation.unwrap_or(Activation {
         kind: ActivationKind::Identity,
         span: match &kind {
-            LayerKind::Dense { keyword, .. } | LayerKind::LayerNorm { keyword, .. } => keyword.span(),
+            LayerKind::Dense { keyword, .. } | LayerKind::LayerNorm { keyword, .. } => {
+                keyword.span()
+            }
         },
     });
     let residual = parse_residual(input)?;
-    Ok(Layer { attrs, name, kind, activation, residual })
+    Ok(Layer {
+        attrs,
+        name,
+        kind,
+        activation,
+        residual,
+    })
 }
 
 fn set_activation(slot: &mut Option<Activation>, activation: Activation) -> syn::Result<()> {
     match slot {
-        Some(_) => Err(syn::Error::new(activation.span, "a layer takes at most one activation")),
+        Some(_) => Err(syn::Error::new(
+            activation.span,
+            "a layer takes at most one activation",
+        )),
         None => {
             *slot = Some(activation);
             Ok(())
@@ -266,7 +313,10 @@ fn set_activation(slot: &mut Option<Activation>, activation: Activation) -> syn:
 fn parse_activation(input: ParseStream) -> syn::Result<Activation> {
     let expected = || keyword::list(keyword::ACTIVATIONS.iter().map(|(name, _)| *name));
     let ident: Ident = input.parse().map_err(|e| {
-        syn::Error::new(e.span(), format!("expected an activation ({}) or an option", expected()))
+        syn::Error::new(
+            e.span(),
+            format!("expected an activation ({}) or an option", expected()),
+        )
     })?;
     let span = ident.span();
     let kind = lookup(keyword::ACTIVATIONS, &ident).ok_or_else(|| {
@@ -294,7 +344,9 @@ fn parse_activation(input: ParseStream) -> syn::Result<Activation> {
             if variant != keyword::GELU_TANH {
                 return Err(syn::Error::new(
                     variant.span(),
-                    format!("unknown `gelu` approximation `{variant}`; expected `gelu(tanh)` or plain `gelu` (exact)"),
+                    format!(
+                        "unknown `gelu` approximation `{variant}`; expected `gelu(tanh)` or plain `gelu` (exact)"
+                    ),
                 ));
             }
             ActivationKind::GeluTanh
@@ -323,7 +375,10 @@ fn parse_number(input: ParseStream, what: &str) -> syn::Result<(f64, Span)> {
         let lit: LitInt = input.parse()?;
         (lit.base10_parse::<f64>()?, lit.span())
     } else {
-        return Err(syn::Error::new(input.span(), format!("expected a number for {what}")));
+        return Err(syn::Error::new(
+            input.span(),
+            format!("expected a number for {what}"),
+        ));
     };
     Ok((if negative { -value } else { value }, span))
 }
@@ -333,10 +388,16 @@ fn parse_residual(input: ParseStream) -> syn::Result<Option<Residual>> {
         return Ok(None);
     }
     input.parse::<Token![+]>().map_err(|e| {
-        syn::Error::new(e.span(), "expected `,` or a residual `+ <layer>` after the layer")
+        syn::Error::new(
+            e.span(),
+            "expected `,` or a residual `+ <layer>` after the layer",
+        )
     })?;
     let first: Ident = input.parse().map_err(|e| {
-        syn::Error::new(e.span(), "expected the residual's source: `input`, an earlier layer, or `project(<layer>)`")
+        syn::Error::new(
+            e.span(),
+            "expected the residual's source: `input`, an earlier layer, or `project(<layer>)`",
+        )
     })?;
     let residual = if first == keyword::PROJECT && input.peek(syn::token::Paren) {
         let args;
@@ -345,9 +406,15 @@ fn parse_residual(input: ParseStream) -> syn::Result<Option<Residual>> {
         if !args.is_empty() {
             return Err(args.error("`project` takes one layer name"));
         }
-        Residual { source, project: Some(first) }
+        Residual {
+            source,
+            project: Some(first),
+        }
     } else {
-        Residual { source: first, project: None }
+        Residual {
+            source: first,
+            project: None,
+        }
     };
     if input.peek(Token![+]) {
         return Err(input.error("a layer takes one residual; add the others in separate layers"));
@@ -356,7 +423,10 @@ fn parse_residual(input: ParseStream) -> syn::Result<Option<Residual>> {
 }
 
 fn lookup<K: Copy>(table: &[(&str, K)], ident: &Ident) -> Option<K> {
-    table.iter().find(|(name, _)| ident == name).map(|(_, kind)| *kind)
+    table
+        .iter()
+        .find(|(name, _)| ident == name)
+        .map(|(_, kind)| *kind)
 }
 
 /// ` (did you mean `relu`?)` when a keyword is one or two edits away.
@@ -367,7 +437,9 @@ fn suggest<'a>(ident: &Ident, names: impl IntoIterator<Item = &'a str>) -> Strin
         .map(|name| (edit_distance(&written, name), name))
         .filter(|(distance, _)| *distance <= 2)
         .min_by_key(|(distance, _)| *distance)
-        .map_or_else(String::new, |(_, name)| format!(" (did you mean `{name}`?)"))
+        .map_or_else(String::new, |(_, name)| {
+            format!(" (did you mean `{name}`?)")
+        })
 }
 
 fn edit_distance(a: &str, b: &str) -> usize {

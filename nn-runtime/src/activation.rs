@@ -271,7 +271,10 @@ mod tests {
     #[test]
     fn derivatives_match_central_differences() {
         check_derivative(|z| relu(z), |z, d| relu_backward(z, d));
-        check_derivative(|z| leaky_relu(z, 0.1), |z, d| leaky_relu_backward(z, d, 0.1));
+        check_derivative(
+            |z| leaky_relu(z, 0.1),
+            |z, d| leaky_relu_backward(z, d, 0.1),
+        );
         check_derivative(|z| sigmoid(z), |z, d| sigmoid_backward(z, d));
         check_derivative(|z| tanh(z), |z, d| tanh_backward(z, d));
         check_derivative(|z| softplus(z), |z, d| softplus_backward(z, d));
@@ -286,19 +289,41 @@ mod tests {
         // Values from Python's `math` module (erf, tanh, exp, log1p) in float64.
         let z = Vector3::new(-1.0f64, 0.0, 2.0);
         let close = |a: Vector3<f64>, b: [f64; 3]| (a - Vector3::from(b)).amax() < 1e-12;
-        assert!(close(gelu(&z), [-0.158_655_253_931_457_05, 0.0, 1.954_499_736_103_642]));
-        assert!(close(gelu_tanh(&z), [-0.158_808_009_391_723_24, 0.0, 1.954_597_694_087_775]));
-        assert!(close(silu(&z), [-0.268_941_421_369_995_1, 0.0, 1.761_594_155_955_764_9]));
-        assert!(close(softplus(&z), [0.313_261_687_518_222_8, 0.693_147_180_559_945_3, 2.126_928_011_042_972_5]));
+        assert!(close(
+            gelu(&z),
+            [-0.158_655_253_931_457_05, 0.0, 1.954_499_736_103_642]
+        ));
+        assert!(close(
+            gelu_tanh(&z),
+            [-0.158_808_009_391_723_24, 0.0, 1.954_597_694_087_775]
+        ));
+        assert!(close(
+            silu(&z),
+            [-0.268_941_421_369_995_1, 0.0, 1.761_594_155_955_764_9]
+        ));
+        assert!(close(
+            softplus(&z),
+            [
+                0.313_261_687_518_222_8,
+                0.693_147_180_559_945_3,
+                2.126_928_011_042_972_5
+            ]
+        ));
         assert!(close(step(&z), [0.0, 1.0, 1.0]));
-        assert_eq!(relu_backward(&z, &Vector3::from_element(1.0)), Vector3::new(0.0, 0.0, 1.0));
+        assert_eq!(
+            relu_backward(&z, &Vector3::from_element(1.0)),
+            Vector3::new(0.0, 0.0, 1.0)
+        );
     }
 
     #[test]
     fn extreme_inputs_stay_finite() {
         let z = Vector3::new(-1000.0f32, 0.0, 1000.0);
         assert_eq!(sigmoid(&z), Vector3::new(0.0, 0.5, 1.0));
-        assert_eq!(softplus(&z), Vector3::new(0.0, core::f32::consts::LN_2, 1000.0));
+        assert_eq!(
+            softplus(&z),
+            Vector3::new(0.0, core::f32::consts::LN_2, 1000.0)
+        );
         let p = softmax(&z);
         assert_eq!(p, Vector3::new(0.0, 0.0, 1.0));
     }

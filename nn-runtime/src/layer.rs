@@ -9,8 +9,8 @@
 use nalgebra::allocator::Allocator;
 use nalgebra::{Const, DefaultAllocator, Dim, Matrix, OMatrix, SMatrix, SVector, Storage, U1};
 
-use crate::linalg::{Batch, matmul};
 use crate::Real;
+use crate::linalg::{Batch, matmul};
 
 /// Types whose all-zero bit pattern is a valid value: here, blocks of `f32` or `f64`.
 ///
@@ -123,7 +123,9 @@ where
         }
         mean_d /= n;
         mean_d_xhat /= n;
-        d.zip_apply(&x, |dv, xv| *dv = (*dv - mean_d - (xv - mean) * rstd * mean_d_xhat) * rstd);
+        d.zip_apply(&x, |dv, xv| {
+            *dv = (*dv - mean_d - (xv - mean) * rstd * mean_d_xhat) * rstd
+        });
     }
     dx
 }

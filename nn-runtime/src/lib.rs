@@ -33,11 +33,11 @@ pub mod __private {
     pub use crate::linalg::{add_mul_tr, matmul, tr_matmul};
     pub use crate::loss::*;
     pub use crate::{
-        ActivationKind, Batch, Dense, LayerNorm, Linear, LossKind, Network, Parameters, Real, TensorInfo,
-        TensorRole, Zeroable,
+        ActivationKind, Batch, Dense, LayerNorm, Linear, LossKind, Network, Parameters, Real,
+        TensorInfo, TensorRole, Zeroable,
     };
-    pub use ::core;
     pub use ::alloc::boxed::Box;
+    pub use ::core;
     pub use nalgebra::{self, Const, Dyn, OMatrix, SMatrix, SVector};
 
     /// Panics: a batch's inputs and targets have different numbers of columns.

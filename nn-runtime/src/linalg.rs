@@ -26,12 +26,24 @@ struct View<'a, T> {
 impl<'a, T> View<'a, T> {
     /// A column-major `rows × cols` matrix as it is stored.
     fn plain(data: &'a [T], rows: usize, cols: usize) -> Self {
-        Self { data, rows, cols, row_stride: 1, col_stride: rows as isize }
+        Self {
+            data,
+            rows,
+            cols,
+            row_stride: 1,
+            col_stride: rows as isize,
+        }
     }
 
     /// The transpose of a column-major `rows × cols` matrix, without copying.
     fn transposed(data: &'a [T], rows: usize, cols: usize) -> Self {
-        Self { data, rows: cols, cols: rows, row_stride: rows as isize, col_stride: 1 }
+        Self {
+            data,
+            rows: cols,
+            cols: rows,
+            row_stride: rows as isize,
+            col_stride: 1,
+        }
     }
 }
 
@@ -111,7 +123,11 @@ pub fn add_mul_tr<T: Real, const R: usize, const K: usize>(
     h: &Batch<T, K>,
 ) {
     let n = delta.ncols();
-    assert_eq!(n, h.ncols(), "nn-runtime internal error: batch sizes differ");
+    assert_eq!(
+        n,
+        h.ncols(),
+        "nn-runtime internal error: batch sizes differ"
+    );
     if n == 0 {
         return;
     }
@@ -138,7 +154,10 @@ mod tests {
         let dyn_d = DMatrix::from_column_slice(2, 4, d.as_slice());
 
         assert_eq!(matmul(&w, &x).as_slice(), (&dyn_w * &dyn_x).as_slice());
-        assert_eq!(tr_matmul(&w, &d).as_slice(), (dyn_w.transpose() * &dyn_d).as_slice());
+        assert_eq!(
+            tr_matmul(&w, &d).as_slice(),
+            (dyn_w.transpose() * &dyn_d).as_slice()
+        );
         let mut g = Matrix2x3::from_element(1.0);
         add_mul_tr(&mut g, &d, &x);
         let expected = DMatrix::from_element(2, 3, 1.0) + &dyn_d * dyn_x.transpose();
@@ -150,7 +169,11 @@ mod tests {
         let w = Matrix2x3::<f32>::from_element(1.0);
         assert_eq!(matmul(&w, &Batch::<f32, 3>::zeros(0)).ncols(), 0);
         let mut g = w;
-        add_mul_tr(&mut g, &Batch::<f32, 2>::zeros(0), &Batch::<f32, 3>::zeros(0));
+        add_mul_tr(
+            &mut g,
+            &Batch::<f32, 2>::zeros(0),
+            &Batch::<f32, 3>::zeros(0),
+        );
         assert_eq!(g, w);
     }
 }

@@ -66,7 +66,9 @@ pub fn binary_cross_entropy<T: Real, R: Dim, C: Dim>(
 where
     DefaultAllocator: Allocator<R, C>,
 {
-    let sum = logits.zip_fold(target, T::zero(), |acc, x, y| acc + softplus_scalar(x) - x * y);
+    let sum = logits.zip_fold(target, T::zero(), |acc, x, y| {
+        acc + softplus_scalar(x) - x * y
+    });
     sum / count(logits.len())
 }
 
@@ -165,7 +167,10 @@ mod tests {
     fn gradients_match_central_differences() {
         let x = Matrix3x2::new(0.5, -1.5, 2.0, 0.1, -0.3, 3.0);
         let y = Matrix3x2::new(0.2, 0.0, 0.7, 1.0, 0.1, 0.0);
-        let cases: [(fn(&Matrix3x2<f64>, &Matrix3x2<f64>) -> f64, fn(&Matrix3x2<f64>, &Matrix3x2<f64>) -> Matrix3x2<f64>); 3] = [
+        let cases: [(
+            fn(&Matrix3x2<f64>, &Matrix3x2<f64>) -> f64,
+            fn(&Matrix3x2<f64>, &Matrix3x2<f64>) -> Matrix3x2<f64>,
+        ); 3] = [
             (mse, mse_backward),
             (binary_cross_entropy, binary_cross_entropy_backward),
             (softmax_cross_entropy, softmax_cross_entropy_backward),
@@ -185,7 +190,8 @@ mod tests {
         // F.binary_cross_entropy_with_logits(tensor([0., 2., -1.]), tensor([1., 0., 1.]))
         let y = Vector3::new(1.0, 0.0, 1.0);
         let bce = binary_cross_entropy(&Vector3::new(0.0, 2.0, -1.0), &y);
-        let expected = (core::f64::consts::LN_2 + (1.0 + 2f64.exp()).ln() + (1.0 + 1f64.exp()).ln()) / 3.0;
+        let expected =
+            (core::f64::consts::LN_2 + (1.0 + 2f64.exp()).ln() + (1.0 + 1f64.exp()).ln()) / 3.0;
         assert!((bce - expected).abs() < 1e-14);
         assert!((mse(&x, &y) - (0.0 + 4.0 + 4.0) / 3.0).abs() < 1e-15);
     }
@@ -197,7 +203,11 @@ mod tests {
         assert_eq!(ce, 2000.0);
         let bce = binary_cross_entropy(&x, &Vector3::new(0.0, 1.0, 0.5));
         assert!(bce.is_finite());
-        assert!(softmax_cross_entropy_backward(&x, &one_hot(1)).iter().all(|g| g.is_finite()));
+        assert!(
+            softmax_cross_entropy_backward(&x, &one_hot(1))
+                .iter()
+                .all(|g| g.is_finite())
+        );
     }
 
     #[test]

@@ -4,11 +4,11 @@ use alloc::boxed::Box;
 
 use nalgebra::SVector;
 
+use crate::Real;
 use crate::activation::ActivationKind;
 use crate::layer::Zeroable;
 use crate::linalg::Batch;
 use crate::loss::LossKind;
-use crate::Real;
 
 /// What a parameter tensor is, for initializers and weight files.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,7 +62,11 @@ impl TensorInfo {
 
     /// Inputs feeding each output unit: `in` for a weight, `1` for a vector.
     pub fn fan_in(&self) -> usize {
-        if self.shape.len() == 2 { self.shape[1] } else { 1 }
+        if self.shape.len() == 2 {
+            self.shape[1]
+        } else {
+            1
+        }
     }
 
     /// Output units: `out` for a weight, the width for a vector.

@@ -23,7 +23,10 @@ pub fn expand_backward(model: &Model<'_>, mode: Mode) -> Code {
     let ty = mode.ty(last.width);
     let (target, batch_check) = match mode {
         Mode::Sample => (quote!(target), None),
-        Mode::Batch => (quote!(targets), Some(quote!(nn::check_batch_columns(x.ncols(), targets.ncols());))),
+        Mode::Batch => (
+            quote!(targets),
+            Some(quote!(nn::check_batch_columns(x.ncols(), targets.ncols());)),
+        ),
     };
 
     let mut gradients = Gradients::new(model, mode);
@@ -79,12 +82,20 @@ impl<'m, 'a> Gradients<'m, 'a> {
         let mut declared = vec![false; n];
         // The last layer's `dh` comes from the loss.
         declared[n - 1] = true;
-        Self { model, mode, declared, remaining, scalars: 0 }
+        Self {
+            model,
+            mode,
+            declared,
+            remaining,
+            scalars: 0,
+        }
     }
 
     /// Adds `term` into `dh_<target>`; nothing for the input (no one asks for `∂L/∂x`).
     fn contribute(&mut self, target: Source, term: Term) -> TokenStream {
-        let Source::Layer(index) = target else { return TokenStream::new() };
+        let Source::Layer(index) = target else {
+            return TokenStream::new();
+        };
         let node = &self.model.nodes[index];
         let dh = binding("dh", node);
         let total = self.remaining[index];
@@ -114,7 +125,12 @@ impl<'m, 'a> Gradients<'m, 'a> {
 /// grad.h2.bias += &dz_h2;                                  // ∂L/∂b += dz
 /// let dh_h1: SVector<T, 64> = self.h2.weight.tr_mul(&dz_h2); // ∂L/∂h = Wᵀ dz
 /// ```
-fn layer_backward(model: &Model<'_>, index: usize, mode: Mode, gradients: &mut Gradients<'_, '_>) -> TokenStream {
+fn layer_backward(
+    model: &Model<'_>,
+    index: usize,
+    mode: Mode,
+    gradients: &mut Gradients<'_, '_>,
+) -> TokenStream {
     let node = &model.nodes[index];
     let name = &node.layer.name;
     let ty = mode.ty(node.width);
@@ -137,7 +153,9 @@ fn layer_backward(model: &Model<'_>, index: usize, mode: Mode, gradients: &mut G
     match &node.layer.kind {
         LayerKind::Dense { bias, .. } => {
             let weight_grad = match mode {
-                Mode::Sample => quote!(grad.#name.weight.ger(T::one(), &#dz, #input_ref, T::one());),
+                Mode::Sample => {
+                    quote!(grad.#name.weight.ger(T::one(), &#dz, #input_ref, T::one());)
+                }
                 Mode::Batch => quote!(nn::add_mul_tr(&mut grad.#name.weight, &#dz, #input_ref);),
             };
             let bias_grad = bias.then(|| match mode {
@@ -175,8 +193,15 @@ fn layer_backward(model: &Model<'_>, index: usize, mode: Mode, gradients: &mut G
 
 /// A residual passes `dh` back unchanged to its source, or through the projection
 /// (`∂L/∂P += dh h_srcᵀ`, `∂L/∂h_src += Pᵀ dh`).
-fn residual_backward(model: &Model<'_>, node: &Node<'_>, mode: Mode, gradients: &mut Gradients<'_, '_>) -> TokenStream {
-    let Some(residual) = node.residual else { return TokenStream::new() };
+fn residual_backward(
+    model: &Model<'_>,
+    node: &Node<'_>,
+    mode: Mode,
+    gradients: &mut Gradients<'_, '_>,
+) -> TokenStream {
+    let Some(residual) = node.residual else {
+        return TokenStream::new();
+    };
     let dh = binding("dh", node);
     if !residual.project {
         return gradients.contribute(residual.source, Term::Borrowed(dh));

@@ -18,7 +18,10 @@ pub fn expand_forward(model: &Model<'_>, mode: Mode) -> Code {
     let rt = rt();
     let (statements, scalars) = forward_statements(model, mode);
     let output = model.nodes.last().map(output_ident);
-    Code { body: quote! { use #rt as nn; #statements #output }, scalars }
+    Code {
+        body: quote! { use #rt as nn; #statements #output },
+        scalars,
+    }
 }
 
 /// Every layer's forward bindings, in order (the backward pass starts with these too).
@@ -35,7 +38,11 @@ pub fn forward_statements(model: &Model<'_>, mode: Mode) -> (TokenStream, usize)
 
 /// The input of layer `index`: the previous layer's output, or `x`.
 pub fn layer_input(index: usize) -> Source {
-    if index == 0 { Source::Input } else { Source::Layer(index - 1) }
+    if index == 0 {
+        Source::Input
+    } else {
+        Source::Layer(index - 1)
+    }
 }
 
 /// One layer:

@@ -91,7 +91,11 @@ fn output_ref(model: &Model<'_>, source: Source) -> TokenStream {
 
 /// `h_<layer>` when the layer has an activation or a residual, else its `z_<layer>`.
 fn output_ident(node: &Node<'_>) -> Ident {
-    if has_own_output(node) { binding("h", node) } else { binding("z", node) }
+    if has_own_output(node) {
+        binding("h", node)
+    } else {
+        binding("z", node)
+    }
 }
 
 fn has_own_output(node: &Node<'_>) -> bool {
@@ -117,14 +121,22 @@ fn constant(value: f64) -> TokenStream {
 /// The normalized declaration, recorded as `ARCHITECTURE`.
 fn architecture(model: &Model<'_>) -> String {
     let mut entries = vec![format!("{}: {}", keyword::INPUT, model.input_width)];
-    entries.extend(model.nodes.iter().map(|n| format!("{}: {}", n.layer.name, n.layer.declared())));
+    entries.extend(
+        model
+            .nodes
+            .iter()
+            .map(|n| format!("{}: {}", n.layer.name, n.layer.declared())),
+    );
     entries.push(format!("{}: {}", keyword::LOSS, model.loss.name()));
     entries.join(", ")
 }
 
 fn loss_fn(loss: LossKind) -> (Ident, Ident) {
     let name = loss.name();
-    (format_ident!("{}", name), format_ident!("{}_backward", name))
+    (
+        format_ident!("{}", name),
+        format_ident!("{}_backward", name),
+    )
 }
 
 /// The loss's link for `predict`: `nn::softmax(&y)`, `nn::sigmoid(&y)`, or `y` itself.
@@ -153,20 +165,37 @@ fn expand_methods(model: &Model<'_>) -> TokenStream {
     let (forward_body, backward_body) = (&forward_sample.body, &backward_sample.body);
     let (forward_batch_body, backward_batch_body) = (&forward_batch.body, &backward_batch.body);
 
-    let (x_ty, y_ty) = (Mode::Sample.signature_ty(input), Mode::Sample.signature_ty(output));
-    let (xb_ty, yb_ty) = (Mode::Batch.signature_ty(input), Mode::Batch.signature_ty(output));
+    let (x_ty, y_ty) = (
+        Mode::Sample.signature_ty(input),
+        Mode::Sample.signature_ty(output),
+    );
+    let (xb_ty, yb_ty) = (
+        Mode::Batch.signature_ty(input),
+        Mode::Batch.signature_ty(output),
+    );
     let (loss, _) = loss_fn(model.loss);
     let predict = link(model.loss, quote!(self.forward(x)));
     let predict_batch = link(model.loss, quote!(self.forward_batch(x)));
-    let loss_doc = format!("The `{}` loss of one sample (see `nn_runtime::loss::{0}`).", model.loss.name());
+    let loss_doc = format!(
+        "The `{}` loss of one sample (see `nn_runtime::loss::{0}`).",
+        model.loss.name()
+    );
     let predict_doc = match model.loss {
         LossKind::Mse => "The prediction: the raw output (the loss `mse` has no link).",
-        LossKind::BinaryCrossEntropy => "The prediction: sigmoid of the output, one probability per label.",
-        LossKind::SoftmaxCrossEntropy => "The prediction: softmax of the logits, class probabilities.",
+        LossKind::BinaryCrossEntropy => {
+            "The prediction: sigmoid of the output, one probability per label."
+        }
+        LossKind::SoftmaxCrossEntropy => {
+            "The prediction: softmax of the logits, class probabilities."
+        }
     };
     let forward_doc = format!(
         "Forward pass of one sample: `{input}` inputs → `{output}` outputs{}.",
-        if model.loss == LossKind::Mse { "" } else { " (logits)" }
+        if model.loss == LossKind::Mse {
+            ""
+        } else {
+            " (logits)"
+        }
     );
     let forward_bytes_doc = format!(
         "Bytes of the intermediates `forward` holds for one sample: {} scalars \
@@ -255,8 +284,14 @@ fn expand_network_impl(model: &Model<'_>) -> TokenStream {
     let rt = rt();
     let name = &model.net.name;
     let (input, output) = (lit(model.input_width), lit(model.output_width()));
-    let (x_ty, y_ty) = (Mode::Sample.signature_ty(model.input_width), Mode::Sample.signature_ty(model.output_width()));
-    let (xb_ty, yb_ty) = (Mode::Batch.signature_ty(model.input_width), Mode::Batch.signature_ty(model.output_width()));
+    let (x_ty, y_ty) = (
+        Mode::Sample.signature_ty(model.input_width),
+        Mode::Sample.signature_ty(model.output_width()),
+    );
+    let (xb_ty, yb_ty) = (
+        Mode::Batch.signature_ty(model.input_width),
+        Mode::Batch.signature_ty(model.output_width()),
+    );
     let loss_kind = match model.loss {
         LossKind::Mse => quote!(Mse),
         LossKind::BinaryCrossEntropy => quote!(BinaryCrossEntropy),

@@ -27,11 +27,23 @@ fn tensors(model: &Model<'_>) -> Vec<Tensor> {
         let layer = name.to_string();
         let activation = node.layer.activation.kind;
         let mut push = |suffix: &str, path: TokenStream, shape: Vec<usize>, role| {
-            tensors.push(Tensor { name: format!("{layer}.{suffix}"), path, shape, role, activation, layer: layer.clone() });
+            tensors.push(Tensor {
+                name: format!("{layer}.{suffix}"),
+                path,
+                shape,
+                role,
+                activation,
+                layer: layer.clone(),
+            });
         };
         match &node.layer.kind {
             LayerKind::Dense { bias, .. } => {
-                push("weight", quote!(#name.weight), vec![node.width, node.in_width], "Weight");
+                push(
+                    "weight",
+                    quote!(#name.weight),
+                    vec![node.width, node.in_width],
+                    "Weight",
+                );
                 if *bias {
                     push("bias", quote!(#name.bias), vec![node.width], "Bias");
                 }
@@ -43,14 +55,22 @@ fn tensors(model: &Model<'_>) -> Vec<Tensor> {
         }
         if let Some(residual) = node.residual.filter(|r| r.project) {
             let proj = proj_field(node);
-            push("proj.weight", quote!(#proj.weight), vec![node.width, residual.width], "Projection");
+            push(
+                "proj.weight",
+                quote!(#proj.weight),
+                vec![node.width, residual.width],
+                "Projection",
+            );
         }
     }
     tensors
 }
 
 pub fn param_count(model: &Model<'_>) -> usize {
-    tensors(model).iter().map(|t| t.shape.iter().product::<usize>()).sum()
+    tensors(model)
+        .iter()
+        .map(|t| t.shape.iter().product::<usize>())
+        .sum()
 }
 
 /// The field of a layer: `Dense<T, IN, OUT>`, `Linear<T, IN, OUT>` (no bias) or
@@ -67,11 +87,17 @@ fn fields(model: &Model<'_>) -> TokenStream {
         let (ty, shapes) = match &layer.kind {
             LayerKind::Dense { bias: true, .. } => (
                 quote!(#rt::Dense<T, #input, #width>),
-                format!("weight [{}, {}] = [out, in], bias [{}]", node.width, node.in_width, node.width),
+                format!(
+                    "weight [{}, {}] = [out, in], bias [{}]",
+                    node.width, node.in_width, node.width
+                ),
             ),
             LayerKind::Dense { bias: false, .. } => (
                 quote!(#rt::Linear<T, #input, #width>),
-                format!("weight [{}, {}] = [out, in], no bias", node.width, node.in_width),
+                format!(
+                    "weight [{}, {}] = [out, in], no bias",
+                    node.width, node.in_width
+                ),
             ),
             LayerKind::LayerNorm { .. } => (
                 quote!(#rt::LayerNorm<T, #width>),
@@ -130,7 +156,7 @@ pub fn expand_parameters(model: &Model<'_>) -> TokenStream {
     let rt = rt();
     let name = &model.net.name;
     let tensors = tensors(model);
-    let count = tensors.len();
+    let count = lit(tensors.len());
     let infos = tensors.iter().map(|t| {
         let (tensor_name, layer, role) = (&t.name, &t.layer, quote::format_ident!("{}", t.role));
         let shape = t.shape.iter().map(|&d| lit(d));
@@ -145,7 +171,7 @@ pub fn expand_parameters(model: &Model<'_>) -> TokenStream {
             }
         }
     });
-    let indices: Vec<_> = (0..count).map(lit).collect();
+    let indices: Vec<_> = (0..tensors.len()).map(lit).collect();
     let paths: Vec<_> = tensors.iter().map(|t| &t.path).collect();
     let architecture = architecture(model);
     let field_types = field_types(model);
@@ -215,4 +241,3 @@ fn activation_kind(kind: ActivationKind) -> TokenStream {
         ActivationKind::Softmax => quote!(Softmax),
     }
 }
-

@@ -1,0 +1,135 @@
+//! Memory guarantees: big networks never pass through the stack, and the per-sample forward
+//! and backward passes never touch the heap.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+use nn_runtime::nalgebra::SVector;
+use nn_runtime::{Parameters, one_hot};
+
+nn_runtime::network! {
+    /// The classic MNIST MLP: 784-512-512-10, 2.7 MB of f32 parameters.
+    pub struct Mnist {
+        input: 784,
+        h1: dense(512, relu),
+        h2: dense(512, relu) + h1,
+        out: dense(10),
+        loss: softmax_cross_entropy,
+    }
+}
+
+nn_runtime::network! {
+    /// A small network with every kind of binding: residuals, projection, layer norm, softmax.
+    pub struct Small {
+        input: 8,
+        h1: dense(16, gelu),
+        h2: dense(16, tanh) + h1,
+        h3: dense(12, softmax) + project(h1),
+        norm: layer_norm(silu),
+        out: dense(4),
+        loss: binary_cross_entropy,
+    }
+}
+
+/// Counts heap allocations made by the current thread while `COUNTING` is set.
+struct CountingAllocator;
+
+thread_local! {
+    static COUNTING: Cell<bool> = const { Cell::new(false) };
+    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+}
+
+// SAFETY: forwards every call to `System`; only counts on the side.
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if COUNTING.with(Cell::get) {
+            ALLOCATIONS.with(|n| n.set(n.get() + 1));
+        }
+        // SAFETY: the caller's contract is `System`'s.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: as above.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: CountingAllocator = CountingAllocator;
+
+/// Heap allocations `f` makes on this thread.
+fn allocations(f: impl FnOnce()) -> usize {
+    ALLOCATIONS.with(|n| n.set(0));
+    COUNTING.with(|c| c.set(true));
+    f();
+    COUNTING.with(|c| c.set(false));
+    ALLOCATIONS.with(Cell::get)
+}
+
+/// The default stack of a spawned Rust thread (and of test threads): 2 MiB.
+const TEST_THREAD_STACK: usize = 2 << 20;
+
+#[test]
+fn big_network_trains_inside_a_2_mib_stack() {
+    let worker = std::thread::Builder::new()
+        .stack_size(TEST_THREAD_STACK)
+        .spawn(|| {
+            let mut net = Mnist::<f32>::boxed_zeros();
+            assert!(Mnist::<f32>::PARAM_BYTES > TEST_THREAD_STACK);
+            for t in 0..Mnist::<f32>::TENSORS.len() {
+                for (i, w) in net.tensor_mut(t).iter_mut().enumerate() {
+                    *w = ((i * 7919 + t * 104_729) % 1000) as f32 / 1000.0 * 0.1 - 0.05;
+                }
+            }
+            let mut grad = Mnist::<f32>::boxed_zeros();
+            let x = SVector::<f32, 784>::from_fn(|i, _| (i % 17) as f32 / 17.0);
+            let y = one_hot::<f32, 10>(3);
+            let loss = net.backward(&x, &y, &mut grad);
+            let copy = net.boxed_copy();
+            assert_eq!(copy.forward(&x), net.forward(&x));
+            (loss, grad.tensor(0).iter().map(|g| g.abs()).sum::<f32>())
+        });
+    let (loss, grad_mass) = worker.expect("spawn").join().expect("no stack overflow");
+    assert!(loss.is_finite() && loss > 0.0);
+    assert!(grad_mass > 0.0, "the first layer received a gradient");
+}
+
+#[test]
+fn per_sample_forward_and_backward_allocate_nothing() {
+    let mut net = Small::<f32>::zeros();
+    for t in 0..Small::<f32>::TENSORS.len() {
+        for (i, w) in net.tensor_mut(t).iter_mut().enumerate() {
+            *w = ((i * 31 + t * 7) % 11) as f32 / 11.0 - 0.5;
+        }
+    }
+    let mut grad = Small::<f32>::zeros();
+    let x = SVector::<f32, 8>::from_fn(|i, _| i as f32 * 0.1);
+    let y = SVector::<f32, 4>::new(1.0, 0.0, 1.0, 0.0);
+
+    assert_eq!(
+        allocations(|| {
+            std::hint::black_box(net.forward(&x));
+        }),
+        0
+    );
+    assert_eq!(
+        allocations(|| {
+            std::hint::black_box(net.predict(&x));
+        }),
+        0
+    );
+    assert_eq!(
+        allocations(|| {
+            std::hint::black_box(net.backward(&x, &y, &mut grad));
+        }),
+        0
+    );
+    // The counter works: a boxed gradient is one allocation.
+    assert_eq!(
+        allocations(|| {
+            std::hint::black_box(Small::<f32>::boxed_zeros());
+        }),
+        1
+    );
+}

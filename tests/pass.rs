@@ -1,0 +1,73 @@
+//! Generated code compiles cleanly under strict lints and in a hostile namespace.
+#![deny(warnings, missing_docs, clippy::all, unused_qualifications)]
+
+/// Every feature in one network, under `deny(warnings, missing_docs, clippy::all)`.
+mod strict {
+    nn_runtime::network! {
+        /// Every layer kind, activation family and residual form.
+        #[derive(Clone, Debug, PartialEq)]
+        pub struct Everything {
+            input: 6,
+            /// The first hidden layer.
+            h1: dense(8, relu),
+            h2: dense(8, leaky_relu(0.2)) + h1,
+            h3: dense(5, gelu(tanh), bias = false) + project(h1),
+            h4: dense(6, softmax) + input,
+            n1: layer_norm(silu, eps = 1e-3) + h4,
+            h5: dense(6, step),
+            h6: dense(6, softplus) + n1,
+            h7: dense(4, sigmoid),
+            h8: dense(4, tanh),
+            h9: dense(4, gelu),
+            h10: dense(4, identity),
+            out: dense(3),
+            loss: softmax_cross_entropy,
+        }
+    }
+}
+
+/// The generated code names nothing from the caller's scope.
+#[allow(non_camel_case_types, dead_code)]
+mod hostile {
+    struct Option;
+    struct Result;
+    struct Vec;
+    struct Box;
+    struct f32;
+    struct f64;
+    struct usize;
+    struct str;
+    mod core {}
+    mod nalgebra {}
+
+    nn_runtime::network! {
+        /// Compiles even though the names above shadow the prelude.
+        pub struct Shadowed {
+            input: 3,
+            h: dense(4, tanh) + project(input),
+            n: layer_norm,
+            out: dense(2),
+            loss: binary_cross_entropy,
+        }
+    }
+}
+
+use nn_runtime::Parameters;
+
+#[test]
+fn strict_and_hostile_networks_run() {
+    let net = strict::Everything::<f64>::zeros();
+    let copy = net.clone();
+    assert_eq!(net, copy);
+    let x = nn_runtime::nalgebra::SVector::<f64, 6>::from_element(0.5);
+    let p = net.predict(&x);
+    assert!((p.sum() - 1.0).abs() < 1e-12);
+
+    let mut grad = hostile::Shadowed::<f32>::zeros();
+    let net = hostile::Shadowed::<f32>::zeros();
+    let x = nn_runtime::nalgebra::SVector::<f32, 3>::from_element(1.0);
+    let y = nn_runtime::nalgebra::SVector::<f32, 2>::new(1.0, 0.0);
+    let loss = net.backward(&x, &y, &mut grad);
+    assert!((loss - core::f32::consts::LN_2).abs() < 1e-6);
+    assert_eq!(<hostile::Shadowed as Parameters<f32>>::TENSORS.len(), 7);
+}
