@@ -1,2 +1,5 @@
-//! Examples and integration tests of the nn workspace live in this package; the library itself
-//! is `nn-runtime` (with the `network!` macro from `nn-macros`).
+//! Support for the examples and integration tests of the nn workspace: the datasets that ship
+//! with the repository, and plotting a training history. The library itself is `nn-runtime`.
+
+pub mod digits;
+pub mod plot;

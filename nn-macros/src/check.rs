@@ -59,7 +59,9 @@ pub fn check<'a>(net: &'a Network, errors: &mut Errors) -> Option<Model<'a>> {
     check_widths(net, errors);
     let input_width = net.inputs.first().map(|input| input.width.value);
     let nodes = resolve(net, input_width, errors);
-    if let (Some(last), Some(loss)) = (nodes.last(), net.losses.first()) {
+    // After a layer that failed to parse, the widths and the last layer are not the user's.
+    let widths_known = net.failed_layers.is_empty();
+    if let (Some(last), Some(loss), true) = (nodes.last(), net.losses.first(), widths_known) {
         check_loss_fits(last, loss.kind, &loss.ident, errors);
     }
     if before || !errors.is_empty() {
@@ -73,8 +75,13 @@ pub fn check<'a>(net: &'a Network, errors: &mut Errors) -> Option<Model<'a>> {
     })
 }
 
+/// Whether an entry of `kind` was written, parsed or not (a failed one is already reported).
+fn written(net: &Network, kind: EntryKind) -> bool {
+    net.order.contains(&kind)
+}
+
 fn check_input(net: &Network, errors: &mut Errors) {
-    if net.inputs.is_empty() {
+    if net.inputs.is_empty() && !written(net, EntryKind::Input) {
         errors.at(
             net.name.span(),
             format!(
@@ -89,7 +96,7 @@ fn check_input(net: &Network, errors: &mut Errors) {
 }
 
 fn check_loss_declared(net: &Network, errors: &mut Errors) {
-    if net.losses.is_empty() {
+    if net.losses.is_empty() && !written(net, EntryKind::Loss) {
         errors.at(
             net.name.span(),
             format!(
@@ -124,7 +131,7 @@ fn check_order(net: &Network, errors: &mut Errors) {
 }
 
 fn check_layers_exist(net: &Network, errors: &mut Errors) {
-    if net.layers.is_empty() && !net.order.is_empty() {
+    if !written(net, EntryKind::Layer) && !net.order.is_empty() {
         errors.at(
             net.name.span(),
             format!(
@@ -180,6 +187,8 @@ fn check_widths(net: &Network, errors: &mut Errors) {
 
 /// Resolves every layer's widths and residual source, reporting residual mistakes.
 fn resolve<'a>(net: &'a Network, input_width: Option<usize>, errors: &mut Errors) -> Vec<Node<'a>> {
+    // After a layer that failed to parse, the widths that follow are not the user's.
+    let widths_known = net.failed_layers.is_empty();
     let mut nodes: Vec<Node<'a>> = Vec::new();
     let mut previous = input_width;
     for (index, layer) in net.layers.iter().enumerate() {
@@ -195,7 +204,8 @@ fn resolve<'a>(net: &'a Network, input_width: Option<usize>, errors: &mut Errors
                 Source::Layer(i) => nodes[i].width,
             };
             let project = residual.project.is_some();
-            if !project && source_width != width && width != 0 && source_width != 0 {
+            if !project && widths_known && source_width != width && width != 0 && source_width != 0
+            {
                 errors.spanned(
                     &residual.source,
                     format!(
@@ -212,7 +222,7 @@ fn resolve<'a>(net: &'a Network, input_width: Option<usize>, errors: &mut Errors
             })
         });
         if let LayerKind::LayerNorm { keyword, .. } = &layer.kind {
-            if in_width == 1 {
+            if in_width == 1 && widths_known {
                 errors.at(keyword.span(), format!("`{}` normalizes a single feature, which is always 0; a layer norm needs width 2 or more", layer.name));
             }
         }
@@ -242,6 +252,8 @@ fn find_source(net: &Network, index: usize, source: &Ident, errors: &mut Errors)
             errors.at(source.span(), format!("residual from `{source}`, which comes after `{}`; a residual adds an earlier layer's output or `input`", layer.name));
             None
         }
+        // A layer that failed to parse: its error is reported already.
+        None if net.failed_layers.iter().any(|failed| failed == source) => None,
         None => {
             let earlier: Vec<String> = std::iter::once(keyword::INPUT.to_owned())
                 .chain(net.layers[..index].iter().map(|l| l.name.to_string()))

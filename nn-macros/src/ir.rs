@@ -15,8 +15,12 @@ pub struct Network {
     pub layers: Vec<Layer>,
     /// Every `loss:` entry, in order (more than one is an error).
     pub losses: Vec<Loss>,
-    /// Entry positions, to check that `input` comes first and `loss` last.
+    /// Entry positions, to check that `input` comes first and `loss` last. Entries that
+    /// failed to parse keep their place here when their key could be read.
     pub order: Vec<EntryKind>,
+    /// Names of the layer entries that failed to parse (already reported): a residual from one
+    /// is not reported unknown, and checks that need the widths are skipped.
+    pub failed_layers: Vec<Ident>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]

@@ -12,6 +12,8 @@ mod parse;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod corpus;
 
 use proc_macro2::TokenStream;
 

@@ -16,9 +16,9 @@
 //! Entries are split at top-level commas and parsed one by one, so a mistake in one entry
 //! does not hide mistakes in the others: every entry's error is reported.
 
-use proc_macro2::{Span, TokenStream, TokenTree};
+use proc_macro2::{Delimiter, Group, Span, TokenStream, TokenTree};
 use syn::parse::{ParseStream, Parser};
-use syn::{Attribute, Ident, LitBool, LitFloat, LitInt, Token, Visibility, braced, parenthesized};
+use syn::{Attribute, Ident, LitBool, LitFloat, LitInt, Token, Visibility, parenthesized};
 
 use crate::errors::Errors;
 use crate::ir::{
@@ -29,13 +29,21 @@ use crate::ir::{
 /// Parses a declaration. Returns `None` only when not even the struct header parsed; entry
 /// errors go to `errors` and the entry is left out.
 pub fn parse_network(tokens: TokenStream, errors: &mut Errors) -> Option<Network> {
-    let header = match parse_header.parse2(tokens) {
-        Ok(header) => header,
-        Err(error) => {
-            errors.push(error);
-            return None;
-        }
-    };
+    // At the end of a top-level stream syn points at the call site (the whole invocation);
+    // scoped to the last token, "unexpected end of input" points where the input stops.
+    let last = tokens
+        .clone()
+        .into_iter()
+        .last()
+        .map_or_else(Span::call_site, |tree| tree.span());
+    let header =
+        match (|input: ParseStream| parse_header(input, errors)).parse2(scoped(tokens, last)) {
+            Ok(header) => header,
+            Err(error) => {
+                errors.push(error);
+                return None;
+            }
+        };
     let mut network = Network {
         attrs: header.attrs,
         vis: header.vis,
@@ -44,14 +52,62 @@ pub fn parse_network(tokens: TokenStream, errors: &mut Errors) -> Option<Network
         layers: Vec::new(),
         losses: Vec::new(),
         order: Vec::new(),
+        failed_layers: Vec::new(),
     };
-    for entry in split_entries(header.body, errors) {
-        match (|input: ParseStream| parse_entry(input, &mut network)).parse2(entry) {
+    for (entry, end) in split_entries(header.body, header.close, errors) {
+        let key = entry_key(&entry);
+        let parsed = (|input: ParseStream| {
+            let content;
+            parenthesized!(content in input);
+            parse_entry(&content, &mut network)
+        })
+        .parse2(scoped(entry, end));
+        match parsed {
             Ok(kind) => network.order.push(kind),
-            Err(error) => errors.push(error),
+            Err(error) => {
+                errors.push(error);
+                // Keep the failed entry's place, so that checks do not also report it missing.
+                if let Some(key) = key {
+                    let kind = entry_kind(&key);
+                    if kind == EntryKind::Layer {
+                        network.failed_layers.push(key);
+                    }
+                    network.order.push(kind);
+                }
+            }
         }
     }
     Some(network)
+}
+
+/// `tokens` in one group spanned at `end`: parsed from inside the group, an error at the end of
+/// `tokens` points at `end` (the entry's comma, or the closing brace).
+fn scoped(tokens: TokenStream, end: Span) -> TokenStream {
+    let mut group = Group::new(Delimiter::Parenthesis, tokens);
+    group.set_span(end);
+    TokenStream::from(TokenTree::Group(group))
+}
+
+/// The key of an entry (`input`, `loss` or a layer's name), if its start reads as one.
+fn entry_key(entry: &TokenStream) -> Option<Ident> {
+    (|input: ParseStream| {
+        input.call(Attribute::parse_outer)?;
+        let key: Ident = input.parse()?;
+        input.parse::<TokenStream>()?;
+        Ok(key)
+    })
+    .parse2(entry.clone())
+    .ok()
+}
+
+fn entry_kind(key: &Ident) -> EntryKind {
+    if key == keyword::INPUT {
+        EntryKind::Input
+    } else if key == keyword::LOSS {
+        EntryKind::Loss
+    } else {
+        EntryKind::Layer
+    }
 }
 
 struct Header {
@@ -59,18 +115,30 @@ struct Header {
     vis: Visibility,
     name: Ident,
     body: TokenStream,
+    /// The closing brace, where the last entry ends.
+    close: Span,
 }
 
-fn parse_header(input: ParseStream) -> syn::Result<Header> {
+fn parse_header(outer: ParseStream, errors: &mut Errors) -> syn::Result<Header> {
+    let input;
+    parenthesized!(input in outer);
     let attrs = input.call(Attribute::parse_outer)?;
     let vis: Visibility = input.parse()?;
+    if !input.peek(Token![struct]) {
+        return Err(input.error("expected `struct` and the network's name: `pub struct Net { … }`"));
+    }
     input.parse::<Token![struct]>()?;
-    let name: Ident = input.parse()?;
+    let name: Ident = input
+        .parse()
+        .map_err(|e| syn::Error::new(e.span(), "expected the network's name after `struct`"))?;
     if input.peek(Token![<]) {
-        return Err(input.error(
+        // Reported, then parsed past: the entries are still checked and the stub is emitted.
+        let generics: syn::Generics = input.parse()?;
+        errors.spanned(
+            &generics,
             "a network takes no generic parameters: the scalar type parameter `T` \
-             (default `f32`) is added for you",
-        ));
+             (default `f32`) is added for you; remove them",
+        );
     }
     if !input.peek(syn::token::Brace) {
         return Err(input.error(format!(
@@ -78,23 +146,29 @@ fn parse_header(input: ParseStream) -> syn::Result<Header> {
              `{{ input: 4, out: dense(1), loss: mse }}`"
         )));
     }
-    let content;
-    braced!(content in input);
-    let body: TokenStream = content.parse()?;
+    let Ok(TokenTree::Group(group)) = input.parse::<TokenTree>() else {
+        return Err(input.error("expected the network's `{ … }`"));
+    };
     if !input.is_empty() {
-        return Err(input.error("unexpected tokens after the network's `{ … }`"));
+        let rest: TokenStream = input.parse()?;
+        errors.spanned(
+            rest,
+            "unexpected tokens after the network's `{ … }`; remove them",
+        );
     }
     Ok(Header {
         attrs,
         vis,
         name,
-        body,
+        body: group.stream(),
+        close: group.span_close(),
     })
 }
 
-/// Splits the body at top-level commas. Commas inside `( … )` belong to a group, so they are
-/// not seen here. An empty entry (`,,`) is reported at its comma.
-fn split_entries(body: TokenStream, errors: &mut Errors) -> Vec<TokenStream> {
+/// Splits the body at top-level commas, each entry with the span it ends at (its comma, or
+/// `close` for the last one). Commas inside `( … )` belong to a group, so they are not seen
+/// here. An empty entry (`,,`) is reported at its comma.
+fn split_entries(body: TokenStream, close: Span, errors: &mut Errors) -> Vec<(TokenStream, Span)> {
     let mut entries = Vec::new();
     let mut current = TokenStream::new();
     for tree in body {
@@ -106,22 +180,37 @@ fn split_entries(body: TokenStream, errors: &mut Errors) -> Vec<TokenStream> {
                         "expected an entry before this comma",
                     ));
                 }
-                entries.push(std::mem::take(&mut current));
+                entries.push((std::mem::take(&mut current), p.span()));
             }
             _ => current.extend([tree]),
         }
     }
     if !current.is_empty() {
-        entries.push(current);
+        entries.push((current, close));
     }
-    entries.retain(|entry| !entry.is_empty());
+    entries.retain(|(entry, _)| !entry.is_empty());
     entries
 }
 
 fn parse_entry(input: ParseStream, network: &mut Network) -> syn::Result<EntryKind> {
+    let kind = parse_entry_items(input, network)?;
+    if !input.is_empty() {
+        return Err(input.error("expected `,` after the entry; entries are separated by commas"));
+    }
+    Ok(kind)
+}
+
+fn parse_entry_items(input: ParseStream, network: &mut Network) -> syn::Result<EntryKind> {
     let attrs = input.call(Attribute::parse_outer)?;
-    let key: Ident = input.parse()?;
-    input.parse::<Token![:]>()?;
+    let key: Ident = input.parse().map_err(|e| {
+        syn::Error::new(
+            e.span(),
+            format!("{e}; an entry is `input: <width>`, `<name>: <layer>` or `loss: <loss>`"),
+        )
+    })?;
+    input
+        .parse::<Token![:]>()
+        .map_err(|e| syn::Error::new(e.span(), format!("expected `:` after `{key}`")))?;
     if key == keyword::INPUT || key == keyword::LOSS {
         if let Some(attr) = attrs.first() {
             return Err(syn::Error::new_spanned(
@@ -145,6 +234,10 @@ fn parse_entry(input: ParseStream, network: &mut Network) -> syn::Result<EntryKi
     Ok(EntryKind::Layer)
 }
 
+/// The largest width: the weights live in fixed-size arrays, and this bound keeps every count
+/// the expansion makes (parameters, bytes, intermediates) far from overflowing `usize`.
+const MAX_WIDTH: usize = 1 << 24;
+
 fn parse_width(input: ParseStream, what: &str) -> syn::Result<Width> {
     if input.is_empty() {
         return Err(input.error(format!("expected {what}, an integer such as `64`")));
@@ -164,8 +257,22 @@ fn parse_width(input: ParseStream, what: &str) -> syn::Result<Width> {
             ),
         ));
     }
-    let value = lit.base10_parse::<usize>()?;
-    Ok(Width { value, lit })
+    if lit.base10_digits().starts_with('-') {
+        return Err(syn::Error::new_spanned(
+            &lit,
+            format!("{what} must be a positive integer, such as `64`"),
+        ));
+    }
+    match lit.base10_parse::<usize>() {
+        Ok(value) if value <= MAX_WIDTH => Ok(Width { value, lit }),
+        _ => Err(syn::Error::new(
+            lit.span(),
+            format!(
+                "{what} `{}` is too large; a width is at most {MAX_WIDTH}",
+                lit.base10_digits()
+            ),
+        )),
+    }
 }
 
 fn parse_loss(input: ParseStream, key: Ident) -> syn::Result<Loss> {
@@ -207,7 +314,9 @@ fn parse_layer(input: ParseStream, attrs: Vec<Attribute>, name: Ident) -> syn::R
         let width = parse_width(&args, "the layer's width")?;
         let mut bias = None;
         while !args.is_empty() {
-            args.parse::<Token![,]>()?;
+            args.parse::<Token![,]>().map_err(|e| {
+                syn::Error::new(e.span(), "expected `,` between the arguments of `dense`")
+            })?;
             if args.is_empty() {
                 break;
             }
@@ -220,9 +329,14 @@ fn parse_layer(input: ParseStream, attrs: Vec<Attribute>, name: Ident) -> syn::R
                         format!("unknown option `{option}` of `dense`; expected `bias = false`"),
                     ));
                 }
-                let value: LitBool = args.parse()?;
+                let value: LitBool = args.parse().map_err(|e| {
+                    syn::Error::new(e.span(), "expected `true` or `false` for `bias`")
+                })?;
                 if bias.replace(value.value).is_some() {
-                    return Err(syn::Error::new(option.span(), "`bias` is set twice"));
+                    return Err(syn::Error::new(
+                        option.span(),
+                        "`bias` is set twice; keep one",
+                    ));
                 }
             } else {
                 set_activation(&mut activation, parse_activation(&args)?)?;
@@ -252,16 +366,27 @@ fn parse_layer(input: ParseStream, attrs: Vec<Attribute>, name: Ident) -> syn::R
                     }
                     let (value, span) = parse_number(&args, "`eps`")?;
                     if !(value > 0.0 && value.is_finite()) {
-                        return Err(syn::Error::new(span, "`eps` must be positive"));
+                        return Err(syn::Error::new(
+                            span,
+                            "`eps` must be positive, such as `eps = 1e-5`",
+                        ));
                     }
                     if eps.replace(value).is_some() {
-                        return Err(syn::Error::new(option.span(), "`eps` is set twice"));
+                        return Err(syn::Error::new(
+                            option.span(),
+                            "`eps` is set twice; keep one",
+                        ));
                     }
                 } else {
                     set_activation(&mut activation, parse_activation(&args)?)?;
                 }
                 if !args.is_empty() {
-                    args.parse::<Token![,]>()?;
+                    args.parse::<Token![,]>().map_err(|e| {
+                        syn::Error::new(
+                            e.span(),
+                            "expected `,` between the arguments of `layer_norm`",
+                        )
+                    })?;
                 }
             }
         }
@@ -299,9 +424,13 @@ fn parse_layer(input: ParseStream, attrs: Vec<Attribute>, name: Ident) -> syn::R
 
 fn set_activation(slot: &mut Option<Activation>, activation: Activation) -> syn::Result<()> {
     match slot {
-        Some(_) => Err(syn::Error::new(
+        Some(first) => Err(syn::Error::new(
             activation.span,
-            "a layer takes at most one activation",
+            format!(
+                "a layer takes one activation, but this one has `{}` and `{}`; remove one",
+                first.kind.declared(),
+                activation.kind.declared()
+            ),
         )),
         None => {
             *slot = Some(activation);
@@ -319,6 +448,17 @@ fn parse_activation(input: ParseStream) -> syn::Result<Activation> {
         )
     })?;
     let span = ident.span();
+    for (option, example) in [
+        (keyword::BIAS, "bias = false"),
+        (keyword::EPS, "eps = 1e-5"),
+    ] {
+        if ident == option {
+            return Err(syn::Error::new(
+                span,
+                format!("`{option}` needs a value: `{example}`"),
+            ));
+        }
+    }
     let kind = lookup(keyword::ACTIVATIONS, &ident).ok_or_else(|| {
         syn::Error::new(
             span,
@@ -340,7 +480,12 @@ fn parse_activation(input: ParseStream) -> syn::Result<Activation> {
             ActivationKind::LeakyRelu { slope }
         }
         ActivationKind::Gelu => {
-            let variant: Ident = args.parse()?;
+            let variant: Ident = args.parse().map_err(|e| {
+                syn::Error::new(
+                    e.span(),
+                    "expected `tanh`: `gelu(tanh)`, or plain `gelu` for the exact form",
+                )
+            })?;
             if variant != keyword::GELU_TANH {
                 return Err(syn::Error::new(
                     variant.span(),
@@ -380,6 +525,12 @@ fn parse_number(input: ParseStream, what: &str) -> syn::Result<(f64, Span)> {
             format!("expected a number for {what}"),
         ));
     };
+    if !value.is_finite() {
+        return Err(syn::Error::new(
+            span,
+            format!("{what} is too large for a float"),
+        ));
+    }
     Ok((if negative { -value } else { value }, span))
 }
 

@@ -4,19 +4,27 @@
 extern crate alloc;
 
 pub mod activation;
+pub mod data;
 pub mod gradcheck;
+pub mod init;
+pub mod io;
 pub mod layer;
 pub mod linalg;
 pub mod loss;
 mod network;
+pub mod optim;
 mod real;
+pub mod train;
 
 pub use activation::ActivationKind;
 pub use gradcheck::{GradientCheck, check_gradient, check_gradient_batch};
+pub use init::{Init, InitError, Scheme};
+pub use io::WeightsError;
 pub use layer::{Dense, LayerNorm, Linear, Zeroable};
 pub use linalg::Batch;
 pub use loss::{LossKind, one_hot, one_hot_checked};
 pub use network::{Network, Parameters, TensorInfo, TensorRole};
+pub use optim::Optimizer;
 pub use real::Real;
 
 /// The nalgebra this crate was built against; generated code and users share it.

@@ -297,7 +297,7 @@ for Mixed<T> {
             7 => self.norm.bias.as_slice(),
             8 => self.out.weight.as_slice(),
             9 => self.out.bias.as_slice(),
-            _ => ::nn_runtime::__private::tensor_index_out_of_range(index, 10usize),
+            _ => ::nn_runtime::__private::tensor_index_out_of_range(index, 10),
         }
     }
     fn tensor_mut(&mut self, index: ::core::primitive::usize) -> &mut [T] {
@@ -312,7 +312,7 @@ for Mixed<T> {
             7 => self.norm.bias.as_mut_slice(),
             8 => self.out.weight.as_mut_slice(),
             9 => self.out.bias.as_mut_slice(),
-            _ => ::nn_runtime::__private::tensor_index_out_of_range(index, 10usize),
+            _ => ::nn_runtime::__private::tensor_index_out_of_range(index, 10),
         }
     }
 }

@@ -171,7 +171,7 @@ for Xor<T> {
             1 => self.hidden.bias.as_slice(),
             2 => self.out.weight.as_slice(),
             3 => self.out.bias.as_slice(),
-            _ => ::nn_runtime::__private::tensor_index_out_of_range(index, 4usize),
+            _ => ::nn_runtime::__private::tensor_index_out_of_range(index, 4),
         }
     }
     fn tensor_mut(&mut self, index: ::core::primitive::usize) -> &mut [T] {
@@ -180,7 +180,7 @@ for Xor<T> {
             1 => self.hidden.bias.as_mut_slice(),
             2 => self.out.weight.as_mut_slice(),
             3 => self.out.bias.as_mut_slice(),
-            _ => ::nn_runtime::__private::tensor_index_out_of_range(index, 4usize),
+            _ => ::nn_runtime::__private::tensor_index_out_of_range(index, 4),
         }
     }
 }

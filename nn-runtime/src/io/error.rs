@@ -1,0 +1,171 @@
+//! The error of saving or loading a weight file.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// Why a weight file could not be saved or loaded.
+///
+/// Every variant that concerns a file's contents carries `file`: the path when the bytes came
+/// from [`load`](super::load) (the message then starts with ``weights file `path`: ``), `None`
+/// when they came from [`load_from_bytes`](super::load_from_bytes). Shapes are PyTorch's
+/// (`[out, in]` for a weight). When loading fails, the network is left unchanged.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum WeightsError {
+    /// The file could not be read (missing, unreadable, a directory, ...).
+    #[error("cannot read weights file `{}`: {source}", file.display())]
+    Read {
+        /// The file.
+        file: PathBuf,
+        /// What the operating system said.
+        source: std::io::Error,
+    },
+
+    /// The file could not be written; an existing file at that path is left as it was.
+    #[error("cannot write weights file `{}`: {source}", file.display())]
+    Write {
+        /// The file.
+        file: PathBuf,
+        /// What the operating system said.
+        source: std::io::Error,
+    },
+
+    /// The bytes do not start like a safetensors file: the 8-byte little-endian header length
+    /// is implausible, or the header is not a JSON object.
+    #[error("{}not a safetensors file: {reason}", FileLabel(file))]
+    NotSafetensors {
+        /// The file, when loading from a path.
+        file: Option<PathBuf>,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// The file ends before its header, or before the tensor data its header describes.
+    #[error(
+        "{}truncated: it has {len} bytes but its header needs {needed}",
+        FileLabel(file)
+    )]
+    Truncated {
+        /// The file, when loading from a path.
+        file: Option<PathBuf>,
+        /// Length of the file in bytes.
+        len: u64,
+        /// Length it would need to hold what its beginning declares.
+        needed: u64,
+    },
+
+    /// The header is not a valid safetensors header (bad JSON, unknown dtype, offsets that
+    /// overlap or disagree with a shape, bytes after the last tensor, ...).
+    #[error("{}corrupt safetensors file: {reason}", FileLabel(file))]
+    Corrupt {
+        /// The file, when loading from a path.
+        file: Option<PathBuf>,
+        /// What the safetensors parser (or the length check before it) reported.
+        reason: String,
+    },
+
+    /// A parameter of the network has no tensor in the file.
+    #[error(
+        "{}tensor `{name}` (shape {shape:?}) is missing from the file",
+        FileLabel(file)
+    )]
+    MissingTensor {
+        /// The file, when loading from a path.
+        file: Option<PathBuf>,
+        /// The parameter's name (`h1.weight`).
+        name: String,
+        /// The parameter's PyTorch shape.
+        shape: Vec<usize>,
+    },
+
+    /// The file has a tensor that is not a parameter of the network.
+    #[error(
+        "{}unexpected tensor `{name}` (shape {shape:?}): the network has no parameter of that name",
+        FileLabel(file)
+    )]
+    UnexpectedTensor {
+        /// The file, when loading from a path.
+        file: Option<PathBuf>,
+        /// The tensor's name in the file.
+        name: String,
+        /// The tensor's shape in the file.
+        shape: Vec<usize>,
+    },
+
+    /// A tensor has the wrong shape.
+    #[error(
+        "{}tensor `{name}` has shape {found:?} but the network expects {expected:?}",
+        FileLabel(file)
+    )]
+    ShapeMismatch {
+        /// The file, when loading from a path.
+        file: Option<PathBuf>,
+        /// The tensor's name.
+        name: String,
+        /// The parameter's PyTorch shape.
+        expected: Vec<usize>,
+        /// The tensor's shape in the file.
+        found: Vec<usize>,
+    },
+
+    /// A tensor has a different dtype from the network's scalar. Nothing is converted: load an
+    /// `F64` file into a `Net<f64>` (and an `F32` file into a `Net<f32>`), or convert the file.
+    #[error(
+        "{}tensor `{name}` has dtype {found} but the network's scalar is {expected}; \
+         load it into a network of the file's scalar type or convert the file",
+        FileLabel(file)
+    )]
+    DtypeMismatch {
+        /// The file, when loading from a path.
+        file: Option<PathBuf>,
+        /// The tensor's name.
+        name: String,
+        /// The network's dtype, [`Real::DTYPE`](crate::Real::DTYPE): `F32` or `F64`.
+        expected: &'static str,
+        /// The tensor's dtype in the file (`F16`, `BF16`, `F64`, `I64`, ...).
+        found: String,
+    },
+}
+
+impl WeightsError {
+    /// The file the error is about, if it came from a path.
+    pub fn file(&self) -> Option<&Path> {
+        match self {
+            Self::Read { file, .. } | Self::Write { file, .. } => Some(file),
+            Self::NotSafetensors { file, .. }
+            | Self::Truncated { file, .. }
+            | Self::Corrupt { file, .. }
+            | Self::MissingTensor { file, .. }
+            | Self::UnexpectedTensor { file, .. }
+            | Self::ShapeMismatch { file, .. }
+            | Self::DtypeMismatch { file, .. } => file.as_deref(),
+        }
+    }
+
+    /// Records `path` as the file the error is about.
+    pub(super) fn in_file(mut self, path: &Path) -> Self {
+        match &mut self {
+            Self::Read { .. } | Self::Write { .. } => {}
+            Self::NotSafetensors { file, .. }
+            | Self::Truncated { file, .. }
+            | Self::Corrupt { file, .. }
+            | Self::MissingTensor { file, .. }
+            | Self::UnexpectedTensor { file, .. }
+            | Self::ShapeMismatch { file, .. }
+            | Self::DtypeMismatch { file, .. } => *file = Some(path.to_path_buf()),
+        }
+        self
+    }
+}
+
+/// ``weights file `path`: `` when there is a file, nothing otherwise.
+struct FileLabel<'a>(&'a Option<PathBuf>);
+
+impl fmt::Display for FileLabel<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(path) => write!(f, "weights file `{}`: ", path.display()),
+            None => Ok(()),
+        }
+    }
+}

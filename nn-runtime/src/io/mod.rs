@@ -1,0 +1,303 @@
+//! Saving and loading a network's parameters as [safetensors](https://huggingface.co/docs/safetensors),
+//! with PyTorch's tensor names and layouts.
+//!
+//! # The file
+//!
+//! - One tensor per entry of [`Parameters::TENSORS`], named as there (`h1.weight`, `h1.bias`,
+//!   `h2.proj.weight`, `norm.weight`), in PyTorch's shape and **row-major** order: a weight is
+//!   `[out, in]` as in `nn.Linear`, element `(r, c)` at position `r * in + c`. nalgebra stores
+//!   matrices column-major, so weights are transposed on the way in and out; vectors (biases,
+//!   layer-norm gains and shifts) are stored as they are.
+//! - The dtype is the network's scalar, [`Real::DTYPE`]: `F32` for `Net<f32>`, `F64` for
+//!   `Net<f64>`, little-endian, bit for bit (a save → load round trip is exact, NaN payloads
+//!   included).
+//! - `__metadata__` holds `"format": "pt"` (so PyTorch tools such as
+//!   `safetensors.torch.load_file` and `transformers` accept the file) and
+//!   [`ARCHITECTURE_KEY`] = [`Parameters::ARCHITECTURE`], the declaration on one line.
+//! - The layout is exactly what the `safetensors` Python package writes for the same tensors
+//!   (`tests/fixtures/safetensors/` pins this): tensors sorted by name, data packed in that
+//!   order, header padded with spaces to a multiple of 8 bytes. Saving is deterministic: the
+//!   same parameters give the same bytes.
+//!
+//! So `safetensors.torch.load_file(path)` gives a `state_dict` for the equivalent
+//! `torch.nn.Module`, and a `state_dict` saved by `safetensors.torch.save_file` loads here.
+//!
+//! # Loading checks everything, and changes nothing when it fails
+//!
+//! The file must hold exactly the network's tensors: each one present, with the network's
+//! dtype and PyTorch shape, and no other tensor. Anything else is a [`WeightsError`] naming the
+//! file, the tensor, and the expected and found shape or dtype; so are a truncated file, a
+//! corrupt header and bytes that are not safetensors at all. Loading never panics, whatever the
+//! bytes (a fuzz test pins this), and validates the whole file before writing a single
+//! parameter, so after an error the network holds exactly what it held before.
+//!
+//! **Dtypes are not converted.** An `F32` file loaded into a `Net<f64>` (or the reverse) is a
+//! [`WeightsError::DtypeMismatch`]: a silent conversion would make a reloaded `f64` network
+//! differ from the one saved, and an `F64` → `f32` load would round. Load into a network of the
+//! file's scalar type, and convert in memory if needed.
+//!
+//! **The recorded architecture is informative, not checked.** Shapes and names are the real
+//! check; the declaration string also changes for harmless edits (a renamed struct, a
+//! reformatted declaration), and files written by PyTorch have none. A successful load reports
+//! the file's declaration and whether it differs from the network's in [`Loaded`], for the
+//! caller to warn about; a difference the shapes cannot see is an activation or a layer norm's
+//! `eps`.
+//!
+//! # Examples
+//!
+//! ```
+//! use nn_runtime::Parameters;
+//!
+//! nn_runtime::network! {
+//!     pub struct Tiny {
+//!         input: 2,
+//!         h1: dense(4, relu),
+//!         out: dense(1),
+//!         loss: mse,
+//!     }
+//! }
+//!
+//! # fn main() -> Result<(), nn_runtime::WeightsError> {
+//! let path = std::env::temp_dir().join(format!("tiny-{}.safetensors", std::process::id()));
+//! let mut net = Tiny::<f32>::boxed_zeros();
+//! net.h1.weight[(3, 1)] = 0.5; // row 3, column 1 of the [4, 2] weight
+//! nn_runtime::io::save(&*net, &path)?;
+//!
+//! let mut again = Tiny::<f32>::boxed_zeros();
+//! let loaded = nn_runtime::io::load(&mut *again, &path)?;
+//! assert_eq!(again.h1.weight, net.h1.weight);
+//! assert!(!loaded.architecture_differs);
+//!
+//! // The file does not fit a network of another scalar type (or other shapes).
+//! let mut in_f64 = Tiny::<f64>::boxed_zeros();
+//! let error = nn_runtime::io::load(&mut *in_f64, &path).unwrap_err();
+//! assert!(error.to_string().ends_with(
+//!     "tensor `h1.weight` has dtype F32 but the network's scalar is F64; \
+//!      load it into a network of the file's scalar type or convert the file"
+//! ));
+//! # std::fs::remove_file(&path).unwrap();
+//! # Ok(())
+//! # }
+//! ```
+
+mod error;
+mod format;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use alloc::boxed::Box;
+
+pub use error::WeightsError;
+
+use crate::{Parameters, Real};
+
+/// The `__metadata__` key under which a file records [`Parameters::ARCHITECTURE`].
+pub const ARCHITECTURE_KEY: &str = "nn.architecture";
+
+/// The `__metadata__` key PyTorch's safetensors loader reads; its value here is `"pt"`.
+pub const FORMAT_KEY: &str = "format";
+
+/// What a successful load found in the file besides the tensors.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Loaded {
+    /// The file's `__metadata__` (string to string; empty if it has none).
+    pub metadata: BTreeMap<String, String>,
+    /// The declaration the file records under [`ARCHITECTURE_KEY`]; `None` for files written
+    /// elsewhere (PyTorch, JAX).
+    pub architecture: Option<String>,
+    /// Whether the file records a declaration different from the network's
+    /// [`Parameters::ARCHITECTURE`]. The parameters loaded all the same (names, shapes and
+    /// dtypes matched); worth a warning, since activations and `eps` do not show in shapes.
+    pub architecture_differs: bool,
+}
+
+/// Serializes `net`'s parameters to the bytes of a safetensors file (see the [module
+/// docs](self) for the layout).
+///
+/// Deterministic: the same parameters give the same bytes.
+pub fn to_bytes<T: Real, N: Parameters<T>>(net: &N) -> Vec<u8> {
+    // Tensors in data order: by name, as the `safetensors` crate sorts them (one dtype).
+    let mut order: Vec<usize> = (0..N::TENSORS.len()).collect();
+    order.sort_by_key(|&index| N::TENSORS[index].name);
+    let tensors: Vec<(&str, &[usize])> = order
+        .iter()
+        .map(|&index| (N::TENSORS[index].name, N::TENSORS[index].shape))
+        .collect();
+    let metadata = [(FORMAT_KEY, "pt"), (ARCHITECTURE_KEY, N::ARCHITECTURE)];
+    let scalar_bytes = core::mem::size_of::<T>();
+
+    let mut bytes = format::header(T::DTYPE, scalar_bytes, &metadata, &tensors);
+    bytes.reserve(N::PARAM_COUNT * scalar_bytes);
+    for &index in &order {
+        format::encode_tensor(N::TENSORS[index].shape, net.tensor(index), &mut bytes);
+    }
+    bytes
+}
+
+/// Saves `net`'s parameters to the safetensors file `path` (see the [module docs](self)).
+///
+/// Writes a sibling temporary file and renames it over `path`, so an existing file is replaced
+/// whole or not at all.
+///
+/// # Errors
+/// [`WeightsError::Write`] if the file cannot be written.
+pub fn save<T: Real, N: Parameters<T>>(
+    net: &N,
+    path: impl AsRef<Path>,
+) -> Result<(), WeightsError> {
+    let path = path.as_ref();
+    let write_error = |source| WeightsError::Write {
+        file: path.to_path_buf(),
+        source,
+    };
+    let bytes = to_bytes(net);
+    let Some(name) = path.file_name() else {
+        // No file name (`..`, `/`): let the OS say what is wrong.
+        return fs::write(path, &bytes).map_err(write_error);
+    };
+    let mut temporary_name = name.to_os_string();
+    temporary_name.push(format!(".{}.tmp", std::process::id()));
+    let temporary = path.with_file_name(temporary_name);
+    fs::write(&temporary, &bytes)
+        .and_then(|()| fs::rename(&temporary, path))
+        .map_err(|error| {
+            let _ = fs::remove_file(&temporary);
+            write_error(error)
+        })
+}
+
+/// Loads `net`'s parameters from the bytes of a safetensors file, checking everything first.
+///
+/// On success every parameter has been overwritten. On error `net` is unchanged.
+///
+/// # Errors
+/// - [`WeightsError::NotSafetensors`], [`WeightsError::Truncated`],
+///   [`WeightsError::Corrupt`]: the bytes are not a well-formed safetensors file.
+/// - [`WeightsError::MissingTensor`], [`WeightsError::UnexpectedTensor`],
+///   [`WeightsError::ShapeMismatch`], [`WeightsError::DtypeMismatch`]: the file is well formed
+///   but does not hold exactly `net`'s tensors.
+///
+/// The errors carry no file (`file: None`); [`load`] adds it.
+pub fn load_from_bytes<T: Real, N: Parameters<T>>(
+    net: &mut N,
+    bytes: &[u8],
+) -> Result<Loaded, WeightsError> {
+    let (header, data) = format::parse(bytes)?;
+
+    // Validate every tensor before writing any.
+    let mut sources: Vec<&[u8]> = Vec::with_capacity(N::TENSORS.len());
+    for info in N::TENSORS {
+        let Some(found) = header.info(info.name) else {
+            return Err(WeightsError::MissingTensor {
+                file: None,
+                name: info.name.into(),
+                shape: info.shape.to_vec(),
+            });
+        };
+        let dtype = found.dtype.to_string();
+        if dtype != T::DTYPE {
+            return Err(WeightsError::DtypeMismatch {
+                file: None,
+                name: info.name.into(),
+                expected: T::DTYPE,
+                found: dtype,
+            });
+        }
+        if found.shape != info.shape {
+            return Err(WeightsError::ShapeMismatch {
+                file: None,
+                name: info.name.into(),
+                expected: info.shape.to_vec(),
+                found: found.shape.clone(),
+            });
+        }
+        let (begin, end) = found.data_offsets;
+        // In bounds: `format::parse` checked every offset against the data section.
+        let Some(source) = data.get(begin..end) else {
+            return Err(WeightsError::Corrupt {
+                file: None,
+                reason: format!("the data of tensor `{}` lies outside the file", info.name),
+            });
+        };
+        sources.push(source);
+    }
+    // In data order, so that the first extra tensor reported is the same on every run.
+    for name in header.offset_keys() {
+        if !N::TENSORS.iter().any(|info| info.name == name) {
+            let shape = header
+                .info(&name)
+                .map(|found| found.shape.clone())
+                .unwrap_or_default();
+            return Err(WeightsError::UnexpectedTensor {
+                file: None,
+                name,
+                shape,
+            });
+        }
+    }
+
+    for (index, source) in sources.into_iter().enumerate() {
+        format::decode_tensor(N::TENSORS[index].shape, source, net.tensor_mut(index));
+    }
+
+    let metadata: BTreeMap<String, String> = header
+        .metadata()
+        .iter()
+        .flatten()
+        .map(|(key, value)| (key.clone(), value.clone()))
+        .collect();
+    let architecture = metadata.get(ARCHITECTURE_KEY).cloned();
+    let architecture_differs = architecture
+        .as_deref()
+        .is_some_and(|found| found != N::ARCHITECTURE);
+    Ok(Loaded {
+        metadata,
+        architecture,
+        architecture_differs,
+    })
+}
+
+/// Loads `net`'s parameters from the safetensors file `path`, checking everything first.
+///
+/// On success every parameter has been overwritten. On error `net` is unchanged, and the
+/// error names `path`.
+///
+/// # Errors
+/// [`WeightsError::Read`] if the file cannot be read; otherwise as [`load_from_bytes`], with
+/// `file` set to `path`.
+pub fn load<T: Real, N: Parameters<T>>(
+    net: &mut N,
+    path: impl AsRef<Path>,
+) -> Result<Loaded, WeightsError> {
+    let path = path.as_ref();
+    let bytes = read(path)?;
+    load_from_bytes(net, &bytes).map_err(|error| error.in_file(path))
+}
+
+/// A new network, on the heap, with its parameters loaded from the safetensors file `path`.
+///
+/// Never builds the network on the stack (see [`Parameters::boxed_zeros`]), so it suits
+/// networks of any size.
+///
+/// # Errors
+/// As [`load`].
+pub fn load_boxed<T: Real, N: Parameters<T>>(
+    path: impl AsRef<Path>,
+) -> Result<Box<N>, WeightsError> {
+    let mut net = N::boxed_zeros();
+    load(&mut *net, path)?;
+    Ok(net)
+}
+
+/// The bytes of `path`, or [`WeightsError::Read`].
+fn read(path: &Path) -> Result<Vec<u8>, WeightsError> {
+    fs::read(path).map_err(|source| WeightsError::Read {
+        file: PathBuf::from(path),
+        source,
+    })
+}

@@ -1,0 +1,210 @@
+//! One test per way a load fails: the exact variant and message, the network unchanged.
+
+use super::*;
+
+#[test]
+fn error_missing_tensor() {
+    let mut tensors = tiny_tensors();
+    tensors.retain(|(name, ..)| *name != "norm.bias");
+    let error = load_error(&file_with(&tensors));
+    assert!(
+        matches!(&error, WeightsError::MissingTensor { name, shape, file: None } if name == "norm.bias" && shape == &[3])
+    );
+    assert_eq!(
+        error.to_string(),
+        "tensor `norm.bias` (shape [3]) is missing from the file"
+    );
+}
+
+#[test]
+fn error_unexpected_tensor() {
+    let mut tensors = tiny_tensors();
+    tensors.push(("h3.weight", Dtype::F32, vec![4, 3], vec![0; 48]));
+    let error = load_error(&file_with(&tensors));
+    assert!(
+        matches!(&error, WeightsError::UnexpectedTensor { name, shape, .. } if name == "h3.weight" && shape == &[4, 3])
+    );
+    assert_eq!(
+        error.to_string(),
+        "unexpected tensor `h3.weight` (shape [4, 3]): the network has no parameter of that name"
+    );
+}
+
+#[test]
+fn error_shape_mismatch() {
+    let mut tensors = tiny_tensors();
+    tensors[0].2 = vec![2, 3]; // h1.weight stored as [in, out]
+    let error = load_error(&file_with(&tensors));
+    assert!(
+        matches!(&error, WeightsError::ShapeMismatch { name, expected, found, .. }
+        if name == "h1.weight" && expected == &[3, 2] && found == &[2, 3])
+    );
+    assert_eq!(
+        error.to_string(),
+        "tensor `h1.weight` has shape [2, 3] but the network expects [3, 2]"
+    );
+}
+
+#[test]
+fn error_shape_mismatch_rank() {
+    let mut tensors = tiny_tensors();
+    tensors[1].2 = vec![3, 1]; // h1.bias as a column
+    let error = load_error(&file_with(&tensors));
+    assert_eq!(
+        error.to_string(),
+        "tensor `h1.bias` has shape [3, 1] but the network expects [3]"
+    );
+}
+
+#[test]
+fn error_dtype_mismatch_f32_file_into_f64_network() {
+    let bytes = to_bytes(&numbered::<f32>());
+    let mut net = numbered::<f64>();
+    let error = load_from_bytes(&mut net, &bytes).unwrap_err();
+    assert_eq!(net, numbered::<f64>());
+    assert!(
+        matches!(&error, WeightsError::DtypeMismatch { name, expected: "F64", found, .. } if name == "h1.weight" && found == "F32")
+    );
+    assert_eq!(
+        error.to_string(),
+        "tensor `h1.weight` has dtype F32 but the network's scalar is F64; load it into a network of the file's \
+         scalar type or convert the file"
+    );
+}
+
+#[test]
+fn error_dtype_mismatch_half_precision() {
+    let mut tensors = tiny_tensors();
+    tensors[3] = ("norm.weight", Dtype::BF16, vec![3], vec![0; 6]);
+    let error = load_error(&file_with(&tensors));
+    assert!(
+        matches!(&error, WeightsError::DtypeMismatch { name, expected: "F32", found, .. } if name == "norm.weight" && found == "BF16")
+    );
+}
+
+#[test]
+fn error_truncated() {
+    let bytes = to_bytes(&numbered::<f32>());
+    let len = bytes.len() as u64;
+    // Cut in the data, in the header, in the length prefix.
+    let error = load_error(&bytes[..bytes.len() - 1]);
+    assert!(
+        matches!(error, WeightsError::Truncated { len: l, needed, file: None } if l == len - 1 && needed == len)
+    );
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "truncated: it has {} bytes but its header needs {len}",
+            len - 1
+        )
+    );
+    let error = load_error(&bytes[..20]);
+    assert!(matches!(error, WeightsError::Truncated { len: 20, .. }));
+    let error = load_error(&bytes[..5]);
+    assert!(matches!(
+        error,
+        WeightsError::Truncated {
+            len: 5,
+            needed: 8,
+            ..
+        }
+    ));
+    assert_eq!(
+        error.to_string(),
+        "truncated: it has 5 bytes but its header needs 8"
+    );
+    assert!(matches!(
+        load_error(&[]),
+        WeightsError::Truncated {
+            len: 0,
+            needed: 8,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn error_corrupt_header() {
+    let mut bytes = to_bytes(&numbered::<f32>());
+    let at = bytes.windows(7).position(|w| w == b"\"dtype\"").unwrap();
+    bytes[at + 1] = b'D'; // "Dtype": the tensor entry lacks its dtype
+    let error = load_error(&bytes);
+    assert!(matches!(&error, WeightsError::Corrupt { file: None, .. }));
+    assert!(
+        error
+            .to_string()
+            .starts_with("corrupt safetensors file: invalid JSON in header: "),
+        "{error}"
+    );
+
+    let mut bytes = to_bytes(&numbered::<f32>());
+    bytes[9] = b'!'; // not JSON
+    let error = load_error(&bytes);
+    assert_eq!(
+        error.to_string(),
+        "corrupt safetensors file: invalid JSON in header: key must be a string at line 1 column 2"
+    );
+}
+
+#[test]
+fn error_corrupt_trailing_bytes() {
+    let mut bytes = to_bytes(&numbered::<f32>());
+    bytes.extend_from_slice(&[0; 4]);
+    let error = load_error(&bytes);
+    assert!(
+        matches!(&error, WeightsError::Corrupt { reason, .. } if reason == "4 bytes after the end of the last tensor")
+    );
+    assert_eq!(
+        error.to_string(),
+        "corrupt safetensors file: 4 bytes after the end of the last tensor"
+    );
+}
+
+#[test]
+fn error_corrupt_offsets() {
+    // Valid JSON, offsets that overlap.
+    let header = br#"{"h1.weight":{"dtype":"F32","shape":[3,2],"data_offsets":[0,24]},"h1.bias":{"dtype":"F32","shape":[3],"data_offsets":[8,20]}}"#;
+    let error = load_error(&raw_file(header, 24));
+    assert_eq!(
+        error.to_string(),
+        "corrupt safetensors file: invalid offset for tensor `h1.bias`"
+    );
+}
+
+#[test]
+fn error_corrupt_size_names_the_tensor() {
+    // h1.bias [3] of F32 is 12 bytes; its offsets say 16.
+    let header = br#"{"h1.bias":{"dtype":"F32","shape":[3],"data_offsets":[0,16]}}"#;
+    let error = load_error(&raw_file(header, 16));
+    assert_eq!(
+        error.to_string(),
+        "corrupt safetensors file: tensor `h1.bias` of dtype F32 and shape [3] takes 12 bytes but \
+         its data_offsets [0, 16] span 16"
+    );
+}
+
+#[test]
+fn error_not_safetensors() {
+    let error = load_error(b"PK\x03\x04 this is a zip archive, as torch.save writes");
+    assert!(matches!(
+        &error,
+        WeightsError::NotSafetensors { file: None, .. }
+    ));
+    assert_eq!(
+        error.to_string(),
+        "not a safetensors file: its first 8 bytes give a header length of 7595448452415441744 bytes, more \
+         than the 100000000 safetensors allows"
+    );
+    let error = load_error(b"\x10\0\0\0\0\0\0\0[1, 2, 3]       ");
+    assert_eq!(
+        error.to_string(),
+        "not a safetensors file: the header does not start with `{`"
+    );
+    let error = load_error(b"\xff\0\0\0\0\0\0\0short text");
+    assert_eq!(
+        error.to_string(),
+        "not a safetensors file: its first 8 bytes give a header length of 255 bytes but only 10 follow"
+    );
+    let error = load_error(&[0; 64]);
+    assert!(matches!(error, WeightsError::NotSafetensors { .. }));
+}

@@ -1,0 +1,244 @@
+//! Optimizers: `θ ← θ − η_t · update(g)`, with weight decay, gradient clipping and
+//! learning-rate schedules.
+//!
+//! Every optimizer implements [`Optimizer`]: [`Optimizer::step`] takes the network and its
+//! gradient (a value of the network's own type, already averaged over the minibatch) and
+//! updates the network in place. Update rules follow PyTorch's `torch.optim` (each type's docs
+//! give the formula and say where it differs):
+//!
+//! | optimizer | update (per parameter) | config |
+//! | --- | --- | --- |
+//! | [`Sgd`] | `θ −= η g` | [`SgdConfig`] |
+//! | [`Sgd`], `momentum` | `v = μ v + g`, `θ −= η v` | [`SgdConfig`] |
+//! | [`Sgd`], `nesterov` | `v = μ v + g`, `θ −= η (g + μ v)` | [`SgdConfig`] |
+//! | [`AdaGrad`] | `s += g²`, `θ −= η g / (√s + ε)` | [`AdaGradConfig`] |
+//! | [`RmsProp`] | `s = α s + (1 − α) g²`, `θ −= η g / (√s + ε)` | [`RmsPropConfig`] |
+//! | [`Adam`] | `m̂ / (√v̂ + ε)`, bias-corrected moments | [`AdamConfig`] |
+//! | [`AdamW`] | Adam, and `θ −= η λ θ` decoupled from the gradient | [`AdamWConfig`] |
+//!
+//! Options every config has:
+//!
+//! - `weight_decay` `λ`: an L2 penalty, `g ← g + λ θ` before the update (for [`AdamW`]: the
+//!   decoupled decay instead).
+//! - `max_grad_norm`: clips the gradient by its global norm over all tensors,
+//!   `g ← g · min(1, c / (‖g‖ + 10⁻⁶))` (PyTorch's `clip_grad_norm_`), before weight decay.
+//! - `schedule`: the learning rate `η_t` of step `t`, from `lr` ([`Schedule`]).
+//!
+//! State (moments, velocities) lives in the optimizer, as boxed values of the network's own
+//! type allocated by the constructor: [`Optimizer::step`] allocates nothing.
+//!
+//! # Examples
+//!
+//! ```
+//! use nn_runtime::optim::{Optimizer, Sgd, SgdConfig};
+//! # use nn_runtime::{ActivationKind, Parameters, TensorInfo, TensorRole, Zeroable};
+//! # use nn_runtime::nalgebra::SVector;
+//! # struct Net { w: SVector<f64, 1> }
+//! # unsafe impl Zeroable for Net {}
+//! # impl Parameters<f64> for Net {
+//! #     const PARAM_COUNT: usize = 1;
+//! #     const TENSORS: &'static [TensorInfo] = &[TensorInfo {
+//! #         name: "w", layer: "w", shape: &[1], role: TensorRole::Bias, activation: ActivationKind::Identity,
+//! #     }];
+//! #     const ARCHITECTURE: &'static str = "";
+//! #     fn tensor(&self, _: usize) -> &[f64] { self.w.as_slice() }
+//! #     fn tensor_mut(&mut self, _: usize) -> &mut [f64] { self.w.as_mut_slice() }
+//! # }
+//! // Minimize ½ w² (gradient w) from w = 1.
+//! let mut net = Net::boxed_zeros();
+//! net.w[0] = 1.0;
+//! let mut grad = Net::boxed_zeros();
+//! let mut opt = Sgd::<f64, Net>::new(SgdConfig { lr: 0.5, ..Default::default() });
+//! for _ in 0..3 {
+//!     grad.w[0] = net.w[0];
+//!     opt.step(&mut net, &grad);
+//! }
+//! assert_eq!(net.w[0], 0.125); // halved each step
+//! ```
+
+mod adagrad;
+mod adam;
+mod rmsprop;
+mod schedule;
+mod sgd;
+
+pub use adagrad::{AdaGrad, AdaGradConfig};
+pub use adam::{Adam, AdamConfig, AdamW, AdamWConfig};
+pub use rmsprop::{RmsProp, RmsPropConfig};
+pub use schedule::Schedule;
+pub use sgd::{Sgd, SgdConfig};
+
+use alloc::boxed::Box;
+
+use crate::Real;
+use crate::network::Parameters;
+
+/// An optimizer: `θ ← θ − η_t · update(g, state)`, one step per minibatch.
+pub trait Optimizer<T: Real, N: Parameters<T>> {
+    /// One update of `net` from the gradient `grad` (already averaged over the minibatch).
+    fn step(&mut self, net: &mut N, grad: &N);
+    /// Learning rate for the next step (after schedules).
+    fn learning_rate(&self) -> T;
+}
+
+/// A boxed optimizer is one, so the optimizer can be chosen at run time:
+/// `Box<dyn Optimizer<f32, Net>>`.
+impl<T: Real, N: Parameters<T>, O: Optimizer<T, N> + ?Sized> Optimizer<T, N> for Box<O> {
+    fn step(&mut self, net: &mut N, grad: &N) {
+        (**self).step(net, grad);
+    }
+
+    fn learning_rate(&self) -> T {
+        (**self).learning_rate()
+    }
+}
+
+/// A mutable reference to an optimizer is one (lends it to a training loop taking it by value).
+impl<T: Real, N: Parameters<T>, O: Optimizer<T, N> + ?Sized> Optimizer<T, N> for &mut O {
+    fn step(&mut self, net: &mut N, grad: &N) {
+        (**self).step(net, grad);
+    }
+
+    fn learning_rate(&self) -> T {
+        (**self).learning_rate()
+    }
+}
+
+/// Added to the norm before dividing, as in PyTorch's `clip_grad_norm_`: keeps the clip
+/// factor finite for a zero gradient (which is then never clipped anyway).
+const CLIP_EPS: f64 = 1e-6;
+
+/// `‖g‖₂ = √(Σ g²)` over every parameter of every tensor, accumulated in `f64`.
+///
+/// Accumulating in `f64` keeps an `f32` network's norm from overflowing or losing the small
+/// tensors' contributions. The norm is NaN or infinite if the gradient is.
+///
+/// # Examples
+///
+/// ```
+/// # use nn_runtime::{ActivationKind, Parameters, TensorInfo, TensorRole, Zeroable};
+/// # use nn_runtime::nalgebra::SVector;
+/// # struct Net { w: SVector<f32, 2> }
+/// # unsafe impl Zeroable for Net {}
+/// # impl Parameters<f32> for Net {
+/// #     const PARAM_COUNT: usize = 2;
+/// #     const TENSORS: &'static [TensorInfo] = &[TensorInfo {
+/// #         name: "w", layer: "w", shape: &[2], role: TensorRole::Bias, activation: ActivationKind::Identity,
+/// #     }];
+/// #     const ARCHITECTURE: &'static str = "";
+/// #     fn tensor(&self, _: usize) -> &[f32] { self.w.as_slice() }
+/// #     fn tensor_mut(&mut self, _: usize) -> &mut [f32] { self.w.as_mut_slice() }
+/// # }
+/// let mut grad = Net::boxed_zeros();
+/// grad.w = SVector::from([3.0, 4.0]);
+/// assert_eq!(nn_runtime::optim::global_norm(&*grad), 5.0);
+/// ```
+pub fn global_norm<T: Real, N: Parameters<T>>(grad: &N) -> f64 {
+    let mut sum = 0.0;
+    for index in 0..N::TENSORS.len() {
+        for g in grad.tensor(index) {
+            let g = g.to_f64();
+            sum += g * g;
+        }
+    }
+    libm::sqrt(sum)
+}
+
+/// The factor that clips `grad` to global norm `max_norm`: `min(1, max_norm / (‖g‖ + 10⁻⁶))`;
+/// `1` without clipping.
+fn clip_factor<T: Real, N: Parameters<T>>(grad: &N, max_norm: Option<f64>) -> f64 {
+    match max_norm {
+        Some(max_norm) => (max_norm / (global_norm(grad) + CLIP_EPS)).min(1.0),
+        None => 1.0,
+    }
+}
+
+/// What every optimizer shares: the base learning rate, its schedule, clipping, and the
+/// number of steps taken.
+#[derive(Clone, Debug)]
+struct Common {
+    lr: f64,
+    schedule: Schedule,
+    max_grad_norm: Option<f64>,
+    steps: u64,
+}
+
+/// The scalars of one step, converted to the network's scalar.
+struct StepScalars<T> {
+    /// `η_t`, the scheduled learning rate of this step.
+    lr: T,
+    /// The clip factor the raw gradient is multiplied by.
+    clip: T,
+}
+
+impl Common {
+    /// # Panics
+    /// If a shared option is out of range (see [`check_range`]).
+    fn new(lr: f64, weight_decay: f64, schedule: Schedule, max_grad_norm: Option<f64>) -> Self {
+        check_range("lr", lr, 0.0, f64::INFINITY);
+        check_range("weight_decay", weight_decay, 0.0, f64::INFINITY);
+        if let Some(max_norm) = max_grad_norm {
+            assert!(
+                max_norm > 0.0 && max_norm.is_finite(),
+                "max_grad_norm must be finite and positive, got {max_norm}"
+            );
+        }
+        schedule.check();
+        Common {
+            lr,
+            schedule,
+            max_grad_norm,
+            steps: 0,
+        }
+    }
+
+    /// The learning rate of the next step.
+    fn next_lr(&self) -> f64 {
+        self.schedule.lr_at(self.lr, self.steps)
+    }
+
+    /// Starts a step: the step's learning rate and clip factor, and counts the step.
+    fn begin<T: Real, N: Parameters<T>>(&mut self, grad: &N) -> StepScalars<T> {
+        let lr = T::constant(self.next_lr());
+        let clip = T::constant(clip_factor(grad, self.max_grad_norm));
+        self.steps += 1;
+        StepScalars { lr, clip }
+    }
+}
+
+/// Asserts `low ≤ value ≤ high` (NaN fails), naming the config field.
+fn check_range(name: &str, value: f64, low: f64, high: f64) {
+    assert!(
+        low <= value && value <= high,
+        "{name} must be in [{low}, {high}], got {value}"
+    );
+}
+
+/// Asserts `0 ≤ value < 1` (a decay rate: `β`, `α`, `μ`), naming the config field.
+fn check_decay(name: &str, value: f64) {
+    assert!(
+        (0.0..1.0).contains(&value),
+        "{name} must be in [0, 1), got {value}"
+    );
+}
+
+/// Runs `f(θ, g, [s₁, …, s_K])` on every parameter, tensor by tensor, where `θ` is the
+/// parameter, `g` its gradient and `sₖ` its entry in the state `state[k]` (a momentum, a
+/// moment estimate): the loop every optimizer's step is made of.
+fn for_each<T: Real, N: Parameters<T>, const K: usize>(
+    net: &mut N,
+    grad: &N,
+    mut state: [&mut N; K],
+    mut f: impl FnMut(&mut T, T, [&mut T; K]),
+) {
+    for index in 0..N::TENSORS.len() {
+        let grads = grad.tensor(index);
+        let mut slices = state.each_mut().map(|s| s.tensor_mut(index));
+        for (i, (p, g)) in net.tensor_mut(index).iter_mut().zip(grads).enumerate() {
+            f(p, *g, slices.each_mut().map(|s| &mut s[i]));
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod fixture;

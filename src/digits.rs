@@ -1,0 +1,169 @@
+//! The 8×8 handwritten digits shipped in `data/digits.csv.gz`.
+//!
+//! 1797 samples of 64 pixel intensities (0–16, row-major) with a label 0–9: the test part of
+//! the UCI "Optical Recognition of Handwritten Digits" dataset (Alpaydin and Kaynak, 1998; UCI
+//! Machine Learning Repository, CC BY 4.0), as scikit-learn ships it (`load_digits`).
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use nn_runtime::data::{DataError, Dataset};
+
+/// Pixels per image.
+pub const FEATURES: usize = 64;
+/// Classes (the digits 0–9).
+pub const CLASSES: usize = 10;
+/// Samples in the file.
+pub const SAMPLES: usize = 1797;
+
+/// Where the dataset lives in the repository.
+pub fn path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("data/digits.csv.gz")
+}
+
+/// Why the dataset could not be read.
+#[derive(Debug)]
+pub enum LoadError {
+    /// The file could not be read or decompressed.
+    Io(std::io::Error),
+    /// A line is not CSV or a value is not a number (the line, from 1 with the header).
+    Parse {
+        /// The line in the file.
+        line: usize,
+        /// What was wrong.
+        message: String,
+    },
+    /// The rows do not fit the network.
+    Data(DataError),
+}
+
+impl std::fmt::Display for LoadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LoadError::Io(e) => write!(f, "reading {}: {e}", path().display()),
+            LoadError::Parse { line, message } => write!(f, "{} line {line}: {message}", path().display()),
+            LoadError::Data(e) => write!(f, "{}: {e}", path().display()),
+        }
+    }
+}
+
+impl std::error::Error for LoadError {}
+
+/// The whole dataset as raw pixels (0–16) and one-hot labels, in file order.
+pub fn load<T: nn_runtime::Real>() -> Result<Dataset<T, FEATURES, CLASSES>, LoadError> {
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(std::fs::File::open(path()).map_err(LoadError::Io)?)
+        .read_to_string(&mut text)
+        .map_err(LoadError::Io)?;
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let (mut rows, mut labels) = (Vec::new(), Vec::new());
+    for (index, record) in reader.records().enumerate() {
+        let line = index + 2;
+        let record = record.map_err(|e| LoadError::Parse { line, message: e.to_string() })?;
+        let mut values = Vec::with_capacity(FEATURES);
+        for field in &record {
+            let value: f64 = field
+                .trim()
+                .parse()
+                .map_err(|_| LoadError::Parse { line, message: format!("`{field}` is not a number") })?;
+            values.push(T::constant(value));
+        }
+        let label = values.pop().map(|v| v.to_f64()).unwrap_or(-1.0);
+        if label < 0.0 || label.fract() != 0.0 {
+            return Err(LoadError::Parse { line, message: format!("label `{label}` is not a class index") });
+        }
+        rows.push(values);
+        labels.push(label as usize);
+    }
+    Dataset::classification(&rows, &labels).map_err(LoadError::Data)
+}
+
+/// The model the `digits` example trains: two residual ReLU layers and a layer norm.
+pub mod model {
+    nn_runtime::network! {
+        /// Classifies standardized 8×8 digit images into 0–9.
+        pub struct Digits {
+            input: 64,
+            h1: dense(128, relu),
+            h2: dense(128, relu) + h1,
+            norm: layer_norm,
+            out: dense(10),
+            loss: softmax_cross_entropy,
+        }
+    }
+}
+
+pub use model::Digits;
+
+use nn_runtime::data::Standardizer;
+use nn_runtime::init::Init;
+use nn_runtime::optim::{Adam, AdamConfig, Schedule};
+use nn_runtime::train::{self, EarlyStopping, History, TrainConfig};
+
+/// Fraction of the samples held out for the test (as scikit-learn's 80/20 split).
+pub const TEST_FRACTION: f64 = 0.2;
+/// Fraction of the training samples used for validation (curves and early stopping).
+pub const VALIDATION_FRACTION: f64 = 0.1;
+
+/// Settings of a digits run; `Default` is the one the example and the test use.
+#[derive(Clone, Debug)]
+pub struct Run {
+    /// Seed of the split, the initialization and the shuffles.
+    pub seed: u64,
+    /// Maximum epochs (early stopping may end sooner).
+    pub epochs: usize,
+    /// Show a progress bar (only drawn on a terminal).
+    pub progress: bool,
+}
+
+impl Default for Run {
+    fn default() -> Self {
+        Self { seed: 0, epochs: 60, progress: true }
+    }
+}
+
+/// What a run produced.
+pub struct Outcome {
+    /// The trained network (the best epoch's weights).
+    pub net: Box<Digits<f32>>,
+    /// The standardization fitted on the training part (apply it to new images).
+    pub standardizer: Standardizer<f32, FEATURES>,
+    /// The per-epoch record.
+    pub history: History,
+    /// Accuracy on the held-out test part.
+    pub test_accuracy: f64,
+    /// Samples in the train, validation and test parts.
+    pub sizes: (usize, usize, usize),
+}
+
+/// Loads, splits (fixed seed), standardizes, trains with Adam and early stopping, and measures
+/// test accuracy.
+pub fn train(run: &Run) -> Result<Outcome, Box<dyn std::error::Error>> {
+    let all = load::<f32>()?;
+    let (test, rest) = all.split(TEST_FRACTION, run.seed);
+    let (mut valid, mut train) = rest.split(VALIDATION_FRACTION, run.seed + 1);
+    let mut test = test;
+    let standardizer = Standardizer::fit(&train.inputs);
+    for part in [&mut train, &mut valid, &mut test] {
+        standardizer.apply(&mut part.inputs);
+    }
+
+    let mut net: Box<Digits<f32>> = Init::new(run.seed).build()?;
+    let steps_per_epoch = train.len().div_ceil(32) as u64;
+    let mut optimizer = Adam::new(AdamConfig {
+        lr: 2e-3,
+        weight_decay: 1e-4,
+        schedule: Schedule::Cosine { steps: steps_per_epoch * run.epochs as u64, min_lr: 1e-5 },
+        ..AdamConfig::default()
+    });
+    let config = TrainConfig {
+        epochs: run.epochs,
+        batch_size: 32,
+        seed: run.seed,
+        early_stopping: Some(EarlyStopping { patience: 15, min_delta: 0.0 }),
+        progress: run.progress,
+    };
+    let history = train::fit(&mut *net, &mut optimizer, &train, Some(&valid), &config)?;
+    let test_accuracy = train::evaluate(&*net, &test).accuracy.unwrap_or(0.0);
+    Ok(Outcome { net, standardizer, history, test_accuracy, sizes: (train.len(), valid.len(), test.len()) })
+}

@@ -1,0 +1,17 @@
+// `forward` takes the input width (4) as a static length; a 3-vector is a type error.
+use nn_runtime::Parameters;
+use nn_runtime::nalgebra::SVector;
+
+nn_runtime::network! {
+    pub struct Net {
+        input: 4,
+        out: dense(2),
+        loss: mse,
+    }
+}
+
+fn main() {
+    let net = Net::<f32>::zeros();
+    let x = SVector::<f32, 3>::zeros();
+    let _ = net.forward(&x);
+}
