@@ -13,7 +13,9 @@ use nn::digits::{self, Digits, Run};
 use nn_runtime::train::summary;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let out = std::env::args().nth(1).map_or_else(|| PathBuf::from("target/digits"), PathBuf::from);
+    let out = std::env::args()
+        .nth(1)
+        .map_or_else(|| PathBuf::from("target/digits"), PathBuf::from);
     std::fs::create_dir_all(&out)?;
 
     println!(
@@ -29,7 +31,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let seconds = started.elapsed().as_secs_f64();
 
     let (train, valid, test) = outcome.sizes;
-    println!("split: {train} train, {valid} validation, {test} test (seed {})", Run::default().seed);
+    println!(
+        "split: {train} train, {valid} validation, {test} test (seed {})",
+        Run::default().seed
+    );
     for stats in &outcome.history.epochs {
         if stats.epoch % 5 == 0 || stats.epoch == outcome.history.epochs.len() {
             println!("  {}", summary(stats));
@@ -38,9 +43,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "kept the weights of epoch {}{}",
         outcome.history.best_epoch,
-        if outcome.history.stopped_early { " (early stopping)" } else { "" }
+        if outcome.history.stopped_early {
+            " (early stopping)"
+        } else {
+            ""
+        }
     );
-    println!("test accuracy: {:.4}  (training took {seconds:.2} s)", outcome.test_accuracy);
+    println!(
+        "test accuracy: {:.4}  (training took {seconds:.2} s)",
+        outcome.test_accuracy
+    );
 
     let weights = out.join("digits.safetensors");
     nn_runtime::io::save(&*outcome.net, &weights)?;

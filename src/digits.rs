@@ -41,7 +41,9 @@ impl std::fmt::Display for LoadError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             LoadError::Io(e) => write!(f, "reading {}: {e}", path().display()),
-            LoadError::Parse { line, message } => write!(f, "{} line {line}: {message}", path().display()),
+            LoadError::Parse { line, message } => {
+                write!(f, "{} line {line}: {message}", path().display())
+            }
             LoadError::Data(e) => write!(f, "{}: {e}", path().display()),
         }
     }
@@ -59,18 +61,24 @@ pub fn load<T: nn_runtime::Real>() -> Result<Dataset<T, FEATURES, CLASSES>, Load
     let (mut rows, mut labels) = (Vec::new(), Vec::new());
     for (index, record) in reader.records().enumerate() {
         let line = index + 2;
-        let record = record.map_err(|e| LoadError::Parse { line, message: e.to_string() })?;
+        let record = record.map_err(|e| LoadError::Parse {
+            line,
+            message: e.to_string(),
+        })?;
         let mut values = Vec::with_capacity(FEATURES);
         for field in &record {
-            let value: f64 = field
-                .trim()
-                .parse()
-                .map_err(|_| LoadError::Parse { line, message: format!("`{field}` is not a number") })?;
+            let value: f64 = field.trim().parse().map_err(|_| LoadError::Parse {
+                line,
+                message: format!("`{field}` is not a number"),
+            })?;
             values.push(T::constant(value));
         }
         let label = values.pop().map(|v| v.to_f64()).unwrap_or(-1.0);
         if label < 0.0 || label.fract() != 0.0 {
-            return Err(LoadError::Parse { line, message: format!("label `{label}` is not a class index") });
+            return Err(LoadError::Parse {
+                line,
+                message: format!("label `{label}` is not a class index"),
+            });
         }
         rows.push(values);
         labels.push(label as usize);
@@ -118,7 +126,11 @@ pub struct Run {
 
 impl Default for Run {
     fn default() -> Self {
-        Self { seed: 0, epochs: 60, progress: true }
+        Self {
+            seed: 0,
+            epochs: 60,
+            progress: true,
+        }
     }
 }
 
@@ -153,17 +165,29 @@ pub fn train(run: &Run) -> Result<Outcome, Box<dyn std::error::Error>> {
     let mut optimizer = Adam::new(AdamConfig {
         lr: 2e-3,
         weight_decay: 1e-4,
-        schedule: Schedule::Cosine { steps: steps_per_epoch * run.epochs as u64, min_lr: 1e-5 },
+        schedule: Schedule::Cosine {
+            steps: steps_per_epoch * run.epochs as u64,
+            min_lr: 1e-5,
+        },
         ..AdamConfig::default()
     });
     let config = TrainConfig {
         epochs: run.epochs,
         batch_size: 32,
         seed: run.seed,
-        early_stopping: Some(EarlyStopping { patience: 15, min_delta: 0.0 }),
+        early_stopping: Some(EarlyStopping {
+            patience: 15,
+            min_delta: 0.0,
+        }),
         progress: run.progress,
     };
     let history = train::fit(&mut *net, &mut optimizer, &train, Some(&valid), &config)?;
     let test_accuracy = train::evaluate(&*net, &test).accuracy.unwrap_or(0.0);
-    Ok(Outcome { net, standardizer, history, test_accuracy, sizes: (train.len(), valid.len(), test.len()) })
+    Ok(Outcome {
+        net,
+        standardizer,
+        history,
+        test_accuracy,
+        sizes: (train.len(), valid.len(), test.len()),
+    })
 }

@@ -70,13 +70,15 @@ fn allocations(f: impl FnOnce()) -> usize {
 /// The default stack of a spawned Rust thread (and of test threads): 2 MiB.
 const TEST_THREAD_STACK: usize = 2 << 20;
 
+// The parameters alone would not fit on the stack.
+const _: () = assert!(Mnist::<f32>::PARAM_BYTES > TEST_THREAD_STACK);
+
 #[test]
 fn big_network_trains_inside_a_2_mib_stack() {
     let worker = std::thread::Builder::new()
         .stack_size(TEST_THREAD_STACK)
         .spawn(|| {
             let mut net = Mnist::<f32>::boxed_zeros();
-            assert!(Mnist::<f32>::PARAM_BYTES > TEST_THREAD_STACK);
             for t in 0..Mnist::<f32>::TENSORS.len() {
                 for (i, w) in net.tensor_mut(t).iter_mut().enumerate() {
                     *w = ((i * 7919 + t * 104_729) % 1000) as f32 / 1000.0 * 0.1 - 0.05;

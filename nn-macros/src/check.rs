@@ -112,21 +112,21 @@ fn check_loss_declared(net: &Network, errors: &mut Errors) {
 }
 
 fn check_order(net: &Network, errors: &mut Errors) {
-    if let (Some(input), Some(first)) = (net.inputs.first(), net.order.first()) {
-        if *first != EntryKind::Input {
-            errors.at(
-                input.key.span(),
-                "`input` must be the first entry, before every layer",
-            );
-        }
+    if let (Some(input), Some(first)) = (net.inputs.first(), net.order.first())
+        && *first != EntryKind::Input
+    {
+        errors.at(
+            input.key.span(),
+            "`input` must be the first entry, before every layer",
+        );
     }
-    if let (Some(loss), Some(last)) = (net.losses.last(), net.order.last()) {
-        if *last != EntryKind::Loss {
-            errors.at(
-                loss.key.span(),
-                "`loss` must be the last entry, after every layer",
-            );
-        }
+    if let (Some(loss), Some(last)) = (net.losses.last(), net.order.last())
+        && *last != EntryKind::Loss
+    {
+        errors.at(
+            loss.key.span(),
+            "`loss` must be the last entry, after every layer",
+        );
     }
 }
 
@@ -170,17 +170,20 @@ fn check_unique_names(net: &Network, errors: &mut Errors) {
 }
 
 fn check_widths(net: &Network, errors: &mut Errors) {
-    let declared = net
+    let inputs = net
         .inputs
         .iter()
-        .map(|input| &input.width)
-        .chain(net.layers.iter().filter_map(|layer| match &layer.kind {
-            LayerKind::Dense { width, .. } => Some(width),
-            LayerKind::LayerNorm { .. } => None,
-        }));
-    for width in declared {
+        .map(|input| ("the input".to_owned(), &input.width));
+    let layers = net.layers.iter().filter_map(|layer| match &layer.kind {
+        LayerKind::Dense { width, .. } => Some((format!("`{}`", layer.name), width)),
+        LayerKind::LayerNorm { .. } => None,
+    });
+    for (what, width) in inputs.chain(layers) {
         if width.value == 0 {
-            errors.spanned(&width.lit, "a width must be at least 1");
+            errors.spanned(
+                &width.lit,
+                format!("{what} has width 0; a width must be at least 1"),
+            );
         }
     }
 }
@@ -221,10 +224,11 @@ fn resolve<'a>(net: &'a Network, input_width: Option<usize>, errors: &mut Errors
                 project,
             })
         });
-        if let LayerKind::LayerNorm { keyword, .. } = &layer.kind {
-            if in_width == 1 && widths_known {
-                errors.at(keyword.span(), format!("`{}` normalizes a single feature, which is always 0; a layer norm needs width 2 or more", layer.name));
-            }
+        if let LayerKind::LayerNorm { keyword, .. } = &layer.kind
+            && in_width == 1
+            && widths_known
+        {
+            errors.at(keyword.span(), format!("`{}` normalizes a single feature, which is always 0; a layer norm needs width 2 or more", layer.name));
         }
         nodes.push(Node {
             layer,

@@ -11,9 +11,9 @@ mod ir;
 mod parse;
 
 #[cfg(test)]
-mod tests;
-#[cfg(test)]
 mod corpus;
+#[cfg(test)]
+mod tests;
 
 use proc_macro2::TokenStream;
 

@@ -211,13 +211,13 @@ fn parse_entry_items(input: ParseStream, network: &mut Network) -> syn::Result<E
     input
         .parse::<Token![:]>()
         .map_err(|e| syn::Error::new(e.span(), format!("expected `:` after `{key}`")))?;
-    if key == keyword::INPUT || key == keyword::LOSS {
-        if let Some(attr) = attrs.first() {
-            return Err(syn::Error::new_spanned(
-                attr,
-                format!("`{key}` takes no attributes"),
-            ));
-        }
+    if (key == keyword::INPUT || key == keyword::LOSS)
+        && let Some(attr) = attrs.first()
+    {
+        return Err(syn::Error::new_spanned(
+            attr,
+            format!("`{key}` takes no attributes"),
+        ));
     }
     if key == keyword::INPUT {
         let width = parse_width(input, "the input width")?;
@@ -241,6 +241,19 @@ const MAX_WIDTH: usize = 1 << 24;
 fn parse_width(input: ParseStream, what: &str) -> syn::Result<Width> {
     if input.is_empty() {
         return Err(input.error(format!("expected {what}, an integer such as `64`")));
+    }
+    if input.peek(Token![-]) {
+        // Parsed apart, so that the error underlines the sign and the number.
+        let minus: Token![-] = input.parse()?;
+        let number: Option<TokenTree> = if input.is_empty() {
+            None
+        } else {
+            Some(input.parse()?)
+        };
+        return Err(syn::Error::new_spanned(
+            quote::quote!(#minus #number),
+            format!("{what} must be a positive integer, such as `64`"),
+        ));
     }
     let lit: LitInt = input.parse().map_err(|e| {
         syn::Error::new(
@@ -553,7 +566,12 @@ fn parse_residual(input: ParseStream) -> syn::Result<Option<Residual>> {
     let residual = if first == keyword::PROJECT && input.peek(syn::token::Paren) {
         let args;
         parenthesized!(args in input);
-        let source: Ident = args.parse()?;
+        let source: Ident = args.parse().map_err(|e| {
+            syn::Error::new(
+                e.span(),
+                "expected the layer to project: `project(<layer>)` or `project(input)`",
+            )
+        })?;
         if !args.is_empty() {
             return Err(args.error("`project` takes one layer name"));
         }

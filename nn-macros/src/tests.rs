@@ -21,10 +21,10 @@ fn macro_input(source: &str) -> TokenStream {
             TokenTree::Punct(bang),
             TokenTree::Group(body),
         ] = window
+            && name == "network"
+            && bang.as_char() == '!'
         {
-            if name == "network" && bang.as_char() == '!' {
-                return body.stream();
-            }
+            return body.stream();
         }
     }
     panic!("no `network! {{ … }}` in the snapshot source")

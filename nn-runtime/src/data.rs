@@ -65,22 +65,50 @@ pub enum DataError {
 impl fmt::Display for DataError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            DataError::Width { row, expected, found } => {
-                write!(f, "row {row} has {found} features, but the network takes {expected}")
+            DataError::Width {
+                row,
+                expected,
+                found,
+            } => {
+                write!(
+                    f,
+                    "row {row} has {found} features, but the network takes {expected}"
+                )
             }
-            DataError::TargetWidth { row, expected, found } => {
-                write!(f, "target of row {row} has width {found}, but the network outputs {expected}")
+            DataError::TargetWidth {
+                row,
+                expected,
+                found,
+            } => {
+                write!(
+                    f,
+                    "target of row {row} has width {found}, but the network outputs {expected}"
+                )
             }
-            DataError::NotFinite { row, column, target } => {
+            DataError::NotFinite {
+                row,
+                column,
+                target,
+            } => {
                 let what = if *target { "target" } else { "feature" };
-                write!(f, "row {row} has a NaN or infinite {what} in column {column}")
+                write!(
+                    f,
+                    "row {row} has a NaN or infinite {what} in column {column}"
+                )
             }
-            DataError::LabelOutOfRange { row, label, classes } => write!(
+            DataError::LabelOutOfRange {
+                row,
+                label,
+                classes,
+            } => write!(
                 f,
                 "row {row} has label {label}, but the network has {classes} classes (labels 0..{classes})"
             ),
             DataError::RowCounts { features, targets } => {
-                write!(f, "{features} rows of features but {targets} rows of targets")
+                write!(
+                    f,
+                    "{features} rows of features but {targets} rows of targets"
+                )
             }
         }
     }
@@ -100,15 +128,25 @@ pub struct Dataset<T: Real, const IN: usize, const OUT: usize> {
 impl<T: Real, const IN: usize, const OUT: usize> Dataset<T, IN, OUT> {
     /// A classification dataset: each row of `features` with its class `labels[row]`, stored
     /// as a one-hot target. Every row is checked (width, finite, label `< OUT`).
-    pub fn classification<R: AsRef<[T]>>(features: &[R], labels: &[usize]) -> Result<Self, DataError> {
+    pub fn classification<R: AsRef<[T]>>(
+        features: &[R],
+        labels: &[usize],
+    ) -> Result<Self, DataError> {
         if features.len() != labels.len() {
-            return Err(DataError::RowCounts { features: features.len(), targets: labels.len() });
+            return Err(DataError::RowCounts {
+                features: features.len(),
+                targets: labels.len(),
+            });
         }
         let inputs = columns(features, false)?;
         let mut targets = Batch::<T, OUT>::zeros(labels.len());
         for (row, &label) in labels.iter().enumerate() {
             if label >= OUT {
-                return Err(DataError::LabelOutOfRange { row, label, classes: OUT });
+                return Err(DataError::LabelOutOfRange {
+                    row,
+                    label,
+                    classes: OUT,
+                });
             }
             targets[(label, row)] = T::one();
         }
@@ -117,11 +155,20 @@ impl<T: Real, const IN: usize, const OUT: usize> Dataset<T, IN, OUT> {
 
     /// A dataset with dense targets (regression, multi-label, soft labels): `targets[row]` is
     /// the target of `features[row]`. Every row is checked (widths, finite values).
-    pub fn regression<R: AsRef<[T]>, S: AsRef<[T]>>(features: &[R], targets: &[S]) -> Result<Self, DataError> {
+    pub fn regression<R: AsRef<[T]>, S: AsRef<[T]>>(
+        features: &[R],
+        targets: &[S],
+    ) -> Result<Self, DataError> {
         if features.len() != targets.len() {
-            return Err(DataError::RowCounts { features: features.len(), targets: targets.len() });
+            return Err(DataError::RowCounts {
+                features: features.len(),
+                targets: targets.len(),
+            });
         }
-        Ok(Self { inputs: columns(features, false)?, targets: columns(targets, true)? })
+        Ok(Self {
+            inputs: columns(features, false)?,
+            targets: columns(targets, true)?,
+        })
     }
 
     /// Number of samples.
@@ -136,7 +183,10 @@ impl<T: Real, const IN: usize, const OUT: usize> Dataset<T, IN, OUT> {
 
     /// The samples at `indices`, in that order.
     pub fn select(&self, indices: &[usize]) -> Self {
-        Self { inputs: self.inputs.select_columns(indices), targets: self.targets.select_columns(indices) }
+        Self {
+            inputs: self.inputs.select_columns(indices),
+            targets: self.targets.select_columns(indices),
+        }
     }
 
     /// Shuffles the samples with `seed`, then splits off the first `fraction` of them:
@@ -155,20 +205,35 @@ impl<T: Real, const IN: usize, const OUT: usize> Dataset<T, IN, OUT> {
 }
 
 /// Rows as the columns of a `Batch<T, N>`, each checked.
-fn columns<T: Real, const N: usize, R: AsRef<[T]>>(rows: &[R], target: bool) -> Result<Batch<T, N>, DataError> {
+fn columns<T: Real, const N: usize, R: AsRef<[T]>>(
+    rows: &[R],
+    target: bool,
+) -> Result<Batch<T, N>, DataError> {
     let mut batch = Batch::<T, N>::zeros(rows.len());
     for (row, values) in rows.iter().enumerate() {
         let values = values.as_ref();
         if values.len() != N {
             let (expected, found) = (N, values.len());
             return Err(if target {
-                DataError::TargetWidth { row, expected, found }
+                DataError::TargetWidth {
+                    row,
+                    expected,
+                    found,
+                }
             } else {
-                DataError::Width { row, expected, found }
+                DataError::Width {
+                    row,
+                    expected,
+                    found,
+                }
             });
         }
         if let Some(column) = values.iter().position(|v| !v.is_finite()) {
-            return Err(DataError::NotFinite { row, column, target });
+            return Err(DataError::NotFinite {
+                row,
+                column,
+                target,
+            });
         }
         batch.column_mut(row).copy_from_slice(values);
     }
@@ -192,7 +257,7 @@ impl<T: Real, const N: usize> Standardizer<T, N> {
         let mean = inputs.column_sum() / n;
         let mut var = nalgebra::SVector::<T, N>::zeros();
         for column in inputs.column_iter() {
-            let d = column - &mean;
+            let d = column - mean;
             var += d.component_mul(&d);
         }
         let std = (var / n).map(|v| v.sqrt());
@@ -220,12 +285,12 @@ impl<T: Real, const N: usize> Standardizer<T, N> {
                 column /= *s;
             }
         }
-        layer.bias -= &layer.weight * &self.mean;
+        layer.bias -= layer.weight * self.mean;
     }
 
     /// Standardizes one sample.
     pub fn apply_one(&self, x: &nalgebra::SVector<T, N>) -> nalgebra::SVector<T, N> {
-        (x - &self.mean).zip_map(&self.std, |x, s| if s > T::zero() { x / s } else { x })
+        (x - self.mean).zip_map(&self.std, |x, s| if s > T::zero() { x / s } else { x })
     }
 }
 
@@ -239,14 +304,30 @@ mod tests {
         assert!(Dataset::<f32, 2, 3>::classification(&ok, &[0, 2]).is_ok());
         let wide = [vec![1.0f32, 2.0], vec![1.0, 2.0, 3.0]];
         let err = Dataset::<f32, 2, 3>::classification(&wide, &[0, 1]).unwrap_err();
-        assert_eq!(err.to_string(), "row 1 has 3 features, but the network takes 2");
+        assert_eq!(
+            err.to_string(),
+            "row 1 has 3 features, but the network takes 2"
+        );
         let nan = [[1.0f32, 2.0], [f32::NAN, 4.0]];
         let err = Dataset::<f32, 2, 3>::classification(&nan, &[0, 1]).unwrap_err();
-        assert_eq!(err.to_string(), "row 1 has a NaN or infinite feature in column 0");
+        assert_eq!(
+            err.to_string(),
+            "row 1 has a NaN or infinite feature in column 0"
+        );
         let err = Dataset::<f32, 2, 3>::classification(&ok, &[0, 3]).unwrap_err();
-        assert_eq!(err.to_string(), "row 1 has label 3, but the network has 3 classes (labels 0..3)");
+        assert_eq!(
+            err.to_string(),
+            "row 1 has label 3, but the network has 3 classes (labels 0..3)"
+        );
         let err = Dataset::<f32, 2, 1>::regression(&ok, &[[1.0f32], [f32::INFINITY]]).unwrap_err();
-        assert_eq!(err, DataError::NotFinite { row: 1, column: 0, target: true });
+        assert_eq!(
+            err,
+            DataError::NotFinite {
+                row: 1,
+                column: 0,
+                target: true
+            }
+        );
         let err = Dataset::<f32, 2, 3>::classification(&ok, &[0]).unwrap_err();
         assert_eq!(err.to_string(), "2 rows of features but 1 rows of targets");
     }
@@ -283,8 +364,8 @@ mod tests {
             bias: nalgebra::SVector::<f64, 3>::new(0.1, 0.2, 0.3),
         };
         let sample = nalgebra::SVector::<f64, 2>::new(3.0, 5.0);
-        let expected = &layer.weight * s.apply_one(&sample) + &layer.bias;
+        let expected = layer.weight * s.apply_one(&sample) + layer.bias;
         s.fold_into(&mut layer);
-        assert!((&layer.weight * sample + &layer.bias - expected).amax() < 1e-12);
+        assert!((layer.weight * sample + layer.bias - expected).amax() < 1e-12);
     }
 }

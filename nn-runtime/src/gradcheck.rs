@@ -87,7 +87,8 @@ where
                 net.tensor_mut(t)[i] = original + offset;
                 loss(net)
             };
-            let (plus2, plus, minus, minus2) = (at(2.0 * STEP), at(STEP), at(-STEP), at(-2.0 * STEP));
+            let (plus2, plus, minus, minus2) =
+                (at(2.0 * STEP), at(STEP), at(-STEP), at(-2.0 * STEP));
             net.tensor_mut(t)[i] = original;
 
             let numeric = (minus2 - plus2 + 8.0 * (plus - minus)) / (12.0 * STEP);

@@ -30,10 +30,15 @@
 //! - Values are drawn in storage order: draw `k` goes to element `k` of
 //!   [`Parameters::tensor`], i.e. column-major, so element `(row, col)` of an `[out, in]` weight
 //!   is draw `col * out + row`.
-//! - Uniform schemes take one draw of `rand_distr::Uniform::new_inclusive(-a, a)` per element.
-//! - Normal schemes use the Box–Muller transform: elements `2j` and `2j + 1` come from one
-//!   pair `u₁ ~ OpenClosed01`, `u₂ ~ StandardUniform` as `r cos(2πu₂)` and `r sin(2πu₂)`,
-//!   `r = √(−2 ln u₁)` (a trailing odd element takes the cosine and the sine is discarded).
+//! - The stream yields `u64`s `x` (two ChaCha output words each, the first the low half).
+//! - Uniform schemes take one draw of `rand_distr::Uniform::new_inclusive(-a, a)` per element:
+//!   `low + s · (f − 1)` with `f ∈ [1, 2)` the float of exponent 0 and mantissa `x >> 12`, and
+//!   `s` the largest float with `s · (1 − 2⁻⁵²) − a ≤ a` (starting from `2a / (1 − 2⁻⁵²)`).
+//! - Normal schemes use the Box–Muller transform: elements `2j` and `2j + 1` come from two
+//!   consecutive draws as `r cos(2πu₂)` and `r sin(2πu₂)`, `r = √(−2 ln u₁)`, where
+//!   `u₁ = ((x₁ >> 11) + 1) · 2⁻⁵³ ∈ (0, 1]` and `u₂ = (x₂ >> 11) · 2⁻⁵³ ∈ [0, 1)` (rand's
+//!   `OpenClosed01` and `StandardUniform`); a trailing odd element takes the cosine and the
+//!   sine is discarded.
 //!   `ln`, `cos`, `sin` and `√` come from the pure-Rust `libm` crate, not the platform's math
 //!   library (which `rand_distr::Normal` uses, and whose last bit varies between platforms).
 //! - Everything is computed in `f64` and rounded once to the network's scalar, so an `f32` and
@@ -851,7 +856,9 @@ mod tests {
     }
 
     /// Pins the documented algorithm (ChaCha8 stream per tensor name, Box–Muller over libm,
-    /// rand_distr's uniform): these values must never change, on any platform.
+    /// rand_distr's uniform): these values must never change, on any platform. They were
+    /// reproduced bit for bit by an independent from-scratch Python implementation of the
+    /// module docs (ChaCha8, rand_core's PCG32 seed expansion, FNV-1a, Box–Muller).
     #[test]
     fn seed_42_gives_pinned_values() {
         let net = Init::new(42)

@@ -167,10 +167,9 @@ mod tests {
     fn gradients_match_central_differences() {
         let x = Matrix3x2::new(0.5, -1.5, 2.0, 0.1, -0.3, 3.0);
         let y = Matrix3x2::new(0.2, 0.0, 0.7, 1.0, 0.1, 0.0);
-        let cases: [(
-            fn(&Matrix3x2<f64>, &Matrix3x2<f64>) -> f64,
-            fn(&Matrix3x2<f64>, &Matrix3x2<f64>) -> Matrix3x2<f64>,
-        ); 3] = [
+        type Loss = fn(&Matrix3x2<f64>, &Matrix3x2<f64>) -> f64;
+        type Grad = fn(&Matrix3x2<f64>, &Matrix3x2<f64>) -> Matrix3x2<f64>;
+        let cases: [(Loss, Grad); 3] = [
             (mse, mse_backward),
             (binary_cross_entropy, binary_cross_entropy_backward),
             (softmax_cross_entropy, softmax_cross_entropy_backward),

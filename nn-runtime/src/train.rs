@@ -12,12 +12,12 @@ use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
+use crate::Real;
 use crate::data::Dataset;
 use crate::linalg::Batch;
 use crate::loss::LossKind;
 use crate::network::Network;
 use crate::optim::Optimizer;
-use crate::Real;
 
 /// How to train: epochs, minibatch size, the shuffling seed, early stopping, progress.
 #[derive(Clone, Debug, PartialEq)]
@@ -36,7 +36,13 @@ pub struct TrainConfig {
 
 impl Default for TrainConfig {
     fn default() -> Self {
-        Self { epochs: 10, batch_size: 32, seed: 0, early_stopping: None, progress: true }
+        Self {
+            epochs: 10,
+            batch_size: 32,
+            seed: 0,
+            early_stopping: None,
+            progress: true,
+        }
     }
 }
 
@@ -122,7 +128,11 @@ impl fmt::Display for TrainError {
                 "the loss became {loss} at epoch {epoch}, step {step}; training stopped and the \
                  weights from before that step were kept (lower the learning rate or check the data)"
             ),
-            TrainError::NonFiniteGradient { epoch, step, tensor } => write!(
+            TrainError::NonFiniteGradient {
+                epoch,
+                step,
+                tensor,
+            } => write!(
                 f,
                 "the gradient of `{tensor}` became NaN or infinite at epoch {epoch}, step {step}; \
                  training stopped and the weights from before that step were kept"
@@ -169,7 +179,9 @@ where
 
     for epoch in 1..=config.epochs {
         let started = Instant::now();
-        order.shuffle(&mut ChaCha8Rng::seed_from_u64(config.seed.wrapping_add(epoch as u64)));
+        order.shuffle(&mut ChaCha8Rng::seed_from_u64(
+            config.seed.wrapping_add(epoch as u64),
+        ));
         for (step, indices) in order.chunks(config.batch_size).enumerate() {
             let step = step + 1;
             let x: Batch<T, IN> = train.inputs.select_columns(indices);
@@ -182,7 +194,11 @@ where
             }
             if let Some(tensor) = non_finite_tensor(&*grad) {
                 progress.abandon();
-                return Err(TrainError::NonFiniteGradient { epoch, step, tensor });
+                return Err(TrainError::NonFiniteGradient {
+                    epoch,
+                    step,
+                    tensor,
+                });
             }
             optimizer.step(net, &grad);
             progress.inc(1);
@@ -220,17 +236,20 @@ where
             }
         }
     }
-    if let (Some((_, weights)), false) = (&best, history.stopped_early) {
-        if since_best > 0 {
-            net.copy_from(weights);
-        }
+    if let (Some((_, weights)), false) = (&best, history.stopped_early)
+        && since_best > 0
+    {
+        net.copy_from(weights);
     }
     progress.finish();
     Ok(history)
 }
 
 /// Loss and accuracy of `net` on `data`, in chunks of 1024 samples.
-pub fn evaluate<T, N, const IN: usize, const OUT: usize>(net: &N, data: &Dataset<T, IN, OUT>) -> Metrics
+pub fn evaluate<T, N, const IN: usize, const OUT: usize>(
+    net: &N,
+    data: &Dataset<T, IN, OUT>,
+) -> Metrics
 where
     T: Real,
     N: Network<T, IN, OUT>,
@@ -249,11 +268,19 @@ where
         counted += k;
         start += n;
     }
-    let accuracy = (N::LOSS != LossKind::Mse && counted > 0).then(|| correct as f64 / counted as f64);
-    Metrics { loss: loss / data.len().max(1) as f64, accuracy }
+    let accuracy =
+        (N::LOSS != LossKind::Mse && counted > 0).then(|| correct as f64 / counted as f64);
+    Metrics {
+        loss: loss / data.len().max(1) as f64,
+        accuracy,
+    }
 }
 
-fn loss_of<T: Real, const OUT: usize>(kind: LossKind, output: &Batch<T, OUT>, target: &Batch<T, OUT>) -> f64 {
+fn loss_of<T: Real, const OUT: usize>(
+    kind: LossKind,
+    output: &Batch<T, OUT>,
+    target: &Batch<T, OUT>,
+) -> f64 {
     use crate::loss;
     match kind {
         LossKind::Mse => loss::mse(output, target),
@@ -264,7 +291,11 @@ fn loss_of<T: Real, const OUT: usize>(kind: LossKind, output: &Batch<T, OUT>, ta
 }
 
 /// `(correct, counted)`: samples by argmax, or labels by sign of the logit.
-fn correct_count<T: Real, const OUT: usize>(kind: LossKind, output: &Batch<T, OUT>, target: &Batch<T, OUT>) -> (usize, usize) {
+fn correct_count<T: Real, const OUT: usize>(
+    kind: LossKind,
+    output: &Batch<T, OUT>,
+    target: &Batch<T, OUT>,
+) -> (usize, usize) {
     match kind {
         LossKind::Mse => (0, 0),
         LossKind::SoftmaxCrossEntropy => {
@@ -287,7 +318,9 @@ fn correct_count<T: Real, const OUT: usize>(kind: LossKind, output: &Batch<T, OU
     }
 }
 
-fn non_finite_tensor<T: Real, N: Network<T, IN, OUT>, const IN: usize, const OUT: usize>(grad: &N) -> Option<&'static str> {
+fn non_finite_tensor<T: Real, N: Network<T, IN, OUT>, const IN: usize, const OUT: usize>(
+    grad: &N,
+) -> Option<&'static str> {
     N::TENSORS
         .iter()
         .enumerate()

@@ -73,10 +73,10 @@ impl<'m, 'a> Gradients<'m, 'a> {
             if index > 0 {
                 remaining[index - 1] += 1;
             }
-            if let Some(residual) = node.residual {
-                if let Source::Layer(source) = residual.source {
-                    remaining[source] += 1;
-                }
+            if let Some(residual) = node.residual
+                && let Source::Layer(source) = residual.source
+            {
+                remaining[source] += 1;
             }
         }
         let mut declared = vec![false; n];
