@@ -4,6 +4,7 @@
 //! ```sh
 //! cargo run --release --example digits            # writes target/digits/{digits.safetensors,curves.svg}
 //! cargo run --release --example digits -- out/    # or into another directory
+//! cargo run --release --example digits -- --threads 2   # split each minibatch over 2 threads
 //! ```
 
 use std::path::PathBuf;
@@ -13,9 +14,15 @@ use nn::digits::{self, Digits, Run};
 use nn_runtime::train::summary;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let out = std::env::args()
-        .nth(1)
-        .map_or_else(|| PathBuf::from("target/digits"), PathBuf::from);
+    let mut run = Run::default();
+    let mut out = PathBuf::from("target/digits");
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--threads" => run.threads = args.next().ok_or("--threads needs a number")?.parse()?,
+            _ => out = PathBuf::from(arg),
+        }
+    }
     std::fs::create_dir_all(&out)?;
 
     println!(
@@ -27,13 +34,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Digits::<f32>::PARAM_COUNT,
     );
     let started = Instant::now();
-    let outcome = digits::train(&Run::default())?;
+    let outcome = digits::train(&run)?;
     let seconds = started.elapsed().as_secs_f64();
 
     let (train, valid, test) = outcome.sizes;
     println!(
         "split: {train} train, {valid} validation, {test} test (seed {})",
-        Run::default().seed
+        run.seed
     );
     for stats in &outcome.history.epochs {
         if stats.epoch % 5 == 0 || stats.epoch == outcome.history.epochs.len() {

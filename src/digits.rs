@@ -122,6 +122,8 @@ pub struct Run {
     pub epochs: usize,
     /// Show a progress bar (only drawn on a terminal).
     pub progress: bool,
+    /// Threads per minibatch gradient (see `TrainConfig::threads`).
+    pub threads: usize,
 }
 
 impl Default for Run {
@@ -130,6 +132,7 @@ impl Default for Run {
             seed: 0,
             epochs: 60,
             progress: true,
+            threads: 1,
         }
     }
 }
@@ -180,6 +183,7 @@ pub fn train(run: &Run) -> Result<Outcome, Box<dyn std::error::Error>> {
             min_delta: 0.0,
         }),
         progress: run.progress,
+        threads: run.threads,
     };
     let history = train::fit(&mut *net, &mut optimizer, &train, Some(&valid), &config)?;
     let test_accuracy = train::evaluate(&*net, &test).accuracy.unwrap_or(0.0);

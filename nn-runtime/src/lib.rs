@@ -1,29 +1,40 @@
 #![doc = include_str!("../../README.md")]
 #![warn(missing_docs)]
+#![cfg_attr(not(feature = "std"), no_std)]
 
 extern crate alloc;
 
 pub mod activation;
+#[cfg(feature = "std")]
 pub mod data;
+#[cfg(feature = "std")]
 pub mod gradcheck;
+#[cfg(feature = "std")]
 pub mod init;
+#[cfg(feature = "std")]
 pub mod io;
 pub mod layer;
 pub mod linalg;
 pub mod loss;
 mod network;
+#[cfg(feature = "std")]
 pub mod optim;
 mod real;
+#[cfg(feature = "std")]
 pub mod train;
 
 pub use activation::ActivationKind;
+#[cfg(feature = "std")]
 pub use gradcheck::{GradientCheck, check_gradient, check_gradient_batch};
+#[cfg(feature = "std")]
 pub use init::{Init, InitError, Scheme};
+#[cfg(feature = "std")]
 pub use io::WeightsError;
 pub use layer::{Dense, LayerNorm, Linear, Zeroable};
 pub use linalg::Batch;
 pub use loss::{LossKind, one_hot, one_hot_checked};
 pub use network::{Network, Parameters, TensorInfo, TensorRole};
+#[cfg(feature = "std")]
 pub use optim::Optimizer;
 pub use real::Real;
 

@@ -1,0 +1,40 @@
+//! A `#![no_std]` crate using nn's inference path, so that `cargo build -p nn-nostd` proves the
+//! runtime builds without `std` (run it on its own: in a workspace build, another member turns
+//! `std` on for everyone).
+
+#![no_std]
+
+use nn_runtime::nalgebra::SVector;
+use nn_runtime::{Network, Parameters};
+
+nn_runtime::network! {
+    /// A small classifier with every layer kind.
+    pub struct Controller {
+        input: 6,
+        h1: dense(16, gelu),
+        h2: dense(16, tanh) + h1,
+        norm: layer_norm,
+        out: dense(3),
+        loss: softmax_cross_entropy,
+    }
+}
+
+/// Class probabilities of one sample, through the `Network` trait: no heap, no std.
+pub fn classify<N: Network<f32, 6, 3>>(net: &N, x: &SVector<f32, 6>) -> SVector<f32, 3> {
+    net.predict(x)
+}
+
+/// One training step's gradient for one sample, without std: accumulates into `grad`.
+pub fn gradient(
+    net: &Controller,
+    x: &SVector<f32, 6>,
+    y: &SVector<f32, 3>,
+    grad: &mut Controller,
+) -> f32 {
+    net.backward(x, y, grad)
+}
+
+/// A zeroed network built on the stack (`Parameters::zeros`).
+pub fn untrained() -> Controller {
+    Controller::zeros()
+}
