@@ -62,7 +62,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     let weights = out.join("digits.safetensors");
-    nn_runtime::io::save(&*outcome.net, &weights)?;
+    // Saved with the standardization folded into `h1`: the file's model takes raw pixels.
+    nn_runtime::io::save(&*outcome.raw_pixel_model(), &weights)?;
     let curves = out.join("curves.svg");
     nn::plot::history(&outcome.history, &curves)?;
     println!("wrote {} and {}", weights.display(), curves.display());

@@ -3,3 +3,5 @@
 
 pub mod digits;
 pub mod plot;
+pub mod sine;
+pub mod xor;

@@ -196,3 +196,28 @@ fn bad_inputs_are_errors_not_panics() {
         Err(TrainError::ZeroBatchSize)
     );
 }
+
+#[test]
+fn class_labels_are_one_hot_targets() {
+    let data = rings::<f64>();
+    let net: Box<Net<f64>> = Init::new(4).build().expect("init");
+    let x = data.inputs.fixed_view::<2, 1>(0, 7).into_owned();
+    let target = nn_runtime::one_hot::<f64, 3>(2);
+    let (mut by_label, mut by_vector) = (Net::<f64>::zeros(), Net::<f64>::zeros());
+    assert_eq!(net.loss_label(&x, 2), net.loss(&x, &target));
+    assert_eq!(
+        net.backward_label(&x, 2, &mut by_label),
+        net.backward(&x, &target, &mut by_vector)
+    );
+    assert_eq!(by_label.tensor(0), by_vector.tensor(0));
+
+    let labels = data.labels();
+    assert_eq!(
+        net.loss_batch_labels(&data.inputs, &labels),
+        net.loss_batch(&data.inputs, &data.targets)
+    );
+    let (mut by_labels, mut by_targets) = (Net::<f64>::zeros(), Net::<f64>::zeros());
+    net.backward_batch_labels(&data.inputs, &labels, &mut by_labels);
+    net.backward_batch(&data.inputs, &data.targets, &mut by_targets);
+    assert_eq!(by_labels.tensor(2), by_targets.tensor(2));
+}

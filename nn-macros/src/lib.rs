@@ -1,10 +1,11 @@
 //! The `network!` procedural macro. Use it through `nn-runtime`, which re-exports it with the
 //! runtime the generated code needs; the grammar is documented there.
 //!
-//! One pipeline, one stage per module: [`parse`] (tokens → [`ir`], spans kept) → [`check`]
-//! (every rule, all errors at once) → [`expand`] (forward and backward from the same model).
+//! One pipeline, one stage per module: `parse` (tokens → `ir`, spans kept) → `check`
+//! (every rule, all errors at once) → `expand` (forward and backward from the same model).
 
 mod check;
+mod embed;
 mod errors;
 mod expand;
 mod ir;
@@ -21,6 +22,13 @@ use proc_macro2::TokenStream;
 #[proc_macro]
 pub fn network(input: proc_macro::TokenStream) -> proc_macro::TokenStream {
     expand_network(input.into()).into()
+}
+
+/// Embeds a trained weights file into the binary as a `static` network, checked against the
+/// network during compilation; see `nn_runtime::embed!`.
+#[proc_macro]
+pub fn embed(input: proc_macro::TokenStream) -> proc_macro::TokenStream {
+    embed::expand_embed(input.into()).into()
 }
 
 /// The whole pipeline on `proc_macro2` tokens (so tests can run it): the expansion, or the

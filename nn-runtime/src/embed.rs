@@ -11,6 +11,10 @@
 //! tensor is copied into its block with one typed read, not an element loop, so evaluating
 //! even a large model stays cheap.
 //!
+//! Every function on the way to a panic is `#[track_caller]`: rustc then reports the failure
+//! at the call in `__embedded`, which `network!` spans at the layer's name, instead of a
+//! backtrace through this file.
+//!
 //! Not a public API: generated code reaches it through `__private`.
 
 use core::mem::size_of;
@@ -67,6 +71,7 @@ impl EmbedSource {
     /// # Panics
     /// At compile time, with a message naming the file and the tensor, if the file lacks the
     /// tensor or has it with another dtype or shape.
+    #[track_caller]
     const fn matrix<T: Real, const R: usize, const C: usize>(
         &self,
         name: &str,
@@ -104,11 +109,13 @@ impl EmbedSource {
     }
 
     /// The tensor `name` as a vector (`[N]` in the file).
+    #[track_caller]
     const fn vector<T: Real, const N: usize>(&self, name: &str) -> SVector<T, N> {
         self.matrix::<T, N, 1>(name, &[N])
     }
 
     /// The file's tensor `name`; `expected` is its shape in the network, for the message.
+    #[track_caller]
     const fn tensor(&self, name: &str, expected: &[usize]) -> &'static EmbeddedTensor {
         let mut i = 0;
         while i < self.tensors.len() {
@@ -130,6 +137,7 @@ impl EmbedSource {
     }
 
     /// Checks the dtype and shape of a tensor found in the file.
+    #[track_caller]
     const fn check_tensor(&self, tensor: &EmbeddedTensor, expected: &[usize]) {
         if !str_eq(tensor.dtype, self.dtype) {
             self.fail(
@@ -164,6 +172,7 @@ impl EmbedSource {
     ///
     /// # Panics
     /// At compile time, naming the first tensor of the file that the network lacks.
+    #[track_caller]
     pub const fn check_no_extra(&self, parameters: &[TensorInfo]) {
         let mut i = 0;
         while i < self.tensors.len() {
@@ -181,7 +190,9 @@ impl EmbedSource {
                         .push_shape(tensor.shape)
                         .push("): `")
                         .push_network(self)
-                        .push("` has no parameter of that name; embed a file saved from this network"),
+                        .push(
+                            "` has no parameter of that name; embed a file saved from this network",
+                        ),
                 );
             }
             i += 1;
@@ -204,6 +215,7 @@ impl<T: Real, const IN: usize, const OUT: usize> Dense<T, IN, OUT> {
     /// The layer from the tensors `weight` (`[OUT, IN]`) and `bias` (`[OUT]`) of `source`;
     /// panics at compile time if either is missing or misshapen.
     #[doc(hidden)]
+    #[track_caller]
     pub const fn embedded(source: &EmbedSource, weight: &str, bias: &str) -> Self {
         Self {
             weight: source.matrix::<T, OUT, IN>(weight, &[OUT, IN]),
@@ -216,6 +228,7 @@ impl<T: Real, const IN: usize, const OUT: usize> Linear<T, IN, OUT> {
     /// The map from the tensor `weight` (`[OUT, IN]`) of `source`; panics at compile time if
     /// it is missing or misshapen.
     #[doc(hidden)]
+    #[track_caller]
     pub const fn embedded(source: &EmbedSource, weight: &str) -> Self {
         Self {
             weight: source.matrix::<T, OUT, IN>(weight, &[OUT, IN]),
@@ -227,6 +240,7 @@ impl<T: Real, const N: usize> LayerNorm<T, N> {
     /// The layer norm from the tensors `weight` (gain, `[N]`) and `bias` (shift, `[N]`) of
     /// `source`; panics at compile time if either is missing or misshapen.
     #[doc(hidden)]
+    #[track_caller]
     pub const fn embedded(source: &EmbedSource, weight: &str, bias: &str) -> Self {
         Self {
             weight: source.vector::<T, N>(weight),
@@ -354,10 +368,7 @@ impl Message {
         } else {
             "f32"
         };
-        self.push(source.network)
-            .push("<")
-            .push(scalar)
-            .push(">")
+        self.push(source.network).push("<").push(scalar).push(">")
     }
 
     /// The text so far (up to the last whole character, if it was cut).
@@ -379,17 +390,8 @@ impl Message {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    nn_macros::network! {
-        /// Every kind of block: dense, dense without bias, projection, layer norm.
-        pub struct Net {
-            input: 2,
-            h1: dense(3, relu, bias = false),
-            norm: layer_norm + project(input),
-            out: dense(1),
-            loss: mse,
-        }
-    }
+    use alloc::vec::Vec;
+    use alloc::{format, vec};
 
     /// `values` as little-endian `f32` bytes, leaked (tests only) to get a `'static` slice.
     fn le_bytes(values: &[f32]) -> &'static [u8] {
@@ -397,25 +399,78 @@ mod tests {
         Vec::leak(bytes)
     }
 
+    fn source(tensors: Vec<EmbeddedTensor>) -> EmbedSource {
+        EmbedSource::new::<f32>("net.safetensors", "Net", Vec::leak(tensors))
+    }
+
     #[test]
     fn builds_every_block_column_major() {
         // Column-major: the [3, 2] weight's columns are (1, 2, 3) and (4, 5, 6).
-        let tensors = Vec::leak(vec![
+        let source = source(vec![
             tensor("h1.weight", &[3, 2], &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]),
+            tensor("h1.bias", &[3], &[-0.0, f32::MIN_POSITIVE / 2.0, f32::MAX]),
             tensor("norm.weight", &[3], &[0.5, 0.25, 2.0]),
-            tensor("norm.bias", &[3], &[-1.0, 0.0, 1.0]),
-            tensor("norm.proj.weight", &[3, 2], &[7.0, 8.0, 9.0, 10.0, 11.0, 12.0]),
-            tensor("out.weight", &[1, 3], &[-0.0, f32::MIN_POSITIVE / 2.0, f32::MAX]),
-            tensor("out.bias", &[1], &[f32::NAN]),
+            tensor("norm.bias", &[3], &[-1.0, 0.0, f32::NAN]),
         ]);
-        let net = Net::<f32>::__embedded("net.safetensors", tensors);
-        assert_eq!(net.h1.weight[(0, 1)], 4.0);
-        assert_eq!(net.h1.weight[(2, 0)], 3.0);
-        assert_eq!(net.norm.weight.as_slice(), [0.5, 0.25, 2.0]);
-        assert_eq!(net.norm_proj.weight[(1, 1)], 11.0);
-        assert_eq!(net.out.weight[(0, 0)].to_bits(), (-0.0f32).to_bits());
-        assert_eq!(net.out.weight[(0, 1)], f32::MIN_POSITIVE / 2.0);
-        assert_eq!(net.out.bias[0].to_bits(), f32::NAN.to_bits());
+        let dense = Dense::<f32, 2, 3>::embedded(&source, "h1.weight", "h1.bias");
+        assert_eq!(dense.weight[(0, 1)], 4.0);
+        assert_eq!(dense.weight[(2, 0)], 3.0);
+        assert_eq!(dense.bias[0].to_bits(), (-0.0f32).to_bits());
+        assert_eq!(dense.bias[1], f32::MIN_POSITIVE / 2.0);
+        let linear = Linear::<f32, 2, 3>::embedded(&source, "h1.weight");
+        assert_eq!(linear.weight, dense.weight);
+        let norm = LayerNorm::<f32, 3>::embedded(&source, "norm.weight", "norm.bias");
+        assert_eq!(norm.weight.as_slice(), [0.5, 0.25, 2.0]);
+        assert_eq!(norm.bias[2].to_bits(), f32::NAN.to_bits());
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "weights file `net.safetensors`: tensor `h1.weight` has shape [3, 2] but \
+                    `Net<f32>` expects [2, 3]"
+    )]
+    fn a_transposed_weight_is_a_shape_mismatch() {
+        let source = source(vec![tensor("h1.weight", &[3, 2], &[0.0; 6])]);
+        Linear::<f32, 3, 2>::embedded(&source, "h1.weight");
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "tensor `h1.weight` has dtype F32 but the scalar of `Net<f64>` is F64"
+    )]
+    fn the_dtype_must_be_the_scalar() {
+        let tensors = Vec::leak(vec![tensor("h1.weight", &[3, 2], &[0.0; 6])]);
+        let source = EmbedSource::new::<f64>("net.safetensors", "Net", tensors);
+        Linear::<f64, 2, 3>::embedded(&source, "h1.weight");
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "tensor `h1.bias` (shape [3]) is missing from the file, but `Net<f32>` needs it"
+    )]
+    fn a_missing_tensor_is_named() {
+        let source = source(vec![tensor("h1.weight", &[3, 2], &[0.0; 6])]);
+        Dense::<f32, 2, 3>::embedded(&source, "h1.weight", "h1.bias");
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "unexpected tensor `h2.weight` (shape [1, 3]): `Net<f32>` has no parameter"
+    )]
+    fn an_extra_tensor_is_named() {
+        let source = source(vec![
+            tensor("h1.weight", &[3, 2], &[0.0; 6]),
+            tensor("h2.weight", &[1, 3], &[0.0; 3]),
+        ]);
+        let info = |name| TensorInfo {
+            name,
+            layer: "h1",
+            shape: &[3, 2],
+            role: crate::TensorRole::Weight,
+            activation: crate::ActivationKind::Identity,
+        };
+        source.check_no_extra(&[info("h1.weight"), info("h1.bias")]);
+        source.check_no_extra(&[info("h1.weight")]);
     }
 
     fn tensor(name: &'static str, shape: &'static [usize], values: &[f32]) -> EmbeddedTensor {
@@ -446,7 +501,10 @@ mod tests {
         let message = Message::new().push("x").push("é".repeat(600).as_str());
         assert_eq!(message.as_str(), format!("x{}", "é".repeat(511)));
         assert_eq!(
-            Message::new().push_shape(&[128, 0, 7]).push_usize(0).as_str(),
+            Message::new()
+                .push_shape(&[128, 0, 7])
+                .push_usize(0)
+                .as_str(),
             "[128, 0, 7]0"
         );
     }

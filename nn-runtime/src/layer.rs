@@ -4,7 +4,7 @@
 //! Layouts are PyTorch's: a weight is `[out, in]` (`nn.Linear`), a bias `[out]`, a layer norm's
 //! gain and bias `[width]`. nalgebra stores matrices column-major; the tensor names and
 //! PyTorch shapes of a network's parameters are listed in
-//! [`Network::TENSORS`](crate::Network::TENSORS).
+//! [`Parameters::TENSORS`](crate::Parameters::TENSORS).
 
 use nalgebra::allocator::Allocator;
 use nalgebra::{Const, DefaultAllocator, Dim, Matrix, OMatrix, SMatrix, SVector, Storage, U1};

@@ -7,6 +7,7 @@ extern crate alloc;
 pub mod activation;
 #[cfg(feature = "std")]
 pub mod data;
+mod embed;
 #[cfg(feature = "std")]
 pub mod gradcheck;
 #[cfg(feature = "std")]
@@ -32,7 +33,7 @@ pub use init::{Init, InitError, Scheme};
 pub use io::WeightsError;
 pub use layer::{Dense, LayerNorm, Linear, Zeroable};
 pub use linalg::Batch;
-pub use loss::{LossKind, one_hot, one_hot_checked};
+pub use loss::{LossKind, one_hot, one_hot_batch, one_hot_checked};
 pub use network::{Network, Parameters, TensorInfo, TensorRole};
 #[cfg(feature = "std")]
 pub use optim::Optimizer;
@@ -44,10 +45,62 @@ pub use nalgebra;
 /// Declares a network; see the [crate documentation](crate) for the grammar.
 pub use nn_macros::network;
 
+/// Embeds a trained weights file into the binary as a `static` network, checked against the
+/// network during compilation.
+///
+/// ```text
+/// embed! { attr* vis static NAME: Network<f32> = "path/to/weights.safetensors"; … }
+/// ```
+///
+/// The path is relative to the directory of the `Cargo.toml` of the crate being compiled
+/// (`CARGO_MANIFEST_DIR`), not to the source file; an absolute path works too. The file is a
+/// safetensors file as [`io::save`] writes it (PyTorch names, shapes and layouts; see
+/// [`io`]). The macro reads it when the crate compiles and writes its tensors into the
+/// binary; cargo tracks the file, so editing it rebuilds the crate.
+///
+/// At run time the static is ready: no file I/O, no parsing, no allocation. At compile time
+/// the file must hold exactly the network's tensors, each with the network's shape and scalar
+/// (`F32` for `Net<f32>`, `F64` for `Net<f64>`; nothing is converted). Anything else is a
+/// compile error naming the file, the tensor and both shapes:
+///
+/// ```text
+/// error[E0080]: evaluation panicked: weights file `digits.safetensors`: tensor `h1.weight`
+///               has shape [100, 64] but `Digits<f32>` expects [128, 64]
+/// ```
+///
+/// and so are a missing file, one that is not safetensors, and tensors of another dtype.
+///
+/// # Examples
+///
+/// ```
+/// use nn_runtime::nalgebra::SVector;
+///
+/// nn_runtime::network! {
+///     pub struct Tiny {
+///         input: 2,
+///         h1: dense(4, relu),
+///         out: dense(1),
+///         loss: mse,
+///     }
+/// }
+///
+/// nn_runtime::embed! {
+///     /// Tiny, trained (the path is relative to this crate's `Cargo.toml`).
+///     pub static MODEL: Tiny<f32> = "../tests/fixtures/embed/tiny.safetensors";
+/// }
+///
+/// let y = MODEL.predict(&SVector::from([1.0, -1.0]));
+/// let loaded: Box<Tiny<f32>> =
+///     nn_runtime::io::load_boxed("../tests/fixtures/embed/tiny.safetensors").unwrap();
+/// assert_eq!(y, loaded.predict(&SVector::from([1.0, -1.0])));
+/// ```
+pub use nn_macros::embed;
+
 /// What generated code names. Not a public API: it changes without notice.
 #[doc(hidden)]
 pub mod __private {
     pub use crate::activation::*;
+    pub use crate::embed::{EmbedSource, EmbeddedTensor};
     pub use crate::layer::{add_column_sums, dense_batch, standardize, standardize_backward};
     pub use crate::linalg::{add_mul_tr, matmul, tr_matmul};
     pub use crate::loss::*;

@@ -136,6 +136,23 @@ pub fn one_hot<T: Real, const N: usize>(class: usize) -> SVector<T, N> {
         .unwrap_or_else(|| panic!("class index {class} is out of range for {N} classes"))
 }
 
+/// The one-hot columns of `labels`: a batch of targets for class indices.
+///
+/// # Panics
+/// If a label is `>= N`, naming its position (check labels where data enters:
+/// `data::Dataset::classification` does).
+pub fn one_hot_batch<T: Real, const N: usize>(labels: &[usize]) -> crate::Batch<T, N> {
+    let mut batch = crate::Batch::<T, N>::zeros(labels.len());
+    for (sample, &class) in labels.iter().enumerate() {
+        assert!(
+            class < N,
+            "label {class} of sample {sample} is out of range for {N} classes"
+        );
+        batch[(class, sample)] = T::one();
+    }
+    batch
+}
+
 /// The one-hot vector of class `class`, or `None` if `class >= N`.
 pub fn one_hot_checked<T: Real, const N: usize>(class: usize) -> Option<SVector<T, N>> {
     (class < N).then(|| {
@@ -213,5 +230,13 @@ mod tests {
     fn one_hot_checks_its_range() {
         assert_eq!(one_hot::<f32, 3>(1), Vector3::new(0.0, 1.0, 0.0));
         assert_eq!(one_hot_checked::<f32, 3>(3), None);
+        let batch = one_hot_batch::<f64, 3>(&[2, 0]);
+        assert_eq!(batch.as_slice(), &[0.0, 0.0, 1.0, 1.0, 0.0, 0.0]);
+    }
+
+    #[test]
+    #[should_panic(expected = "label 3 of sample 1 is out of range for 3 classes")]
+    fn one_hot_batch_names_the_bad_label() {
+        let _ = one_hot_batch::<f64, 3>(&[2, 3]);
     }
 }

@@ -34,7 +34,7 @@ pub struct TensorInfo {
     pub layer: &'static str,
     /// PyTorch shape: `[out, in]` for weights and projections, `[width]` for vectors.
     ///
-    /// The slice from [`Network::tensor`] is nalgebra's column-major storage: element
+    /// The slice from [`Parameters::tensor`] is nalgebra's column-major storage: element
     /// `(row, col)` of an `[out, in]` weight sits at `col * out + row`.
     pub shape: &'static [usize],
     /// What the tensor is.

@@ -2,6 +2,7 @@
 //! backward code for a sample and for a batch, all generated from the same [`Model`].
 
 mod backward;
+mod embedded;
 mod forward;
 mod params;
 
@@ -18,11 +19,13 @@ pub fn expand(model: &Model<'_>) -> TokenStream {
     let parameters = params::expand_parameters(model);
     let methods = expand_methods(model);
     let network = expand_network_impl(model);
+    let embedded = embedded::expand_embedded(model);
     quote! {
         #definition
         #methods
         #parameters
         #network
+        #embedded
     }
 }
 
@@ -207,6 +210,7 @@ fn expand_methods(model: &Model<'_>) -> TokenStream {
          (the forward bindings, then every `dh`, `dz` and `dx̂`).",
         backward_sample.scalars
     );
+    let labels = expand_label_methods(model, &x_ty, &xb_ty);
     quote! {
         impl<T: #rt::Real> #name<T> {
             /// Width of the input vector.
@@ -224,6 +228,8 @@ fn expand_methods(model: &Model<'_>) -> TokenStream {
             #[doc = #backward_bytes_doc]
             #vis const BACKWARD_BYTES: ::core::primitive::usize =
                 #backward_scalars * ::core::mem::size_of::<T>();
+
+            #labels
 
             #[doc = #forward_doc]
             #vis fn forward(&self, x: &#x_ty) -> #y_ty {
@@ -276,6 +282,55 @@ fn expand_methods(model: &Model<'_>) -> TokenStream {
             #vis fn backward_batch(&self, x: &#xb_ty, targets: &#yb_ty, grad: &mut Self) -> T {
                 #backward_batch_body
             }
+        }
+    }
+}
+
+/// For `softmax_cross_entropy`, the loss and backward with class indices as targets:
+/// `loss_label(&x, 3)`, `backward_label(&x, 3, &mut grad)`, and the batch forms with `&[usize]`.
+fn expand_label_methods(model: &Model<'_>, x_ty: &TokenStream, xb_ty: &TokenStream) -> TokenStream {
+    if model.loss != LossKind::SoftmaxCrossEntropy {
+        return TokenStream::new();
+    }
+    let rt = rt();
+    let vis = &model.net.vis;
+    let classes = lit(model.output_width());
+    let panics = format!(
+        "# Panics\nIf a label is not below {}, the number of classes.",
+        model.output_width()
+    );
+    quote! {
+        /// [`Self::loss`] with the target given as a class index.
+        ///
+        #[doc = #panics]
+        #vis fn loss_label(&self, x: &#x_ty, label: ::core::primitive::usize) -> T {
+            self.loss(x, &#rt::one_hot::<T, #classes>(label))
+        }
+
+        /// [`Self::backward`] with the target given as a class index.
+        ///
+        #[doc = #panics]
+        #vis fn backward_label(&self, x: &#x_ty, label: ::core::primitive::usize, grad: &mut Self) -> T {
+            self.backward(x, &#rt::one_hot::<T, #classes>(label), grad)
+        }
+
+        /// [`Self::loss_batch`] with the targets given as class indices, one per column.
+        ///
+        #[doc = #panics]
+        #vis fn loss_batch_labels(&self, x: &#xb_ty, labels: &[::core::primitive::usize]) -> T {
+            self.loss_batch(x, &#rt::one_hot_batch::<T, #classes>(labels))
+        }
+
+        /// [`Self::backward_batch`] with the targets given as class indices, one per column.
+        ///
+        #[doc = #panics]
+        #vis fn backward_batch_labels(
+            &self,
+            x: &#xb_ty,
+            labels: &[::core::primitive::usize],
+            grad: &mut Self,
+        ) -> T {
+            self.backward_batch(x, &#rt::one_hot_batch::<T, #classes>(labels), grad)
         }
     }
 }

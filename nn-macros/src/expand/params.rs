@@ -88,20 +88,20 @@ fn fields(model: &Model<'_>) -> TokenStream {
             LayerKind::Dense { bias: true, .. } => (
                 quote!(#rt::Dense<T, #input, #width>),
                 format!(
-                    "weight [{}, {}] = [out, in], bias [{}]",
+                    "weight `[{}, {}]` = `[out, in]`, bias `[{}]`",
                     node.width, node.in_width, node.width
                 ),
             ),
             LayerKind::Dense { bias: false, .. } => (
                 quote!(#rt::Linear<T, #input, #width>),
                 format!(
-                    "weight [{}, {}] = [out, in], no bias",
+                    "weight `[{}, {}]` = `[out, in]`, no bias",
                     node.width, node.in_width
                 ),
             ),
             LayerKind::LayerNorm { .. } => (
                 quote!(#rt::LayerNorm<T, #width>),
-                format!("gain and shift [{}]", node.width),
+                format!("gain and shift `[{}]`", node.width),
             ),
         };
         let doc = format!("Layer `{name}`: `{}`; {shapes}.", layer.declared());
@@ -114,7 +114,7 @@ fn fields(model: &Model<'_>) -> TokenStream {
             let proj = proj_field(node);
             let source = lit(residual.width);
             let doc = format!(
-                "Projection of `{name}`'s residual (`{name}.proj.weight`): [{}, {}] = [out, source width].",
+                "Projection of `{name}`'s residual (`{name}.proj.weight`): `[{}, {}]` = `[out, source width]`.",
                 node.width, residual.width
             );
             fields.extend(quote_spanned! {name.span()=>
