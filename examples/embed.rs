@@ -20,7 +20,7 @@ use nn_runtime::nalgebra::SVector;
 nn_runtime::embed! {
     /// The trained digits model. The path is relative to the `Cargo.toml` of the crate whose
     /// example this is (the workspace root).
-    static MODEL: Digits<f32> = "examples/embed/digits.safetensors";
+    static MODEL: Digits<f32> = "embed/digits.safetensors";
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

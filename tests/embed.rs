@@ -26,11 +26,11 @@ const MIXED_F64: &str = "tests/fixtures/embed/mixed-f64.safetensors";
 
 nn_runtime::embed! {
     /// `Mixed` over `f32`, from an `F32` file.
-    static EMBEDDED_F32: Mixed<f32> = "tests/fixtures/embed/mixed-f32.safetensors";
+    static EMBEDDED_F32: Mixed<f32> = "fixtures/embed/mixed-f32.safetensors";
     /// `Mixed` over `f64`, from an `F64` file.
-    pub(crate) static EMBEDDED_F64: Mixed<f64> = "tests/fixtures/embed/mixed-f64.safetensors";
+    pub(crate) static EMBEDDED_F64: Mixed<f64> = "fixtures/embed/mixed-f64.safetensors";
     /// The scalar defaults to `f32`, as in a type.
-    static EMBEDDED_DEFAULT: Mixed = "tests/fixtures/embed/mixed-f32.safetensors";
+    static EMBEDDED_DEFAULT: Mixed = "fixtures/embed/mixed-f32.safetensors";
 }
 
 /// Compares every scalar's bits (widened to `f64`, exactly), so `-0.0` and `0.0` differ.

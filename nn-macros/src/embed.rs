@@ -75,21 +75,26 @@ impl Parse for Static {
 }
 
 /// The whole macro on `proc_macro2` tokens: the statics, or the errors as `compile_error!`s.
-pub fn expand_embed(input: TokenStream) -> TokenStream {
+///
+/// Paths are relative to `base`, the directory of the source file that invokes the macro (as
+/// for `include_bytes!`); without one (the macro run outside rustc, in tests), to
+/// `CARGO_MANIFEST_DIR`.
+pub fn expand_embed(input: TokenStream, base: Option<PathBuf>) -> TokenStream {
     let statics = match syn::parse2::<Statics>(input) {
         Ok(statics) => statics,
         Err(error) => return error.to_compile_error(),
     };
-    let Ok(manifest_dir) = std::env::var("CARGO_MANIFEST_DIR") else {
+    let Some(base) = base.or_else(|| std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from))
+    else {
         return syn::Error::new(
             Span::call_site(),
-            "`embed!` resolves paths against `CARGO_MANIFEST_DIR`, which is not set; build with cargo",
+            "`embed!` cannot tell which file invokes it, nor find `CARGO_MANIFEST_DIR`; build with cargo",
         )
         .to_compile_error();
     };
     let mut output = TokenStream::new();
     for item in &statics.0 {
-        output.extend(expand_static(item, Path::new(&manifest_dir)));
+        output.extend(expand_static(item, &base));
     }
     output
 }
@@ -107,7 +112,7 @@ pub fn expand_embed(input: TokenStream) -> TokenStream {
 ///     ])
 /// };
 /// ```
-fn expand_static(item: &Static, manifest_dir: &Path) -> TokenStream {
+fn expand_static(item: &Static, base: &Path) -> TokenStream {
     let Static {
         attrs,
         vis,
@@ -117,7 +122,7 @@ fn expand_static(item: &Static, manifest_dir: &Path) -> TokenStream {
         path,
     } = item;
     let rt = quote!(::nn_runtime::__private);
-    let body = match read_tensors(path, manifest_dir) {
+    let body = match read_tensors(path, base) {
         Ok((absolute, tensors)) => {
             let tensors = tensors.iter().map(|tensor| {
                 let (tensor_name, dtype) = (&tensor.name, tensor.dtype.name());
@@ -189,16 +194,16 @@ struct Tensor {
     bytes: Vec<u8>,
 }
 
-/// Reads `path` (relative to `manifest_dir`) and returns its absolute path and tensors, or an
-/// error at `path` naming the file and the problem.
-fn read_tensors(path: &LitStr, manifest_dir: &Path) -> syn::Result<(String, Vec<Tensor>)> {
+/// Reads `path` (relative to `base`) and returns its absolute path and tensors, or an error at
+/// `path` naming the file and the problem.
+fn read_tensors(path: &LitStr, base: &Path) -> syn::Result<(String, Vec<Tensor>)> {
     let written = path.value();
     let error = |message: String| syn::Error::new(path.span(), message);
-    let absolute: PathBuf = manifest_dir.join(&written);
+    let absolute: PathBuf = base.join(&written);
     let bytes = std::fs::read(&absolute).map_err(|source| {
         error(format!(
             "cannot read weights file `{written}`: {source}; the path is relative to the \
-             directory of the crate's `Cargo.toml` (`CARGO_MANIFEST_DIR`)"
+             file that invokes `embed!`, as for `include_bytes!`"
         ))
     })?;
     let Some(absolute) = absolute.to_str() else {

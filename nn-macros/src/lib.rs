@@ -28,7 +28,7 @@ pub fn network(input: proc_macro::TokenStream) -> proc_macro::TokenStream {
 /// network during compilation; see `nn_runtime::embed!`.
 #[proc_macro]
 pub fn embed(input: proc_macro::TokenStream) -> proc_macro::TokenStream {
-    embed::expand_embed(input.into()).into()
+    embed::expand_embed(input.into(), invoking_dir()).into()
 }
 
 /// The whole pipeline on `proc_macro2` tokens (so tests can run it): the expansion, or the
@@ -57,4 +57,16 @@ fn compile_errors(errors: errors::Errors) -> TokenStream {
         Ok(()) => TokenStream::new(),
         Err(error) => error.to_compile_error(),
     }
+}
+
+/// The directory of the source file that invokes the macro, made absolute against rustc's
+/// working directory (`local_file` may be relative to it).
+fn invoking_dir() -> Option<std::path::PathBuf> {
+    let file = proc_macro::Span::call_site().local_file()?;
+    let file = if file.is_absolute() {
+        file
+    } else {
+        std::env::current_dir().ok()?.join(file)
+    };
+    file.parent().map(std::path::Path::to_path_buf)
 }

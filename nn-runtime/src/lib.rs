@@ -52,8 +52,8 @@ pub use nn_macros::network;
 /// embed! { attr* vis static NAME: Network<f32> = "path/to/weights.safetensors"; … }
 /// ```
 ///
-/// The path is relative to the directory of the `Cargo.toml` of the crate being compiled
-/// (`CARGO_MANIFEST_DIR`), not to the source file; an absolute path works too. The file is a
+/// The path is relative to the source file that invokes the macro, as for `include_bytes!`;
+/// an absolute path works too. The file is a
 /// safetensors file as [`io::save`] writes it (PyTorch names, shapes and layouts; see
 /// [`io`]). The macro reads it when the crate compiles and writes its tensors into the
 /// binary; cargo tracks the file, so editing it rebuilds the crate.
@@ -85,8 +85,8 @@ pub use nn_macros::network;
 /// }
 ///
 /// nn_runtime::embed! {
-///     /// Tiny, trained (the path is relative to this crate's `Cargo.toml`).
-///     pub static MODEL: Tiny<f32> = "../tests/fixtures/embed/tiny.safetensors";
+///     /// Tiny, trained (the path is relative to this source file, `nn-runtime/src/lib.rs`).
+///     pub static MODEL: Tiny<f32> = "../../tests/fixtures/embed/tiny.safetensors";
 /// }
 ///
 /// let y = MODEL.predict(&SVector::from([1.0, -1.0]));

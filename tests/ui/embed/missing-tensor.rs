@@ -10,7 +10,7 @@ nn_runtime::network! {
 
 // Relative to the crate's `Cargo.toml`: trybuild's crate is `target/tests/trybuild/nn`.
 nn_runtime::embed! {
-    static MODEL: Tiny<f32> = "../../../../tests/ui/embed/files/no-bias.safetensors";
+    static MODEL: Tiny<f32> = "files/no-bias.safetensors";
 }
 
 fn main() {

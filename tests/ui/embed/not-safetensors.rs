@@ -10,7 +10,7 @@ nn_runtime::network! {
 
 // Relative to the crate's `Cargo.toml`: trybuild's crate is `target/tests/trybuild/nn`.
 nn_runtime::embed! {
-    static MODEL: Tiny<f32> = "../../../../tests/ui/embed/files/not-safetensors.safetensors";
+    static MODEL: Tiny<f32> = "files/not-safetensors.safetensors";
 }
 
 fn main() {
