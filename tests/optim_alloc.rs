@@ -5,9 +5,6 @@
 //! Allocations are counted per thread (a thread-local flag and counter), so the harness and
 //! other test threads allocating at the same time do not disturb the count.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-
 use nn_runtime::Parameters;
 use nn_runtime::init::Init;
 use nn_runtime::optim::{
@@ -28,42 +25,9 @@ nn_runtime::network! {
     }
 }
 
-/// Counts heap allocations made by the current thread while `COUNTING` is set.
-struct CountingAllocator;
-
-thread_local! {
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
-}
-
-// SAFETY: forwards every call to `System`; only counts on the side. `alloc_zeroed` and
-// `realloc` keep their default implementations, which call `alloc`, so they are counted too.
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if COUNTING.with(Cell::get) {
-            ALLOCATIONS.with(|n| n.set(n.get() + 1));
-        }
-        // SAFETY: the caller's contract is `System`'s.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: as above.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: CountingAllocator = CountingAllocator;
-
-/// Heap allocations made by this thread while running `f`.
-fn allocations_during(f: impl FnOnce()) -> usize {
-    ALLOCATIONS.with(|n| n.set(0));
-    COUNTING.with(|c| c.set(true));
-    f();
-    COUNTING.with(|c| c.set(false));
-    ALLOCATIONS.with(Cell::get)
-}
+#[path = "support/counting_alloc.rs"]
+mod counting_alloc;
+use counting_alloc::allocations as allocations_during;
 
 /// Steps `opt` a few times on a fixed gradient; returns the allocations of each step. The
 /// first step is included: state allocated lazily would show there.
