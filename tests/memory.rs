@@ -100,3 +100,23 @@ fn per_sample_forward_and_backward_allocate_nothing() {
         1
     );
 }
+
+#[test]
+fn a_training_step_on_one_sample_allocates_nothing() {
+    use nn_runtime::optim::{Adam, AdamConfig, Optimizer};
+    let mut net = Small::<f32>::zeros();
+    let mut grad = Small::<f32>::zeros();
+    // The optimizer allocates its state (two moment buffers) here, once.
+    let mut adam = Adam::<f32, Small<f32>>::new(AdamConfig::default());
+    let x = SVector::<f32, 8>::from_fn(|i, _| i as f32 * 0.1 - 0.3);
+    let y = SVector::<f32, 4>::new(1.0, 0.0, 0.0, 1.0);
+    for _ in 0..3 {
+        let count = allocations(|| {
+            grad.fill(0.0);
+            let loss = net.backward(&x, &y, &mut grad);
+            adam.step(&mut net, &grad);
+            std::hint::black_box(loss);
+        });
+        assert_eq!(count, 0);
+    }
+}
