@@ -86,15 +86,17 @@ If a label is not below 3, the number of classes.*/
         x: &::nn_runtime::__private::SVector<T, 4>,
     ) -> ::nn_runtime::__private::SVector<T, 3> {
         use ::nn_runtime::__private as nn;
-        let z_h1: nn::SVector<T, 8> = &self.h1.weight * x + &self.h1.bias;
+        let z_h1: nn::SVector<T, 8> = nn::matvec(&self.h1.weight, x) + &self.h1.bias;
         let h_h1: nn::SVector<T, 8> = nn::tanh(&z_h1);
-        let z_h2: nn::SVector<T, 8> = &self.h2.weight * &h_h1 + &self.h2.bias;
+        let z_h2: nn::SVector<T, 8> = nn::matvec(&self.h2.weight, &h_h1) + &self.h2.bias;
         let h_h2: nn::SVector<T, 8> = nn::relu(&z_h2) + &h_h1;
-        let z_h3: nn::SVector<T, 6> = &self.h3.weight * &h_h2;
-        let h_h3: nn::SVector<T, 6> = nn::gelu(&z_h3) + &self.h3_proj.weight * &h_h1;
+        let z_h3: nn::SVector<T, 6> = nn::matvec(&self.h3.weight, &h_h2);
+        let h_h3: nn::SVector<T, 6> = nn::gelu(&z_h3)
+            + nn::matvec(&self.h3_proj.weight, &h_h1);
         let xhat_norm: nn::SVector<T, 6> = nn::standardize(&h_h3, T::constant(0.001f64));
         let z_norm: nn::SVector<T, 6> = self.norm.scale_shift(&xhat_norm);
-        let z_out: nn::SVector<T, 3> = &self.out.weight * &z_norm + &self.out.bias;
+        let z_out: nn::SVector<T, 3> = nn::matvec(&self.out.weight, &z_norm)
+            + &self.out.bias;
         z_out
     }
     ///The prediction: softmax of the logits, class probabilities.
@@ -123,24 +125,26 @@ If a label is not below 3, the number of classes.*/
         grad: &mut Self,
     ) -> T {
         use ::nn_runtime::__private as nn;
-        let z_h1: nn::SVector<T, 8> = &self.h1.weight * x + &self.h1.bias;
+        let z_h1: nn::SVector<T, 8> = nn::matvec(&self.h1.weight, x) + &self.h1.bias;
         let h_h1: nn::SVector<T, 8> = nn::tanh(&z_h1);
-        let z_h2: nn::SVector<T, 8> = &self.h2.weight * &h_h1 + &self.h2.bias;
+        let z_h2: nn::SVector<T, 8> = nn::matvec(&self.h2.weight, &h_h1) + &self.h2.bias;
         let h_h2: nn::SVector<T, 8> = nn::relu(&z_h2) + &h_h1;
-        let z_h3: nn::SVector<T, 6> = &self.h3.weight * &h_h2;
-        let h_h3: nn::SVector<T, 6> = nn::gelu(&z_h3) + &self.h3_proj.weight * &h_h1;
+        let z_h3: nn::SVector<T, 6> = nn::matvec(&self.h3.weight, &h_h2);
+        let h_h3: nn::SVector<T, 6> = nn::gelu(&z_h3)
+            + nn::matvec(&self.h3_proj.weight, &h_h1);
         let xhat_norm: nn::SVector<T, 6> = nn::standardize(&h_h3, T::constant(0.001f64));
         let z_norm: nn::SVector<T, 6> = self.norm.scale_shift(&xhat_norm);
-        let z_out: nn::SVector<T, 3> = &self.out.weight * &z_norm + &self.out.bias;
+        let z_out: nn::SVector<T, 3> = nn::matvec(&self.out.weight, &z_norm)
+            + &self.out.bias;
         let loss: T = nn::softmax_cross_entropy(&z_out, target);
         let dh_out: nn::SVector<T, 3> = nn::softmax_cross_entropy_backward(
             &z_out,
             target,
         );
         let dz_out: nn::SVector<T, 3> = dh_out;
-        grad.out.weight.ger(T::one(), &dz_out, &z_norm, T::one());
+        nn::add_outer(&mut grad.out.weight, &dz_out, &z_norm);
         grad.out.bias += &dz_out;
-        let dh_norm: nn::SVector<T, 6> = self.out.weight.tr_mul(&dz_out);
+        let dh_norm: nn::SVector<T, 6> = nn::tr_matvec(&self.out.weight, &dz_out);
         let dz_norm: nn::SVector<T, 6> = dh_norm;
         nn::LayerNorm::accumulate_grad(&mut grad.norm, &xhat_norm, &dz_norm);
         let dxhat_norm: nn::SVector<T, 6> = self.norm.scale_backward(&dz_norm);
@@ -149,18 +153,18 @@ If a label is not below 3, the number of classes.*/
             &dxhat_norm,
             T::constant(0.001f64),
         );
-        grad.h3_proj.weight.ger(T::one(), &dh_h3, &h_h1, T::one());
-        let mut dh_h1: nn::SVector<T, 8> = self.h3_proj.weight.tr_mul(&dh_h3);
+        nn::add_outer(&mut grad.h3_proj.weight, &dh_h3, &h_h1);
+        let mut dh_h1: nn::SVector<T, 8> = nn::tr_matvec(&self.h3_proj.weight, &dh_h3);
         let dz_h3: nn::SVector<T, 6> = nn::gelu_backward(&z_h3, &dh_h3);
-        grad.h3.weight.ger(T::one(), &dz_h3, &h_h2, T::one());
-        let dh_h2: nn::SVector<T, 8> = self.h3.weight.tr_mul(&dz_h3);
+        nn::add_outer(&mut grad.h3.weight, &dz_h3, &h_h2);
+        let dh_h2: nn::SVector<T, 8> = nn::tr_matvec(&self.h3.weight, &dz_h3);
         dh_h1 += &dh_h2;
         let dz_h2: nn::SVector<T, 8> = nn::relu_backward(&z_h2, &dh_h2);
-        grad.h2.weight.ger(T::one(), &dz_h2, &h_h1, T::one());
+        nn::add_outer(&mut grad.h2.weight, &dz_h2, &h_h1);
         grad.h2.bias += &dz_h2;
-        dh_h1 += self.h2.weight.tr_mul(&dz_h2);
+        dh_h1 += nn::tr_matvec(&self.h2.weight, &dz_h2);
         let dz_h1: nn::SVector<T, 8> = nn::tanh_backward(&z_h1, &dh_h1);
-        grad.h1.weight.ger(T::one(), &dz_h1, x, T::one());
+        nn::add_outer(&mut grad.h1.weight, &dz_h1, x);
         grad.h1.bias += &dz_h1;
         loss
     }

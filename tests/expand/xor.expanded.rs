@@ -26,9 +26,11 @@ impl<T: ::nn_runtime::__private::Real> Xor<T> {
         x: &::nn_runtime::__private::SVector<T, 2>,
     ) -> ::nn_runtime::__private::SVector<T, 1> {
         use ::nn_runtime::__private as nn;
-        let z_hidden: nn::SVector<T, 2> = &self.hidden.weight * x + &self.hidden.bias;
+        let z_hidden: nn::SVector<T, 2> = nn::matvec(&self.hidden.weight, x)
+            + &self.hidden.bias;
         let h_hidden: nn::SVector<T, 2> = nn::sigmoid(&z_hidden);
-        let z_out: nn::SVector<T, 1> = &self.out.weight * &h_hidden + &self.out.bias;
+        let z_out: nn::SVector<T, 1> = nn::matvec(&self.out.weight, &h_hidden)
+            + &self.out.bias;
         z_out
     }
     ///The prediction: the raw output (the loss `mse` has no link).
@@ -57,17 +59,19 @@ impl<T: ::nn_runtime::__private::Real> Xor<T> {
         grad: &mut Self,
     ) -> T {
         use ::nn_runtime::__private as nn;
-        let z_hidden: nn::SVector<T, 2> = &self.hidden.weight * x + &self.hidden.bias;
+        let z_hidden: nn::SVector<T, 2> = nn::matvec(&self.hidden.weight, x)
+            + &self.hidden.bias;
         let h_hidden: nn::SVector<T, 2> = nn::sigmoid(&z_hidden);
-        let z_out: nn::SVector<T, 1> = &self.out.weight * &h_hidden + &self.out.bias;
+        let z_out: nn::SVector<T, 1> = nn::matvec(&self.out.weight, &h_hidden)
+            + &self.out.bias;
         let loss: T = nn::mse(&z_out, target);
         let dh_out: nn::SVector<T, 1> = nn::mse_backward(&z_out, target);
         let dz_out: nn::SVector<T, 1> = dh_out;
-        grad.out.weight.ger(T::one(), &dz_out, &h_hidden, T::one());
+        nn::add_outer(&mut grad.out.weight, &dz_out, &h_hidden);
         grad.out.bias += &dz_out;
-        let dh_hidden: nn::SVector<T, 2> = self.out.weight.tr_mul(&dz_out);
+        let dh_hidden: nn::SVector<T, 2> = nn::tr_matvec(&self.out.weight, &dz_out);
         let dz_hidden: nn::SVector<T, 2> = nn::sigmoid_backward(&z_hidden, &dh_hidden);
-        grad.hidden.weight.ger(T::one(), &dz_hidden, x, T::one());
+        nn::add_outer(&mut grad.hidden.weight, &dz_hidden, x);
         grad.hidden.bias += &dz_hidden;
         loss
     }

@@ -154,7 +154,7 @@ fn layer_backward(
         LayerKind::Dense { bias, .. } => {
             let weight_grad = match mode {
                 Mode::Sample => {
-                    quote!(grad.#name.weight.ger(T::one(), &#dz, #input_ref, T::one());)
+                    quote!(nn::add_outer(&mut grad.#name.weight, &#dz, #input_ref);)
                 }
                 Mode::Batch => quote!(nn::add_mul_tr(&mut grad.#name.weight, &#dz, #input_ref);),
             };
@@ -165,7 +165,7 @@ fn layer_backward(
             code.extend(quote_spanned!(name.span()=> #weight_grad #bias_grad));
             if input != Source::Input {
                 let back = match mode {
-                    Mode::Sample => quote!(self.#name.weight.tr_mul(&#dz)),
+                    Mode::Sample => quote!(nn::tr_matvec(&self.#name.weight, &#dz)),
                     Mode::Batch => quote!(nn::tr_matmul(&self.#name.weight, &#dz)),
                 };
                 code.extend(gradients.contribute(input, Term::Owned(back)));
@@ -209,11 +209,11 @@ fn residual_backward(
     let proj = proj_field(node);
     let source = output_ref(model, residual.source);
     let mut code = match mode {
-        Mode::Sample => quote!(grad.#proj.weight.ger(T::one(), &#dh, #source, T::one());),
+        Mode::Sample => quote!(nn::add_outer(&mut grad.#proj.weight, &#dh, #source);),
         Mode::Batch => quote!(nn::add_mul_tr(&mut grad.#proj.weight, &#dh, #source);),
     };
     let back = match mode {
-        Mode::Sample => quote!(self.#proj.weight.tr_mul(&#dh)),
+        Mode::Sample => quote!(nn::tr_matvec(&self.#proj.weight, &#dh)),
         Mode::Batch => quote!(nn::tr_matmul(&self.#proj.weight, &#dh)),
     };
     code.extend(gradients.contribute(residual.source, Term::Owned(back)));

@@ -63,8 +63,10 @@ fn layer_forward(model: &Model<'_>, index: usize, mode: Mode) -> (TokenStream, u
     let mut code = match &layer.kind {
         LayerKind::Dense { bias, .. } => {
             let affine = match (mode, bias) {
-                (Mode::Sample, true) => quote!(&self.#name.weight * #input + &self.#name.bias),
-                (Mode::Sample, false) => quote!(&self.#name.weight * #input),
+                (Mode::Sample, true) => {
+                    quote!(nn::matvec(&self.#name.weight, #input) + &self.#name.bias)
+                }
+                (Mode::Sample, false) => quote!(nn::matvec(&self.#name.weight, #input)),
                 (Mode::Batch, true) => quote!(nn::dense_batch(&self.#name, #input)),
                 (Mode::Batch, false) => quote!(nn::matmul(&self.#name.weight, #input)),
             };
@@ -141,7 +143,7 @@ fn residual_term(model: &Model<'_>, node: &Node<'_>, mode: Mode) -> Option<Token
     }
     let proj = proj_field(node);
     Some(match mode {
-        Mode::Sample => quote!(&self.#proj.weight * #source),
+        Mode::Sample => quote!(nn::matvec(&self.#proj.weight, #source)),
         Mode::Batch => quote!(nn::matmul(&self.#proj.weight, #source)),
     })
 }
