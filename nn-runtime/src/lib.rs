@@ -3,6 +3,8 @@
 #![cfg_attr(not(feature = "std"), no_std)]
 
 extern crate alloc;
+// Lets `network!` (whose expansion names `::nn_runtime`) be used in this crate's own tests.
+extern crate self as nn_runtime;
 
 pub mod activation;
 #[cfg(feature = "std")]

@@ -48,30 +48,15 @@
 //!
 //! ```
 //! use nn_runtime::init::{Init, Scheme};
-//! # use nn_runtime::{layer::Dense, Parameters, TensorInfo, TensorRole, ActivationKind, Zeroable};
-//! # struct Net { h1: Dense<f64, 3, 4> }
-//! # unsafe impl Zeroable for Net {}
-//! # impl Parameters<f64> for Net {
-//! #     const PARAM_COUNT: usize = 16;
-//! #     const TENSORS: &'static [TensorInfo] = &[
-//! #         TensorInfo { name: "h1.weight", layer: "h1", shape: &[4, 3], role: TensorRole::Weight, activation: ActivationKind::Tanh },
-//! #         TensorInfo { name: "h1.bias", layer: "h1", shape: &[4], role: TensorRole::Bias, activation: ActivationKind::Tanh },
-//! #     ];
-//! #     const ARCHITECTURE: &'static str = "";
-//! #     fn tensor(&self, i: usize) -> &[f64] { [self.h1.weight.as_slice(), self.h1.bias.as_slice()][i] }
-//! #     fn tensor_mut(&mut self, i: usize) -> &mut [f64] {
-//! #         match i { 0 => self.h1.weight.as_mut_slice(), 1 => self.h1.bias.as_mut_slice(), _ => panic!() }
-//! #     }
-//! # }
-//! // `Net` has one layer `h1: dense(4, tanh)` over 3 inputs.
+//! nn_runtime::network! { struct Net { input: 3, h1: dense(4, tanh), loss: mse } }
 //! let init = Init::default().seed(42).layer("h1", Scheme::Uniform(0.1));
-//! let net: Box<Net> = init.build().unwrap();
+//! let net: Box<Net<f64>> = init.build().unwrap();
 //! assert!(net.h1.weight.iter().all(|w| w.abs() <= 0.1));
 //! assert!(net.h1.bias.iter().all(|b| *b == 0.0));
-//! assert_eq!(net.h1, init.build::<f64, Net>().unwrap().h1, "same seed, same weights");
+//! assert_eq!(net.h1, init.build::<f64, Net<f64>>().unwrap().h1, "same seed, same weights");
 //!
 //! // A typo is an error, not a silently ignored override.
-//! assert!(Init::default().layer("h2", Scheme::Zeros).build::<f64, Net>().is_err());
+//! assert!(Init::default().layer("h2", Scheme::Zeros).build::<f64, Net<f64>>().is_err());
 //! ```
 
 use alloc::boxed::Box;

@@ -1,152 +1,29 @@
 //! Tests of the initializers: moments of each scheme, defaults, reproducibility, overrides.
 
 use super::*;
-use crate::layer::{Dense, LayerNorm, Zeroable};
 
-/// `h: dense(512, relu)` over 784 inputs, `norm: layer_norm`, `out: dense(10, tanh)`: the
-/// size of an MNIST hidden layer, large enough for tight moment estimates.
-struct Mlp {
-    h: Dense<f64, 784, 512>,
-    norm: LayerNorm<f64, 512>,
-    out: Dense<f64, 512, 10>,
-}
-
-// SAFETY: a struct of `Dense`/`LayerNorm` blocks of `f64`, each `Zeroable`.
-unsafe impl Zeroable for Mlp {}
-
-const fn info(
-    name: &'static str,
-    layer: &'static str,
-    shape: &'static [usize],
-    role: TensorRole,
-    activation: ActivationKind,
-) -> TensorInfo {
-    TensorInfo {
-        name,
-        layer,
-        shape,
-        role,
-        activation,
+crate::network! {
+    /// `h: dense(512, relu)` over 784 inputs, `norm: layer_norm`, `out: dense(10, tanh)`: the
+    /// size of an MNIST hidden layer, large enough for tight moment estimates.
+    struct MlpNet {
+        input: 784,
+        h: dense(512, relu),
+        norm: layer_norm,
+        out: dense(10, tanh),
+        loss: mse,
     }
 }
+type Mlp = MlpNet<f64>;
 
-impl Parameters<f64> for Mlp {
-    const PARAM_COUNT: usize = 512 * 784 + 512 + 2 * 512 + 10 * 512 + 10;
-    const TENSORS: &'static [TensorInfo] = &[
-        info(
-            "h.weight",
-            "h",
-            &[512, 784],
-            TensorRole::Weight,
-            ActivationKind::Relu,
-        ),
-        info(
-            "h.bias",
-            "h",
-            &[512],
-            TensorRole::Bias,
-            ActivationKind::Relu,
-        ),
-        info(
-            "norm.weight",
-            "norm",
-            &[512],
-            TensorRole::NormGain,
-            ActivationKind::Identity,
-        ),
-        info(
-            "norm.bias",
-            "norm",
-            &[512],
-            TensorRole::NormShift,
-            ActivationKind::Identity,
-        ),
-        info(
-            "out.weight",
-            "out",
-            &[10, 512],
-            TensorRole::Weight,
-            ActivationKind::Tanh,
-        ),
-        info(
-            "out.bias",
-            "out",
-            &[10],
-            TensorRole::Bias,
-            ActivationKind::Tanh,
-        ),
-    ];
-    const ARCHITECTURE: &'static str = "test Mlp";
-
-    fn tensor(&self, index: usize) -> &[f64] {
-        match index {
-            0 => self.h.weight.as_slice(),
-            1 => self.h.bias.as_slice(),
-            2 => self.norm.weight.as_slice(),
-            3 => self.norm.bias.as_slice(),
-            4 => self.out.weight.as_slice(),
-            5 => self.out.bias.as_slice(),
-            _ => panic!("tensor index {index} out of range"),
-        }
-    }
-
-    fn tensor_mut(&mut self, index: usize) -> &mut [f64] {
-        match index {
-            0 => self.h.weight.as_mut_slice(),
-            1 => self.h.bias.as_mut_slice(),
-            2 => self.norm.weight.as_mut_slice(),
-            3 => self.norm.bias.as_mut_slice(),
-            4 => self.out.weight.as_mut_slice(),
-            5 => self.out.bias.as_mut_slice(),
-            _ => panic!("tensor index {index} out of range"),
-        }
+crate::network! {
+    /// The same layer `h` in `f32`, to compare the rounding path.
+    struct SmallNet {
+        input: 784,
+        h: dense(512, relu),
+        loss: mse,
     }
 }
-
-/// The same layer `h` in `f32`, to compare the rounding path.
-struct Small32 {
-    h: Dense<f32, 784, 512>,
-}
-
-// SAFETY: a `Dense` block of `f32`.
-unsafe impl Zeroable for Small32 {}
-
-impl Parameters<f32> for Small32 {
-    const PARAM_COUNT: usize = 512 * 784 + 512;
-    const TENSORS: &'static [TensorInfo] = &Mlp::TENSORS_H;
-    const ARCHITECTURE: &'static str = "test Small32";
-
-    fn tensor(&self, index: usize) -> &[f32] {
-        [self.h.weight.as_slice(), self.h.bias.as_slice()][index]
-    }
-
-    fn tensor_mut(&mut self, index: usize) -> &mut [f32] {
-        match index {
-            0 => self.h.weight.as_mut_slice(),
-            1 => self.h.bias.as_mut_slice(),
-            _ => panic!("tensor index {index} out of range"),
-        }
-    }
-}
-
-impl Mlp {
-    const TENSORS_H: [TensorInfo; 2] = [
-        info(
-            "h.weight",
-            "h",
-            &[512, 784],
-            TensorRole::Weight,
-            ActivationKind::Relu,
-        ),
-        info(
-            "h.bias",
-            "h",
-            &[512],
-            TensorRole::Bias,
-            ActivationKind::Relu,
-        ),
-    ];
-}
+type Small32 = SmallNet<f32>;
 
 /// Elements of `h.weight`.
 const N: f64 = (512 * 784) as f64;

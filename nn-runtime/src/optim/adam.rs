@@ -155,27 +155,17 @@ impl<T: Real, N: Parameters<T>> Moments<T, N> {
 /// # Examples
 ///
 /// ```
-/// # use nn_runtime::{ActivationKind, Parameters, TensorInfo, TensorRole, Zeroable};
-/// # use nn_runtime::nalgebra::SVector;
-/// # struct Net { w: SVector<f32, 2> }
-/// # unsafe impl Zeroable for Net {}
-/// # impl Parameters<f32> for Net {
-/// #     const PARAM_COUNT: usize = 2;
-/// #     const TENSORS: &'static [TensorInfo] = &[TensorInfo {
-/// #         name: "w", layer: "w", shape: &[2], role: TensorRole::Bias, activation: ActivationKind::Identity,
-/// #     }];
-/// #     const ARCHITECTURE: &'static str = "";
-/// #     fn tensor(&self, _: usize) -> &[f32] { self.w.as_slice() }
-/// #     fn tensor_mut(&mut self, _: usize) -> &mut [f32] { self.w.as_mut_slice() }
-/// # }
+/// # use nn_runtime::Parameters;
+/// nn_runtime::network! { struct Net { input: 1, w: dense(2, bias = false), loss: mse } }
 /// use nn_runtime::optim::{Adam, AdamConfig, Optimizer};
 /// let mut opt = Adam::<f32, Net>::new(AdamConfig { lr: 0.1, ..Default::default() });
-/// let mut net = Net::boxed_zeros();
-/// let mut grad = Net::boxed_zeros();
-/// grad.w = SVector::from([1000.0, -0.01]);
+/// let mut net = Net::<f32>::boxed_zeros();
+/// let mut grad = Net::<f32>::boxed_zeros();
+/// grad.w.weight.copy_from_slice(&[1000.0, -0.01]);
 /// opt.step(&mut net, &grad);
 /// // The first step is η against the gradient, whatever its scale (up to ε/|g|).
-/// assert!((net.w[0] + 0.1).abs() < 1e-6 && (net.w[1] - 0.1).abs() < 1e-6);
+/// let w = &net.w.weight;
+/// assert!((w[0] + 0.1).abs() < 1e-6 && (w[1] - 0.1).abs() < 1e-6);
 /// ```
 pub struct Adam<T: Real, N: Parameters<T>> {
     config: AdamConfig,

@@ -31,29 +31,19 @@
 //!
 //! ```
 //! use nn_runtime::optim::{Optimizer, Sgd, SgdConfig};
-//! # use nn_runtime::{ActivationKind, Parameters, TensorInfo, TensorRole, Zeroable};
-//! # use nn_runtime::nalgebra::SVector;
-//! # struct Net { w: SVector<f64, 1> }
-//! # unsafe impl Zeroable for Net {}
-//! # impl Parameters<f64> for Net {
-//! #     const PARAM_COUNT: usize = 1;
-//! #     const TENSORS: &'static [TensorInfo] = &[TensorInfo {
-//! #         name: "w", layer: "w", shape: &[1], role: TensorRole::Bias, activation: ActivationKind::Identity,
-//! #     }];
-//! #     const ARCHITECTURE: &'static str = "";
-//! #     fn tensor(&self, _: usize) -> &[f64] { self.w.as_slice() }
-//! #     fn tensor_mut(&mut self, _: usize) -> &mut [f64] { self.w.as_mut_slice() }
-//! # }
+//! # use nn_runtime::Parameters;
+//! // One parameter `w`, a weight without bias.
+//! nn_runtime::network! { struct Net { input: 1, w: dense(1, bias = false), loss: mse } }
 //! // Minimize ½ w² (gradient w) from w = 1.
-//! let mut net = Net::boxed_zeros();
-//! net.w[0] = 1.0;
-//! let mut grad = Net::boxed_zeros();
-//! let mut opt = Sgd::<f64, Net>::new(SgdConfig { lr: 0.5, ..Default::default() });
+//! let mut net = Net::<f64>::boxed_zeros();
+//! net.w.weight[0] = 1.0;
+//! let mut grad = Net::<f64>::boxed_zeros();
+//! let mut opt = Sgd::<f64, Net<f64>>::new(SgdConfig { lr: 0.5, ..Default::default() });
 //! for _ in 0..3 {
-//!     grad.w[0] = net.w[0];
+//!     grad.w.weight[0] = net.w.weight[0];
 //!     opt.step(&mut net, &grad);
 //! }
-//! assert_eq!(net.w[0], 0.125); // halved each step
+//! assert_eq!(net.w.weight[0], 0.125); // halved each step
 //! ```
 
 mod adagrad;
@@ -116,21 +106,10 @@ const CLIP_EPS: f64 = 1e-6;
 /// # Examples
 ///
 /// ```
-/// # use nn_runtime::{ActivationKind, Parameters, TensorInfo, TensorRole, Zeroable};
-/// # use nn_runtime::nalgebra::SVector;
-/// # struct Net { w: SVector<f32, 2> }
-/// # unsafe impl Zeroable for Net {}
-/// # impl Parameters<f32> for Net {
-/// #     const PARAM_COUNT: usize = 2;
-/// #     const TENSORS: &'static [TensorInfo] = &[TensorInfo {
-/// #         name: "w", layer: "w", shape: &[2], role: TensorRole::Bias, activation: ActivationKind::Identity,
-/// #     }];
-/// #     const ARCHITECTURE: &'static str = "";
-/// #     fn tensor(&self, _: usize) -> &[f32] { self.w.as_slice() }
-/// #     fn tensor_mut(&mut self, _: usize) -> &mut [f32] { self.w.as_mut_slice() }
-/// # }
-/// let mut grad = Net::boxed_zeros();
-/// grad.w = SVector::from([3.0, 4.0]);
+/// # use nn_runtime::Parameters;
+/// nn_runtime::network! { struct Net { input: 1, w: dense(2, bias = false), loss: mse } }
+/// let mut grad = Net::<f32>::boxed_zeros();
+/// grad.w.weight.copy_from_slice(&[3.0, 4.0]);
 /// assert_eq!(nn_runtime::optim::global_norm(&*grad), 5.0);
 /// ```
 pub fn global_norm<T: Real, N: Parameters<T>>(grad: &N) -> f64 {

@@ -49,28 +49,17 @@ impl Default for SgdConfig {
 /// # Examples
 ///
 /// ```
-/// # use nn_runtime::{ActivationKind, Parameters, TensorInfo, TensorRole, Zeroable};
-/// # use nn_runtime::nalgebra::SVector;
-/// # struct Net { w: SVector<f64, 1> }
-/// # unsafe impl Zeroable for Net {}
-/// # impl Parameters<f64> for Net {
-/// #     const PARAM_COUNT: usize = 1;
-/// #     const TENSORS: &'static [TensorInfo] = &[TensorInfo {
-/// #         name: "w", layer: "w", shape: &[1], role: TensorRole::Bias, activation: ActivationKind::Identity,
-/// #     }];
-/// #     const ARCHITECTURE: &'static str = "";
-/// #     fn tensor(&self, _: usize) -> &[f64] { self.w.as_slice() }
-/// #     fn tensor_mut(&mut self, _: usize) -> &mut [f64] { self.w.as_mut_slice() }
-/// # }
+/// # use nn_runtime::Parameters;
+/// nn_runtime::network! { struct Net { input: 1, w: dense(1, bias = false), loss: mse } }
 /// use nn_runtime::optim::{Optimizer, Sgd, SgdConfig};
-/// let mut opt = Sgd::<f64, Net>::new(SgdConfig { lr: 0.1, momentum: 0.9, ..Default::default() });
-/// let mut net = Net::boxed_zeros();
-/// let mut grad = Net::boxed_zeros();
-/// grad.w[0] = 1.0; // a constant gradient: the velocity grows 1, 1.9, 2.71
+/// let mut opt = Sgd::<f64, Net<f64>>::new(SgdConfig { lr: 0.1, momentum: 0.9, ..Default::default() });
+/// let mut net = Net::<f64>::boxed_zeros();
+/// let mut grad = Net::<f64>::boxed_zeros();
+/// grad.w.weight[0] = 1.0; // a constant gradient: the velocity grows 1, 1.9, 2.71
 /// for _ in 0..3 {
 ///     opt.step(&mut net, &grad);
 /// }
-/// assert!((net.w[0] + 0.1 * (1.0 + 1.9 + 2.71)).abs() < 1e-15);
+/// assert!((net.w.weight[0] + 0.1 * (1.0 + 1.9 + 2.71)).abs() < 1e-15);
 /// ```
 pub struct Sgd<T: Real, N: Parameters<T>> {
     config: SgdConfig,
