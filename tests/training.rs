@@ -1,4 +1,4 @@
-//! The training loop: reproducible, parallel gradients equal serial ones, a NaN stops training
+//! The training loop: reproducible, threaded products equal serial ones, a NaN stops training
 //! without damaging the weights, early stopping keeps the best epoch.
 
 use nn_runtime::data::Dataset;
@@ -53,14 +53,27 @@ fn sgd<N: Parameters<f64>>(lr: f64) -> Sgd<f64, N> {
     })
 }
 
-/// Splitting a minibatch over threads changes only the order of floating-point sums.
+nn_runtime::network! {
+    /// Wide enough that its batch products (256 × 256 × 50 multiply-adds) split over threads.
+    pub struct Wide {
+        input: 2,
+        h1: dense(256, tanh),
+        h2: dense(256, relu) + h1,
+        out: dense(3),
+        loss: softmax_cross_entropy,
+    }
+}
+
+/// Splitting a product's blocks over threads computes every entry the same way; allow only
+/// rounding, should a GEMM kernel ever round a block edge differently.
 const PARALLEL_TOL: f64 = 1e-12;
 
 #[test]
 fn same_seed_same_run_and_threads_only_change_rounding() {
+    const { assert!(256 * 256 * 50 >= 2 * nn_runtime::linalg::PARALLEL_MIN_MACS) };
     let data = rings::<f64>();
     let run = |threads| {
-        let mut net: Box<Net<f64>> = Init::new(1).build().expect("init");
+        let mut net: Box<Wide<f64>> = Init::new(1).build().expect("init");
         let history =
             fit(&mut *net, &mut sgd(0.05), &data, None, &config(threads)).expect("trains");
         (net, history)
@@ -78,12 +91,12 @@ fn same_seed_same_run_and_threads_only_change_rounding() {
     assert_eq!(serial.tensor(0), again.tensor(0));
 
     let (parallel, parallel_history) = run(2);
-    for t in 0..Net::<f64>::TENSORS.len() {
+    for t in 0..Wide::<f64>::TENSORS.len() {
         for (a, b) in serial.tensor(t).iter().zip(parallel.tensor(t)) {
             assert!(
                 (a - b).abs() < PARALLEL_TOL,
                 "{}: {a} vs {b}",
-                Net::<f64>::TENSORS[t].name
+                Wide::<f64>::TENSORS[t].name
             );
         }
     }

@@ -103,10 +103,10 @@ elementwise!(
 );
 
 elementwise!(
-    /// `tanh(z)`.
-    tanh, tanh_backward, |z| z.tanh(),
+    /// `tanh(z)` ([`Real::tanh_activation`]: within 8 ulp for `f32`, inlined and vectorized).
+    tanh, tanh_backward, |z| z.tanh_activation(),
     /// `(1 − tanh²z) dh`.
-    |z| { let t = z.tanh(); T::one() - t * t }
+    |z| { let t = z.tanh_activation(); T::one() - t * t }
 );
 
 elementwise!(
@@ -127,12 +127,12 @@ elementwise!(
     /// GELU's tanh approximation `½ z (1 + tanh(√(2/π)(z + 0.044715 z³)))`.
     gelu_tanh, gelu_tanh_backward, |z| {
         let half = T::constant(0.5);
-        half * z * (T::one() + gelu_tanh_inner(z).tanh())
+        half * z * (T::one() + gelu_tanh_inner(z).tanh_activation())
     },
     /// The derivative of the tanh approximation, exactly (not the exact GELU's).
     |z| {
         let half = T::constant(0.5);
-        let t = gelu_tanh_inner(z).tanh();
+        let t = gelu_tanh_inner(z).tanh_activation();
         let du = T::constant(GELU_TANH_K) * (T::one() + T::constant(3.0 * GELU_TANH_C) * z * z);
         half * (T::one() + t) + half * z * (T::one() - t * t) * du
     }

@@ -1,8 +1,32 @@
-//! Matrix products for minibatches, on `matrixmultiply`.
+//! Matrix products for minibatches, on `matrixmultiply`, and for single samples.
 //!
 //! nalgebra multiplies statically-sized matrices with its own loops and transposes by copying;
 //! a batch (samples as columns, a [`Dyn`] column count) goes here instead, where every product
 //! is one GEMM call with strides, and a transpose is only a swap of strides.
+//!
+//! # Threads
+//!
+//! With the `std` feature, a large batch product (at least [`PARALLEL_MIN_MACS`]
+//! multiply-adds) called from inside a rayon thread pool is split into one block of rows or
+//! columns per thread of that pool; outside a pool every product runs on the calling thread.
+//! So a training step runs on two threads when it runs inside a two-thread pool, which is
+//! what [`fit`](crate::train::fit) does for `TrainConfig { threads: 2, .. }`:
+//!
+//! ```
+//! # use nn_runtime::{Batch, Parameters};
+//! nn_runtime::network! {
+//!     struct Net { input: 784, h: dense(512, relu), out: dense(10), loss: softmax_cross_entropy }
+//! }
+//! let net = Net::<f32>::boxed_zeros();
+//! let mut grad = Net::<f32>::boxed_zeros();
+//! let x = Batch::<f32, 784>::from_element(128, 0.5);
+//! let labels = [3; 128];
+//! let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+//! let loss = pool.install(|| net.backward_batch_labels(&x, &labels, &mut grad));
+//! assert!((loss - 10f32.ln()).abs() < 1e-5); // zero weights: a uniform prediction
+//! ```
+
+use core::ops::Range;
 
 use nalgebra::{Const, Dyn, OMatrix, SMatrix, SVector};
 
@@ -59,25 +83,129 @@ fn gemm<T: Real>(a: View<'_, T>, b: View<'_, T>, beta: T, c: &mut [T]) {
     if m == 0 || n == 0 {
         return;
     }
+    let product = Product {
+        a: a.data.as_ptr(),
+        a_strides: (a.row_stride, a.col_stride),
+        b: b.data.as_ptr(),
+        b_strides: (b.row_stride, b.col_stride),
+        c: c.as_mut_ptr(),
+        c_rows: m,
+        k,
+        beta,
+    };
+    let parts = if m * n * k >= 2 * PARALLEL_MIN_MACS {
+        pool_threads()
+    } else {
+        1
+    };
     // SAFETY: the assertion above proves every operand holds exactly the elements its shape and
     // strides address; `c` is a unique borrow, so it overlaps neither input.
-    unsafe {
-        T::gemm(
-            m,
-            k,
-            n,
-            T::one(),
-            a.data.as_ptr(),
-            a.row_stride,
-            a.col_stride,
-            b.data.as_ptr(),
-            b.row_stride,
-            b.col_stride,
-            beta,
-            c.as_mut_ptr(),
-            1,
-            m as isize,
-        );
+    unsafe { product.run(0..m, 0..n, parts) }
+}
+
+/// The threads of the rayon pool the caller runs in, or 1 outside a pool.
+fn pool_threads() -> usize {
+    #[cfg(feature = "std")]
+    if rayon::current_thread_index().is_some() {
+        return rayon::current_num_threads();
+    }
+    1
+}
+
+/// Below this many multiply-adds (`m · k · n`) a product stays on the calling thread even
+/// inside a thread pool: about 20 µs of work on one core, against the few microseconds it
+/// takes to hand a block to a sleeping thread and wait for it.
+pub const PARALLEL_MIN_MACS: usize = 1 << 20;
+
+/// The operands of `C = A B + β C` as raw parts, column-major `C` (`c_rows` rows), so blocks
+/// of it can go to different threads.
+struct Product<T> {
+    a: *const T,
+    a_strides: (isize, isize),
+    b: *const T,
+    b_strides: (isize, isize),
+    c: *mut T,
+    c_rows: usize,
+    k: usize,
+    beta: T,
+}
+
+// SAFETY: a `Product` is only shared while its `run` calls write disjoint blocks of `C` and
+// read `A` and `B`, which nothing writes meanwhile (see `Product::run`).
+unsafe impl<T: Send> Send for Product<T> {}
+unsafe impl<T: Sync> Sync for Product<T> {}
+
+impl<T: Real> Product<T> {
+    /// Computes the block `rows × cols` of `C` as `parts` blocks of about equal size (see
+    /// [`halves`]), on as many tasks of the current rayon pool.
+    ///
+    /// # Safety
+    /// The operands are valid for their shapes and strides, `C` is writable and overlaps
+    /// neither input, and no other code touches this block of `C` meanwhile.
+    #[cfg_attr(not(feature = "std"), allow(unused_variables))]
+    unsafe fn run(&self, rows: Range<usize>, cols: Range<usize>, parts: usize) {
+        #[cfg(feature = "std")]
+        if parts > 1 {
+            let halves = halves(&rows, &cols, parts);
+            if let Some(((r0, c0), (r1, c1))) = halves {
+                // SAFETY: the two halves are disjoint blocks of this block.
+                rayon::join(
+                    || unsafe { self.run(r0, c0, parts / 2) },
+                    || unsafe { self.run(r1, c1, parts - parts / 2) },
+                );
+                return;
+            }
+        }
+        let (m, n) = (rows.len(), cols.len());
+        let ((ars, acs), (brs, bcs)) = (self.a_strides, self.b_strides);
+        // SAFETY: the caller's contract; the offsets select rows `rows` of `A` and `C` and
+        // columns `cols` of `B` and `C`, inside their storage.
+        unsafe {
+            T::gemm(
+                m,
+                self.k,
+                n,
+                T::one(),
+                self.a.offset(rows.start as isize * ars),
+                ars,
+                acs,
+                self.b.offset(cols.start as isize * bcs),
+                brs,
+                bcs,
+                self.beta,
+                self.c.add(rows.start + cols.start * self.c_rows),
+                1,
+                self.c_rows as isize,
+            );
+        }
+    }
+}
+
+/// A block's rows and columns.
+type Block = (Range<usize>, Range<usize>);
+
+/// Where to cut a block of `C` that `parts` threads share: two blocks for `parts / 2` and
+/// `parts - parts / 2` threads, or `None` if the block is too small to cut. The cut divides
+/// the input that gets packed the most: the rows (of `A` and `C`) when `A` (`m × k`) is at
+/// least as large as `B` (`k × n`), else the columns (of `B` and `C`); it falls on a multiple
+/// of 16 from the block's start, so every part but the last runs whole GEMM micro-kernels.
+fn halves(rows: &Range<usize>, cols: &Range<usize>, parts: usize) -> Option<(Block, Block)> {
+    let cut = |r: &Range<usize>| {
+        let at = (r.len() * (parts / 2) / parts).next_multiple_of(16);
+        (parts > 1 && at < r.len()).then_some(r.start + at)
+    };
+    if rows.len() >= cols.len() {
+        let mid = cut(rows)?;
+        Some((
+            (rows.start..mid, cols.clone()),
+            (mid..rows.end, cols.clone()),
+        ))
+    } else {
+        let mid = cut(cols)?;
+        Some((
+            (rows.clone(), cols.start..mid),
+            (rows.clone(), mid..cols.end),
+        ))
     }
 }
 
@@ -292,7 +420,7 @@ mod kernels {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use nalgebra::{DMatrix, Matrix2x3};
+    use nalgebra::{DMatrix, Matrix2x3, SMatrix};
 
     #[test]
     fn batch_products_match_nalgebra() {
@@ -316,7 +444,7 @@ mod tests {
 
     #[test]
     fn per_sample_products_match_nalgebra() {
-        use nalgebra::{SMatrix, SVector};
+        use nalgebra::SVector;
         // 37 columns: four-column blocks and a remainder; 19 rows: 16-lane dots and a rest.
         let w = SMatrix::<f64, 19, 37>::from_fn(|i, j| ((i * 37 + j) % 11) as f64 * 0.1 - 0.5);
         let x = SVector::<f64, 37>::from_fn(|i, _| (i % 7) as f64 * 0.3 - 1.0);
@@ -328,6 +456,59 @@ mod tests {
         let mut expected = SMatrix::<f64, 19, 37>::from_element(1.0);
         expected.ger(1.0, &d, &x, 1.0);
         assert!((g - expected).amax() < 1e-12);
+    }
+
+    #[test]
+    fn blocks_split_on_the_larger_input_at_multiples_of_16() {
+        // A 512 × k times k × 128: the rows (A's) are cut, in two for two threads.
+        assert_eq!(
+            halves(&(0..512), &(0..128), 2),
+            Some(((0..256, 0..128), (256..512, 0..128)))
+        );
+        // Columns when B is larger; 100 / 2 = 50 rounds up to 64.
+        assert_eq!(
+            halves(&(0..10), &(0..100), 2),
+            Some(((0..10, 0..64), (0..10, 64..100)))
+        );
+        // Three threads: a third, then the rest for two.
+        assert_eq!(
+            halves(&(16..400), &(0..8), 3),
+            Some(((16..144, 0..8), (144..400, 0..8)))
+        );
+        // Too narrow to cut, or one thread.
+        assert_eq!(halves(&(0..16), &(0..4), 2), None);
+        assert_eq!(halves(&(0..512), &(0..128), 1), None);
+    }
+
+    #[cfg(feature = "std")]
+    #[test]
+    fn products_split_over_a_pool_equal_the_serial_ones() {
+        // 64 × 40 weights, 1000 samples: 2.56M multiply-adds, above the threshold. (Small
+        // static matrices: debug builds keep every temporary on the stack.)
+        const { assert!(64 * 40 * 1000 >= 2 * PARALLEL_MIN_MACS) };
+        let w = SMatrix::<f64, 64, 40>::from_fn(|i, j| ((i * 31 + j * 7) % 23) as f64 - 11.0);
+        let x = Batch::<f64, 40>::from_fn(1000, |i, j| ((i * 5 + j * 13) % 17) as f64 * 0.5);
+        let d = Batch::<f64, 64>::from_fn(1000, |i, j| ((i * 3 + j) % 19) as f64 - 9.0);
+        let products = || {
+            let mut g = SMatrix::<f64, 64, 40>::from_element(1.0);
+            add_mul_tr(&mut g, &d, &x);
+            (matmul(&w, &x), tr_matmul(&w, &d), g)
+        };
+        let serial = products();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        let parallel = pool.install(|| {
+            assert_eq!(pool_threads(), 2);
+            products()
+        });
+        assert_eq!(pool_threads(), 1);
+        // Small integers and halves: every sum is exact, so a lost or doubled block would show.
+        assert_eq!(serial, parallel);
+        let dyn_w = DMatrix::from_column_slice(64, 40, w.as_slice());
+        let dyn_x = DMatrix::from_column_slice(40, 1000, x.as_slice());
+        assert_eq!(parallel.0, dyn_w * dyn_x);
     }
 
     #[test]

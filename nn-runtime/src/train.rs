@@ -32,8 +32,11 @@ pub struct TrainConfig {
     pub early_stopping: Option<EarlyStopping>,
     /// Show a progress bar on a terminal (it stays hidden when stderr is not a terminal).
     pub progress: bool,
-    /// Threads computing each minibatch's gradient (its columns split evenly, the parts'
-    /// gradients averaged): 1 computes it on the calling thread, 0 uses every core.
+    /// Threads for the large matrix products of each step and of the evaluation (a rayon
+    /// pool of this size; see [`linalg`](crate::linalg#threads)): 1 runs everything on the
+    /// calling thread, 0 uses every core. Products under
+    /// [`PARALLEL_MIN_MACS`](crate::linalg::PARALLEL_MIN_MACS) multiply-adds stay on one
+    /// thread, so small networks gain nothing and lose nothing.
     pub threads: usize,
 }
 
@@ -181,7 +184,7 @@ where
     let steps = train.len().div_ceil(config.batch_size);
     let progress = progress_bar(config, steps);
     let mut grad = N::boxed_zeros();
-    let mut gradient = MinibatchGradient::new(config.threads)?;
+    let pool = thread_pool(config.threads)?;
     let mut order: Vec<usize> = (0..train.len()).collect();
     let mut history = History::default();
     let mut best: Option<(f64, Box<N>)> = None;
@@ -194,7 +197,13 @@ where
         ));
         for (step, indices) in order.chunks(config.batch_size).enumerate() {
             let step = step + 1;
-            let loss = gradient.compute(net, train, indices, &mut grad).to_f64();
+            let x: Batch<T, IN> = train.inputs.select_columns(indices);
+            let y: Batch<T, OUT> = train.targets.select_columns(indices);
+            let loss = in_pool(&pool, || {
+                grad.fill(T::zero());
+                net.backward_batch(&x, &y, &mut grad)
+            })
+            .to_f64();
             if !loss.is_finite() {
                 progress.abandon();
                 return Err(TrainError::NonFiniteLoss { epoch, step, loss });
@@ -213,8 +222,8 @@ where
         let elapsed = started.elapsed();
         let stats = EpochStats {
             epoch,
-            train: evaluate(net, train),
-            validation: validation.map(|v| evaluate(net, v)),
+            train: in_pool(&pool, || evaluate(net, train)),
+            validation: validation.map(|v| in_pool(&pool, || evaluate(net, v))),
             learning_rate: optimizer.learning_rate().to_f64(),
             elapsed,
         };
@@ -252,93 +261,27 @@ where
     Ok(history)
 }
 
-/// Computes a minibatch's mean loss and gradient, on one thread or split over a pool.
-struct MinibatchGradient<N> {
-    pool: Option<rayon::ThreadPool>,
-    /// One gradient per extra part, allocated on the first split step and then reused.
-    parts: Vec<Box<N>>,
+/// The rayon pool for `threads` (0: one per core), or `None` for one thread.
+fn thread_pool(threads: usize) -> Result<Option<rayon::ThreadPool>, TrainError> {
+    let threads = match threads {
+        0 => std::thread::available_parallelism().map_or(1, usize::from),
+        n => n,
+    };
+    if threads < 2 {
+        return Ok(None);
+    }
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map(Some)
+        .map_err(|e| TrainError::ThreadPool(alloc::format!("{e}")))
 }
 
-impl<N> MinibatchGradient<N> {
-    fn new(threads: usize) -> Result<Self, TrainError> {
-        let threads = if threads == 0 {
-            std::thread::available_parallelism().map_or(1, usize::from)
-        } else {
-            threads
-        };
-        let pool = if threads > 1 {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .map_err(|e| TrainError::ThreadPool(alloc::format!("{e}")))?;
-            Some(pool)
-        } else {
-            None
-        };
-        Ok(Self {
-            pool,
-            parts: Vec::new(),
-        })
-    }
-
-    /// Writes the gradient of the mean loss over the samples `indices` into `grad` (cleared
-    /// first) and returns that loss. Split over the pool, each part's mean is weighted by its
-    /// share of the samples, so the result equals the single-threaded one up to rounding.
-    fn compute<T, const IN: usize, const OUT: usize>(
-        &mut self,
-        net: &N,
-        data: &Dataset<T, IN, OUT>,
-        indices: &[usize],
-        grad: &mut N,
-    ) -> T
-    where
-        T: Real,
-        N: Network<T, IN, OUT> + Send + Sync,
-    {
-        let one_part = |net: &N, indices: &[usize], grad: &mut N| {
-            let x: Batch<T, IN> = data.inputs.select_columns(indices);
-            let y: Batch<T, OUT> = data.targets.select_columns(indices);
-            grad.fill(T::zero());
-            net.backward_batch(&x, &y, grad)
-        };
-        let Some(pool) = &self.pool else {
-            return one_part(net, indices, grad);
-        };
-        let threads = pool.current_num_threads();
-        let chunk = indices.len().div_ceil(threads).max(1);
-        let chunks: Vec<&[usize]> = indices.chunks(chunk).collect();
-        while self.parts.len() + 1 < chunks.len() {
-            self.parts.push(N::boxed_zeros());
-        }
-        let mut slots: Vec<&mut N> = core::iter::once(grad)
-            .chain(self.parts.iter_mut().map(|g| &mut **g))
-            .collect();
-        slots.truncate(chunks.len());
-        let total = T::constant(indices.len() as f64);
-        let losses: Vec<T> = pool.install(|| {
-            use rayon::prelude::*;
-            slots
-                .par_iter_mut()
-                .zip(chunks.par_iter())
-                .map(|(g, part)| {
-                    let share = T::constant(part.len() as f64) / total;
-                    let loss = one_part(net, part, g);
-                    for t in 0..N::TENSORS.len() {
-                        g.tensor_mut(t).iter_mut().for_each(|v| *v *= share);
-                    }
-                    loss * share
-                })
-                .collect()
-        });
-        let (first, rest) = slots.split_at_mut(1);
-        for part in rest.iter() {
-            for t in 0..N::TENSORS.len() {
-                for (a, b) in first[0].tensor_mut(t).iter_mut().zip(part.tensor(t)) {
-                    *a += *b;
-                }
-            }
-        }
-        losses.into_iter().fold(T::zero(), |a, b| a + b)
+/// Runs `f` inside `pool` (where the large products split over its threads), or right here.
+fn in_pool<R: Send>(pool: &Option<rayon::ThreadPool>, f: impl FnOnce() -> R + Send) -> R {
+    match pool {
+        Some(pool) => pool.install(f),
+        None => f(),
     }
 }
 
