@@ -464,3 +464,50 @@ fn f32_agrees_with_f64() {
         }
     }
 }
+
+/// `sgd_step` (the fused step) against `backward` into a cleared gradient and an `Sgd` step,
+/// on every sample of network `N` in turn, so later samples see weights the fused step moved.
+fn assert_sgd_step_matches<N, const IN: usize, const OUT: usize>(name: &str, target: Target)
+where
+    N: Network<f64, IN, OUT>,
+{
+    use nn_runtime::optim::{Optimizer, Sgd, SgdConfig};
+    const LR: f64 = 0.3;
+    let s = Setup::<N, IN, OUT>::new(target);
+    let mut fused = s.net.boxed_copy();
+    let mut reference = s.net.boxed_copy();
+    let mut grad = N::boxed_zeros();
+    let mut sgd = Sgd::<f64, N>::new(SgdConfig {
+        lr: LR,
+        ..SgdConfig::default()
+    });
+    for (i, (x, y)) in s.xs.iter().zip(&s.ys).enumerate() {
+        grad.fill(0.0);
+        let expected_loss = reference.backward(x, y, &mut grad);
+        sgd.step(&mut reference, &grad);
+        let loss = fused.sgd_step(x, y, LR);
+        let what = format!("{name}, sample {i}");
+        assert_close(loss, expected_loss, REORDER_TOLERANCE, &what);
+        assert_params_close(&*fused, &*reference, REORDER_TOLERANCE, &what);
+    }
+    // The steps moved the weights (a no-op `sgd_step` would fail here unless backward is zero).
+    assert!((0..N::TENSORS.len()).any(|t| fused.tensor(t) != s.net.tensor(t)));
+}
+
+network! {
+    /// A layer norm straight on the input (no `∂L/∂x` behind it).
+    struct NormFirst { input: 4, n: layer_norm(tanh), out: dense(2), loss: mse }
+}
+
+#[test]
+fn sgd_step_is_backward_then_an_sgd_step() {
+    assert_sgd_step_matches::<NormFirst<f64>, _, _>("norm_first", Target::Values);
+    assert_sgd_step_matches::<D1<f64>, _, _>("d1", Target::Values);
+    assert_sgd_step_matches::<D2<f64>, _, _>("d2", Target::Labels);
+    assert_sgd_step_matches::<D3<f64>, _, _>("d3", Target::OneHot);
+    assert_sgd_step_matches::<D4<f64>, _, _>("d4", Target::Labels);
+    assert_sgd_step_matches::<D5<f64>, _, _>("d5", Target::Soft);
+    assert_sgd_step_matches::<D6<f64>, _, _>("d6", Target::Values);
+    assert_sgd_step_matches::<Example<f64>, _, _>("example", Target::Labels);
+    assert_sgd_step_matches::<SoftmaxMse<f64>, _, _>("softmax_mse", Target::Soft);
+}

@@ -186,6 +186,16 @@ impl<T: Real, const N: usize> LayerNorm<T, N> {
             }
         }
     }
+
+    /// A plain SGD step on `γ` and `β` from one sample: `γ −= η dz ⊙ x̂`, `β −= η dz` (call
+    /// after [`LayerNorm::scale_backward`], which needs the `γ` from before the step).
+    #[inline]
+    pub fn descend(&mut self, xhat: &SVector<T, N>, dz: &SVector<T, N>, lr: T) {
+        for i in 0..N {
+            self.weight[i] -= lr * xhat[i] * dz[i];
+            self.bias[i] -= lr * dz[i];
+        }
+    }
 }
 
 #[cfg(test)]

@@ -104,7 +104,10 @@ pub mod __private {
     pub use crate::activation::*;
     pub use crate::embed::{EmbedSource, EmbeddedTensor};
     pub use crate::layer::{add_column_sums, dense_batch, standardize, standardize_backward};
-    pub use crate::linalg::{add_mul_tr, add_outer, matmul, matvec, tr_matmul, tr_matvec};
+    pub use crate::linalg::{
+        add_mul_tr, add_outer, descend, descend_outer, matmul, matvec, tr_matmul, tr_matvec,
+        tr_matvec_descend,
+    };
     pub use crate::loss::*;
     pub use crate::{
         ActivationKind, Batch, Dense, LayerNorm, Linear, LossKind, Network, Parameters, Real,

@@ -308,7 +308,60 @@ pub fn add_outer<T: Real, const R: usize, const K: usize>(
     delta: &SVector<T, R>,
     x: &SVector<T, K>,
 ) {
-    kernels::ger(R * K, grad.as_mut_slice(), delta.as_slice(), x.as_slice());
+    kernels::ger(
+        R * K,
+        grad.as_mut_slice(),
+        delta.as_slice(),
+        x.as_slice(),
+        T::one(),
+    );
+}
+
+/// `W −= η d xᵀ`: a plain SGD step on a weight `[R, K]` from one sample's `dz` and input, without
+/// materializing the gradient (the first layer of a fused step, which needs no `Wᵀ d`).
+#[inline]
+pub fn descend_outer<T: Real, const R: usize, const K: usize>(
+    weight: &mut SMatrix<T, R, K>,
+    delta: &SVector<T, R>,
+    x: &SVector<T, K>,
+    lr: T,
+) {
+    kernels::ger(
+        R * K,
+        weight.as_mut_slice(),
+        delta.as_slice(),
+        x.as_slice(),
+        -lr,
+    );
+}
+
+/// `Wᵀ d`, then `W −= η d xᵀ`, in one pass over `W`: each column gives its dot product with
+/// `d` and then takes its update, so the gradient flowing back sees the weights from before
+/// the step, as in [`tr_matvec`] followed by an SGD step, with `W` read once instead of three
+/// times.
+#[inline]
+pub fn tr_matvec_descend<T: Real, const R: usize, const K: usize>(
+    weight: &mut SMatrix<T, R, K>,
+    delta: &SVector<T, R>,
+    x: &SVector<T, K>,
+    lr: T,
+) -> SVector<T, K> {
+    let mut out = SVector::<T, K>::zeros();
+    kernels::tr_gemv_ger(
+        R * K,
+        weight.as_mut_slice(),
+        delta.as_slice(),
+        x.as_slice(),
+        -lr,
+        out.as_mut_slice(),
+    );
+    out
+}
+
+/// `v −= η d`: a plain SGD step on a bias (or any vector) from its gradient.
+#[inline]
+pub fn descend<T: Real, const N: usize>(v: &mut SVector<T, N>, delta: &SVector<T, N>, lr: T) {
+    v.axpy(-lr, delta, T::one());
 }
 
 /// The per-sample loops, generic over the scalar, and their run-time dispatch.
@@ -332,13 +385,13 @@ mod kernels {
                 {
                     #[target_feature(enable = "avx2,fma")]
                     fn wide<T: Real>($($arg: $ty),*) {
-                        $generic($($arg),*)
+                        $generic::<T, true>($($arg),*)
                     }
                     // SAFETY: the CPU has AVX2 and FMA, checked just above.
                     return unsafe { wide($($arg),*) };
                 }
                 let _ = size;
-                $generic($($arg),*)
+                $generic::<T, false>($($arg),*)
             }
         };
     }
@@ -352,13 +405,25 @@ mod kernels {
         tr_gemv => tr_gemv_loops(w: &[T], d: &[T], out: &mut [T])
     );
     dispatch!(
-        /// `G += d xᵀ`, `G` `[d.len(), x.len()]` column-major.
-        ger => ger_loops(g: &mut [T], d: &[T], x: &[T])
+        /// `G += α d xᵀ`, `G` `[d.len(), x.len()]` column-major.
+        ger => ger_loops(g: &mut [T], d: &[T], x: &[T], alpha: T)
     );
+    dispatch!(
+        /// `out = Wᵀ d`, then `W += α d xᵀ`, column by column.
+        tr_gemv_ger => tr_gemv_ger_loops(w: &mut [T], d: &[T], x: &[T], alpha: T, out: &mut [T])
+    );
+
+    /// `a b + c`: one fused multiply-add where the loops are compiled with FMA (`FMA = true`,
+    /// only inside the `avx2,fma` copies), else a multiply and an add (`mul_add` without the
+    /// instruction would be a slow library call).
+    #[inline(always)]
+    fn madd<T: Real, const FMA: bool>(a: T, b: T, c: T) -> T {
+        if FMA { a.mul_add(b, c) } else { a * b + c }
+    }
 
     /// Four columns per pass over `y`, so `y` is loaded and stored once per four columns.
     #[inline(always)]
-    fn gemv_loops<T: Real>(w: &[T], x: &[T], y: &mut [T]) {
+    fn gemv_loops<T: Real, const FMA: bool>(w: &[T], x: &[T], y: &mut [T]) {
         let rows = y.len();
         let blocks = w.chunks_exact(4 * rows);
         let (tail_w, x_blocks) = (blocks.remainder(), x.chunks_exact(4));
@@ -368,51 +433,140 @@ mod kernels {
             let (c1, rest) = rest.split_at(rows);
             let (c2, c3) = rest.split_at(rows);
             for ((((y, &a), &b), &c), &d) in y.iter_mut().zip(c0).zip(c1).zip(c2).zip(c3) {
-                *y += xs[0] * a + xs[1] * b + xs[2] * c + xs[3] * d;
+                let sum = madd::<T, FMA>(xs[0], a, *y);
+                let sum = madd::<T, FMA>(xs[1], b, sum);
+                let sum = madd::<T, FMA>(xs[2], c, sum);
+                *y = madd::<T, FMA>(xs[3], d, sum);
             }
         }
         for (col, &xv) in tail_w.chunks_exact(rows).zip(tail_x) {
-            axpy(xv, col, y);
+            axpy::<T, FMA>(xv, col, y);
+        }
+    }
+
+    /// Four columns per pass: four dot products with `d` at once, so that short columns (an
+    /// output layer's 10 rows) run four independent sums instead of one chain of dependent adds.
+    #[inline(always)]
+    fn tr_gemv_loops<T: Real, const FMA: bool>(w: &[T], d: &[T], out: &mut [T]) {
+        let rows = d.len();
+        let mut blocks = w.chunks_exact(4 * rows);
+        let mut outs = out.chunks_exact_mut(4);
+        for (block, o) in (&mut blocks).zip(&mut outs) {
+            let (c0, rest) = block.split_at(rows);
+            let (c1, rest) = rest.split_at(rows);
+            let (c2, c3) = rest.split_at(rows);
+            o.copy_from_slice(&dot4([c0, c1, c2, c3], d));
+        }
+        for (o, col) in outs
+            .into_remainder()
+            .iter_mut()
+            .zip(blocks.remainder().chunks_exact(rows))
+        {
+            *o = dot::<T, FMA>(col, d);
         }
     }
 
     #[inline(always)]
-    fn tr_gemv_loops<T: Real>(w: &[T], d: &[T], out: &mut [T]) {
-        for (o, col) in out.iter_mut().zip(w.chunks_exact(d.len())) {
-            *o = dot(col, d);
-        }
-    }
-
-    #[inline(always)]
-    fn ger_loops<T: Real>(g: &mut [T], d: &[T], x: &[T]) {
+    fn ger_loops<T: Real, const FMA: bool>(g: &mut [T], d: &[T], x: &[T], alpha: T) {
         for (col, &xv) in g.chunks_exact_mut(d.len()).zip(x) {
-            axpy(xv, d, col);
+            axpy::<T, FMA>(alpha * xv, d, col);
         }
     }
 
-    /// A dot product with 16 independent partial sums, which the compiler vectorizes.
+    /// [`tr_gemv_loops`] and [`ger_loops`] in one pass: each block of four columns gives its
+    /// dot products with `d` and then takes its update.
     #[inline(always)]
-    fn dot<T: Real>(a: &[T], b: &[T]) -> T {
+    fn tr_gemv_ger_loops<T: Real, const FMA: bool>(
+        w: &mut [T],
+        d: &[T],
+        x: &[T],
+        alpha: T,
+        out: &mut [T],
+    ) {
+        let rows = d.len();
+        let mut blocks = w.chunks_exact_mut(4 * rows);
+        let mut outs = out.chunks_exact_mut(4);
+        let mut xs = x.chunks_exact(4);
+        for ((block, o), xv) in (&mut blocks).zip(&mut outs).zip(&mut xs) {
+            let (c0, rest) = block.split_at_mut(rows);
+            let (c1, rest) = rest.split_at_mut(rows);
+            let (c2, c3) = rest.split_at_mut(rows);
+            o.copy_from_slice(&dot4([&*c0, &*c1, &*c2, &*c3], d));
+            for (col, &xv) in [c0, c1, c2, c3].into_iter().zip(xv) {
+                axpy::<T, FMA>(alpha * xv, d, col);
+            }
+        }
+        let tail = blocks.into_remainder().chunks_exact_mut(rows);
+        for ((o, col), &xv) in outs
+            .into_remainder()
+            .iter_mut()
+            .zip(tail)
+            .zip(xs.remainder())
+        {
+            *o = dot::<T, FMA>(col, d);
+            axpy::<T, FMA>(alpha * xv, d, col);
+        }
+    }
+
+    /// Four dot products with `d`, eight lanes per column, added up as a tree.
+    #[inline(always)]
+    fn dot4<T: Real>(cols: [&[T]; 4], d: &[T]) -> [T; 4] {
+        const L: usize = 8;
+        let mut acc = [[T::zero(); L]; 4];
+        let split = d.len() / L * L;
+        for (i, ds) in d[..split].chunks_exact(L).enumerate() {
+            for (acc, col) in acc.iter_mut().zip(cols) {
+                let col = &col[i * L..(i + 1) * L];
+                for l in 0..L {
+                    acc[l] += col[l] * ds[l];
+                }
+            }
+        }
+        let mut sums = acc.map(|a| {
+            let half = [a[0] + a[4], a[1] + a[5], a[2] + a[6], a[3] + a[7]];
+            (half[0] + half[2]) + (half[1] + half[3])
+        });
+        for (i, &dv) in d.iter().enumerate().skip(split) {
+            for (sum, col) in sums.iter_mut().zip(cols) {
+                *sum += col[i] * dv;
+            }
+        }
+        sums
+    }
+
+    /// A dot product with 16 independent partial sums, which the compiler vectorizes, added
+    /// up as a tree (8 + 8, 4 + 4, …: vector adds, not a chain of 16 scalar ones, which would
+    /// cost more than the products on a 64-wide layer).
+    #[inline(always)]
+    fn dot<T: Real, const FMA: bool>(a: &[T], b: &[T]) -> T {
         const L: usize = 16;
         let mut acc = [T::zero(); L];
         let split = a.len() / L * L;
         for (x, y) in a[..split].chunks_exact(L).zip(b[..split].chunks_exact(L)) {
             for l in 0..L {
+                // Not `madd`: LLVM vectorizes this loop with FMA only two lanes wide.
                 acc[l] += x[l] * y[l];
             }
         }
-        let mut sum = acc.iter().fold(T::zero(), |s, &v| s + v);
+        let mut width = L / 2;
+        while width > 0 {
+            for l in 0..width {
+                acc[l] += acc[l + width];
+            }
+            width /= 2;
+        }
+        let mut sum = acc[0];
         for (&x, &y) in a[split..].iter().zip(&b[split..]) {
-            sum += x * y;
+            sum = madd::<T, FMA>(x, y, sum);
         }
         sum
     }
 
     /// `y += a x`.
     #[inline(always)]
-    fn axpy<T: Real>(a: T, x: &[T], y: &mut [T]) {
+    fn axpy<T: Real, const FMA: bool>(a: T, x: &[T], y: &mut [T]) {
         for (y, &x) in y.iter_mut().zip(x) {
-            *y += a * x;
+            *y = madd::<T, FMA>(a, x, *y);
         }
     }
 }
@@ -456,6 +610,19 @@ mod tests {
         let mut expected = SMatrix::<f64, 19, 37>::from_element(1.0);
         expected.ger(1.0, &d, &x, 1.0);
         assert!((g - expected).amax() < 1e-12);
+
+        // The fused SGD forms: the returned `Wᵀ d` uses the weights from before the update.
+        let (lr, mut stepped, mut first) = (0.1, w, w);
+        let dh = tr_matvec_descend(&mut stepped, &d, &x, lr);
+        descend_outer(&mut first, &d, &x, lr);
+        let mut expected = w;
+        expected.ger(-lr, &d, &x, 1.0);
+        assert!((dh - w.tr_mul(&d)).amax() < 1e-12);
+        assert!((stepped - expected).amax() < 1e-12);
+        assert!((first - expected).amax() < 1e-12);
+        let mut b = d;
+        descend(&mut b, &d, 0.25);
+        assert_eq!(b, d * 0.75);
     }
 
     #[test]

@@ -171,6 +171,12 @@ pub trait Network<T: Real, const IN: usize, const OUT: usize>: Parameters<T> {
     /// Runs forward and backward for one sample, adds `∂L/∂θ` into `grad`, returns the loss.
     fn backward(&self, x: &SVector<T, IN>, target: &SVector<T, OUT>, grad: &mut Self) -> T;
 
+    /// One plain SGD step on one sample, fused into the backward pass (`θ −= lr ∂L/∂θ`, each
+    /// weight updated in the pass that reads it for `Wᵀ dz`, no gradient stored); returns the
+    /// loss before the step. Equal, up to rounding, to [`Network::backward`] into a cleared
+    /// gradient followed by [`Sgd`](crate::optim::Sgd) with this `lr`, no momentum, no decay.
+    fn sgd_step(&mut self, x: &SVector<T, IN>, target: &SVector<T, OUT>, lr: T) -> T;
+
     /// [`Network::forward`] for every column of a batch.
     fn forward_batch(&self, x: &Batch<T, IN>) -> Batch<T, OUT>;
 

@@ -53,6 +53,18 @@ If a label is not below 3, the number of classes.*/
     ) -> T {
         self.backward(x, &::nn_runtime::__private::one_hot::<T, 3>(label), grad)
     }
+    /// [`Self::sgd_step`] with the target given as a class index.
+    ///
+    /**# Panics
+If a label is not below 3, the number of classes.*/
+    pub fn sgd_step_label(
+        &mut self,
+        x: &::nn_runtime::__private::SVector<T, 4>,
+        label: ::core::primitive::usize,
+        lr: T,
+    ) -> T {
+        self.sgd_step(x, &::nn_runtime::__private::one_hot::<T, 3>(label), lr)
+    }
     /// [`Self::loss_batch`] with the targets given as class indices, one per column.
     ///
     /**# Panics
@@ -166,6 +178,73 @@ If a label is not below 3, the number of classes.*/
         let dz_h1: nn::SVector<T, 8> = nn::tanh_backward(&z_h1, &dh_h1);
         nn::add_outer(&mut grad.h1.weight, &dz_h1, x);
         grad.h1.bias += &dz_h1;
+        loss
+    }
+    /// One step of plain SGD on one sample, fused into the backward pass: each
+    /// parameter takes `θ −= lr ∂L/∂θ` as soon as its gradient is known, a weight in the
+    /// same pass over it that computes `Wᵀ dz` (which sees the weight from before the
+    /// step). Equal, up to rounding, to `backward` into a cleared gradient followed by
+    /// an `Sgd` step with this `lr` (no momentum, no decay); returns the loss before
+    /// the step. No gradient is stored and nothing is allocated.
+    pub fn sgd_step(
+        &mut self,
+        x: &::nn_runtime::__private::SVector<T, 4>,
+        target: &::nn_runtime::__private::SVector<T, 3>,
+        lr: T,
+    ) -> T {
+        use ::nn_runtime::__private as nn;
+        let z_h1: nn::SVector<T, 8> = nn::matvec(&self.h1.weight, x) + &self.h1.bias;
+        let h_h1: nn::SVector<T, 8> = nn::tanh(&z_h1);
+        let z_h2: nn::SVector<T, 8> = nn::matvec(&self.h2.weight, &h_h1) + &self.h2.bias;
+        let h_h2: nn::SVector<T, 8> = nn::relu(&z_h2) + &h_h1;
+        let z_h3: nn::SVector<T, 6> = nn::matvec(&self.h3.weight, &h_h2);
+        let h_h3: nn::SVector<T, 6> = nn::gelu(&z_h3)
+            + nn::matvec(&self.h3_proj.weight, &h_h1);
+        let xhat_norm: nn::SVector<T, 6> = nn::standardize(&h_h3, T::constant(0.001f64));
+        let z_norm: nn::SVector<T, 6> = self.norm.scale_shift(&xhat_norm);
+        let z_out: nn::SVector<T, 3> = nn::matvec(&self.out.weight, &z_norm)
+            + &self.out.bias;
+        let loss: T = nn::softmax_cross_entropy(&z_out, target);
+        let dh_out: nn::SVector<T, 3> = nn::softmax_cross_entropy_backward(
+            &z_out,
+            target,
+        );
+        let dz_out: nn::SVector<T, 3> = dh_out;
+        nn::descend(&mut self.out.bias, &dz_out, lr);
+        let dh_norm: nn::SVector<T, 6> = nn::tr_matvec_descend(
+            &mut self.out.weight,
+            &dz_out,
+            &z_norm,
+            lr,
+        );
+        let dz_norm: nn::SVector<T, 6> = dh_norm;
+        let dxhat_norm: nn::SVector<T, 6> = self.norm.scale_backward(&dz_norm);
+        let dh_h3: nn::SVector<T, 6> = nn::standardize_backward(
+            &h_h3,
+            &dxhat_norm,
+            T::constant(0.001f64),
+        );
+        self.norm.descend(&xhat_norm, &dz_norm, lr);
+        let mut dh_h1: nn::SVector<T, 8> = nn::tr_matvec_descend(
+            &mut self.h3_proj.weight,
+            &dh_h3,
+            &h_h1,
+            lr,
+        );
+        let dz_h3: nn::SVector<T, 6> = nn::gelu_backward(&z_h3, &dh_h3);
+        let dh_h2: nn::SVector<T, 8> = nn::tr_matvec_descend(
+            &mut self.h3.weight,
+            &dz_h3,
+            &h_h2,
+            lr,
+        );
+        dh_h1 += &dh_h2;
+        let dz_h2: nn::SVector<T, 8> = nn::relu_backward(&z_h2, &dh_h2);
+        nn::descend(&mut self.h2.bias, &dz_h2, lr);
+        dh_h1 += nn::tr_matvec_descend(&mut self.h2.weight, &dz_h2, &h_h1, lr);
+        let dz_h1: nn::SVector<T, 8> = nn::tanh_backward(&z_h1, &dh_h1);
+        nn::descend(&mut self.h1.bias, &dz_h1, lr);
+        nn::descend_outer(&mut self.h1.weight, &dz_h1, x, lr);
         loss
     }
     /// Forward pass of a batch, one sample per column.
@@ -412,6 +491,14 @@ for Mixed<T> {
         grad: &mut Self,
     ) -> T {
         Self::backward(self, x, target, grad)
+    }
+    fn sgd_step(
+        &mut self,
+        x: &::nn_runtime::__private::SVector<T, 4>,
+        target: &::nn_runtime::__private::SVector<T, 3>,
+        lr: T,
+    ) -> T {
+        Self::sgd_step(self, x, target, lr)
     }
     fn forward_batch(
         &self,

@@ -75,6 +75,39 @@ impl<T: ::nn_runtime::__private::Real> Xor<T> {
         grad.hidden.bias += &dz_hidden;
         loss
     }
+    /// One step of plain SGD on one sample, fused into the backward pass: each
+    /// parameter takes `θ −= lr ∂L/∂θ` as soon as its gradient is known, a weight in the
+    /// same pass over it that computes `Wᵀ dz` (which sees the weight from before the
+    /// step). Equal, up to rounding, to `backward` into a cleared gradient followed by
+    /// an `Sgd` step with this `lr` (no momentum, no decay); returns the loss before
+    /// the step. No gradient is stored and nothing is allocated.
+    pub fn sgd_step(
+        &mut self,
+        x: &::nn_runtime::__private::SVector<T, 2>,
+        target: &::nn_runtime::__private::SVector<T, 1>,
+        lr: T,
+    ) -> T {
+        use ::nn_runtime::__private as nn;
+        let z_hidden: nn::SVector<T, 2> = nn::matvec(&self.hidden.weight, x)
+            + &self.hidden.bias;
+        let h_hidden: nn::SVector<T, 2> = nn::sigmoid(&z_hidden);
+        let z_out: nn::SVector<T, 1> = nn::matvec(&self.out.weight, &h_hidden)
+            + &self.out.bias;
+        let loss: T = nn::mse(&z_out, target);
+        let dh_out: nn::SVector<T, 1> = nn::mse_backward(&z_out, target);
+        let dz_out: nn::SVector<T, 1> = dh_out;
+        nn::descend(&mut self.out.bias, &dz_out, lr);
+        let dh_hidden: nn::SVector<T, 2> = nn::tr_matvec_descend(
+            &mut self.out.weight,
+            &dz_out,
+            &h_hidden,
+            lr,
+        );
+        let dz_hidden: nn::SVector<T, 2> = nn::sigmoid_backward(&z_hidden, &dh_hidden);
+        nn::descend(&mut self.hidden.bias, &dz_hidden, lr);
+        nn::descend_outer(&mut self.hidden.weight, &dz_hidden, x, lr);
+        loss
+    }
     /// Forward pass of a batch, one sample per column.
     pub fn forward_batch(
         &self,
@@ -226,6 +259,14 @@ for Xor<T> {
         grad: &mut Self,
     ) -> T {
         Self::backward(self, x, target, grad)
+    }
+    fn sgd_step(
+        &mut self,
+        x: &::nn_runtime::__private::SVector<T, 2>,
+        target: &::nn_runtime::__private::SVector<T, 1>,
+        lr: T,
+    ) -> T {
+        Self::sgd_step(self, x, target, lr)
     }
     fn forward_batch(
         &self,

@@ -10,8 +10,22 @@ use super::{Mode, binding, constant, loss_fn, output_ident, output_ref, proj_fie
 use crate::check::{Model, Node, Source};
 use crate::ir::LayerKind;
 
-/// `fn backward` / `fn backward_batch`.
-pub fn expand_backward(model: &Model<'_>, mode: Mode) -> Code {
+/// Where the gradient of each parameter goes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Sink {
+    /// Added into `grad`, a value of the network's type (`backward`, `backward_batch`).
+    Grad,
+    /// Straight into a plain SGD step on `self`, `θ −= lr ∂L/∂θ`, each weight updated in the
+    /// same pass that reads it for `Wᵀ dz` (`sgd_step`; one sample only).
+    Descend,
+}
+
+/// `fn backward` / `fn backward_batch` (into `grad`), or `fn sgd_step` (into the weights).
+pub fn expand_backward(model: &Model<'_>, mode: Mode, sink: Sink) -> Code {
+    assert!(
+        sink == Sink::Grad || mode == Mode::Sample,
+        "the fused SGD step is generated per sample only"
+    );
     let rt = rt();
     let (forward, forward_scalars) = forward_statements(model, mode);
     let Some(last) = model.nodes.last() else {
@@ -33,7 +47,7 @@ pub fn expand_backward(model: &Model<'_>, mode: Mode) -> Code {
     gradients.scalars += last.width;
     let mut layers = TokenStream::new();
     for index in (0..model.nodes.len()).rev() {
-        layers.extend(layer_backward(model, index, mode, &mut gradients));
+        layers.extend(layer_backward(model, index, mode, sink, &mut gradients));
     }
     Code {
         body: quote! {
@@ -125,10 +139,14 @@ impl<'m, 'a> Gradients<'m, 'a> {
 /// grad.h2.bias += &dz_h2;                                  // ∂L/∂b += dz
 /// let dh_h1: SVector<T, 64> = self.h2.weight.tr_mul(&dz_h2); // ∂L/∂h = Wᵀ dz
 /// ```
+///
+/// With [`Sink::Descend`] the three weight lines become `nn::descend(&mut self.h2.bias, &dz_h2,
+/// lr)` and `let dh_h1 = nn::tr_matvec_descend(&mut self.h2.weight, &dz_h2, &h_h1, lr)`.
 fn layer_backward(
     model: &Model<'_>,
     index: usize,
     mode: Mode,
+    sink: Sink,
     gradients: &mut Gradients<'_, '_>,
 ) -> TokenStream {
     let node = &model.nodes[index];
@@ -138,7 +156,7 @@ fn layer_backward(
     let input = layer_input(index);
     let input_ref = output_ref(model, input);
 
-    let mut code = residual_backward(model, node, mode, gradients);
+    let mut code = residual_backward(model, node, mode, sink, gradients);
     let dz_value = match activation_fn(node.layer.activation.kind) {
         (None, _) => quote!(#dh),
         (Some(function), parameter) => {
@@ -151,6 +169,17 @@ fn layer_backward(
     code.extend(quote_spanned!(name.span()=> let #dz: #ty = #dz_value;));
 
     match &node.layer.kind {
+        LayerKind::Dense { bias, .. } if sink == Sink::Descend => {
+            let bias_step = bias.then(|| quote!(nn::descend(&mut self.#name.bias, &#dz, lr);));
+            code.extend(quote_spanned!(name.span()=> #bias_step));
+            code.extend(weight_descend(
+                quote!(self.#name.weight),
+                &dz,
+                input,
+                input_ref,
+                gradients,
+            ));
+        }
         LayerKind::Dense { bias, .. } => {
             let weight_grad = match mode {
                 Mode::Sample => {
@@ -173,9 +202,20 @@ fn layer_backward(
         }
         LayerKind::LayerNorm { eps, .. } => {
             let xhat = binding("xhat", node);
-            code.extend(quote_spanned!(name.span()=>
-                nn::LayerNorm::accumulate_grad(&mut grad.#name, &#xhat, &#dz);
-            ));
+            let params_grad = match sink {
+                Sink::Grad => quote_spanned!(name.span()=>
+                    nn::LayerNorm::accumulate_grad(&mut grad.#name, &#xhat, &#dz);
+                ),
+                Sink::Descend => quote_spanned!(name.span()=>
+                    self.#name.descend(&#xhat, &#dz, lr);
+                ),
+            };
+            // A fused step changes γ only after `dx̂ = γ ⊙ dz` has read it.
+            let (first, last) = match sink {
+                Sink::Grad => (Some(params_grad), None),
+                Sink::Descend => (None, Some(params_grad)),
+            };
+            code.extend(first);
             if input != Source::Input {
                 let dxhat = binding("dxhat", node);
                 let eps = constant(*eps);
@@ -186,6 +226,7 @@ fn layer_backward(
                 let back = quote!(nn::standardize_backward(#input_ref, &#dxhat, #eps));
                 code.extend(gradients.contribute(input, Term::Owned(back)));
             }
+            code.extend(last);
         }
     }
     code
@@ -197,6 +238,7 @@ fn residual_backward(
     model: &Model<'_>,
     node: &Node<'_>,
     mode: Mode,
+    sink: Sink,
     gradients: &mut Gradients<'_, '_>,
 ) -> TokenStream {
     let Some(residual) = node.residual else {
@@ -208,6 +250,15 @@ fn residual_backward(
     }
     let proj = proj_field(node);
     let source = output_ref(model, residual.source);
+    if sink == Sink::Descend {
+        return weight_descend(
+            quote!(self.#proj.weight),
+            &dh,
+            residual.source,
+            source,
+            gradients,
+        );
+    }
     let mut code = match mode {
         Mode::Sample => quote!(nn::add_outer(&mut grad.#proj.weight, &#dh, #source);),
         Mode::Batch => quote!(nn::add_mul_tr(&mut grad.#proj.weight, &#dh, #source);),
@@ -218,4 +269,20 @@ fn residual_backward(
     };
     code.extend(gradients.contribute(residual.source, Term::Owned(back)));
     code
+}
+
+/// A fused SGD step on `weight` from `delta` and the layer input `source`: `W −= lr δ hᵀ`,
+/// together with `∂L/∂h += Wᵀ δ` (old `W`) unless the source is the input.
+fn weight_descend(
+    weight: TokenStream,
+    delta: &Ident,
+    source: Source,
+    source_ref: TokenStream,
+    gradients: &mut Gradients<'_, '_>,
+) -> TokenStream {
+    if source == Source::Input {
+        return quote!(nn::descend_outer(&mut #weight, &#delta, #source_ref, lr););
+    }
+    let back = quote!(nn::tr_matvec_descend(&mut #weight, &#delta, #source_ref, lr));
+    gradients.contribute(source, Term::Owned(back))
 }

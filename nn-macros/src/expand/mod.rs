@@ -10,6 +10,8 @@ use proc_macro2::{Literal, TokenStream};
 use quote::{format_ident, quote};
 use syn::Ident;
 
+use backward::Sink;
+
 use crate::check::{Model, Node, Source};
 use crate::ir::{ActivationKind, LossKind, keyword};
 
@@ -161,8 +163,10 @@ fn expand_methods(model: &Model<'_>) -> TokenStream {
 
     let forward_sample = forward::expand_forward(model, Mode::Sample);
     let forward_batch = forward::expand_forward(model, Mode::Batch);
-    let backward_sample = backward::expand_backward(model, Mode::Sample);
-    let backward_batch = backward::expand_backward(model, Mode::Batch);
+    let backward_sample = backward::expand_backward(model, Mode::Sample, Sink::Grad);
+    let backward_batch = backward::expand_backward(model, Mode::Batch, Sink::Grad);
+    let sgd_step = backward::expand_backward(model, Mode::Sample, Sink::Descend);
+    let sgd_step_body = &sgd_step.body;
     let forward_scalars = lit(forward_sample.scalars);
     let backward_scalars = lit(backward_sample.scalars);
     let (forward_body, backward_body) = (&forward_sample.body, &backward_sample.body);
@@ -254,6 +258,16 @@ fn expand_methods(model: &Model<'_>) -> TokenStream {
                 #backward_body
             }
 
+            /// One step of plain SGD on one sample, fused into the backward pass: each
+            /// parameter takes `θ −= lr ∂L/∂θ` as soon as its gradient is known, a weight in the
+            /// same pass over it that computes `Wᵀ dz` (which sees the weight from before the
+            /// step). Equal, up to rounding, to `backward` into a cleared gradient followed by
+            /// an `Sgd` step with this `lr` (no momentum, no decay); returns the loss before
+            /// the step. No gradient is stored and nothing is allocated.
+            #vis fn sgd_step(&mut self, x: &#x_ty, target: &#y_ty, lr: T) -> T {
+                #sgd_step_body
+            }
+
             /// Forward pass of a batch, one sample per column.
             #vis fn forward_batch(&self, x: &#xb_ty) -> #yb_ty {
                 #forward_batch_body
@@ -287,7 +301,8 @@ fn expand_methods(model: &Model<'_>) -> TokenStream {
 }
 
 /// For `softmax_cross_entropy`, the loss and backward with class indices as targets:
-/// `loss_label(&x, 3)`, `backward_label(&x, 3, &mut grad)`, and the batch forms with `&[usize]`.
+/// `loss_label(&x, 3)`, `backward_label(&x, 3, &mut grad)`, `sgd_step_label(&x, 3, lr)`, and
+/// the batch forms with `&[usize]`.
 fn expand_label_methods(model: &Model<'_>, x_ty: &TokenStream, xb_ty: &TokenStream) -> TokenStream {
     if model.loss != LossKind::SoftmaxCrossEntropy {
         return TokenStream::new();
@@ -312,6 +327,13 @@ fn expand_label_methods(model: &Model<'_>, x_ty: &TokenStream, xb_ty: &TokenStre
         #[doc = #panics]
         #vis fn backward_label(&self, x: &#x_ty, label: ::core::primitive::usize, grad: &mut Self) -> T {
             self.backward(x, &#rt::one_hot::<T, #classes>(label), grad)
+        }
+
+        /// [`Self::sgd_step`] with the target given as a class index.
+        ///
+        #[doc = #panics]
+        #vis fn sgd_step_label(&mut self, x: &#x_ty, label: ::core::primitive::usize, lr: T) -> T {
+            self.sgd_step(x, &#rt::one_hot::<T, #classes>(label), lr)
         }
 
         /// [`Self::loss_batch`] with the targets given as class indices, one per column.
@@ -371,6 +393,10 @@ fn expand_network_impl(model: &Model<'_>) -> TokenStream {
 
             fn backward(&self, x: &#x_ty, target: &#y_ty, grad: &mut Self) -> T {
                 Self::backward(self, x, target, grad)
+            }
+
+            fn sgd_step(&mut self, x: &#x_ty, target: &#y_ty, lr: T) -> T {
+                Self::sgd_step(self, x, target, lr)
             }
 
             fn forward_batch(&self, x: &#xb_ty) -> #yb_ty {
