@@ -13,6 +13,8 @@ mod embed;
 #[cfg(feature = "std")]
 pub mod gradcheck;
 #[cfg(feature = "std")]
+pub mod idx;
+#[cfg(feature = "std")]
 pub mod init;
 #[cfg(feature = "std")]
 pub mod io;
