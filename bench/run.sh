@@ -1,28 +1,66 @@
 #!/usr/bin/env bash
-# Runs every benchmark in one go and prints the tables, with the machine's load around each
-# run (the numbers mean something only on an otherwise idle machine).
-#   bash run.sh            # both benches
-#   bash run.sh compare    # one of them
+# Runs the benchmarks of BENCHMARKS.md and writes its tables, in one command:
+#
+#   bash bench/run.sh                 # nn, the limit, candle, dfdx: ≈ 10 minutes after the build
+#   bash bench/run.sh --burn          # also burn (its first build takes over ten minutes)
+#   bash bench/run.sh --burn -- /burn # only burn's rows, added to the last run's figures
+#   bash bench/run.sh --print         # print the tables instead of writing BENCHMARKS.md
+#
+# Steps: build; the agreement test (every implementation gives nn's outputs, loss and
+# one-step update) and the allocation test (nn's per-sample step allocates nothing); the
+# criterion bench (which checks agreement again before timing each workload), with the load
+# averages recorded before and after; then the `table` bin, whose Markdown replaces the part
+# of BENCHMARKS.md between `<!-- tables:begin -->` and `<!-- tables:end -->`.
+# Everything after `--` goes to criterion (a filter regex on `group/row`); with a filter the
+# other rows keep their figures from the previous run.
 set -euo pipefail
-cd "$(dirname "$0")"
-benches=(${@:-compare threads})
-cargo test --release --test agree
-# Start from a clean slate, so that the tables show this run only.
-rm -rf target/criterion
-mkdir -p target/criterion
-load=target/criterion/load.txt
-: > "$load"
-for b in "${benches[@]}"; do
-    echo "before $b: $(uptime)" | tee -a "$load"
-    # RAYON_NUM_THREADS=1: candle and dfdx single-threaded (the compare bench also sets it
-    # itself); the threads bench builds its own pools and ignores it.
-    RAYON_NUM_THREADS=1 cargo bench --bench "$b"
-    echo "after $b:  $(uptime)" | tee -a "$load"
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+features=()
+print=0
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        --burn) features=(--features burn) ;;
+        --print) print=1 ;;
+        --) shift; break ;;
+        *) echo "run.sh: unknown option $1" >&2; exit 2 ;;
+    esac
+    shift
 done
-if [[ " ${benches[*]} " == *" threads "* ]]; then
-    # GEMM-level threading instead of minibatch splitting (a different build of matrixmultiply).
-    echo "before threads (mm-threading): $(uptime)" | tee -a "$load"
-    MATMUL_NUM_THREADS=2 cargo bench --bench threads --features mm-threading
-    echo "after threads (mm-threading):  $(uptime)" | tee -a "$load"
+filter=("$@")
+# Where criterion writes (it follows CARGO_TARGET_DIR, as cargo does).
+crit="${CRITERION_HOME:-${CARGO_TARGET_DIR:-$root/target}/criterion}"
+
+# Build everything first, so that the load is recorded around the measurements only. The
+# tests and the table use the bench profile too, so nothing is built twice.
+cargo bench -p nn-bench "${features[@]}" --no-run
+cargo build --profile bench -p nn-bench "${features[@]}" --bin table
+cargo test --profile bench -p nn-bench "${features[@]}" --test agree --test alloc
+mkdir -p "$crit"
+echo "nn's per-sample step: 0 heap allocations in 100 steps (bench/tests/alloc.rs)" > "$crit/alloc.txt"
+if [[ ${#filter[@]} -eq 0 ]]; then
+    # A full run: only this run's figures in the tables.
+    rm -rf "$crit"/[ABCD]_*
+    : > "$crit/load.txt"
 fi
-cargo run --release --quiet --bin table
+echo "before ${filter[*]:-the run}: $(uptime)" | tee -a "$crit/load.txt"
+# The bench sets RAYON_NUM_THREADS=1 itself before anything starts; set here too for clarity.
+RAYON_NUM_THREADS=1 cargo bench -p nn-bench "${features[@]}" --bench workloads -- "${filter[@]}"
+echo "after ${filter[*]:-the run}:  $(uptime)" | tee -a "$crit/load.txt"
+
+tables="$(cargo run --profile bench -q -p nn-bench "${features[@]}" --bin table -- "$crit")"
+if [[ $print -eq 1 ]]; then
+    printf '%s\n' "$tables"
+else
+    doc="$root/BENCHMARKS.md"
+    tmp="$(mktemp)"
+    printf '%s\n' "$tables" > "$tmp.tables"
+    awk -v tables="$tmp.tables" '
+        /<!-- tables:begin -->/ { print; while ((getline line < tables) > 0) print line; skip = 1; next }
+        /<!-- tables:end -->/ { skip = 0 }
+        !skip { print }
+    ' "$doc" > "$tmp"
+    mv "$tmp" "$doc"
+    rm -f "$tmp.tables"
+    echo "run.sh: tables written into $doc"
+fi

@@ -1,118 +1,118 @@
-//! The networks in candle-core (CPU), samples as columns like nn: `W` `[out, in]`, `x` `[in, n]`,
-//! `z = W x + b` with `b` `[out, 1]` broadcast. The gradient comes from candle's autograd
-//! (`Tensor::backward`, a fresh `GradStore` per call).
+//! The networks in candle 0.11 (CPU), as its users write them: `candle_nn::Linear` layers
+//! created through a `VarMap` / `VarBuilder`, samples as rows (`[batch, in]`), the loss
+//! `candle_nn::loss::cross_entropy` on `u32` labels, and `candle_nn::optim::SGD` over the
+//! `VarMap`'s variables (`backward_step`).
 
-use candle_core::{D, DType, Device, Result, Tensor, Var};
+use candle_core::{DType, Device, Module, Result, Tensor};
+use candle_nn::optim::{Optimizer, SGD};
+use candle_nn::{Linear, VarBuilder, VarMap};
 
-use crate::{Data, Params, Shape};
+use crate::{Act, Data, LR, Layer, Params};
 
-/// The parameters as candle variables, and detached copies for inference.
-pub struct CandleNet {
-    shape: Shape,
-    vars: [Var; 6],
-    plain: [Tensor; 6],
+/// An MLP of `candle_nn::Linear` layers and its optimizer.
+pub struct CandleMlp {
+    params: Params,
+    varmap: VarMap,
+    layers: Vec<Linear>,
+    opt: SGD,
 }
 
-/// The shapes of `w1, b1, w2, b2, w3, b3`: weights `[out, in]`, biases `[out, 1]`.
-fn dims(s: Shape) -> [(usize, usize); 6] {
-    let (i, h, o) = (s.input, s.hidden, s.output);
-    [(h, i), (h, 1), (h, h), (h, 1), (o, h), (o, 1)]
-}
-
-impl CandleNet {
-    /// The network holding `p` (row-major weights are candle's contiguous layout).
+impl CandleMlp {
+    /// The network holding `p` (PyTorch layout is candle's).
     pub fn new(p: &Params) -> Result<Self> {
         let dev = Device::Cpu;
-        let ts = p.tensors();
-        let dims = dims(p.shape);
-        let make = |k: usize| Tensor::from_slice(ts[k].1, dims[k], &dev);
-        let plain = [make(0)?, make(1)?, make(2)?, make(3)?, make(4)?, make(5)?];
-        let vars = [
-            Var::from_tensor(&plain[0])?,
-            Var::from_tensor(&plain[1])?,
-            Var::from_tensor(&plain[2])?,
-            Var::from_tensor(&plain[3])?,
-            Var::from_tensor(&plain[4])?,
-            Var::from_tensor(&plain[5])?,
-        ];
-        Ok(Self {
-            shape: p.shape,
-            vars,
-            plain,
-        })
-    }
-
-    fn logits(&self, t: [&Tensor; 6], x: &Tensor) -> Result<Tensor> {
-        let h1 = t[0].matmul(x)?.broadcast_add(t[1])?.relu()?;
-        let mut h2 = t[2].matmul(&h1)?.broadcast_add(t[3])?.relu()?;
-        if self.shape.residual {
-            h2 = (h2 + h1)?;
+        let varmap = VarMap::new();
+        let vb = VarBuilder::from_varmap(&varmap, DType::F32, &dev);
+        let mut layers = Vec::new();
+        for (k, l) in p.layers.iter().enumerate() {
+            layers.push(candle_nn::linear(l.inp, l.out, vb.pp(format!("l{k}")))?);
         }
-        t[4].matmul(&h2)?.broadcast_add(t[5])
+        let mut me = Self {
+            params: p.clone(),
+            opt: SGD::new(varmap.all_vars(), f64::from(LR))?,
+            varmap,
+            layers,
+        };
+        me.load(p)?;
+        Ok(me)
     }
 
-    /// Logits `[out, n]` of `x` `[in, n]`, without recording a graph.
+    /// Overwrites the variables with `p`.
+    pub fn load(&mut self, p: &Params) -> Result<()> {
+        let dev = Device::Cpu;
+        for (k, l) in p.layers.iter().enumerate() {
+            self.varmap.set_one(
+                format!("l{k}.weight"),
+                Tensor::from_slice(&l.w, (l.out, l.inp), &dev)?,
+            )?;
+            self.varmap
+                .set_one(format!("l{k}.bias"), Tensor::from_slice(&l.b, l.out, &dev)?)?;
+        }
+        Ok(())
+    }
+
+    /// Logits `[batch, out]` of `x` `[batch, in]`.
+    #[inline]
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let p = &self.plain;
-        self.logits([&p[0], &p[1], &p[2], &p[3], &p[4], &p[5]], x)
-    }
-
-    /// Mean softmax cross-entropy of `x` `[in, n]` against one-hot `y` `[out, n]`, and the
-    /// gradient of every parameter by autograd.
-    pub fn backward(
-        &self,
-        x: &Tensor,
-        y: &Tensor,
-    ) -> Result<(Tensor, candle_core::backprop::GradStore)> {
-        let v = &self.vars;
-        let z = self.logits(
-            [
-                v[0].as_tensor(),
-                v[1].as_tensor(),
-                v[2].as_tensor(),
-                v[3].as_tensor(),
-                v[4].as_tensor(),
-                v[5].as_tensor(),
-            ],
-            x,
-        )?;
-        let n = z.dim(D::Minus1)?;
-        // log softmax over the classes (dim 0), stably: z − max − ln Σ e^(z − max).
-        let max = z.max_keepdim(0)?.detach();
-        let shifted = z.broadcast_sub(&max)?;
-        let lse = shifted.exp()?.sum_keepdim(0)?.log()?;
-        let log_p = shifted.broadcast_sub(&lse)?;
-        let loss = (log_p * y)?.sum_all()?.affine(-1.0 / n as f64, 0.0)?;
-        let grads = loss.backward()?;
-        Ok((loss, grads))
-    }
-
-    /// The gradient in `grads` as [`Params`].
-    pub fn grads_to_params(&self, grads: &candle_core::backprop::GradStore) -> Result<Params> {
-        let mut p = Params::zeros(self.shape);
-        let slots: [&mut Vec<f32>; 6] = [
-            &mut p.w1, &mut p.b1, &mut p.w2, &mut p.b2, &mut p.w3, &mut p.b3,
-        ];
-        for (slot, var) in slots.into_iter().zip(&self.vars) {
-            let g = grads
-                .get(var.as_tensor())
-                .expect("a gradient for every variable");
-            *slot = g.flatten_all()?.to_dtype(DType::F32)?.to_vec1()?;
+        let last = self.layers.len() - 1;
+        let mut h = x.clone();
+        for (k, layer) in self.layers.iter().enumerate() {
+            h = layer.forward(&h)?;
+            if k < last {
+                h = match self.params.arch.hidden {
+                    Act::Relu => h.relu()?,
+                    Act::Tanh => h.tanh()?,
+                };
+            }
         }
-        Ok(p)
+        Ok(h)
+    }
+
+    /// One SGD step on the mean cross-entropy of `x` `[batch, in]` against `labels`
+    /// (`u32`, `[batch]`); returns the loss tensor.
+    #[inline]
+    pub fn step(&mut self, x: &Tensor, labels: &Tensor) -> Result<Tensor> {
+        let logits = self.forward(x)?;
+        let loss = candle_nn::loss::cross_entropy(&logits, labels)?;
+        self.opt.backward_step(&loss)?;
+        Ok(loss)
+    }
+
+    /// The parameters, PyTorch layout.
+    pub fn params(&self) -> Result<Params> {
+        let data = self.varmap.data().lock().expect("varmap lock");
+        let get = |name: String| -> Result<Vec<f32>> {
+            data.get(&name)
+                .expect("a variable per tensor")
+                .as_tensor()
+                .flatten_all()?
+                .to_vec1()
+        };
+        let mut layers = Vec::new();
+        for (k, l) in self.params.layers.iter().enumerate() {
+            layers.push(Layer {
+                out: l.out,
+                inp: l.inp,
+                w: get(format!("l{k}.weight"))?,
+                b: get(format!("l{k}.bias"))?,
+            });
+        }
+        Ok(Params {
+            arch: self.params.arch,
+            layers,
+        })
     }
 }
 
-/// Samples `start..start + n` as candle tensors `[in, n]`, `[out, n]` (samples as columns).
+/// Samples `start..start + n` of `data` as candle tensors: inputs `[n, in]`, labels `u32`
+/// `[n]`.
 pub fn batch(data: &Data, start: usize, n: usize) -> Result<(Tensor, Tensor)> {
-    let (i, o) = (data.shape.input, data.shape.output);
-    // The data is sample after sample, i.e. row-major [n, in]: transpose to [in, n] and make
-    // it contiguous, as nn's column-major batch is.
-    let x = Tensor::from_slice(&data.x[start * i..(start + n) * i], (n, i), &Device::Cpu)?
-        .t()?
-        .contiguous()?;
-    let y = Tensor::from_slice(&data.y[start * o..(start + n) * o], (n, o), &Device::Cpu)?
-        .t()?
-        .contiguous()?;
+    let i = data.arch.input();
+    let x = Tensor::from_slice(&data.x[start * i..(start + n) * i], (n, i), &Device::Cpu)?;
+    let labels: Vec<u32> = data.labels[start..start + n]
+        .iter()
+        .map(|&l| l as u32)
+        .collect();
+    let y = Tensor::from_vec(labels, n, &Device::Cpu)?;
     Ok((x, y))
 }
