@@ -37,7 +37,7 @@ cargo bench -p nn-bench "${features[@]}" --no-run
 cargo build --profile bench -p nn-bench "${features[@]}" --bin table
 cargo test --profile bench -p nn-bench "${features[@]}" --test agree --test alloc
 mkdir -p "$crit"
-echo "nn's per-sample step: 0 heap allocations in 100 steps (bench/tests/alloc.rs)" > "$crit/alloc.txt"
+echo "nn's per-sample steps (plain and fused): 0 heap allocations in 100 steps (bench/tests/alloc.rs)" > "$crit/alloc.txt"
 if [[ ${#filter[@]} -eq 0 ]]; then
     # A full run: only this run's figures in the tables.
     rm -rf "$crit"/[ABCD]_*

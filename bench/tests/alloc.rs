@@ -1,5 +1,6 @@
 //! Workload C's target: nn's per-sample SGD step (`nets::small_step_sample`: clear the
-//! gradient, `backward_label`, `Sgd::step`) allocates nothing on the heap.
+//! gradient, `backward_label`, `Sgd::step`; and the fused `nets::small_sgd_step`) allocates
+//! nothing on the heap.
 
 #[path = "support/counting_alloc.rs"]
 mod counting_alloc;
@@ -34,5 +35,29 @@ fn per_sample_step_allocates_nothing() {
     assert_eq!(
         n, 0,
         "nn's per-sample SGD step allocated {n} times in 100 steps"
+    );
+}
+
+#[test]
+fn fused_per_sample_step_allocates_nothing() {
+    let p = Params::random(SMALL, WEIGHT_SEED);
+    let data = Data::random(SMALL, 4, DATA_SEED);
+    let mut net: Box<Small<f32>> = nets::load(&p);
+    let samples: Vec<(SVector<f32, 64>, usize)> = (0..data.n)
+        .map(|s| (SVector::from_column_slice(data.sample(s)), data.labels[s]))
+        .collect();
+    nets::small_sgd_step(&mut net, &samples[0].0, samples[0].1);
+    let mut loss = 0.0;
+    let n = allocations(|| {
+        for _ in 0..25 {
+            for (x, label) in &samples {
+                loss += nets::small_sgd_step(&mut net, x, *label);
+            }
+        }
+    });
+    assert!(loss.is_finite());
+    assert_eq!(
+        n, 0,
+        "nn's fused per-sample step allocated {n} times in 100 steps"
     );
 }
