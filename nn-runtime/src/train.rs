@@ -14,9 +14,9 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::Real;
 use crate::data::Dataset;
-use crate::linalg::Batch;
+use crate::linalg::{Batch, PARALLEL_MIN_MACS};
 use crate::loss::LossKind;
-use crate::network::Network;
+use crate::network::{Network, Parameters};
 use crate::optim::Optimizer;
 
 /// How to train: epochs, minibatch size, the shuffling seed, early stopping, progress.
@@ -34,9 +34,10 @@ pub struct TrainConfig {
     pub progress: bool,
     /// Threads for the large matrix products of each step and of the evaluation (a rayon
     /// pool of this size; see [`linalg`](crate::linalg#threads)): 1 runs everything on the
-    /// calling thread, 0 uses every core. Products under
+    /// calling thread, 0 uses every core. Products under twice
     /// [`PARALLEL_MIN_MACS`](crate::linalg::PARALLEL_MIN_MACS) multiply-adds stay on one
-    /// thread, so small networks gain nothing and lose nothing.
+    /// thread, and a step none of whose products is that large runs on the calling thread
+    /// without visiting the pool (a hand-off costs tens of microseconds).
     pub threads: usize,
 }
 
@@ -185,6 +186,11 @@ where
     let progress = progress_bar(config, steps);
     let mut grad = N::boxed_zeros();
     let pool = thread_pool(config.threads)?;
+    // Handing a step to the pool costs tens of microseconds; skip it when no product of a
+    // step is large enough to split.
+    let step_pool = pool
+        .as_ref()
+        .filter(|_| largest_weight::<T, N>() * config.batch_size >= 2 * PARALLEL_MIN_MACS);
     let mut order: Vec<usize> = (0..train.len()).collect();
     let mut history = History::default();
     let mut best: Option<(f64, Box<N>)> = None;
@@ -199,7 +205,7 @@ where
             let step = step + 1;
             let x: Batch<T, IN> = train.inputs.select_columns(indices);
             let y: Batch<T, OUT> = train.targets.select_columns(indices);
-            let loss = in_pool(&pool, || {
+            let loss = in_pool(step_pool, || {
                 grad.fill(T::zero());
                 net.backward_batch(&x, &y, &mut grad)
             })
@@ -222,8 +228,8 @@ where
         let elapsed = started.elapsed();
         let stats = EpochStats {
             epoch,
-            train: in_pool(&pool, || evaluate(net, train)),
-            validation: validation.map(|v| in_pool(&pool, || evaluate(net, v))),
+            train: in_pool(pool.as_ref(), || evaluate(net, train)),
+            validation: validation.map(|v| in_pool(pool.as_ref(), || evaluate(net, v))),
             learning_rate: optimizer.learning_rate().to_f64(),
             elapsed,
         };
@@ -277,8 +283,18 @@ fn thread_pool(threads: usize) -> Result<Option<rayon::ThreadPool>, TrainError> 
         .map_err(|e| TrainError::ThreadPool(alloc::format!("{e}")))
 }
 
+/// The most scalars in one tensor of `N`: a product with a batch of `b` columns through it is
+/// at most `b` times that many multiply-adds.
+fn largest_weight<T: Real, N: Parameters<T>>() -> usize {
+    N::TENSORS
+        .iter()
+        .map(|t| t.shape.iter().product::<usize>())
+        .max()
+        .unwrap_or(0)
+}
+
 /// Runs `f` inside `pool` (where the large products split over its threads), or right here.
-fn in_pool<R: Send>(pool: &Option<rayon::ThreadPool>, f: impl FnOnce() -> R + Send) -> R {
+fn in_pool<R: Send>(pool: Option<&rayon::ThreadPool>, f: impl FnOnce() -> R + Send) -> R {
     match pool {
         Some(pool) => pool.install(f),
         None => f(),
