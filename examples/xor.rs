@@ -1,6 +1,6 @@
 //! XOR, the function no single perceptron computes, two ways:
 //!
-//! 1. built by hand from threshold (`step`) units with fixed weights, as in the lecture notes:
+//! 1. built by hand from threshold (`step`) units with fixed weights, the classic construction:
 //!    an OR unit and an AND unit, then an output unit "OR and not AND";
 //! 2. learned by a 2-8-1 tanh network (sigmoid + binary cross-entropy, Adam, full batch) from
 //!    a fixed seed.

@@ -1,5 +1,5 @@
 //! XOR, the function a single perceptron cannot compute, two ways: a network built by hand
-//! from threshold units with fixed weights (the lecture notes' construction), and a small
+//! from threshold units with fixed weights (the classic two-layer construction), and a small
 //! network that learns it by gradient descent.
 
 use nn_runtime::Parameters;

@@ -2,8 +2,8 @@
 
 use nn::digits::{self, Run};
 
-/// scikit-learn's MLPClassifier reaches 0.969 (64 hidden) and 0.981 (128 hidden) on an 80/20
-/// split of this data (shared/data/README.md); the bar is the 0.97.
+/// scikit-learn's MLPClassifier (one hidden ReLU layer, Adam) reaches 0.969 with 64 hidden units
+/// and 0.981 with 128 on an 80/20 split of this data; 0.97 is the bar the project set itself.
 const ACCURACY_BAR: f64 = 0.97;
 
 #[test]

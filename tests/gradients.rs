@@ -2,9 +2,9 @@
 //!
 //! Every network below gets random parameters and a random batch from a seeded RNG, then
 //! `check_gradient` (each sample alone) and `check_gradient_batch` (the batch's mean loss) compare
-//! `backward` with `(L(θ+h) − L(θ−h)) / 2h` in f64, for every parameter. Together the networks
-//! cover every activation, every loss and target kind, every residual kind, layer norms, layers
-//! without bias, and depths 1 to 6. The remaining tests pin how the batch, prediction,
+//! `backward` with the five-point central difference of the loss in f64, for every parameter.
+//! Together the networks cover every activation, every loss and target kind, every residual kind,
+//! layer norms, layers without bias, and depths 1 to 6. The remaining tests pin how the batch, prediction,
 //! accumulation and f32 paths relate to the per-sample f64 path.
 //!
 //! `cargo test --test gradients -- --nocapture` prints the table of errors.
@@ -17,10 +17,10 @@ use rand::{Rng, SeedableRng};
 /// Largest accepted `max_relative_error` of a gradient check.
 ///
 /// A wrong formula (a lost residual, a missing `1/batch`, a transposed weight) errs by O(1).
-/// A right one differs from central differences at `gradcheck::STEP = 1e-5` by their noise:
-/// about 1e-10 absolutely (rounding `ε L / h` plus truncation `h² f'''/6`), which is ≤ 1e-7
-/// relatively for gradients above 1e-3 but reaches ~1e-4 for gradients near the runtime's
-/// `RELATIVE_FLOOR` (1e-6), below which errors are taken absolutely.
+/// A right one differs from the five-point central difference at `gradcheck::STEP` = 1e-4 by
+/// its noise: rounding `ε·|L|/h` ≈ 1e-12 absolutely, truncation `O(h⁴)` ≈ 1e-16. Relative to
+/// gradients above the runtime's `RELATIVE_FLOOR` (1e-5; smaller ones are compared absolutely
+/// against it) that is at most ~1e-7, so 1e-6 leaves margin while an O(1) mistake fails.
 const GRADIENT_TOLERANCE: f64 = 1e-6;
 
 /// Largest accepted difference between two f64 computations of the same quantity in a different
