@@ -115,7 +115,8 @@ impl<'a> Parser<'a> {
             return Ok(());
         }
         if let Some(rest) = text.strip_prefix('@') {
-            let keyword = rest.split_whitespace().next().unwrap_or("");
+            let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+            let (keyword, value) = rest.split_at(end);
             if self.data.is_some() {
                 return Err(TsError::HeaderAfterData {
                     file: self.file.to_path_buf(),
@@ -123,8 +124,7 @@ impl<'a> Parser<'a> {
                     header: excerpt(&alloc::format!("@{keyword}")),
                 });
             }
-            let value = rest[keyword.len()..].trim();
-            return self.header_line(keyword, value);
+            return self.header_line(keyword, value.trim());
         }
         match self.data {
             Some(_) => self.case(text),

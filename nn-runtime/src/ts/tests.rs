@@ -552,3 +552,60 @@ fn errors_report_their_file_and_line() {
     let error = parse("", "e.ts").unwrap_err();
     assert_eq!((error.file(), error.line()), (Path::new("e.ts"), None));
 }
+
+#[test]
+fn a_header_keyword_is_what_follows_the_at_sign() {
+    // `@ é`: the keyword is empty, not the next word (whose bytes once split a character).
+    assert_eq!(
+        error("@ é\n"),
+        "`.ts` file `t.ts`, line 1: unknown header `@`; the headers are @problemName, \
+         @timeStamps, @missing, @univariate, @dimensions, @equalLength, @seriesLength, \
+         @classLabel and @data"
+    );
+    assert_eq!(
+        error(&tiny_with("@data", "@ data")),
+        "`.ts` file `t.ts`, line 10: unknown header `@`; the headers are @problemName, \
+         @timeStamps, @missing, @univariate, @dimensions, @equalLength, @seriesLength, \
+         @classLabel and @data"
+    );
+}
+
+/// Mutations of a valid text (characters of the format's syntax and a few others inserted,
+/// deleted or replaced) never panic, and every error about the text names its line.
+#[test]
+fn mutated_text_never_panics() {
+    use rand::{Rng, SeedableRng};
+
+    const ALPHABET: [char; 16] = [
+        ':', ',', '?', '@', '#', '\n', '\r', ' ', '0', '7', '.', '-', 'e', 'x', 'é', '\u{feff}',
+    ];
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0x7e5_7e57);
+    let valid: Vec<char> = TINY.chars().collect();
+    let mut outcomes = [0usize; 2];
+    for case in 0..3000 {
+        let mut chars = valid.clone();
+        for _ in 0..rng.random_range(1..4) {
+            let at = rng.random_range(0..chars.len());
+            let c = ALPHABET[rng.random_range(0..ALPHABET.len())];
+            match rng.random_range(0..3) {
+                0 => chars.insert(at, c),
+                1 => {
+                    chars.remove(at);
+                }
+                _ => chars[at] = c,
+            }
+        }
+        let text: String = chars.into_iter().collect();
+        let result = std::panic::catch_unwind(|| parse(&text, "m.ts"));
+        let Ok(result) = result else {
+            panic!("case {case} panicked on {text:?}")
+        };
+        if let Err(error) = &result {
+            let file_level = matches!(error, TsError::Empty { .. } | TsError::NoData { .. });
+            assert!(file_level || error.line().is_some(), "case {case}: {error}");
+        }
+        outcomes[usize::from(result.is_ok())] += 1;
+    }
+    // Both paths are exercised: most mutations break the text, some (a digit) do not.
+    assert!(outcomes[0] > 1000 && outcomes[1] > 100, "{outcomes:?}");
+}
