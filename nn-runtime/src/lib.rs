@@ -27,6 +27,8 @@ pub mod optim;
 mod real;
 #[cfg(feature = "std")]
 pub mod train;
+#[cfg(feature = "std")]
+pub mod ts;
 
 pub use activation::ActivationKind;
 #[cfg(feature = "std")]
