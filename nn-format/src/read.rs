@@ -101,6 +101,10 @@ impl<'a> File<'a> {
             });
         }
         check_metadata(entries)?;
+        for (name, entry) in tensor_entries(entries) {
+            check_tensor_entry(entry)
+                .map_err(|problem| corrupt(format!("tensor `{name}` {problem}")))?;
+        }
 
         let metadata = match SafeTensors::read_metadata(bytes) {
             Ok((_, metadata)) => metadata,
@@ -213,16 +217,73 @@ fn check_metadata(entries: &Map<String, Value>) -> Result<(), WeightsError> {
     }
 }
 
-/// A JSON value in words, for a message: `the number 10`, `an array`, `null`. Strings,
-/// arrays and objects are not quoted (they may be long).
+/// Checks that a tensor entry of the header has the form `safetensors` reads (an object
+/// with a known `dtype`, a `shape` of sizes and two `data_offsets`); otherwise says what is
+/// wrong, as the end of a sentence starting with the tensor (``has no `dtype`; ..``), where
+/// `safetensors` would give only a line and column.
+fn check_tensor_entry(entry: &Value) -> Result<(), String> {
+    const FIELDS: &str = "`dtype`, `shape` and `data_offsets`";
+    let Some(fields) = entry.as_object() else {
+        return Err(format!(
+            "is {}, but a tensor entry is an object with {FIELDS}",
+            describe(entry)
+        ));
+    };
+    let field = |name: &str| {
+        fields
+            .get(name)
+            .ok_or_else(|| format!("has no `{name}`; a tensor entry has {FIELDS}"))
+    };
+    let (dtype, shape, offsets) = (field("dtype")?, field("shape")?, field("data_offsets")?);
+    if serde_json::from_value::<Dtype>(dtype.clone()).is_err() {
+        return Err(format!(
+            "has `dtype` {}, which is not a safetensors dtype such as \"F32\"",
+            describe(dtype)
+        ));
+    }
+    let sizes = |value: &Value| {
+        value.as_array().map(|items| {
+            items
+                .iter()
+                .all(|item| item.as_u64().is_some_and(|n| usize::try_from(n).is_ok()))
+        })
+    };
+    if sizes(shape) != Some(true) {
+        return Err(format!(
+            "has `shape` {}, but a shape is an array of sizes such as [128, 64]",
+            describe(shape)
+        ));
+    }
+    if sizes(offsets) != Some(true) || offsets.as_array().map(Vec::len) != Some(2) {
+        return Err(format!(
+            "has `data_offsets` {}, but data offsets are a begin and an end byte such as \
+             [0, 512]",
+            describe(offsets)
+        ));
+    }
+    Ok(())
+}
+
+/// Values whose JSON text is at most this long are quoted in messages.
+const QUOTED_LEN: usize = 40;
+
+/// A JSON value in words, for a message: `the number 10`, `the string "F17"`, `the array
+/// [4]`, `null`; a string, array or object whose JSON text is longer than [`QUOTED_LEN`] is
+/// only named (`an array`).
 fn describe(value: &Value) -> String {
-    match value {
-        Value::Null => "null".into(),
-        Value::Bool(value) => format!("the boolean {value}"),
-        Value::Number(value) => format!("the number {value}"),
-        Value::String(_) => "a string".into(),
-        Value::Array(_) => "an array".into(),
-        Value::Object(_) => "an object".into(),
+    let (the, a) = match value {
+        Value::Null => return "null".into(),
+        Value::Bool(_) => ("the boolean", "a boolean"),
+        Value::Number(_) => ("the number", "a number"),
+        Value::String(_) => ("the string", "a string"),
+        Value::Array(_) => ("the array", "an array"),
+        Value::Object(_) => ("the object", "an object"),
+    };
+    let text = value.to_string();
+    if text.len() <= QUOTED_LEN {
+        format!("{the} {text}")
+    } else {
+        a.into()
     }
 }
 

@@ -92,7 +92,7 @@ fn problems_with_the_file_are_explained() {
         ),
         (
             file(r#"{"__metadata__":"pt"}"#, b""),
-            "`__metadata__` is a string, but safetensors metadata must be an object of strings \
+            "`__metadata__` is the string \"pt\", but safetensors metadata must be an object of strings \
              such as {\"format\": \"pt\"}",
         ),
     ];
@@ -100,6 +100,57 @@ fn problems_with_the_file_are_explained() {
         let error = File::parse(&bytes).unwrap_err();
         assert_eq!(error.to_string(), expected);
     }
+}
+
+/// A tensor entry of the wrong form is named, with the field and what it holds, where
+/// `safetensors` would give only a line and column.
+#[test]
+fn malformed_tensor_entries_are_named() {
+    let cases = [
+        (
+            r#"{"w":[0,4]}"#,
+            "tensor `w` is the array [0,4], but a tensor entry is an object with `dtype`, \
+             `shape` and `data_offsets`",
+        ),
+        (
+            r#"{"w":{"shape":[1],"data_offsets":[0,4]}}"#,
+            "tensor `w` has no `dtype`; a tensor entry has `dtype`, `shape` and `data_offsets`",
+        ),
+        (
+            r#"{"w":{"dtype":"F17","shape":[1],"data_offsets":[0,4]}}"#,
+            "tensor `w` has `dtype` the string \"F17\", which is not a safetensors dtype such \
+             as \"F32\"",
+        ),
+        (
+            r#"{"w":{"dtype":"F32","shape":"1","data_offsets":[0,4]}}"#,
+            "tensor `w` has `shape` the string \"1\", but a shape is an array of sizes such as \
+             [128, 64]",
+        ),
+        (
+            r#"{"w":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}}"#,
+            "tensor `w` has `shape` the array [-1], but a shape is an array of sizes such as \
+             [128, 64]",
+        ),
+        (
+            r#"{"w":{"dtype":"F32","shape":[1],"data_offsets":[4]}}"#,
+            "tensor `w` has `data_offsets` the array [4], but data offsets are a begin and an \
+             end byte such as [0, 512]",
+        ),
+    ];
+    for (header, expected) in cases {
+        let error = File::parse(&file(header, &[0; 4])).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            format!("corrupt safetensors file: {expected}")
+        );
+    }
+    let long = "x".repeat(100);
+    let header = format!(r#"{{"__metadata__":{{"a":["{long}"]}}}}"#);
+    assert_eq!(
+        File::parse(&file(&header, b"")).unwrap_err().to_string(),
+        "metadata `a` is an array, but safetensors metadata values must be strings; store it \
+         as a string"
+    );
 }
 
 #[test]
