@@ -100,6 +100,14 @@ fn raw(header: &str, data: &[u8]) -> Vec<u8> {
 /// Every fixture: its path from the workspace root, and its bytes.
 fn fixtures() -> Vec<(&'static str, Vec<u8>)> {
     let half = r#"{"h1.weight":{"dtype":"F16","shape":[4,2],"data_offsets":[0,16]}}"#;
+    // `Tiny`'s file with the metadata value `"pt"` replaced by the number `10`, padded to the
+    // same length: what a script writing `{"epochs": 10}` without `str()` produces.
+    let mut epochs = bytes::<f32, Tiny>();
+    let at = epochs
+        .windows(13)
+        .position(|w| w == br#""format":"pt""#)
+        .expect("io writes a format key");
+    epochs[at..at + 13].copy_from_slice(br#""epochs":10  "#);
     vec![
         (
             "tests/fixtures/embed/tiny.safetensors",
@@ -130,6 +138,7 @@ fn fixtures() -> Vec<(&'static str, Vec<u8>)> {
             bytes::<f64, Tiny<f64>>(),
         ),
         ("tests/ui/embed/files/half.safetensors", raw(half, &[0; 16])),
+        ("tests/ui/embed/files/epochs.safetensors", epochs),
         (
             "tests/ui/embed/files/not-safetensors.safetensors",
             b"x0,x1,label\n0.5,1.5,1\n".to_vec(),

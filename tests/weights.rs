@@ -272,13 +272,15 @@ fn error_missing_tensor() {
     io::save(&*NoNorm::<f32>::boxed_zeros(), &path).unwrap();
     let error = load_error(&path);
     assert!(
-        matches!(&error, WeightsError::MissingTensor { name, shape, file: Some(file) }
+        matches!(&error, WeightsError::MissingTensor { name, shape, file: Some(file), .. }
         if name == "norm.weight" && shape == &[8] && file == &path)
     );
     assert_eq!(
         error.to_string(),
         format!(
-            "weights file `{}`: tensor `norm.weight` (shape [8]) is missing from the file",
+            "weights file `{}`: tensor `norm.weight` (shape [8]) is missing from the file, \
+             which has `out.weight`, `h1.weight`, `h2.weight`, `out.bias`, `h1.bias`, \
+             `h2.bias` (closest first)",
             path.display()
         )
     );

@@ -6,7 +6,9 @@
 //! checks names, dtypes and shapes and builds the parameter blocks. Everything about the file
 //! itself (unreadable, not safetensors, an unsupported dtype) is reported here, at the path;
 //! everything about the network (a missing, extra or misshapen tensor, the scalar) is reported
-//! by that `const fn`, which alone knows the network's shapes.
+//! by that `const fn`, which alone knows the network's shapes. Parsing the file and the
+//! messages about it are `nn-format`'s, the same as `nn_runtime::io`'s; what is this module's
+//! is turning the tensors into byte-string tokens and spans.
 //!
 //! The data goes in as byte strings rather than float literals: one token per tensor instead of
 //! one per scalar, and `__embedded` copies each tensor with one typed read. A 100k-parameter
@@ -14,10 +16,9 @@
 
 use std::path::{Path, PathBuf};
 
+use nn_format::{File, Scalar, WeightsError};
 use proc_macro2::{Literal, Span, TokenStream};
 use quote::{quote, quote_spanned};
-use safetensors::Dtype;
-use safetensors::tensor::Metadata;
 use syn::parse::{Parse, ParseStream};
 use syn::{Attribute, Ident, LitStr, Token, Type, Visibility};
 
@@ -125,7 +126,7 @@ fn expand_static(item: &Static, base: &Path) -> TokenStream {
     let body = match read_tensors(path, base) {
         Ok((absolute, tensors)) => {
             let tensors = tensors.iter().map(|tensor| {
-                let (tensor_name, dtype) = (&tensor.name, tensor.dtype.name());
+                let (tensor_name, dtype) = (&tensor.name, tensor.dtype.dtype());
                 let shape = tensor.shape.iter().map(|&d| Literal::usize_unsuffixed(d));
                 let bytes = Literal::byte_string(&tensor.bytes);
                 quote! {
@@ -161,29 +162,6 @@ fn expand_static(item: &Static, base: &Path) -> TokenStream {
     }
 }
 
-/// The scalar types a network is built over, as safetensors names them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Scalar {
-    F32,
-    F64,
-}
-
-impl Scalar {
-    fn name(self) -> &'static str {
-        match self {
-            Scalar::F32 => "F32",
-            Scalar::F64 => "F64",
-        }
-    }
-
-    fn width(self) -> usize {
-        match self {
-            Scalar::F32 => 4,
-            Scalar::F64 => 8,
-        }
-    }
-}
-
 /// One tensor of the file, ready to embed.
 #[derive(Debug)]
 struct Tensor {
@@ -201,9 +179,13 @@ fn read_tensors(path: &LitStr, base: &Path) -> syn::Result<(String, Vec<Tensor>)
     let error = |message: String| syn::Error::new(path.span(), message);
     let absolute: PathBuf = base.join(&written);
     let bytes = std::fs::read(&absolute).map_err(|source| {
+        let read = WeightsError::Read {
+            file: PathBuf::from(&written),
+            source,
+        };
         error(format!(
-            "cannot read weights file `{written}`: {source}; the path is relative to the \
-             file that invokes `embed!`, as for `include_bytes!`"
+            "{read}; the path is relative to the file that invokes `embed!`, as for \
+             `include_bytes!`"
         ))
     })?;
     let Some(absolute) = absolute.to_str() else {
@@ -212,119 +194,32 @@ fn read_tensors(path: &LitStr, base: &Path) -> syn::Result<(String, Vec<Tensor>)
         )));
     };
     let tensors = parse_tensors(&bytes)
-        .map_err(|problem| error(format!("weights file `{written}` {problem}")))?;
+        .map_err(|problem| error(problem.in_file(Path::new(&written)).to_string()))?;
     Ok((absolute.to_owned(), tensors))
 }
 
-/// Bytes of the header-length prefix.
-const PREFIX_LEN: usize = 8;
-
-/// The largest header `safetensors` accepts (its `MAX_HEADER_SIZE`).
-const MAX_HEADER_LEN: u64 = 100_000_000;
-
-/// The tensors of a safetensors file, in data order; or what is wrong with the file, as the
-/// end of a sentence starting with the file (``is not a safetensors file: ..``).
-///
-/// Never panics, whatever the bytes: before `safetensors` parses the header, checks what it
-/// assumes (that no tensor's end offset lies past the end of the data; `safetensors` 0.8 adds
-/// the last offset to the header length unchecked, which overflows for offsets near
-/// `u64::MAX`).
-fn parse_tensors(bytes: &[u8]) -> Result<Vec<Tensor>, String> {
-    let len = bytes.len();
-    let Some((prefix, rest)) = bytes.split_first_chunk::<PREFIX_LEN>() else {
-        return Err(format!(
-            "is not a safetensors file: it has {len} bytes, fewer than the {PREFIX_LEN} of a \
-             header length"
-        ));
-    };
-    let header_len = u64::from_le_bytes(*prefix);
-    let header = usize::try_from(header_len)
-        .ok()
-        .filter(|_| header_len <= MAX_HEADER_LEN)
-        .and_then(|header_len| rest.split_at_checked(header_len));
-    let Some((header, data)) = header else {
-        return Err(format!(
-            "is not a safetensors file: its first {PREFIX_LEN} bytes give a header length of \
-             {header_len} bytes, but {} follow",
-            rest.len()
-        ));
-    };
-    if !header.starts_with(b"{") {
-        return Err("is not a safetensors file: its header does not start with `{`".into());
-    }
-    let json: serde_json::Value = serde_json::from_slice(header)
-        .map_err(|error| format!("is not a safetensors file: its header is not JSON ({error})"))?;
-    let data_end = json
-        .as_object()
-        .into_iter()
-        .flatten()
-        .filter(|(key, _)| *key != "__metadata__")
-        .filter_map(|(_, entry)| entry.get("data_offsets")?.get(1)?.as_u64())
-        .max()
-        .unwrap_or(0);
-    if data_end > data.len() as u64 {
-        return Err(format!(
-            "is truncated: its header describes {data_end} bytes of tensor data, but {} follow it",
-            data.len()
-        ));
-    }
-    let metadata = match safetensors::SafeTensors::read_metadata(bytes) {
-        Ok((_, metadata)) => metadata,
-        Err(error) => return Err(format!("is not a valid safetensors file: {error}")),
-    };
-    tensors(&metadata, data)
-}
-
-/// Every tensor of a parsed file, in data order, converted to column-major bytes.
-fn tensors(metadata: &Metadata, data: &[u8]) -> Result<Vec<Tensor>, String> {
-    let mut tensors = Vec::new();
-    for name in metadata.offset_keys() {
-        let Some(info) = metadata.info(&name) else {
-            continue;
-        };
-        let dtype = match info.dtype {
-            Dtype::F32 => Scalar::F32,
-            Dtype::F64 => Scalar::F64,
-            other => {
-                return Err(format!(
-                    "has tensor `{name}` of dtype {other}, but a network's scalar is F32 or F64; \
-                     convert the file"
-                ));
-            }
-        };
-        let (begin, end) = info.data_offsets;
-        // In bounds: `read_metadata` checked the offsets against the data.
-        let Some(row_major) = data.get(begin..end) else {
-            return Err(format!(
-                "is not a valid safetensors file: the data of tensor `{name}` lies outside it"
-            ));
-        };
-        let bytes = match *info.shape.as_slice() {
-            [rows, cols] => transpose(row_major, rows, cols, dtype.width()),
-            _ => row_major.to_vec(),
-        };
-        tensors.push(Tensor {
-            name,
-            dtype,
-            shape: info.shape.clone(),
-            bytes,
-        });
-    }
-    Ok(tensors)
-}
-
-/// A `[rows, cols]` row-major matrix of `width`-byte scalars, column-major: element `(r, c)`
-/// moves from position `r * cols + c` to `c * rows + r`.
-fn transpose(row_major: &[u8], rows: usize, cols: usize, width: usize) -> Vec<u8> {
-    let mut column_major = vec![0; row_major.len()];
-    for (k, scalar) in row_major.chunks_exact(width).enumerate() {
-        let (r, c) = (k / cols, k % cols);
-        let at = (c * rows + r) * width;
-        if let Some(slot) = column_major.get_mut(at..at + width) {
-            slot.copy_from_slice(scalar);
-        }
-    }
-    column_major
+/// Every tensor of a safetensors file, in data order, converted to column-major bytes; or what
+/// is wrong with the file (without the file: the caller adds it).
+fn parse_tensors(bytes: &[u8]) -> Result<Vec<Tensor>, WeightsError> {
+    let file = File::parse(bytes)?;
+    file.tensors()
+        .iter()
+        .map(|tensor| {
+            let Some(dtype) = Scalar::from_dtype(&tensor.dtype) else {
+                return Err(WeightsError::UnsupportedDtype {
+                    file: None,
+                    name: tensor.name.clone(),
+                    found: tensor.dtype.clone(),
+                });
+            };
+            Ok(Tensor {
+                name: tensor.name.clone(),
+                dtype,
+                shape: tensor.shape.clone(),
+                bytes: nn_format::to_column_major(&tensor.shape, tensor.data, dtype.width()),
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -369,94 +264,32 @@ mod tests {
         assert_eq!(tensors[0].bytes, data);
     }
 
+    /// What is wrong with the file comes from `nn-format` (its tests check every message);
+    /// the dtype a network cannot have is this module's.
     #[test]
     fn problems_with_the_file_are_explained() {
-        let cases: [(Vec<u8>, &str); 7] = [
+        let cases: [(Vec<u8>, &str); 3] = [
             (
                 b"abc".to_vec(),
-                "is not a safetensors file: it has 3 bytes, fewer than the 8",
+                "truncated: it has 3 bytes but its header needs 8",
             ),
             (
-                b"h1,h2,h3\n1,2,3\n".to_vec(),
-                "is not a safetensors file: its first 8 bytes give a header length of",
-            ),
-            (file("[1]", b""), "its header does not start with `{`"),
-            (file("{\"w\":", b""), "its header is not JSON"),
-            (
-                file(
-                    r#"{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}"#,
-                    b"1234",
-                ),
-                "is truncated: its header describes 8 bytes of tensor data, but 4 follow it",
-            ),
-            (
-                file(
-                    r#"{"w":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}"#,
-                    b"12345678",
-                ),
-                "is not a valid safetensors file",
+                file(r#"{"__metadata__":{"epochs":10}}"#, b""),
+                "metadata `epochs` is the number 10, but safetensors metadata values must be \
+                 strings; store it as a string",
             ),
             (
                 file(
                     r#"{"w":{"dtype":"F16","shape":[2],"data_offsets":[0,4]}}"#,
                     b"1234",
                 ),
-                "has tensor `w` of dtype F16, but a network's scalar is F32 or F64; convert the file",
+                "tensor `w` has dtype F16, but a network's scalar is F32 or F64; convert the file",
             ),
         ];
         for (bytes, expected) in cases {
             let error = parse_tensors(&bytes).unwrap_err();
-            assert!(error.contains(expected), "{error:?} lacks {expected:?}");
+            assert_eq!(error.to_string(), expected);
         }
-    }
-
-    /// `safetensors` 0.8 overflows (a panic in debug builds) adding the last end offset to the
-    /// header length: offsets near `u64::MAX` must be rejected first.
-    #[test]
-    fn hostile_offsets_near_u64_max_are_rejected_without_panic() {
-        let mut entries = Vec::new();
-        let mut begin = 0u64;
-        for (i, size) in [(1u64 << 61) - 1; 8].into_iter().chain([7]).enumerate() {
-            let end = begin + size;
-            entries.push(format!(
-                r#""t{i}":{{"dtype":"U8","shape":[{size}],"data_offsets":[{begin},{end}]}}"#
-            ));
-            begin = end;
-        }
-        let header = format!("{{{}}}", entries.join(","));
-        let error = parse_tensors(&file(&header, b"")).unwrap_err();
-        assert!(error.starts_with("is truncated"), "{error}");
-    }
-
-    /// Random bytes, and a valid file with bytes flipped or cut, never panic the parser.
-    #[test]
-    fn never_panics() {
-        let header = r#"{"__metadata__":{"format":"pt"},"b":{"dtype":"F32","shape":[3],"data_offsets":[0,12]},"w":{"dtype":"F32","shape":[2,3],"data_offsets":[12,36]}}"#;
-        let valid = file(header, &[0; 36]);
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            // xorshift64*: reproducible without a dependency.
-            state ^= state >> 12;
-            state ^= state << 25;
-            state ^= state >> 27;
-            state.wrapping_mul(0x2545_f491_4f6c_dd1d)
-        };
-        for _ in 0..3000 {
-            let mut bytes = valid.clone();
-            match next() % 3 {
-                0 => {
-                    let at = (next() % bytes.len() as u64) as usize;
-                    bytes[at] = next() as u8;
-                }
-                1 => bytes.truncate((next() % bytes.len() as u64) as usize),
-                _ => {
-                    let at = (next() % 8) as usize;
-                    bytes[at] = next() as u8;
-                }
-            }
-            let _ = parse_tensors(&bytes);
-        }
-        assert!(parse_tensors(&valid).is_ok());
     }
 
     #[test]

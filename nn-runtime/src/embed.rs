@@ -124,16 +124,42 @@ impl EmbedSource {
             }
             i += 1;
         }
-        self.fail(
-            Message::new()
-                .push("tensor `")
-                .push(name)
-                .push("` (shape ")
-                .push_shape(expected)
-                .push(") is missing from the file, but `")
-                .push_network(self)
-                .push("` needs it; embed a file saved from this network"),
-        )
+        let message = Message::new()
+            .push("tensor `")
+            .push(name)
+            .push("` (shape ")
+            .push_shape(expected)
+            .push(") is missing from the file, but `")
+            .push_network(self)
+            .push("` needs it; ");
+        let message = match self.closest(name) {
+            Some(closest) => message
+                .push("the closest name in the file is `")
+                .push(closest)
+                .push("`; "),
+            None => message.push("the file has no tensors; "),
+        };
+        self.fail(message.push("embed a file saved from this network"))
+    }
+
+    /// The name of the file's tensor closest to `name` by [`edit_distance`] (the first of
+    /// equals, in data order); `None` if the file has no tensors.
+    const fn closest(&self, name: &str) -> Option<&'static str> {
+        let mut best: Option<(usize, &'static str)> = None;
+        let mut i = 0;
+        while i < self.tensors.len() {
+            let candidate = self.tensors[i].name;
+            let distance = edit_distance(name, candidate);
+            best = match best {
+                Some((shortest, _)) if shortest <= distance => best,
+                _ => Some((distance, candidate)),
+            };
+            i += 1;
+        }
+        match best {
+            Some((_, closest)) => Some(closest),
+            None => None,
+        }
     }
 
     /// Checks the dtype and shape of a tensor found in the file.
@@ -265,6 +291,52 @@ const fn swap_scalar_bytes(bytes: &mut [u8], width: usize) {
         start += width;
     }
 }
+
+/// The edit (Levenshtein) distance between `a` and `b`: the fewest one-byte insertions,
+/// deletions and substitutions that turn one into the other, in a `const fn`, for naming the
+/// closest tensor when one is missing (here at compile time, in `io` at run time).
+///
+/// Names longer than [`EDIT_DISTANCE_MAX_LEN`] bytes are not typos of a parameter name: for
+/// them the distance is the longer length (an upper bound), which keeps the cost below
+/// `EDIT_DISTANCE_MAX_LEN²` steps per pair whatever a file holds.
+pub(crate) const fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() > EDIT_DISTANCE_MAX_LEN || b.len() > EDIT_DISTANCE_MAX_LEN {
+        return if a.len() > b.len() { a.len() } else { b.len() };
+    }
+    // `row[j]`: the distance from the first `i` bytes of `a` to the first `j` of `b`.
+    let mut row = [0usize; EDIT_DISTANCE_MAX_LEN + 1];
+    let mut j = 0;
+    while j <= b.len() {
+        row[j] = j;
+        j += 1;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        // `diagonal`: row `i`, column `j` (before it is overwritten with row `i + 1`).
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        let mut j = 0;
+        while j < b.len() {
+            let substitute = diagonal + (a[i] != b[j]) as usize;
+            let delete = row[j + 1] + 1;
+            let insert = row[j] + 1;
+            diagonal = row[j + 1];
+            let shortest = if substitute < delete {
+                substitute
+            } else {
+                delete
+            };
+            row[j + 1] = if insert < shortest { insert } else { shortest };
+            j += 1;
+        }
+        i += 1;
+    }
+    row[b.len()]
+}
+
+/// The longest names [`edit_distance`] compares byte by byte.
+const EDIT_DISTANCE_MAX_LEN: usize = 256;
 
 /// `a == b` for strings, in a `const fn` (`PartialEq` is not const).
 const fn str_eq(a: &str, b: &str) -> bool {
@@ -455,6 +527,21 @@ mod tests {
 
     #[test]
     #[should_panic(
+        expected = "tensor `h1.bias` (shape [3]) is missing from the file, but \
+                    `Net<f32>` needs it; the closest name in the file is `h1.biases`; embed a \
+                    file saved from this network"
+    )]
+    fn a_missing_tensor_names_the_closest_in_the_file() {
+        let source = source(vec![
+            tensor("h1.weight", &[3, 2], &[0.0; 6]),
+            tensor("out.bias", &[1], &[0.0]),
+            tensor("h1.biases", &[3], &[0.0; 3]),
+        ]);
+        Dense::<f32, 2, 3>::embedded(&source, "h1.weight", "h1.bias");
+    }
+
+    #[test]
+    #[should_panic(
         expected = "unexpected tensor `h2.weight` (shape [1, 3]): `Net<f32>` has no parameter"
     )]
     fn an_extra_tensor_is_named() {
@@ -480,6 +567,21 @@ mod tests {
             shape,
             bytes: le_bytes(values),
         }
+    }
+
+    #[test]
+    fn edit_distance_counts_single_byte_edits() {
+        assert_eq!(edit_distance("h1.bias", "h1.bias"), 0);
+        assert_eq!(edit_distance("h1.bias", "h1.biases"), 2);
+        assert_eq!(edit_distance("h1.biases", "h1.bias"), 2);
+        assert_eq!(edit_distance("h1.bias", "out.bias"), 3);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("abc", ""), 3);
+        let long = "x".repeat(EDIT_DISTANCE_MAX_LEN + 1);
+        assert_eq!(edit_distance(&long, "x"), EDIT_DISTANCE_MAX_LEN + 1);
+        let longest = "x".repeat(EDIT_DISTANCE_MAX_LEN);
+        assert_eq!(edit_distance(&longest, "y"), EDIT_DISTANCE_MAX_LEN);
     }
 
     #[test]

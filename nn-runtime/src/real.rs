@@ -1,5 +1,8 @@
 //! The scalar types a network computes in.
 
+use alloc::vec::Vec;
+use core::mem::size_of;
+
 use nalgebra::RealField;
 
 mod sealed {
@@ -16,6 +19,17 @@ mod sealed {
 pub trait Real: RealField + Copy + Default + Send + Sync + sealed::Sealed + 'static {
     /// The safetensors dtype name of this scalar: `"F32"` or `"F64"`.
     const DTYPE: &'static str;
+
+    /// Appends the little-endian bytes of every value to `out`: `size_of::<Self>()` bytes
+    /// each (4 for `f32`, 8 for `f64`), bit for bit (NaN payloads included); the data of a
+    /// safetensors tensor of dtype [`DTYPE`](Self::DTYPE).
+    fn extend_le_bytes(values: &[Self], out: &mut Vec<u8>);
+
+    /// Sets `values` from the little-endian bytes `bytes`, the inverse of
+    /// [`extend_le_bytes`](Self::extend_le_bytes): value `i` from bytes
+    /// `i * size_of::<Self>()..`. Values beyond the end of `bytes` keep what they held; bytes
+    /// beyond the end of `values` are ignored.
+    fn copy_from_le_bytes(bytes: &[u8], values: &mut [Self]);
 
     /// Converts an `f64` constant (a learning rate, an epsilon) to this scalar, rounding.
     fn constant(value: f64) -> Self;
@@ -64,6 +78,20 @@ macro_rules! impl_real {
     ($t:ty, $dtype:literal, $erf:path, $tanh:path, $gemm:path) => {
         impl Real for $t {
             const DTYPE: &'static str = $dtype;
+
+            fn extend_le_bytes(values: &[Self], out: &mut Vec<u8>) {
+                out.reserve(values.len() * size_of::<Self>());
+                for value in values {
+                    out.extend_from_slice(&value.to_le_bytes());
+                }
+            }
+
+            fn copy_from_le_bytes(bytes: &[u8], values: &mut [Self]) {
+                let (chunks, _) = bytes.as_chunks::<{ size_of::<$t>() }>();
+                for (value, chunk) in values.iter_mut().zip(chunks) {
+                    *value = <$t>::from_le_bytes(*chunk);
+                }
+            }
 
             #[inline]
             fn constant(value: f64) -> Self {
@@ -140,7 +168,30 @@ pub(crate) fn tanh_f32(x: f32) -> f32 {
 
 #[cfg(test)]
 mod tests {
-    use super::tanh_f32;
+    use super::{Real, tanh_f32};
+    use alloc::vec::Vec;
+
+    #[test]
+    fn le_bytes_round_trip_bit_for_bit() {
+        let values = [-0.0, f32::from_bits(1), f32::from_bits(0x7fc0_1234), 1.0];
+        let mut bytes = Vec::new();
+        f32::extend_le_bytes(&values, &mut bytes);
+        assert_eq!(bytes[12..], [0, 0, 0x80, 0x3f]);
+        let mut again = [0.0f32; 4];
+        f32::copy_from_le_bytes(&bytes, &mut again);
+        assert_eq!(again.map(f32::to_bits), values.map(f32::to_bits));
+
+        let values = [f64::from_bits(0x7ff8_0000_dead_beef), -2.5];
+        let mut bytes = Vec::new();
+        f64::extend_le_bytes(&values, &mut bytes);
+        assert_eq!(bytes.len(), 16);
+        let mut again = [0.0f64; 3];
+        f64::copy_from_le_bytes(&bytes, &mut again);
+        assert_eq!(
+            again.map(f64::to_bits),
+            [values[0].to_bits(), values[1].to_bits(), 0]
+        );
+    }
 
     /// Distance in units in the last place of the exact value.
     fn ulps(approx: f32, exact: f64) -> f64 {

@@ -19,6 +19,10 @@
 //!   order, header padded with spaces to a multiple of 8 bytes. Saving is deterministic: the
 //!   same parameters give the same bytes.
 //!
+//! The format itself (parsing, the header, the transposition, the messages of
+//! [`WeightsError`]) is the `nn-format` crate's, shared with [`embed!`](crate::embed); this
+//! module reads into and writes from a network through [`Parameters`].
+//!
 //! So `safetensors.torch.load_file(path)` gives a `state_dict` for the equivalent
 //! `torch.nn.Module`, and a `state_dict` saved by `safetensors.torch.save_file` loads here.
 //!
@@ -26,10 +30,12 @@
 //!
 //! The file must hold exactly the network's tensors: each one present, with the network's
 //! dtype and PyTorch shape, and no other tensor. Anything else is a [`WeightsError`] naming the
-//! file, the tensor, and the expected and found shape or dtype; so are a truncated file, a
-//! corrupt header and bytes that are not safetensors at all. Loading never panics, whatever the
-//! bytes (a fuzz test pins this), and validates the whole file before writing a single
-//! parameter, so after an error the network holds exactly what it held before.
+//! file, the tensor, and the expected and found shape or dtype (for a missing tensor, the
+//! names the file has, the closest first); so are metadata that are not strings (naming the
+//! key), a truncated file, a corrupt header and bytes that are not safetensors at all. Loading
+//! never panics, whatever the bytes (a fuzz test pins this), and validates the whole file
+//! before writing a single parameter, so after an error the network holds exactly what it held
+//! before.
 //!
 //! **Dtypes are not converted.** An `F32` file loaded into a `Net<f64>` (or the reverse) is a
 //! [`WeightsError::DtypeMismatch`]: a silent conversion would make a reloaded `f64` network
@@ -80,8 +86,6 @@
 //! # }
 //! ```
 
-mod error;
-mod format;
 #[cfg(test)]
 mod tests;
 
@@ -90,9 +94,12 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use alloc::boxed::Box;
+use core::mem::size_of;
 
-pub use error::WeightsError;
+pub use nn_format::WeightsError;
+use nn_format::{File, Tensor};
 
+use crate::embed::edit_distance;
 use crate::{Parameters, Real};
 
 /// The `__metadata__` key under which a file records [`Parameters::ARCHITECTURE`].
@@ -129,12 +136,16 @@ pub fn to_bytes<T: Real, N: Parameters<T>>(net: &N) -> Vec<u8> {
         .map(|&index| (N::TENSORS[index].name, N::TENSORS[index].shape))
         .collect();
     let metadata = [(FORMAT_KEY, "pt"), (ARCHITECTURE_KEY, N::ARCHITECTURE)];
-    let scalar_bytes = core::mem::size_of::<T>();
+    let width = size_of::<T>();
 
-    let mut bytes = format::header(T::DTYPE, scalar_bytes, &metadata, &tensors);
-    bytes.reserve(N::PARAM_COUNT * scalar_bytes);
+    let mut bytes = nn_format::header(T::DTYPE, width, &metadata, &tensors);
+    bytes.reserve(N::PARAM_COUNT * width);
+    let mut column_major = Vec::new();
     for &index in &order {
-        format::encode_tensor(N::TENSORS[index].shape, net.tensor(index), &mut bytes);
+        column_major.clear();
+        T::extend_le_bytes(net.tensor(index), &mut column_major);
+        let shape = N::TENSORS[index].shape;
+        bytes.extend(nn_format::to_row_major(shape, &column_major, width));
     }
     bytes
 }
@@ -177,7 +188,8 @@ pub fn save<T: Real, N: Parameters<T>>(
 ///
 /// # Errors
 /// - [`WeightsError::NotSafetensors`], [`WeightsError::Truncated`],
-///   [`WeightsError::Corrupt`]: the bytes are not a well-formed safetensors file.
+///   [`WeightsError::Corrupt`], [`WeightsError::MetadataNotObject`],
+///   [`WeightsError::MetadataNotString`]: the bytes are not a well-formed safetensors file.
 /// - [`WeightsError::MissingTensor`], [`WeightsError::UnexpectedTensor`],
 ///   [`WeightsError::ShapeMismatch`], [`WeightsError::DtypeMismatch`]: the file is well formed
 ///   but does not hold exactly `net`'s tensors.
@@ -187,25 +199,25 @@ pub fn load_from_bytes<T: Real, N: Parameters<T>>(
     net: &mut N,
     bytes: &[u8],
 ) -> Result<Loaded, WeightsError> {
-    let (header, data) = format::parse(bytes)?;
+    let file = File::parse(bytes)?;
 
     // Validate every tensor before writing any.
     let mut sources: Vec<&[u8]> = Vec::with_capacity(N::TENSORS.len());
     for info in N::TENSORS {
-        let Some(found) = header.info(info.name) else {
+        let Some(found) = file.tensor(info.name) else {
             return Err(WeightsError::MissingTensor {
                 file: None,
                 name: info.name.into(),
                 shape: info.shape.to_vec(),
+                available: closest_first(info.name, file.tensors()),
             });
         };
-        let dtype = found.dtype.to_string();
-        if dtype != T::DTYPE {
+        if found.dtype != T::DTYPE {
             return Err(WeightsError::DtypeMismatch {
                 file: None,
                 name: info.name.into(),
                 expected: T::DTYPE,
-                found: dtype,
+                found: found.dtype.clone(),
             });
         }
         if found.shape != info.shape {
@@ -216,41 +228,30 @@ pub fn load_from_bytes<T: Real, N: Parameters<T>>(
                 found: found.shape.clone(),
             });
         }
-        let (begin, end) = found.data_offsets;
-        // In bounds: `format::parse` checked every offset against the data section.
-        let Some(source) = data.get(begin..end) else {
-            return Err(WeightsError::Corrupt {
-                file: None,
-                reason: format!("the data of tensor `{}` lies outside the file", info.name),
-            });
-        };
-        sources.push(source);
+        sources.push(found.data);
     }
     // In data order, so that the first extra tensor reported is the same on every run.
-    for name in header.offset_keys() {
-        if !N::TENSORS.iter().any(|info| info.name == name) {
-            let shape = header
-                .info(&name)
-                .map(|found| found.shape.clone())
-                .unwrap_or_default();
-            return Err(WeightsError::UnexpectedTensor {
-                file: None,
-                name,
-                shape,
-            });
-        }
-    }
-
-    for (index, source) in sources.into_iter().enumerate() {
-        format::decode_tensor(N::TENSORS[index].shape, source, net.tensor_mut(index));
-    }
-
-    let metadata: BTreeMap<String, String> = header
-        .metadata()
+    if let Some(extra) = file
+        .tensors()
         .iter()
-        .flatten()
-        .map(|(key, value)| (key.clone(), value.clone()))
-        .collect();
+        .find(|tensor| !N::TENSORS.iter().any(|info| info.name == tensor.name))
+    {
+        return Err(WeightsError::UnexpectedTensor {
+            file: None,
+            name: extra.name.clone(),
+            shape: extra.shape.clone(),
+        });
+    }
+
+    // `File::parse` checked each source's length against its dtype and shape, which are the
+    // parameter's.
+    for (index, source) in sources.into_iter().enumerate() {
+        let column_major =
+            nn_format::to_column_major(N::TENSORS[index].shape, source, size_of::<T>());
+        T::copy_from_le_bytes(&column_major, net.tensor_mut(index));
+    }
+
+    let metadata = file.metadata().clone();
     let architecture = metadata.get(ARCHITECTURE_KEY).cloned();
     let architecture_differs = architecture
         .as_deref()
@@ -292,6 +293,17 @@ pub fn load_boxed<T: Real, N: Parameters<T>>(
     let mut net = N::boxed_zeros();
     load(&mut *net, path)?;
     Ok(net)
+}
+
+/// The names of `tensors`, the closest to `name` first (by [`edit_distance`]; ties in data
+/// order).
+fn closest_first(name: &str, tensors: &[Tensor<'_>]) -> Vec<String> {
+    let mut names: Vec<(usize, &str)> = tensors
+        .iter()
+        .map(|tensor| (edit_distance(name, &tensor.name), tensor.name.as_str()))
+        .collect();
+    names.sort_by_key(|&(distance, _)| distance);
+    names.into_iter().map(|(_, name)| name.to_owned()).collect()
 }
 
 /// The bytes of `path`, or [`WeightsError::Read`].

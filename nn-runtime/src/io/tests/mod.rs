@@ -241,12 +241,8 @@ fn bytes_match_the_safetensors_crate_and_are_deterministic() {
     // crate orders metadata keys by a random hash), same header length.
     let transposed = |index: usize| {
         let mut bytes = Vec::new();
-        format::encode_tensor(
-            Tiny::<f64>::TENSORS[index].shape,
-            net.tensor(index),
-            &mut bytes,
-        );
-        bytes
+        f64::extend_le_bytes(net.tensor(index), &mut bytes);
+        nn_format::to_row_major(Tiny::<f64>::TENSORS[index].shape, &bytes, 8)
     };
     let tensors: Vec<_> = Tiny::<f64>::TENSORS
         .iter()

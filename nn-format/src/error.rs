@@ -1,4 +1,5 @@
-//! The error of saving or loading a weight file.
+//! The error of reading or writing a weight file: one type, one set of messages, for loading
+//! at run time (`nn_runtime::io`) and embedding at compile time (`embed!`).
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -6,9 +7,9 @@ use std::path::{Path, PathBuf};
 /// Why a weight file could not be saved or loaded.
 ///
 /// Every variant that concerns a file's contents carries `file`: the path when the bytes came
-/// from [`load`](super::load) (the message then starts with ``weights file `path`: ``), `None`
-/// when they came from [`load_from_bytes`](super::load_from_bytes). Shapes are PyTorch's
-/// (`[out, in]` for a weight). When loading fails, the network is left unchanged.
+/// from a file (the message then starts with ``weights file `path`: ``; see
+/// [`in_file`](Self::in_file)), `None` when they came from memory. Shapes are PyTorch's
+/// (`[out, in]` for a weight).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum WeightsError {
@@ -64,10 +65,54 @@ pub enum WeightsError {
         reason: String,
     },
 
+    /// The header's `__metadata__` is not a JSON object.
+    #[error(
+        "{}`__metadata__` is {found}, but safetensors metadata must be an object of strings \
+         such as {{\"format\": \"pt\"}}",
+        FileLabel(file)
+    )]
+    MetadataNotObject {
+        /// The file, when loading from a path.
+        file: Option<PathBuf>,
+        /// What it is instead, in words (`an array`, `null`, `the number 3`).
+        found: String,
+    },
+
+    /// A value of the header's `__metadata__` is not a string (safetensors allows only strings).
+    #[error(
+        "{}metadata `{key}` is {found}, but safetensors metadata values must be strings; \
+         store it as a string",
+        FileLabel(file)
+    )]
+    MetadataNotString {
+        /// The file, when loading from a path.
+        file: Option<PathBuf>,
+        /// The metadata key (`epochs`).
+        key: String,
+        /// What the value is instead, in words (`the number 10`, `an array`).
+        found: String,
+    },
+
+    /// A tensor's dtype is not one a network can be built over (`F32`, `F64`); reported where
+    /// the network's scalar is not known yet (`embed!` reading the file).
+    #[error(
+        "{}tensor `{name}` has dtype {found}, but a network's scalar is F32 or F64; convert the file",
+        FileLabel(file)
+    )]
+    UnsupportedDtype {
+        /// The file, when loading from a path.
+        file: Option<PathBuf>,
+        /// The tensor's name.
+        name: String,
+        /// The tensor's dtype in the file (`F16`, `BF16`, `I64`, ...).
+        found: String,
+    },
+
     /// A parameter of the network has no tensor in the file.
     #[error(
-        "{}tensor `{name}` (shape {shape:?}) is missing from the file",
-        FileLabel(file)
+        "{}tensor `{name}` (shape {shape:?}) is missing from the file, {}",
+        FileLabel(file),
+        Available(available)
     )]
     MissingTensor {
         /// The file, when loading from a path.
@@ -76,6 +121,9 @@ pub enum WeightsError {
         name: String,
         /// The parameter's PyTorch shape.
         shape: Vec<usize>,
+        /// The names of the file's tensors, the closest to `name` first (by edit distance);
+        /// the message lists the first [`LISTED_NAMES`].
+        available: Vec<String>,
     },
 
     /// The file has a tensor that is not a parameter of the network.
@@ -120,7 +168,7 @@ pub enum WeightsError {
         file: Option<PathBuf>,
         /// The tensor's name.
         name: String,
-        /// The network's dtype, [`Real::DTYPE`](crate::Real::DTYPE): `F32` or `F64`.
+        /// The network's dtype, `Real::DTYPE`: `F32` or `F64`.
         expected: &'static str,
         /// The tensor's dtype in the file (`F16`, `BF16`, `F64`, `I64`, ...).
         found: String,
@@ -135,6 +183,9 @@ impl WeightsError {
             Self::NotSafetensors { file, .. }
             | Self::Truncated { file, .. }
             | Self::Corrupt { file, .. }
+            | Self::MetadataNotObject { file, .. }
+            | Self::MetadataNotString { file, .. }
+            | Self::UnsupportedDtype { file, .. }
             | Self::MissingTensor { file, .. }
             | Self::UnexpectedTensor { file, .. }
             | Self::ShapeMismatch { file, .. }
@@ -142,19 +193,51 @@ impl WeightsError {
         }
     }
 
-    /// Records `path` as the file the error is about.
-    pub(super) fn in_file(mut self, path: &Path) -> Self {
+    /// Records `path` as the file the error is about (for the variants about its contents;
+    /// [`Read`](Self::Read) and [`Write`](Self::Write) have one already).
+    #[must_use]
+    pub fn in_file(mut self, path: &Path) -> Self {
         match &mut self {
             Self::Read { .. } | Self::Write { .. } => {}
             Self::NotSafetensors { file, .. }
             | Self::Truncated { file, .. }
             | Self::Corrupt { file, .. }
+            | Self::MetadataNotObject { file, .. }
+            | Self::MetadataNotString { file, .. }
+            | Self::UnsupportedDtype { file, .. }
             | Self::MissingTensor { file, .. }
             | Self::UnexpectedTensor { file, .. }
             | Self::ShapeMismatch { file, .. }
             | Self::DtypeMismatch { file, .. } => *file = Some(path.to_path_buf()),
         }
         self
+    }
+}
+
+/// How many names of the file's tensors a [`WeightsError::MissingTensor`] message lists.
+pub const LISTED_NAMES: usize = 10;
+
+/// ``which has `a`, `b` (closest first)``: the start of the list in `available`.
+struct Available<'a>(&'a [String]);
+
+impl fmt::Display for Available<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Some((first, rest)) = self.0.split_first() else {
+            return f.write_str("which has no tensors");
+        };
+        write!(f, "which has `{first}`")?;
+        for name in rest.iter().take(LISTED_NAMES - 1) {
+            write!(f, ", `{name}`")?;
+        }
+        if let Some(more) = self
+            .0
+            .len()
+            .checked_sub(LISTED_NAMES)
+            .filter(|&more| more > 0)
+        {
+            write!(f, " and {more} more")?;
+        }
+        f.write_str(" (closest first)")
     }
 }
 
