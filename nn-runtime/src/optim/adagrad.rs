@@ -3,7 +3,7 @@
 use alloc::boxed::Box;
 use core::marker::PhantomData;
 
-use super::{Common, Optim, Schedule, StepScalars, UpdateRule, for_each};
+use super::{Optim, Schedule, StepScalars, UpdateRule, for_each};
 use crate::Real;
 use crate::network::Parameters;
 use crate::train::ConfigError;
@@ -55,15 +55,6 @@ impl<T: Real, N: Parameters<T>> UpdateRule for AdaGradRule<T, N> {
     type Net = N;
     type Config = AdaGradConfig;
     const CONFIG: &'static str = "AdaGradConfig";
-
-    fn common(c: &AdaGradConfig) -> Common {
-        Common {
-            lr: c.lr,
-            weight_decay: c.weight_decay,
-            schedule: c.schedule,
-            max_grad_norm: c.max_grad_norm,
-        }
-    }
 
     fn new(config: &AdaGradConfig) -> Result<Self, ConfigError> {
         ConfigError::positive(Self::CONFIG, "eps", config.eps)?;

@@ -3,7 +3,7 @@
 use alloc::boxed::Box;
 use core::marker::PhantomData;
 
-use super::{Common, Optim, Schedule, StepScalars, UpdateRule, for_each};
+use super::{Optim, Schedule, StepScalars, UpdateRule, for_each};
 use crate::Real;
 use crate::network::Parameters;
 use crate::train::ConfigError;
@@ -158,15 +158,6 @@ macro_rules! adam_rule {
             type Net = N;
             type Config = $config;
             const CONFIG: &'static str = stringify!($config);
-
-            fn common(c: &$config) -> Common {
-                Common {
-                    lr: c.lr,
-                    weight_decay: c.weight_decay,
-                    schedule: c.schedule,
-                    max_grad_norm: c.max_grad_norm,
-                }
-            }
 
             fn new(config: &$config) -> Result<Self, ConfigError> {
                 Moments::new(Self::CONFIG, &config.hyper()).map($rule)

@@ -2,7 +2,10 @@
 //! optimizer's state and the few lines of its math) with the config, the learning-rate
 //! schedule, gradient clipping and the step count.
 
-use super::{Optimizer, Schedule, clip_factor};
+use super::{
+    AdaGradConfig, AdamConfig, AdamWConfig, Optimizer, RmsPropConfig, Schedule, SgdConfig,
+    clip_factor,
+};
 use crate::Real;
 use crate::network::Parameters;
 use crate::train::ConfigError;
@@ -19,6 +22,30 @@ pub struct Common {
     /// Clip the gradient to this global norm (finite and `> 0`), if set.
     pub max_grad_norm: Option<f64>,
 }
+
+/// `Common::from(config)` for each config: every config has these four fields.
+macro_rules! common_of {
+    ($($config:ty),*) => {$(
+        impl From<$config> for Common {
+            fn from(c: $config) -> Common {
+                Common {
+                    lr: c.lr,
+                    weight_decay: c.weight_decay,
+                    schedule: c.schedule,
+                    max_grad_norm: c.max_grad_norm,
+                }
+            }
+        }
+    )*};
+}
+
+common_of!(
+    SgdConfig,
+    AdaGradConfig,
+    RmsPropConfig,
+    AdamConfig,
+    AdamWConfig
+);
 
 impl Common {
     /// Checks each option's range; `owner` names the config in the error.
@@ -48,13 +75,10 @@ pub trait UpdateRule: Sized {
     type Scalar: Real;
     /// The network (and gradient, and state) type.
     type Net: Parameters<Self::Scalar>;
-    /// The hyperparameters.
-    type Config: Copy;
+    /// The hyperparameters, with the options every optimizer has ([`Common`]).
+    type Config: Copy + Into<Common>;
     /// The config's name in error messages (`"SgdConfig"`).
     const CONFIG: &'static str;
-
-    /// The options of `config` every optimizer has.
-    fn common(config: &Self::Config) -> Common;
 
     /// Checks the rule's own hyperparameters, then allocates its state.
     ///
@@ -89,7 +113,7 @@ impl<R: UpdateRule> Optim<R> {
     /// documents its range): a NaN or infinite value, a negative learning rate, a decay rate
     /// outside `[0, 1)`, ...
     pub fn new(config: R::Config) -> Result<Self, ConfigError> {
-        R::common(&config).check(R::CONFIG)?;
+        config.into().check(R::CONFIG)?;
         Ok(Optim {
             rule: R::new(&config)?,
             config,
@@ -109,14 +133,14 @@ impl<R: UpdateRule> Optim<R> {
 
     /// The learning rate of the next step, in `f64`.
     fn next_lr(&self) -> f64 {
-        let common = R::common(&self.config);
+        let common: Common = self.config.into();
         common.schedule.lr_at(common.lr, self.steps)
     }
 }
 
 impl<R: UpdateRule> Optimizer<R::Scalar, R::Net> for Optim<R> {
     fn step(&mut self, net: &mut R::Net, grad: &R::Net) {
-        let max_norm = R::common(&self.config).max_grad_norm;
+        let max_norm = self.config.into().max_grad_norm;
         let step = StepScalars {
             lr: R::Scalar::constant(self.next_lr()),
             clip: R::Scalar::constant(clip_factor(grad, max_norm)),

@@ -3,7 +3,7 @@
 use alloc::boxed::Box;
 use core::marker::PhantomData;
 
-use super::{Common, Optim, Schedule, StepScalars, UpdateRule, for_each};
+use super::{Optim, Schedule, StepScalars, UpdateRule, for_each};
 use crate::Real;
 use crate::network::Parameters;
 use crate::train::ConfigError;
@@ -79,15 +79,6 @@ impl<T: Real, N: Parameters<T>> UpdateRule for SgdRule<T, N> {
     type Net = N;
     type Config = SgdConfig;
     const CONFIG: &'static str = "SgdConfig";
-
-    fn common(c: &SgdConfig) -> Common {
-        Common {
-            lr: c.lr,
-            weight_decay: c.weight_decay,
-            schedule: c.schedule,
-            max_grad_norm: c.max_grad_norm,
-        }
-    }
 
     fn new(config: &SgdConfig) -> Result<Self, ConfigError> {
         ConfigError::decay(Self::CONFIG, "momentum", config.momentum)?;

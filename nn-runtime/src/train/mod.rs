@@ -394,8 +394,25 @@ fn non_finite_tensor<T: Real, N: Parameters<T>>(params: &N) -> Option<&'static s
     N::TENSORS
         .iter()
         .enumerate()
-        .find(|(i, _)| params.tensor(*i).iter().any(|g| !g.is_finite()))
+        .find(|(i, _)| !all_finite(params.tensor(*i)))
         .map(|(_, info)| info.name)
+}
+
+/// Whether every value is finite. Runs twice per step, so it is written to vectorize: `x · 0`
+/// is 0 for a finite `x` and NaN for a NaN or an infinity, and a NaN survives the sums, which
+/// run in independent lanes (an early-exit `any(!is_finite)` does not vectorize; measured on
+/// the digits network, 26k parameters: 16 µs a scan against 1 µs).
+fn all_finite<T: Real>(values: &[T]) -> bool {
+    const LANES: usize = 16;
+    let mut lanes = [T::zero(); LANES];
+    let chunks = values.chunks_exact(LANES);
+    let rest = chunks.remainder();
+    for chunk in chunks {
+        for (lane, &x) in lanes.iter_mut().zip(chunk) {
+            *lane += x * T::zero();
+        }
+    }
+    lanes.iter().chain(rest).all(|x| x.is_finite())
 }
 
 fn progress_bar(config: &TrainConfig, steps: usize) -> ProgressBar {
@@ -421,4 +438,24 @@ pub fn summary(stats: &EpochStats) -> alloc::string::String {
         text += &alloc::format!(" | val {}", metrics(validation));
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::all_finite;
+
+    #[test]
+    fn all_finite_finds_a_nan_or_infinity_anywhere() {
+        let finite: alloc::vec::Vec<f32> = (0..37).map(|i| i as f32 * 1e36).collect();
+        assert!(all_finite(&finite));
+        assert!(all_finite::<f64>(&[]));
+        for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+            // In the vectorized lanes, and in the remainder after the last full chunk.
+            for at in [0, 15, 16, 31, 32, 36] {
+                let mut values = finite.clone();
+                values[at] = bad;
+                assert!(!all_finite(&values), "{bad} at {at}");
+            }
+        }
+    }
 }
