@@ -133,7 +133,7 @@ fn run(options: &Options) -> Result<(), Box<dyn std::error::Error>> {
         lr: LEARNING_RATE,
         schedule: Schedule::Cosine { steps, min_lr: 0.0 },
         ..AdamConfig::default()
-    });
+    })?;
     println!(
         "training: {} epochs of {} steps (batch {BATCH_SIZE}), Adam lr {LEARNING_RATE} with \
          cosine decay, seed {}, {} thread(s)",

@@ -165,8 +165,8 @@ impl Outcome {
 /// Loads, splits (fixed seed), standardizes, trains with AdamW, and measures test accuracy.
 pub fn train(run: &Run) -> Result<Outcome, Box<dyn std::error::Error>> {
     let all = load::<f32>()?;
-    let (test, rest) = all.split(TEST_FRACTION, run.seed);
-    let (mut valid, mut train) = rest.split(VALIDATION_FRACTION, run.seed + 1);
+    let (test, rest) = all.split(TEST_FRACTION, run.seed)?;
+    let (mut valid, mut train) = rest.split(VALIDATION_FRACTION, run.seed + 1)?;
     let mut test = test;
     let standardizer = Standardizer::fit(&train.inputs);
     for part in [&mut train, &mut valid, &mut test] {
@@ -186,7 +186,7 @@ pub fn train(run: &Run) -> Result<Outcome, Box<dyn std::error::Error>> {
             min_lr: 1e-5,
         },
         ..AdamWConfig::default()
-    });
+    })?;
     let config = TrainConfig {
         epochs: run.epochs,
         batch_size: 32,

@@ -96,7 +96,7 @@ pub fn fit(seed: u64) -> Result<Fitted, Box<dyn std::error::Error>> {
             min_lr: MIN_LR,
         },
         ..AdamConfig::default()
-    });
+    })?;
     let config = TrainConfig {
         epochs: EPOCHS,
         batch_size: BATCH_SIZE,

@@ -109,7 +109,7 @@ pub fn learn(seed: u64) -> Result<Learned, Box<dyn std::error::Error>> {
     let mut optimizer = Adam::new(AdamConfig {
         lr: LEARNING_RATE,
         ..AdamConfig::default()
-    });
+    })?;
     let config = TrainConfig {
         epochs: EPOCHS,
         batch_size: INPUTS.len(),

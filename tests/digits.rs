@@ -48,7 +48,8 @@ fn the_committed_embed_model_is_the_digits_model() {
     let net: Box<digits::Digits<f32>> = nn_runtime::io::load_boxed(&path).expect("loads");
     let (test, _) = digits::load::<f32>()
         .expect("loads")
-        .split(digits::TEST_FRACTION, Run::default().seed);
+        .split(digits::TEST_FRACTION, Run::default().seed)
+        .expect("a fraction in [0, 1]");
     let accuracy = nn_runtime::train::evaluate(&*net, &test)
         .accuracy
         .expect("a classifier");

@@ -480,7 +480,8 @@ where
     let mut sgd = Sgd::<f64, N>::new(SgdConfig {
         lr: LR,
         ..SgdConfig::default()
-    });
+    })
+    .expect("a valid config");
     for (i, (x, y)) in s.xs.iter().zip(&s.ys).enumerate() {
         grad.fill(0.0);
         let expected_loss = reference.backward(x, y, &mut grad);

@@ -107,7 +107,7 @@ fn a_training_step_on_one_sample_allocates_nothing() {
     let mut net = Small::<f32>::zeros();
     let mut grad = Small::<f32>::zeros();
     // The optimizer allocates its state (two moment buffers) here, once.
-    let mut adam = Adam::<f32, Small<f32>>::new(AdamConfig::default());
+    let mut adam = Adam::<f32, Small<f32>>::new(AdamConfig::default()).expect("a valid config");
     let x = SVector::<f32, 8>::from_fn(|i, _| i as f32 * 0.1 - 0.3);
     let y = SVector::<f32, 4>::new(1.0, 0.0, 0.0, 1.0);
     for _ in 0..3 {

@@ -88,7 +88,10 @@ fn no_optimizer_allocates_in_step() {
     };
 
     let results = [
-        ("sgd", step_allocations("sgd", Sgd::new(sgd))),
+        (
+            "sgd",
+            step_allocations("sgd", Sgd::new(sgd).expect("valid")),
+        ),
         (
             "momentum",
             step_allocations(
@@ -96,7 +99,8 @@ fn no_optimizer_allocates_in_step() {
                 Sgd::new(SgdConfig {
                     momentum: 0.9,
                     ..sgd
-                }),
+                })
+                .expect("valid"),
             ),
         ),
         (
@@ -107,16 +111,17 @@ fn no_optimizer_allocates_in_step() {
                     momentum: 0.9,
                     nesterov: true,
                     ..sgd
-                }),
+                })
+                .expect("valid"),
             ),
         ),
         (
             "adagrad",
-            step_allocations("adagrad", AdaGrad::new(adagrad)),
+            step_allocations("adagrad", AdaGrad::new(adagrad).expect("valid")),
         ),
         (
             "rmsprop",
-            step_allocations("rmsprop", RmsProp::new(rmsprop)),
+            step_allocations("rmsprop", RmsProp::new(rmsprop).expect("valid")),
         ),
         (
             "rmsprop momentum",
@@ -125,11 +130,18 @@ fn no_optimizer_allocates_in_step() {
                 RmsProp::new(RmsPropConfig {
                     momentum: 0.9,
                     ..rmsprop
-                }),
+                })
+                .expect("valid"),
             ),
         ),
-        ("adam", step_allocations("adam", Adam::new(adam))),
-        ("adamw", step_allocations("adamw", AdamW::new(adamw))),
+        (
+            "adam",
+            step_allocations("adam", Adam::new(adam).expect("valid")),
+        ),
+        (
+            "adamw",
+            step_allocations("adamw", AdamW::new(adamw).expect("valid")),
+        ),
     ];
     for (name, counts) in results {
         assert_eq!(

@@ -84,18 +84,24 @@ fn constant_init_keeps_hidden_units_identical() {
     for (name, mut opt) in [
         (
             "sgd",
-            Box::new(Sgd::new(SgdConfig {
-                lr: 0.05,
-                momentum: 0.9,
-                ..Default::default()
-            })) as Box<dyn Optimizer<f64, Net<f64>>>,
+            Box::new(
+                Sgd::new(SgdConfig {
+                    lr: 0.05,
+                    momentum: 0.9,
+                    ..Default::default()
+                })
+                .expect("a valid config"),
+            ) as Box<dyn Optimizer<f64, Net<f64>>>,
         ),
         (
             "adam",
-            Box::new(Adam::new(AdamConfig {
-                lr: 0.01,
-                ..Default::default()
-            })),
+            Box::new(
+                Adam::new(AdamConfig {
+                    lr: 0.01,
+                    ..Default::default()
+                })
+                .expect("a valid config"),
+            ),
         ),
     ] {
         let mut net: Box<Net<f64>> = constant().build().unwrap();
@@ -148,7 +154,8 @@ fn zero_init_leaves_the_hidden_layers_dead() {
     let mut opt = Adam::new(AdamConfig {
         lr: 0.01,
         ..Default::default()
-    });
+    })
+    .expect("a valid config");
     train(&mut net, &mut opt);
     for index in 0..Net::<f64>::TENSORS.len() {
         let name = Net::<f64>::TENSORS[index].name;
@@ -163,7 +170,8 @@ fn random_init_breaks_the_symmetry() {
     let mut opt = Adam::new(AdamConfig {
         lr: 0.01,
         ..Default::default()
-    });
+    })
+    .expect("a valid config");
     let (first, last) = train(&mut net, &mut opt);
     assert!(last < first);
     assert!(row_spread(net.h1.weight.as_slice(), 6) > 0.1);

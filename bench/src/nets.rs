@@ -173,6 +173,7 @@ pub fn sgd<N: Parameters<f32>>() -> Sgd<f32, N> {
         lr: f64::from(LR),
         ..Default::default()
     })
+    .expect("a valid config")
 }
 
 // ---- Loading and exporting. ----

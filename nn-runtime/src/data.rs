@@ -3,9 +3,14 @@
 //! Every constructor checks each row (its width, that every feature is finite, that a class
 //! label is in range) and reports the first bad row by number, so bad data stops at the door
 //! instead of surfacing as a NaN loss many steps later.
+//!
+//! # Errors
+//!
+//! Bad rows are a [`DataError`] naming the row (and column); a split fraction outside
+//! `[0, 1]` is a [`ConfigError`] from [`Dataset::split`]. Nothing here panics on user input.
+//! (The crate's error policy is in [`train`](crate::train#errors).)
 
 use alloc::vec::Vec;
-use core::fmt;
 
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
@@ -13,11 +18,14 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::Real;
 use crate::linalg::Batch;
+use crate::train::ConfigError;
 
 /// Why rows could not become a dataset. Rows are numbered from 0.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[non_exhaustive]
 pub enum DataError {
     /// A row has the wrong number of features.
+    #[error("row {row} has {found} features, but the network takes {expected}")]
     Width {
         /// The row.
         row: usize,
@@ -27,6 +35,7 @@ pub enum DataError {
         found: usize,
     },
     /// A target row has the wrong width.
+    #[error("target of row {row} has width {found}, but the network outputs {expected}")]
     TargetWidth {
         /// The row.
         row: usize,
@@ -36,6 +45,10 @@ pub enum DataError {
         found: usize,
     },
     /// A feature or target is NaN or infinite.
+    #[error(
+        "row {row} has a NaN or infinite {} in column {column}",
+        if *target { "target" } else { "feature" }
+    )]
     NotFinite {
         /// The row.
         row: usize,
@@ -45,6 +58,9 @@ pub enum DataError {
         target: bool,
     },
     /// A class label is not below the number of classes.
+    #[error(
+        "row {row} has label {label}, but the network has {classes} classes (labels 0..{classes})"
+    )]
     LabelOutOfRange {
         /// The row.
         row: usize,
@@ -53,7 +69,20 @@ pub enum DataError {
         /// The number of classes (the network's output width).
         classes: usize,
     },
+    /// A label other than 0 or 1 for a network with one output (a binary classifier).
+    #[error(
+        "row {row} has label {label}, but a network with 1 output takes the binary labels 0 \
+         and 1; for more classes give the network one output per class and \
+         `softmax_cross_entropy`"
+    )]
+    NotBinary {
+        /// The row.
+        row: usize,
+        /// The label.
+        label: usize,
+    },
     /// Features and targets have different numbers of rows.
+    #[error("{features} rows of features but {targets} rows of targets")]
     RowCounts {
         /// Rows of features.
         features: usize,
@@ -61,60 +90,6 @@ pub enum DataError {
         targets: usize,
     },
 }
-
-impl fmt::Display for DataError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            DataError::Width {
-                row,
-                expected,
-                found,
-            } => {
-                write!(
-                    f,
-                    "row {row} has {found} features, but the network takes {expected}"
-                )
-            }
-            DataError::TargetWidth {
-                row,
-                expected,
-                found,
-            } => {
-                write!(
-                    f,
-                    "target of row {row} has width {found}, but the network outputs {expected}"
-                )
-            }
-            DataError::NotFinite {
-                row,
-                column,
-                target,
-            } => {
-                let what = if *target { "target" } else { "feature" };
-                write!(
-                    f,
-                    "row {row} has a NaN or infinite {what} in column {column}"
-                )
-            }
-            DataError::LabelOutOfRange {
-                row,
-                label,
-                classes,
-            } => write!(
-                f,
-                "row {row} has label {label}, but the network has {classes} classes (labels 0..{classes})"
-            ),
-            DataError::RowCounts { features, targets } => {
-                write!(
-                    f,
-                    "{features} rows of features but {targets} rows of targets"
-                )
-            }
-        }
-    }
-}
-
-impl std::error::Error for DataError {}
 
 /// Samples for a network with `IN` inputs and `OUT` outputs: one sample per column.
 #[derive(Clone, Debug, PartialEq)]
@@ -126,8 +101,29 @@ pub struct Dataset<T: Real, const IN: usize, const OUT: usize> {
 }
 
 impl<T: Real, const IN: usize, const OUT: usize> Dataset<T, IN, OUT> {
-    /// A classification dataset: each row of `features` with its class `labels[row]`, stored
-    /// as a one-hot target. Every row is checked (width, finite, label `< OUT`).
+    /// A classification dataset: each row of `features` with its class `labels[row]`. Every
+    /// row is checked (width, finite, label in range).
+    ///
+    /// With `OUT ≥ 2` outputs (`softmax_cross_entropy`), label `l < OUT` becomes the one-hot
+    /// target `e_l`. With one output (a binary classifier, `binary_cross_entropy`), the labels
+    /// are 0 and 1 and the target is the label itself, `0.0` or `1.0`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use nn_runtime::data::Dataset;
+    /// let binary = Dataset::<f32, 2, 1>::classification(&[[0.0, 1.0], [1.0, 0.0]], &[1, 0]).unwrap();
+    /// assert_eq!(binary.targets.as_slice(), &[1.0, 0.0]);
+    /// assert_eq!(binary.labels(), [1, 0]);
+    /// let three = Dataset::<f32, 2, 3>::classification(&[[0.0, 1.0]], &[2]).unwrap();
+    /// assert_eq!(three.targets.as_slice(), &[0.0, 0.0, 1.0]);
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// A [`DataError`] naming the first bad row: a wrong width, a NaN or infinite feature, a
+    /// label `≥ OUT` ([`DataError::LabelOutOfRange`]), or, for one output, a label other than
+    /// 0 or 1 ([`DataError::NotBinary`]).
     pub fn classification<R: AsRef<[T]>>(
         features: &[R],
         labels: &[usize],
@@ -141,14 +137,18 @@ impl<T: Real, const IN: usize, const OUT: usize> Dataset<T, IN, OUT> {
         let inputs = columns(features, false)?;
         let mut targets = Batch::<T, OUT>::zeros(labels.len());
         for (row, &label) in labels.iter().enumerate() {
-            if label >= OUT {
-                return Err(DataError::LabelOutOfRange {
-                    row,
-                    label,
-                    classes: OUT,
-                });
+            match OUT {
+                1 if label > 1 => return Err(DataError::NotBinary { row, label }),
+                1 => targets[(0, row)] = T::constant(label as f64),
+                _ if label >= OUT => {
+                    return Err(DataError::LabelOutOfRange {
+                        row,
+                        label,
+                        classes: OUT,
+                    });
+                }
+                _ => targets[(label, row)] = T::one(),
             }
-            targets[(label, row)] = T::one();
         }
         Ok(Self { inputs, targets })
     }
@@ -189,18 +189,31 @@ impl<T: Real, const IN: usize, const OUT: usize> Dataset<T, IN, OUT> {
         }
     }
 
-    /// Shuffles the samples with `seed`, then splits off the first `fraction` of them:
-    /// `(first, rest)`. The same seed gives the same split.
-    pub fn split(&self, fraction: f64, seed: u64) -> (Self, Self) {
+    /// Shuffles the samples with `seed`, then splits off the first `fraction` of them
+    /// (rounded to the nearest sample): `(first, rest)`. The same seed gives the same split.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] if `fraction` is NaN or outside `[0, 1]`.
+    pub fn split(&self, fraction: f64, seed: u64) -> Result<(Self, Self), ConfigError> {
+        ConfigError::fraction("Dataset::split", "fraction", fraction)?;
         let mut order: Vec<usize> = (0..self.len()).collect();
         order.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
-        let cut = ((self.len() as f64) * fraction.clamp(0.0, 1.0)).round() as usize;
-        (self.select(&order[..cut]), self.select(&order[cut..]))
+        let cut = ((self.len() as f64) * fraction).round() as usize;
+        Ok((self.select(&order[..cut]), self.select(&order[cut..])))
     }
 
-    /// The class of each sample: the index of its target's largest entry.
+    /// The class of each sample: the index of its target's largest entry; with one output (a
+    /// binary classifier), 1 where the target is above ½, else 0.
     pub fn labels(&self) -> Vec<usize> {
-        self.targets.column_iter().map(|t| t.argmax().0).collect()
+        let half = T::constant(0.5);
+        self.targets
+            .column_iter()
+            .map(|t| match OUT {
+                1 => usize::from(t[0] > half),
+                _ => t.argmax().0,
+            })
+            .collect()
     }
 }
 
@@ -333,13 +346,31 @@ mod tests {
     }
 
     #[test]
+    fn one_output_takes_binary_labels() {
+        let rows = [[1.0f32], [2.0], [3.0]];
+        let data = Dataset::<f32, 1, 1>::classification(&rows, &[0, 1, 1]).unwrap();
+        assert_eq!(data.targets.as_slice(), &[0.0, 1.0, 1.0]);
+        assert_eq!(data.labels(), [0, 1, 1]);
+        let err = Dataset::<f32, 1, 1>::classification(&rows, &[0, 2, 1]).unwrap_err();
+        assert_eq!(err, DataError::NotBinary { row: 1, label: 2 });
+        assert_eq!(
+            err.to_string(),
+            "row 1 has label 2, but a network with 1 output takes the binary labels 0 and 1; \
+             for more classes give the network one output per class and `softmax_cross_entropy`"
+        );
+        // Soft targets read back as labels by thresholding at ½.
+        let soft = Dataset::<f32, 1, 1>::regression(&rows, &[[0.2f32], [0.7], [0.5]]).unwrap();
+        assert_eq!(soft.labels(), [0, 1, 0]);
+    }
+
+    #[test]
     fn split_is_seeded_and_complete() {
         let rows: Vec<[f64; 1]> = (0..10).map(|i| [i as f64]).collect();
         let labels: Vec<usize> = (0..10).map(|i| i % 2).collect();
         let data = Dataset::<f64, 1, 2>::classification(&rows, &labels).unwrap();
-        let (a, b) = data.split(0.7, 3);
+        let (a, b) = data.split(0.7, 3).unwrap();
         assert_eq!((a.len(), b.len()), (7, 3));
-        assert_eq!(data.split(0.7, 3).0, a);
+        assert_eq!(data.split(0.7, 3).unwrap().0, a);
         let mut all: Vec<f64> = a.inputs.iter().chain(b.inputs.iter()).copied().collect();
         all.sort_by(f64::total_cmp);
         assert_eq!(all, (0..10).map(f64::from).collect::<Vec<_>>());

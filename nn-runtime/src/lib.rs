@@ -44,6 +44,8 @@ pub use network::{Network, Parameters, TensorInfo, TensorRole};
 #[cfg(feature = "std")]
 pub use optim::Optimizer;
 pub use real::Real;
+#[cfg(feature = "std")]
+pub use train::ConfigError;
 
 /// The nalgebra this crate was built against; generated code and users share it.
 pub use nalgebra;

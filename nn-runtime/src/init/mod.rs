@@ -44,6 +44,12 @@
 //! - Everything is computed in `f64` and rounded once to the network's scalar, so an `f32` and
 //!   an `f64` network initialized with the same seed agree to `f32` rounding.
 //!
+//! # Errors
+//!
+//! [`Init::apply`] and [`Init::build`] check every override and scheme before writing and
+//! return an [`InitError`] naming the layer, tensor or scheme; nothing here panics on user
+//! input. (The crate's error policy is in [`train`](crate::train#errors).)
+//!
 //! # Examples
 //!
 //! ```
@@ -62,7 +68,6 @@
 use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
-use core::fmt;
 
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::SeedableRng;
@@ -277,9 +282,14 @@ pub fn default_scheme(info: &TensorInfo) -> Scheme {
 }
 
 /// Why [`Init::apply`] refused to initialize a network. Nothing was written.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[non_exhaustive]
 pub enum InitError {
     /// [`Init::layer`] named a layer the network does not have.
+    #[error(
+        "init override names layer `{name}`, which this network does not have; its layers are {}",
+        list(layers)
+    )]
     UnknownLayer {
         /// The name given.
         name: String,
@@ -287,6 +297,10 @@ pub enum InitError {
         layers: Vec<&'static str>,
     },
     /// [`Init::tensor`] named a tensor the network does not have.
+    #[error(
+        "init override names tensor `{name}`, which this network does not have; its tensors are {}",
+        list(tensors)
+    )]
     UnknownTensor {
         /// The name given.
         name: String,
@@ -294,6 +308,7 @@ pub enum InitError {
         tensors: Vec<&'static str>,
     },
     /// A scheme resolved to a distribution that can't be drawn from (e.g. `std < 0`, NaN).
+    #[error("cannot initialize `{tensor}` with {scheme:?}: {reason}")]
     InvalidScheme {
         /// The tensor it was meant for.
         tensor: &'static str,
@@ -304,41 +319,14 @@ pub enum InitError {
     },
 }
 
-impl fmt::Display for InitError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fn list(f: &mut fmt::Formatter<'_>, names: &[&str]) -> fmt::Result {
-            for (i, name) in names.iter().enumerate() {
-                write!(f, "{}`{name}`", if i == 0 { "" } else { ", " })?;
-            }
-            Ok(())
-        }
-        match self {
-            InitError::UnknownLayer { name, layers } => {
-                write!(
-                    f,
-                    "init override names layer `{name}`, which this network does not have; its layers are "
-                )?;
-                list(f, layers)
-            }
-            InitError::UnknownTensor { name, tensors } => {
-                write!(
-                    f,
-                    "init override names tensor `{name}`, which this network does not have; its tensors are "
-                )?;
-                list(f, tensors)
-            }
-            InitError::InvalidScheme {
-                tensor,
-                scheme,
-                reason,
-            } => {
-                write!(f, "cannot initialize `{tensor}` with {scheme:?}: {reason}")
-            }
-        }
-    }
+/// `names` as `` `a`, `b`, `c` ``.
+fn list(names: &[&str]) -> String {
+    let quoted: Vec<String> = names
+        .iter()
+        .map(|name| alloc::format!("`{name}`"))
+        .collect();
+    quoted.join(", ")
 }
-
-impl core::error::Error for InitError {}
 
 /// Initializes a network: per-tensor [`Scheme`]s from defaults and overrides, one seed.
 ///

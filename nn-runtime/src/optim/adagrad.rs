@@ -3,23 +3,24 @@
 use alloc::boxed::Box;
 use core::marker::PhantomData;
 
-use super::{Common, Optimizer, Schedule, check_range, for_each};
+use super::{Optim, Schedule, StepScalars, UpdateRule, for_each};
 use crate::Real;
 use crate::network::Parameters;
+use crate::train::ConfigError;
 
 /// Hyperparameters of [`AdaGrad`]. Defaults (PyTorch's): `lr = 0.01`, `eps = 1e-10`, no
 /// weight decay, constant schedule, no clipping.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct AdaGradConfig {
-    /// The learning rate `η` (the schedule's base rate).
+    /// The learning rate `η` (the schedule's base rate), finite and `≥ 0`.
     pub lr: f64,
-    /// `ε`, added to `√s` so the first steps stay finite.
+    /// `ε > 0`, added to `√s` so the first steps stay finite.
     pub eps: f64,
-    /// `λ`: L2 penalty, `g ← g + λ θ`.
+    /// `λ ≥ 0`: L2 penalty, `g ← g + λ θ`.
     pub weight_decay: f64,
     /// The learning-rate schedule (PyTorch's `lr_decay` is [`Schedule`]'s job here).
     pub schedule: Schedule,
-    /// Clip the gradient to this global norm (over all tensors), if set.
+    /// Clip the gradient to this global norm (over all tensors, `> 0`), if set.
     pub max_grad_norm: Option<f64>,
 }
 
@@ -40,60 +41,37 @@ impl Default for AdaGradConfig {
 /// PyTorch's `torch.optim.Adagrad` with `lr_decay = 0` and `initial_accumulator_value = 0`.
 /// The first step moves every parameter by `η` (times the gradient's sign); later steps shrink
 /// as `s` grows, which suits sparse gradients and makes the rate decay on its own.
-pub struct AdaGrad<T: Real, N: Parameters<T>> {
-    config: AdaGradConfig,
-    common: Common,
-    /// `s`, the running sum of squared gradients.
+/// [`AdaGrad::new`](Optim::new) allocates `s` and checks the config ([`ConfigError`]).
+pub type AdaGrad<T, N> = Optim<AdaGradRule<T, N>>;
+
+/// The state and update of [`AdaGrad`]: `s`, the running sum of squared gradients.
+pub struct AdaGradRule<T: Real, N: Parameters<T>> {
     sum_sq: Box<N>,
     _scalar: PhantomData<T>,
 }
 
-impl<T: Real, N: Parameters<T>> AdaGrad<T, N> {
-    /// An optimizer for networks of type `N`, with its accumulator allocated.
-    ///
-    /// # Panics
-    /// If a hyperparameter is out of range (negative or NaN `lr`, `eps`, `weight_decay`).
-    pub fn new(config: AdaGradConfig) -> Self {
-        check_range("eps", config.eps, 0.0, f64::INFINITY);
-        let common = Common::new(
-            config.lr,
-            config.weight_decay,
-            config.schedule,
-            config.max_grad_norm,
-        );
-        AdaGrad {
-            config,
-            common,
+impl<T: Real, N: Parameters<T>> UpdateRule for AdaGradRule<T, N> {
+    type Scalar = T;
+    type Net = N;
+    type Config = AdaGradConfig;
+    const CONFIG: &'static str = "AdaGradConfig";
+
+    fn new(config: &AdaGradConfig) -> Result<Self, ConfigError> {
+        ConfigError::positive(Self::CONFIG, "eps", config.eps)?;
+        Ok(AdaGradRule {
             sum_sq: N::boxed_zeros(),
             _scalar: PhantomData,
-        }
+        })
     }
 
-    /// The hyperparameters.
-    pub fn config(&self) -> &AdaGradConfig {
-        &self.config
-    }
-
-    /// Steps taken so far.
-    pub fn steps(&self) -> u64 {
-        self.common.steps
-    }
-}
-
-impl<T: Real, N: Parameters<T>> Optimizer<T, N> for AdaGrad<T, N> {
-    fn step(&mut self, net: &mut N, grad: &N) {
-        let s = self.common.begin::<T, N>(grad);
-        let wd = T::constant(self.config.weight_decay);
-        let eps = T::constant(self.config.eps);
+    fn update(&mut self, config: &AdaGradConfig, net: &mut N, grad: &N, s: StepScalars<T>) {
+        let wd = T::constant(config.weight_decay);
+        let eps = T::constant(config.eps);
         for_each(net, grad, [&mut *self.sum_sq], |p, g, [sum]| {
             let g = g * s.clip + wd * *p;
             *sum += g * g;
             *p -= s.lr * g / (sum.sqrt() + eps);
         });
-    }
-
-    fn learning_rate(&self) -> T {
-        T::constant(self.common.next_lr())
     }
 }
 
@@ -105,7 +83,7 @@ mod tests {
     };
 
     fn adagrad<N: Parameters<f64>>(config: AdaGradConfig) -> AdaGrad<f64, N> {
-        AdaGrad::new(config)
+        AdaGrad::new(config).expect("a valid config")
     }
 
     #[test]

@@ -27,6 +27,20 @@
 //! State (moments, velocities) lives in the optimizer, as boxed values of the network's own
 //! type allocated by the constructor: [`Optimizer::step`] allocates nothing.
 //!
+//! Each optimizer is an [`Optim`] around its [`UpdateRule`] (`Sgd<T, N>` is
+//! `Optim<SgdRule<T, N>>`): the rule holds the state and the few lines of math, `Optim` what
+//! they all share (config, schedule, clipping, step count). A new rule gets all of it.
+//!
+//! # Errors
+//!
+//! The constructors check every hyperparameter, and one out of its range (documented on each
+//! config field) is a [`ConfigError`](crate::train::ConfigError) naming the field, its value
+//! and the valid range: a NaN or infinite value anywhere, a negative `lr`, `weight_decay` or
+//! schedule parameter, a decay rate (`β`, `α`, `μ`) outside `[0, 1)`, `ε` or `max_grad_norm`
+//! not `> 0`. A step itself never fails; a step that overflows the weights is caught and
+//! undone by [`fit`](crate::train::fit). (The crate's error policy is in
+//! [`train`](crate::train#errors).)
+//!
 //! # Examples
 //!
 //! ```
@@ -38,25 +52,28 @@
 //! let mut net = Net::<f64>::boxed_zeros();
 //! net.w.weight[0] = 1.0;
 //! let mut grad = Net::<f64>::boxed_zeros();
-//! let mut opt = Sgd::<f64, Net<f64>>::new(SgdConfig { lr: 0.5, ..Default::default() });
+//! let mut opt = Sgd::<f64, Net<f64>>::new(SgdConfig { lr: 0.5, ..Default::default() })?;
 //! for _ in 0..3 {
 //!     grad.w.weight[0] = net.w.weight[0];
 //!     opt.step(&mut net, &grad);
 //! }
 //! assert_eq!(net.w.weight[0], 0.125); // halved each step
+//! # Ok::<(), nn_runtime::train::ConfigError>(())
 //! ```
 
 mod adagrad;
 mod adam;
 mod rmsprop;
+mod rule;
 mod schedule;
 mod sgd;
 
-pub use adagrad::{AdaGrad, AdaGradConfig};
-pub use adam::{Adam, AdamConfig, AdamW, AdamWConfig};
-pub use rmsprop::{RmsProp, RmsPropConfig};
+pub use adagrad::{AdaGrad, AdaGradConfig, AdaGradRule};
+pub use adam::{Adam, AdamConfig, AdamRule, AdamW, AdamWConfig, AdamWRule};
+pub use rmsprop::{RmsProp, RmsPropConfig, RmsPropRule};
+pub use rule::{Common, Optim, StepScalars, UpdateRule};
 pub use schedule::Schedule;
-pub use sgd::{Sgd, SgdConfig};
+pub use sgd::{Sgd, SgdConfig, SgdRule};
 
 use alloc::boxed::Box;
 
@@ -132,75 +149,6 @@ fn clip_factor<T: Real, N: Parameters<T>>(grad: &N, max_norm: Option<f64>) -> f6
     }
 }
 
-/// What every optimizer shares: the base learning rate, its schedule, clipping, and the
-/// number of steps taken.
-#[derive(Clone, Debug)]
-struct Common {
-    lr: f64,
-    schedule: Schedule,
-    max_grad_norm: Option<f64>,
-    steps: u64,
-}
-
-/// The scalars of one step, converted to the network's scalar.
-struct StepScalars<T> {
-    /// `η_t`, the scheduled learning rate of this step.
-    lr: T,
-    /// The clip factor the raw gradient is multiplied by.
-    clip: T,
-}
-
-impl Common {
-    /// # Panics
-    /// If a shared option is out of range (see [`check_range`]).
-    fn new(lr: f64, weight_decay: f64, schedule: Schedule, max_grad_norm: Option<f64>) -> Self {
-        check_range("lr", lr, 0.0, f64::INFINITY);
-        check_range("weight_decay", weight_decay, 0.0, f64::INFINITY);
-        if let Some(max_norm) = max_grad_norm {
-            assert!(
-                max_norm > 0.0 && max_norm.is_finite(),
-                "max_grad_norm must be finite and positive, got {max_norm}"
-            );
-        }
-        schedule.check();
-        Common {
-            lr,
-            schedule,
-            max_grad_norm,
-            steps: 0,
-        }
-    }
-
-    /// The learning rate of the next step.
-    fn next_lr(&self) -> f64 {
-        self.schedule.lr_at(self.lr, self.steps)
-    }
-
-    /// Starts a step: the step's learning rate and clip factor, and counts the step.
-    fn begin<T: Real, N: Parameters<T>>(&mut self, grad: &N) -> StepScalars<T> {
-        let lr = T::constant(self.next_lr());
-        let clip = T::constant(clip_factor(grad, self.max_grad_norm));
-        self.steps += 1;
-        StepScalars { lr, clip }
-    }
-}
-
-/// Asserts `low ≤ value ≤ high` (NaN fails), naming the config field.
-fn check_range(name: &str, value: f64, low: f64, high: f64) {
-    assert!(
-        low <= value && value <= high,
-        "{name} must be in [{low}, {high}], got {value}"
-    );
-}
-
-/// Asserts `0 ≤ value < 1` (a decay rate: `β`, `α`, `μ`), naming the config field.
-fn check_decay(name: &str, value: f64) {
-    assert!(
-        (0.0..1.0).contains(&value),
-        "{name} must be in [0, 1), got {value}"
-    );
-}
-
 /// Runs `f(θ, g, [s₁, …, s_K])` on every parameter, tensor by tensor, where `θ` is the
 /// parameter, `g` its gradient and `sₖ` its entry in the state `state[k]` (a momentum, a
 /// moment estimate): the loop every optimizer's step is made of.
@@ -221,3 +169,6 @@ fn for_each<T: Real, N: Parameters<T>, const K: usize>(
 
 #[cfg(test)]
 pub(crate) mod fixture;
+
+#[cfg(test)]
+mod tests;

@@ -3,27 +3,28 @@
 use alloc::boxed::Box;
 use core::marker::PhantomData;
 
-use super::{Common, Optimizer, Schedule, check_decay, check_range, for_each};
+use super::{Optim, Schedule, StepScalars, UpdateRule, for_each};
 use crate::Real;
 use crate::network::Parameters;
+use crate::train::ConfigError;
 
 /// Hyperparameters of [`RmsProp`]. Defaults (PyTorch's): `lr = 0.01`, `alpha = 0.99`,
 /// `eps = 1e-8`, no momentum, no weight decay, constant schedule, no clipping.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct RmsPropConfig {
-    /// The learning rate `η` (the schedule's base rate).
+    /// The learning rate `η` (the schedule's base rate), finite and `≥ 0`.
     pub lr: f64,
     /// `α ∈ [0, 1)`, the decay of the mean square (PyTorch's `alpha`; Adam's `beta2`).
     pub alpha: f64,
-    /// `ε`, added to `√s`.
+    /// `ε > 0`, added to `√s`.
     pub eps: f64,
     /// `μ ∈ [0, 1)`: momentum on the normalized step; `0` allocates no buffer.
     pub momentum: f64,
-    /// `λ`: L2 penalty, `g ← g + λ θ`.
+    /// `λ ≥ 0`: L2 penalty, `g ← g + λ θ`.
     pub weight_decay: f64,
     /// The learning-rate schedule.
     pub schedule: Schedule,
-    /// Clip the gradient to this global norm (over all tensors), if set.
+    /// Clip the gradient to this global norm (over all tensors, `> 0`), if set.
     pub max_grad_norm: Option<f64>,
 }
 
@@ -47,9 +48,12 @@ impl Default for RmsPropConfig {
 /// PyTorch's `torch.optim.RMSprop` with `centered = False`: `s` starts at zero and is not
 /// bias-corrected, so the first step is `η g / (√(1 − α) |g| + ε)`, i.e. `η/√(1 − α)` = `10 η`
 /// for the default `α`. Keep `lr` small.
-pub struct RmsProp<T: Real, N: Parameters<T>> {
-    config: RmsPropConfig,
-    common: Common,
+///
+/// [`RmsProp::new`](Optim::new) allocates the state and checks the config ([`ConfigError`]).
+pub type RmsProp<T, N> = Optim<RmsPropRule<T, N>>;
+
+/// The state and update of [`RmsProp`].
+pub struct RmsPropRule<T: Real, N: Parameters<T>> {
     /// `s`, the running mean of squared gradients.
     mean_sq: Box<N>,
     /// `b`, allocated only with momentum.
@@ -57,51 +61,29 @@ pub struct RmsProp<T: Real, N: Parameters<T>> {
     _scalar: PhantomData<T>,
 }
 
-impl<T: Real, N: Parameters<T>> RmsProp<T, N> {
-    /// An optimizer for networks of type `N`, with its state allocated.
-    ///
-    /// # Panics
-    /// If a hyperparameter is out of range (`alpha` or `momentum` ∉ `[0, 1)`, negative or NaN
-    /// `lr`, `eps`, `weight_decay`).
-    pub fn new(config: RmsPropConfig) -> Self {
-        check_decay("alpha", config.alpha);
-        check_decay("momentum", config.momentum);
-        check_range("eps", config.eps, 0.0, f64::INFINITY);
-        let common = Common::new(
-            config.lr,
-            config.weight_decay,
-            config.schedule,
-            config.max_grad_norm,
-        );
-        let buffer = (config.momentum > 0.0).then(N::boxed_zeros);
-        RmsProp {
-            config,
-            common,
+impl<T: Real, N: Parameters<T>> UpdateRule for RmsPropRule<T, N> {
+    type Scalar = T;
+    type Net = N;
+    type Config = RmsPropConfig;
+    const CONFIG: &'static str = "RmsPropConfig";
+
+    fn new(config: &RmsPropConfig) -> Result<Self, ConfigError> {
+        ConfigError::decay(Self::CONFIG, "alpha", config.alpha)?;
+        ConfigError::decay(Self::CONFIG, "momentum", config.momentum)?;
+        ConfigError::positive(Self::CONFIG, "eps", config.eps)?;
+        Ok(RmsPropRule {
             mean_sq: N::boxed_zeros(),
-            buffer,
+            buffer: (config.momentum > 0.0).then(N::boxed_zeros),
             _scalar: PhantomData,
-        }
+        })
     }
 
-    /// The hyperparameters.
-    pub fn config(&self) -> &RmsPropConfig {
-        &self.config
-    }
-
-    /// Steps taken so far.
-    pub fn steps(&self) -> u64 {
-        self.common.steps
-    }
-}
-
-impl<T: Real, N: Parameters<T>> Optimizer<T, N> for RmsProp<T, N> {
-    fn step(&mut self, net: &mut N, grad: &N) {
-        let s = self.common.begin::<T, N>(grad);
-        let wd = T::constant(self.config.weight_decay);
-        let eps = T::constant(self.config.eps);
-        let alpha = T::constant(self.config.alpha);
-        let one_minus_alpha = T::constant(1.0 - self.config.alpha);
-        let mu = T::constant(self.config.momentum);
+    fn update(&mut self, config: &RmsPropConfig, net: &mut N, grad: &N, s: StepScalars<T>) {
+        let wd = T::constant(config.weight_decay);
+        let eps = T::constant(config.eps);
+        let alpha = T::constant(config.alpha);
+        let one_minus_alpha = T::constant(1.0 - config.alpha);
+        let mu = T::constant(config.momentum);
         match self.buffer.as_deref_mut() {
             None => for_each(net, grad, [&mut *self.mean_sq], |p, g, [ms]| {
                 let g = g * s.clip + wd * *p;
@@ -116,10 +98,6 @@ impl<T: Real, N: Parameters<T>> Optimizer<T, N> for RmsProp<T, N> {
             }),
         }
     }
-
-    fn learning_rate(&self) -> T {
-        T::constant(self.common.next_lr())
-    }
 }
 
 #[cfg(test)]
@@ -130,7 +108,7 @@ mod tests {
     };
 
     fn rmsprop<N: Parameters<f64>>(config: RmsPropConfig) -> RmsProp<f64, N> {
-        RmsProp::new(config)
+        RmsProp::new(config).expect("a valid config")
     }
 
     #[test]

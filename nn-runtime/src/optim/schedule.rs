@@ -2,6 +2,8 @@
 
 use core::f64::consts::PI;
 
+use crate::train::ConfigError;
+
 /// The learning rate of step `t` (counting from 0) from the base rate `η` (the config's `lr`).
 ///
 /// Computed in `f64` with the pure-Rust `libm` (`pow`, `cos`), so a run is reproducible
@@ -16,7 +18,7 @@ pub enum Schedule {
     Step {
         /// Steps between decays (`> 0`).
         every: u64,
-        /// The factor applied at each decay (`≥ 0`; usually `< 1`).
+        /// The factor applied at each decay (finite, `≥ 0`; usually `< 1`).
         gamma: f64,
     },
     /// `η_t = η_min + (η − η_min)(1 + cos(π t / T)) / 2` for `t ≤ T`, then `η_min`: cosine
@@ -25,7 +27,7 @@ pub enum Schedule {
     Cosine {
         /// `T`, the steps to reach the minimum (`> 0`).
         steps: u64,
-        /// `η_min` (`≥ 0`).
+        /// `η_min` (finite, `≥ 0`).
         min_lr: f64,
     },
 }
@@ -56,18 +58,17 @@ impl Schedule {
         }
     }
 
-    /// # Panics
-    /// If a parameter is out of range.
-    pub(super) fn check(&self) {
+    /// Checks each parameter's range (documented on the variant's fields).
+    pub(super) fn check(&self) -> Result<(), ConfigError> {
         match *self {
-            Schedule::Constant => {}
+            Schedule::Constant => Ok(()),
             Schedule::Step { every, gamma } => {
-                assert!(every > 0, "Schedule::Step needs every > 0");
-                super::check_range("Schedule::Step gamma", gamma, 0.0, f64::INFINITY);
+                ConfigError::at_least_one("Schedule::Step", "every", every)?;
+                ConfigError::non_negative("Schedule::Step", "gamma", gamma)
             }
             Schedule::Cosine { steps, min_lr } => {
-                assert!(steps > 0, "Schedule::Cosine needs steps > 0");
-                super::check_range("Schedule::Cosine min_lr", min_lr, 0.0, f64::INFINITY);
+                ConfigError::at_least_one("Schedule::Cosine", "steps", steps)?;
+                ConfigError::non_negative("Schedule::Cosine", "min_lr", min_lr)
             }
         }
     }

@@ -19,7 +19,7 @@ nn_runtime::network! {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut net: Box<Mnist> = Init::new(42).build()?;
     let mut grad = Mnist::<f32>::boxed_zeros();
-    let mut adam = Adam::new(AdamConfig::default());
+    let mut adam = Adam::new(AdamConfig::default())?;
 
     let batch = 32;
     let x = Batch::<f32, 784>::from_fn(batch, |i, j| ((i * 7 + j * 13) % 256) as f32 / 255.0);

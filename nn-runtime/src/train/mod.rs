@@ -1,10 +1,28 @@
 //! The training loop: epochs of seeded, shuffled minibatches, metrics per epoch, optional
-//! early stopping, and a guard that stops on a NaN or infinite loss before it reaches the
-//! weights.
+//! early stopping, and a guard that stops on a NaN or infinite loss, gradient or update before
+//! it reaches the weights.
+//!
+//! # Errors
+//!
+//! One policy for the whole crate: a value the caller chooses is checked by the first function
+//! that receives it, and a bad one is an `Err`, never a panic. A configuration value out of its
+//! range (an optimizer's learning rate or `β`, a [`Schedule`](crate::optim::Schedule), a
+//! [`TrainConfig`] field, a split fraction) is a [`ConfigError`] naming the field, its value
+//! and the valid range; it comes from the optimizer's `new`, from [`fit`] (as
+//! [`TrainError::Config`]) and from [`Dataset::split`]. Bad rows are a
+//! [`DataError`](crate::data::DataError) from the dataset constructors, bad initializer
+//! overrides an [`InitError`](crate::InitError) from [`Init::build`](crate::Init::build). What
+//! goes wrong during training (a NaN loss, gradient or update; empty data) is a
+//! [`TrainError`], and the network then holds the weights from before the failing step. The
+//! one documented panic is [`evaluate`] on an empty dataset. Every error type is
+//! `#[non_exhaustive]` and implements `std::error::Error`.
+
+mod error;
+
+pub use error::{ConfigError, TrainError};
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
-use core::fmt;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -24,7 +42,7 @@ use crate::optim::Optimizer;
 pub struct TrainConfig {
     /// Passes over the training data.
     pub epochs: usize,
-    /// Samples per gradient step (the last step of an epoch may have fewer).
+    /// Samples per gradient step (`≥ 1`; the last step of an epoch may have fewer).
     pub batch_size: usize,
     /// Seed of the per-epoch shuffles: the same seed gives the same run.
     pub seed: u64,
@@ -35,7 +53,7 @@ pub struct TrainConfig {
     /// Threads for the large matrix products of each step and of the evaluation (a rayon
     /// pool of this size; see [`linalg`](crate::linalg#threads)): 1 runs everything on the
     /// calling thread, 0 uses every core. Products under twice
-    /// [`PARALLEL_MIN_MACS`](crate::linalg::PARALLEL_MIN_MACS) multiply-adds stay on one
+    /// [`PARALLEL_MIN_MACS`] multiply-adds stay on one
     /// thread, and a step none of whose products is that large runs on the calling thread
     /// without visiting the pool (a hand-off costs tens of microseconds).
     pub threads: usize,
@@ -59,7 +77,7 @@ impl Default for TrainConfig {
 pub struct EarlyStopping {
     /// Epochs without an improvement of more than `min_delta` before stopping.
     pub patience: usize,
-    /// The smallest decrease of the loss that counts as an improvement.
+    /// The smallest decrease of the loss that counts as an improvement (finite, `≥ 0`).
     pub min_delta: f64,
 }
 
@@ -100,70 +118,29 @@ pub struct History {
     pub stopped_early: bool,
 }
 
-/// Why training stopped with an error. The network keeps the weights from before the failing
-/// step: a bad step never reaches them.
-#[derive(Clone, Debug, PartialEq)]
-pub enum TrainError {
-    /// The loss of a minibatch was NaN or infinite.
-    NonFiniteLoss {
-        /// The epoch, from 1.
-        epoch: usize,
-        /// The step within the epoch, from 1.
-        step: usize,
-        /// The loss.
-        loss: f64,
-    },
-    /// A gradient held a NaN or an infinity.
-    NonFiniteGradient {
-        /// The epoch, from 1.
-        epoch: usize,
-        /// The step within the epoch, from 1.
-        step: usize,
-        /// The tensor (`h1.weight`).
-        tensor: &'static str,
-    },
-    /// The training data has no samples.
-    EmptyDataset,
-    /// `batch_size` is zero.
-    ZeroBatchSize,
-    /// The thread pool for `threads` could not be started.
-    ThreadPool(alloc::string::String),
-}
-
-impl fmt::Display for TrainError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            TrainError::NonFiniteLoss { epoch, step, loss } => write!(
-                f,
-                "the loss became {loss} at epoch {epoch}, step {step}; training stopped and the \
-                 weights from before that step were kept (lower the learning rate or check the data)"
-            ),
-            TrainError::NonFiniteGradient {
-                epoch,
-                step,
-                tensor,
-            } => write!(
-                f,
-                "the gradient of `{tensor}` became NaN or infinite at epoch {epoch}, step {step}; \
-                 training stopped and the weights from before that step were kept"
-            ),
-            TrainError::EmptyDataset => write!(f, "the training data has no samples"),
-            TrainError::ZeroBatchSize => write!(f, "the batch size must be at least 1"),
-            TrainError::ThreadPool(reason) => {
-                write!(f, "cannot start the training threads: {reason}")
-            }
-        }
-    }
-}
-
-impl std::error::Error for TrainError {}
-
 /// Trains `net` on `train` with `optimizer`, evaluating on `validation` after every epoch.
 ///
 /// Each epoch shuffles the samples with a generator seeded from `config.seed` and the epoch,
 /// then takes one optimizer step per minibatch on the gradient of the minibatch's mean loss.
-/// Returns the history; on a NaN or infinite loss or gradient, returns an error naming the
-/// epoch and step, with the network as it was before that step.
+/// Returns the history; the network then holds finite weights (those of the best epoch under
+/// early stopping, else of the last).
+///
+/// Every step is guarded: a NaN or infinite loss or gradient stops training before the
+/// optimizer runs, and an update that makes a weight NaN or infinite is undone (`fit` copies
+/// the weights before each step, one copy of the parameters per step). Either way the error
+/// names the epoch, the step and what went non-finite, and `net` holds exactly the weights
+/// from before that step.
+///
+/// # Errors
+///
+/// - [`TrainError::Config`]: `config.batch_size` is 0, or an early-stopping `min_delta` is
+///   negative or not finite.
+/// - [`TrainError::EmptyDataset`], [`TrainError::EmptyValidation`]: no samples to train on,
+///   or a validation set with none (pass `None` instead).
+/// - [`TrainError::NonFiniteWeights`]: `net` holds a NaN or an infinity before training.
+/// - [`TrainError::NonFiniteLoss`], [`TrainError::NonFiniteGradient`],
+///   [`TrainError::NonFiniteUpdate`]: a step went non-finite (see above).
+/// - [`TrainError::ThreadPool`]: the threads for `config.threads` could not be started.
 pub fn fit<T, N, O, const IN: usize, const OUT: usize>(
     net: &mut N,
     optimizer: &mut O,
@@ -176,15 +153,21 @@ where
     N: Network<T, IN, OUT> + Send + Sync,
     O: Optimizer<T, N>,
 {
+    config.check()?;
     if train.is_empty() {
         return Err(TrainError::EmptyDataset);
     }
-    if config.batch_size == 0 {
-        return Err(TrainError::ZeroBatchSize);
+    if validation.is_some_and(Dataset::is_empty) {
+        return Err(TrainError::EmptyValidation);
+    }
+    if let Some(tensor) = non_finite_tensor(net) {
+        return Err(TrainError::NonFiniteWeights { tensor });
     }
     let steps = train.len().div_ceil(config.batch_size);
     let progress = progress_bar(config, steps);
     let mut grad = N::boxed_zeros();
+    // The weights before the current step, restored if its update is not finite.
+    let mut before_step = N::boxed_zeros();
     let pool = thread_pool(config.threads)?;
     // Handing a step to the pool costs tens of microseconds; skip it when no product of a
     // step is large enough to split.
@@ -210,19 +193,30 @@ where
                 net.backward_batch(&x, &y, &mut grad)
             })
             .to_f64();
-            if !loss.is_finite() {
-                progress.abandon();
-                return Err(TrainError::NonFiniteLoss { epoch, step, loss });
-            }
-            if let Some(tensor) = non_finite_tensor(&*grad) {
-                progress.abandon();
-                return Err(TrainError::NonFiniteGradient {
+            let failure = if !loss.is_finite() {
+                Some(TrainError::NonFiniteLoss { epoch, step, loss })
+            } else if let Some(tensor) = non_finite_tensor(&*grad) {
+                Some(TrainError::NonFiniteGradient {
                     epoch,
                     step,
                     tensor,
-                });
+                })
+            } else {
+                before_step.copy_from(net);
+                optimizer.step(net, &grad);
+                non_finite_tensor(net).map(|tensor| {
+                    net.copy_from(&before_step);
+                    TrainError::NonFiniteUpdate {
+                        epoch,
+                        step,
+                        tensor,
+                    }
+                })
+            };
+            if let Some(error) = failure {
+                progress.abandon();
+                return Err(error);
             }
-            optimizer.step(net, &grad);
             progress.inc(1);
         }
         let elapsed = started.elapsed();
@@ -267,6 +261,18 @@ where
     Ok(history)
 }
 
+impl TrainConfig {
+    /// Checks every field with a range: `batch_size ≥ 1`, and the early-stopping `min_delta`
+    /// finite and `≥ 0`.
+    fn check(&self) -> Result<(), ConfigError> {
+        ConfigError::at_least_one("TrainConfig", "batch_size", self.batch_size as u64)?;
+        if let Some(stopping) = self.early_stopping {
+            ConfigError::non_negative("EarlyStopping", "min_delta", stopping.min_delta)?;
+        }
+        Ok(())
+    }
+}
+
 /// The rayon pool for `threads` (0: one per core), or `None` for one thread.
 fn thread_pool(threads: usize) -> Result<Option<rayon::ThreadPool>, TrainError> {
     let threads = match threads {
@@ -302,6 +308,11 @@ fn in_pool<R: Send>(pool: Option<&rayon::ThreadPool>, f: impl FnOnce() -> R + Se
 }
 
 /// Loss and accuracy of `net` on `data`, in chunks of 1024 samples.
+///
+/// # Panics
+///
+/// If `data` is empty: a mean over no samples has no value (and `0.0` would look like a
+/// perfect score).
 pub fn evaluate<T, N, const IN: usize, const OUT: usize>(
     net: &N,
     data: &Dataset<T, IN, OUT>,
@@ -311,6 +322,10 @@ where
     N: Network<T, IN, OUT>,
 {
     const CHUNK: usize = 1024;
+    assert!(
+        !data.is_empty(),
+        "cannot evaluate a network on an empty dataset: its loss and accuracy are undefined"
+    );
     let (mut loss, mut correct, mut counted) = (0.0, 0usize, 0usize);
     let mut start = 0;
     while start < data.len() {
@@ -327,7 +342,7 @@ where
     let accuracy =
         (N::LOSS != LossKind::Mse && counted > 0).then(|| correct as f64 / counted as f64);
     Metrics {
-        loss: loss / data.len().max(1) as f64,
+        loss: loss / data.len() as f64,
         accuracy,
     }
 }
@@ -374,14 +389,30 @@ fn correct_count<T: Real, const OUT: usize>(
     }
 }
 
-fn non_finite_tensor<T: Real, N: Network<T, IN, OUT>, const IN: usize, const OUT: usize>(
-    grad: &N,
-) -> Option<&'static str> {
+/// The first tensor of `params` (weights or a gradient) that holds a NaN or an infinity.
+fn non_finite_tensor<T: Real, N: Parameters<T>>(params: &N) -> Option<&'static str> {
     N::TENSORS
         .iter()
         .enumerate()
-        .find(|(i, _)| grad.tensor(*i).iter().any(|g| !g.is_finite()))
+        .find(|(i, _)| !all_finite(params.tensor(*i)))
         .map(|(_, info)| info.name)
+}
+
+/// Whether every value is finite. Runs twice per step, so it is written to vectorize: `x · 0`
+/// is 0 for a finite `x` and NaN for a NaN or an infinity, and a NaN survives the sums, which
+/// run in independent lanes (an early-exit `any(!is_finite)` does not vectorize; measured on
+/// the digits network, 26k parameters: 16 µs a scan against 1 µs).
+fn all_finite<T: Real>(values: &[T]) -> bool {
+    const LANES: usize = 16;
+    let mut lanes = [T::zero(); LANES];
+    let chunks = values.chunks_exact(LANES);
+    let rest = chunks.remainder();
+    for chunk in chunks {
+        for (lane, &x) in lanes.iter_mut().zip(chunk) {
+            *lane += x * T::zero();
+        }
+    }
+    lanes.iter().chain(rest).all(|x| x.is_finite())
 }
 
 fn progress_bar(config: &TrainConfig, steps: usize) -> ProgressBar {
@@ -407,4 +438,24 @@ pub fn summary(stats: &EpochStats) -> alloc::string::String {
         text += &alloc::format!(" | val {}", metrics(validation));
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::all_finite;
+
+    #[test]
+    fn all_finite_finds_a_nan_or_infinity_anywhere() {
+        let finite: alloc::vec::Vec<f32> = (0..37).map(|i| i as f32 * 1e36).collect();
+        assert!(all_finite(&finite));
+        assert!(all_finite::<f64>(&[]));
+        for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+            // In the vectorized lanes, and in the remainder after the last full chunk.
+            for at in [0, 15, 16, 31, 32, 36] {
+                let mut values = finite.clone();
+                values[at] = bad;
+                assert!(!all_finite(&values), "{bad} at {at}");
+            }
+        }
+    }
 }
