@@ -195,3 +195,23 @@ pub trait Network<T: Real, const IN: usize, const OUT: usize>: Parameters<T> {
     /// If `x` and `targets` have different numbers of columns.
     fn backward_batch(&self, x: &Batch<T, IN>, targets: &Batch<T, OUT>, grad: &mut Self) -> T;
 }
+
+/// Panics: a batch's inputs and targets have different numbers of columns. Called by the
+/// generated `loss_batch` and `backward_batch`.
+#[inline]
+#[track_caller]
+pub fn check_batch_columns(inputs: usize, targets: usize) {
+    assert!(
+        inputs == targets,
+        "the batch has {inputs} input columns but {targets} target columns; \
+         give one target column per sample"
+    );
+}
+
+/// Panics: [`Parameters::tensor`] was asked for a tensor that does not exist. Called by the
+/// generated `tensor` and `tensor_mut`.
+#[cold]
+#[track_caller]
+pub fn tensor_index_out_of_range(index: usize, count: usize) -> ! {
+    panic!("tensor index {index} is out of range: the network has {count} tensors")
+}
