@@ -160,6 +160,7 @@ impl<T: Real> Product<T> {
 }
 
 /// A block's rows and columns.
+#[cfg(feature = "std")]
 type Block = (Range<usize>, Range<usize>);
 
 /// Where to cut a block of `C` that `parts` threads share: two blocks for `parts / 2` and
@@ -167,6 +168,7 @@ type Block = (Range<usize>, Range<usize>);
 /// the input that gets packed the most: the rows (of `A` and `C`) when `A` (`m × k`) is at
 /// least as large as `B` (`k × n`), else the columns (of `B` and `C`); it falls on a multiple
 /// of 16 from the block's start, so every part but the last runs whole GEMM micro-kernels.
+#[cfg(feature = "std")]
 fn halves(rows: &Range<usize>, cols: &Range<usize>, parts: usize) -> Option<(Block, Block)> {
     let cut = |r: &Range<usize>| {
         let at = (r.len() * (parts / 2) / parts).next_multiple_of(16);
@@ -270,6 +272,7 @@ mod tests {
         assert!((DMatrix::from_column_slice(2, 3, g.as_slice()) - expected).amax() < 1e-12);
     }
 
+    #[cfg(feature = "std")]
     #[test]
     fn blocks_split_on_the_larger_input_at_multiples_of_16() {
         // A 512 × k times k × 128: the rows (A's) are cut, in two for two threads.
