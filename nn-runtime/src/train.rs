@@ -34,10 +34,9 @@ pub struct TrainConfig {
     pub progress: bool,
     /// Threads for the large matrix products of each step and of the evaluation (a rayon
     /// pool of this size; see [`linalg`](crate::linalg#threads)): 1 runs everything on the
-    /// calling thread, 0 uses every core. Products under
-    /// [`PARALLEL_MIN_MACS`](crate::linalg::PARALLEL_MIN_MACS) multiply-adds stay on one
-    /// thread, and a step none of whose products is that large runs on the calling thread
-    /// without visiting the pool (a hand-off costs tens of microseconds).
+    /// calling thread, 0 uses every core. Products under [`PARALLEL_MIN_MACS`] multiply-adds
+    /// stay on one thread, and a step none of whose products is that large runs on the calling
+    /// thread without visiting the pool (a hand-off costs tens of microseconds).
     pub threads: usize,
 }
 
