@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use nn_runtime::idx;
+use nn::mnist;
 use nn_runtime::init::Init;
 use nn_runtime::optim::{Adam, AdamConfig, Schedule};
 use nn_runtime::train::{self, TrainConfig, summary};
@@ -115,7 +115,7 @@ fn main() -> ExitCode {
 
 fn run(options: &Options) -> Result<(), Box<dyn std::error::Error>> {
     let started = Instant::now();
-    let mnist = idx::load_mnist(&options.dir)?;
+    let mnist = mnist::load(&options.dir)?;
     let loaded = started.elapsed().as_secs_f64();
     println!(
         "mnist: {} training and {} test images from {} (read in {loaded:.2} s); \

@@ -1,5 +1,8 @@
-//! Memory guarantees: big networks never pass through the stack, and the per-sample forward
-//! and backward passes never touch the heap.
+//! Memory guarantees: big networks never pass through the stack, the per-sample forward and
+//! backward passes never touch the heap, and reading an IDX file costs what the file holds,
+//! not what its header claims.
+
+use std::path::PathBuf;
 
 use nn_runtime::nalgebra::SVector;
 use nn_runtime::{Parameters, one_hot};
@@ -30,7 +33,7 @@ nn_runtime::network! {
 
 #[path = "support/counting_alloc.rs"]
 mod counting_alloc;
-use counting_alloc::allocations;
+use counting_alloc::{allocations, peak_bytes};
 
 /// The default stack of a spawned Rust thread (and of test threads): 2 MiB.
 const TEST_THREAD_STACK: usize = 2 << 20;
@@ -119,4 +122,62 @@ fn a_training_step_on_one_sample_allocates_nothing() {
         });
         assert_eq!(count, 0);
     }
+}
+
+/// What reading a small IDX file may hold on the heap at once: the path, the decoder's
+/// buffers and window (about 100 KiB for gzip), a first 64 KiB chunk of data.
+const SMALL_READ_PEAK: usize = 1 << 20;
+
+/// A gzipped IDX labels file with `dims` in its header and `zeros` bytes of data.
+fn gzipped_labels(dir: &std::path::Path, name: &str, dims: &[u32], zeros: usize) -> PathBuf {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    encoder
+        .write_all(&nn_runtime::idx::LABELS_MAGIC.to_be_bytes())
+        .unwrap();
+    for d in dims {
+        encoder.write_all(&d.to_be_bytes()).unwrap();
+    }
+    let chunk = vec![0u8; 1 << 20];
+    for start in (0..zeros).step_by(chunk.len()) {
+        encoder
+            .write_all(&chunk[..chunk.len().min(zeros - start)])
+            .unwrap();
+    }
+    let path = dir.join(name);
+    std::fs::write(&path, encoder.finish().unwrap()).unwrap();
+    path
+}
+
+#[test]
+fn an_idx_header_declaring_too_much_is_refused_before_reading() {
+    let dir = std::env::temp_dir().join(format!("nn-memory-idx-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // 32 MB of zeros behind a header declaring 2^32 − 1 labels: about 32 KB gzipped, a bomb
+    // that a reader trusting the header would decompress whole.
+    let bomb = gzipped_labels(&dir, "bomb.gz", &[u32::MAX], 32 << 20);
+    let (result, peak) = peak_bytes(|| nn_runtime::idx::read_labels(&bomb));
+    let error = result.unwrap_err();
+    assert!(
+        matches!(error, nn_runtime::idx::IdxError::TooLarge { .. }),
+        "{error}"
+    );
+    assert!(
+        peak < SMALL_READ_PEAK,
+        "held {peak} bytes to refuse a header"
+    );
+
+    // A header under the limit (2^31 − 1 bytes) over 1000 real bytes: the buffer grows with
+    // what arrives, it is not sized from the header.
+    let short = gzipped_labels(&dir, "short.gz", &[(1 << 31) - 1], 1000);
+    let (result, peak) = peak_bytes(|| nn_runtime::idx::read_labels(&short));
+    let error = result.unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("truncated: 1008 bytes (decompressed)"),
+        "{error}"
+    );
+    assert!(peak < SMALL_READ_PEAK, "held {peak} bytes to read 1000");
+    std::fs::remove_dir_all(&dir).unwrap();
 }

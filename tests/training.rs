@@ -73,7 +73,7 @@ const PARALLEL_TOL: f64 = 1e-12;
 
 #[test]
 fn same_seed_same_run_and_threads_only_change_rounding() {
-    const { assert!(256 * 256 * 50 >= 2 * nn_runtime::linalg::PARALLEL_MIN_MACS) };
+    const { assert!(256 * 256 * 50 >= nn_runtime::linalg::PARALLEL_MIN_MACS) };
     let data = rings::<f64>();
     let run = |threads| {
         let mut net: Box<Wide<f64>> = Init::new(1).build().expect("init");

@@ -106,38 +106,5 @@ pub use nn_macros::embed;
 
 /// What generated code names. Not a public API: it changes without notice.
 #[doc(hidden)]
-pub mod __private {
-    pub use crate::activation::*;
-    pub use crate::embed::{EmbedSource, EmbeddedTensor};
-    pub use crate::layer::{add_column_sums, dense_batch, standardize, standardize_backward};
-    pub use crate::linalg::{
-        add_mul_tr, add_outer, descend, descend_outer, matmul, matvec, tr_matmul, tr_matvec,
-        tr_matvec_descend,
-    };
-    pub use crate::loss::*;
-    pub use crate::{
-        ActivationKind, Batch, Dense, LayerNorm, Linear, LossKind, Network, Parameters, Real,
-        TensorInfo, TensorRole, Zeroable,
-    };
-    pub use ::alloc::boxed::Box;
-    pub use ::core;
-    pub use nalgebra::{self, Const, Dyn, OMatrix, SMatrix, SVector};
-
-    /// Panics: a batch's inputs and targets have different numbers of columns.
-    #[inline]
-    #[track_caller]
-    pub fn check_batch_columns(inputs: usize, targets: usize) {
-        assert!(
-            inputs == targets,
-            "the batch has {inputs} input columns but {targets} target columns; \
-             give one target column per sample"
-        );
-    }
-
-    /// Panics: `Parameters::tensor` was asked for a tensor that does not exist.
-    #[cold]
-    #[track_caller]
-    pub fn tensor_index_out_of_range(index: usize, count: usize) -> ! {
-        panic!("tensor index {index} is out of range: the network has {count} tensors")
-    }
-}
+#[path = "private.rs"]
+pub mod __private;

@@ -177,7 +177,7 @@ pub trait Network<T: Real, const IN: usize, const OUT: usize>: Parameters<T> {
     /// gradient followed by [`Sgd`](crate::optim::Sgd) with this `lr`, no momentum, no decay.
     fn sgd_step(&mut self, x: &SVector<T, IN>, target: &SVector<T, OUT>, lr: T) -> T;
 
-    /// [`Network::forward`] for every column of a batch.
+    /// [`Network::forward`] for every column of a batch (none for a batch of none).
     fn forward_batch(&self, x: &Batch<T, IN>) -> Batch<T, OUT>;
 
     /// [`Network::predict`] for every column of a batch.
@@ -186,12 +186,34 @@ pub trait Network<T: Real, const IN: usize, const OUT: usize>: Parameters<T> {
     /// The mean loss over the columns of a batch.
     ///
     /// # Panics
-    /// If `x` and `targets` have different numbers of columns.
+    /// If `x` and `targets` have different numbers of columns, or none.
     fn loss_batch(&self, x: &Batch<T, IN>, targets: &Batch<T, OUT>) -> T;
 
     /// Adds the gradient of the batch's mean loss into `grad` and returns that mean loss.
     ///
     /// # Panics
-    /// If `x` and `targets` have different numbers of columns.
+    /// If `x` and `targets` have different numbers of columns, or none.
     fn backward_batch(&self, x: &Batch<T, IN>, targets: &Batch<T, OUT>, grad: &mut Self) -> T;
+}
+
+/// Panics: a batch's inputs and targets have different numbers of columns, or none (a
+/// batch needs at least one sample: its mean loss would be `0 / 0`). Called by the generated
+/// `loss_batch` and `backward_batch`.
+#[inline]
+#[track_caller]
+pub fn check_batch_columns(inputs: usize, targets: usize) {
+    assert!(
+        inputs == targets,
+        "the batch has {inputs} input columns but {targets} target columns; \
+         give one target column per sample"
+    );
+    crate::loss::check_not_empty(inputs);
+}
+
+/// Panics: [`Parameters::tensor`] was asked for a tensor that does not exist. Called by the
+/// generated `tensor` and `tensor_mut`.
+#[cold]
+#[track_caller]
+pub fn tensor_index_out_of_range(index: usize, count: usize) -> ! {
+    panic!("tensor index {index} is out of range: the network has {count} tensors")
 }

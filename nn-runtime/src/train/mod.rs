@@ -52,10 +52,9 @@ pub struct TrainConfig {
     pub progress: bool,
     /// Threads for the large matrix products of each step and of the evaluation (a rayon
     /// pool of this size; see [`linalg`](crate::linalg#threads)): 1 runs everything on the
-    /// calling thread, 0 uses every core. Products under twice
-    /// [`PARALLEL_MIN_MACS`] multiply-adds stay on one
-    /// thread, and a step none of whose products is that large runs on the calling thread
-    /// without visiting the pool (a hand-off costs tens of microseconds).
+    /// calling thread, 0 uses every core. Products under [`PARALLEL_MIN_MACS`] multiply-adds
+    /// stay on one thread, and a step none of whose products is that large runs on the calling
+    /// thread without visiting the pool (a hand-off costs tens of microseconds).
     pub threads: usize,
 }
 
@@ -173,7 +172,7 @@ where
     // step is large enough to split.
     let step_pool = pool
         .as_ref()
-        .filter(|_| largest_weight::<T, N>() * config.batch_size >= 2 * PARALLEL_MIN_MACS);
+        .filter(|_| largest_weight::<T, N>() * config.batch_size >= PARALLEL_MIN_MACS);
     let mut order: Vec<usize> = (0..train.len()).collect();
     let mut history = History::default();
     let mut best: Option<(f64, Box<N>)> = None;

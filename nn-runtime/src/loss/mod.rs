@@ -4,9 +4,15 @@
 //! equals the per-sample loss, and its gradient carries the `1 / batch` factor: summing a
 //! batch's weight gradients then gives the gradient of the mean loss. The conventions are
 //! PyTorch's (`reduction='mean'`), so losses and gradients compare one to one.
+//!
+//! A batch needs at least one sample: every loss and gradient panics on a batch of no columns
+//! (whose mean would be `0 / 0`). Every loss and gradient is finite for finite inputs wherever
+//! the exact value is: logits far apart, saturated probabilities and sums of large losses
+//! neither overflow nor give NaN.
 
 use nalgebra::allocator::Allocator;
-use nalgebra::{DefaultAllocator, Dim, OMatrix, SVector};
+use nalgebra::storage::Storage;
+use nalgebra::{DefaultAllocator, Dim, OMatrix, SVector, Vector};
 
 use crate::Real;
 use crate::activation::{logistic, softplus_scalar};
@@ -28,20 +34,59 @@ fn count<T: Real>(n: usize) -> T {
     T::constant(n as f64)
 }
 
+/// Panics on a batch of no samples, whose mean loss would be `0 / 0`.
+#[inline]
+#[track_caller]
+pub(crate) fn check_not_empty(columns: usize) {
+    assert!(
+        columns > 0,
+        "the batch has no samples; a batch needs at least one sample (column)"
+    );
+}
+
+/// `Σ terms / n`: summed as is (so ordinary sums round as they always have), or, if that sum
+/// overflows, as `Σ (terms / n)`, which does not when the mean is finite. (`mse` and
+/// `binary_cross_entropy` do the same inline, on `zip_fold`.)
+#[inline]
+fn mean<T: Real, I: Iterator<Item = T>>(n: usize, terms: impl Fn() -> I) -> T {
+    let sum = terms().fold(T::zero(), |acc, t| acc + t);
+    let n = count::<T>(n);
+    if sum.is_finite() {
+        sum / n
+    } else {
+        terms().fold(T::zero(), |acc, t| acc + t / n)
+    }
+}
+
 /// Mean squared error `mean((ŷ − y)²)` over every element, PyTorch's `MSELoss()`.
 ///
 /// For one sample of width `N` that is `‖ŷ − y‖² / N` (the element mean, not `½‖ŷ − y‖²`).
+///
+/// # Panics
+/// On a batch of no samples.
 #[inline]
+#[track_caller]
 pub fn mse<T: Real, R: Dim, C: Dim>(output: &Mat<T, R, C>, target: &Mat<T, R, C>) -> T
 where
     DefaultAllocator: Allocator<R, C>,
 {
+    check_not_empty(output.ncols());
+    let n = output.len();
     let sum = output.zip_fold(target, T::zero(), |acc, o, y| acc + (o - y) * (o - y));
-    sum / count(output.len())
+    if sum.is_finite() {
+        return sum / count(n);
+    }
+    // The sum (or a square) overflowed: `d (d / n)` per element does not where the mean fits.
+    let n = count::<T>(n);
+    output.zip_fold(target, T::zero(), |acc, o, y| acc + (o - y) * ((o - y) / n))
 }
 
 /// Gradient of [`mse`]: `2 (ŷ − y) / (N · batch)`.
+///
+/// # Panics
+/// On a batch of no samples.
 #[inline]
+#[track_caller]
 pub fn mse_backward<T: Real, R: Dim, C: Dim>(
     output: &Mat<T, R, C>,
     target: &Mat<T, R, C>,
@@ -49,6 +94,7 @@ pub fn mse_backward<T: Real, R: Dim, C: Dim>(
 where
     DefaultAllocator: Allocator<R, C>,
 {
+    check_not_empty(output.ncols());
     let scale = T::constant(2.0) / count(output.len());
     output.zip_map(target, |o, y| (o - y) * scale)
 }
@@ -58,7 +104,11 @@ where
 ///
 /// Each output is an independent label in `[0, 1]`. Computed as `max(x, 0) − x y +
 /// ln(1 + e^(−|x|))`, which is exact and never evaluates `ln(0)`.
+///
+/// # Panics
+/// On a batch of no samples.
 #[inline]
+#[track_caller]
 pub fn binary_cross_entropy<T: Real, R: Dim, C: Dim>(
     logits: &Mat<T, R, C>,
     target: &Mat<T, R, C>,
@@ -66,14 +116,27 @@ pub fn binary_cross_entropy<T: Real, R: Dim, C: Dim>(
 where
     DefaultAllocator: Allocator<R, C>,
 {
+    check_not_empty(logits.ncols());
+    let n = logits.len();
     let sum = logits.zip_fold(target, T::zero(), |acc, x, y| {
         acc + softplus_scalar(x) - x * y
     });
-    sum / count(logits.len())
+    if sum.is_finite() {
+        return sum / count(n);
+    }
+    // The sum overflowed (each term is at most `|x|`): divide each term first.
+    let n = count::<T>(n);
+    logits.zip_fold(target, T::zero(), |acc, x, y| {
+        acc + (softplus_scalar(x) - x * y) / n
+    })
 }
 
 /// Gradient of [`binary_cross_entropy`] with respect to the logits: `(σ(x) − y) / (N · batch)`.
+///
+/// # Panics
+/// On a batch of no samples.
 #[inline]
+#[track_caller]
 pub fn binary_cross_entropy_backward<T: Real, R: Dim, C: Dim>(
     logits: &Mat<T, R, C>,
     target: &Mat<T, R, C>,
@@ -81,6 +144,7 @@ pub fn binary_cross_entropy_backward<T: Real, R: Dim, C: Dim>(
 where
     DefaultAllocator: Allocator<R, C>,
 {
+    check_not_empty(logits.ncols());
     let scale = T::one() / count(logits.len());
     logits.zip_map(target, |x, y| (logistic(x) - y) * scale)
 }
@@ -89,8 +153,13 @@ where
 /// PyTorch's `CrossEntropyLoss()` with probability targets.
 ///
 /// `y` is a one-hot vector or any soft distribution (use [`one_hot`] for a class index).
-/// `ln softmax(x) = x − logsumexp(x)` with the maximum subtracted first, so no term is `ln(0)`.
+/// `ln softmax(x) = x − logsumexp(x)` with the maximum subtracted first, so no term is `ln(0)`;
+/// a class of target `0` adds nothing (not `0 · ∞` where its `x − logsumexp(x)` overflows).
+///
+/// # Panics
+/// On a batch of no samples.
 #[inline]
+#[track_caller]
 pub fn softmax_cross_entropy<T: Real, R: Dim, C: Dim>(
     logits: &Mat<T, R, C>,
     target: &Mat<T, R, C>,
@@ -98,18 +167,46 @@ pub fn softmax_cross_entropy<T: Real, R: Dim, C: Dim>(
 where
     DefaultAllocator: Allocator<R, C>,
 {
-    let mut sum = T::zero();
-    for (x, y) in logits.column_iter().zip(target.column_iter()) {
-        let max = x.max();
-        let lse = max + x.fold(T::zero(), |acc, v| acc + (v - max).exp()).ln();
-        sum += x.zip_fold(&y, T::zero(), |acc, x, y| acc - y * (x - lse));
-    }
-    sum / count(logits.ncols())
+    check_not_empty(logits.ncols());
+    mean(logits.ncols(), || {
+        logits
+            .column_iter()
+            .zip(target.column_iter())
+            .map(|(x, y)| cross_entropy_sample(&x, &y))
+    })
+}
+
+/// One sample's `−Σᵢ yᵢ (xᵢ − logsumexp(x))`.
+#[inline]
+fn cross_entropy_sample<T, R, S1, S2>(x: &Vector<T, R, S1>, y: &Vector<T, R, S2>) -> T
+where
+    T: Real,
+    R: Dim,
+    S1: Storage<T, R>,
+    S2: Storage<T, R>,
+{
+    let max = x.max();
+    let lse = max + x.fold(T::zero(), |acc, v| acc + (v - max).exp()).ln();
+    x.zip_fold(y, T::zero(), |acc, x, y| {
+        let term = y * (x - lse);
+        if y == T::zero() {
+            acc
+        } else if term.is_finite() {
+            acc - term
+        } else {
+            // `x − lse` overflowed; `y x − y lse` does not where the term is finite.
+            acc - (y * x - y * lse)
+        }
+    })
 }
 
 /// Gradient of [`softmax_cross_entropy`] with respect to the logits: `(p Σy − y) / batch`,
 /// which is the familiar `(p − y) / batch` when each target sums to 1.
+///
+/// # Panics
+/// On a batch of no samples.
 #[inline]
+#[track_caller]
 pub fn softmax_cross_entropy_backward<T: Real, R: Dim, C: Dim>(
     logits: &Mat<T, R, C>,
     target: &Mat<T, R, C>,
@@ -117,6 +214,7 @@ pub fn softmax_cross_entropy_backward<T: Real, R: Dim, C: Dim>(
 where
     DefaultAllocator: Allocator<R, C>,
 {
+    check_not_empty(logits.ncols());
     let scale = T::one() / count(logits.ncols());
     let mut grad = crate::activation::softmax(logits);
     for (mut p, y) in grad.column_iter_mut().zip(target.column_iter()) {
@@ -163,80 +261,4 @@ pub fn one_hot_checked<T: Real, const N: usize>(class: usize) -> Option<SVector<
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use nalgebra::{Matrix3x2, Vector3};
-
-    /// Analytic and central-difference gradients of smooth f64 functions agree to ~1e-10.
-    const GRAD_TOL: f64 = 1e-8;
-
-    fn numeric_grad(f: impl Fn(&Matrix3x2<f64>) -> f64, x: &Matrix3x2<f64>) -> Matrix3x2<f64> {
-        let h = 1e-6;
-        Matrix3x2::from_fn(|i, j| {
-            let (mut p, mut m) = (*x, *x);
-            p[(i, j)] += h;
-            m[(i, j)] -= h;
-            (f(&p) - f(&m)) / (2.0 * h)
-        })
-    }
-
-    #[test]
-    fn gradients_match_central_differences() {
-        let x = Matrix3x2::new(0.5, -1.5, 2.0, 0.1, -0.3, 3.0);
-        let y = Matrix3x2::new(0.2, 0.0, 0.7, 1.0, 0.1, 0.0);
-        type Loss = fn(&Matrix3x2<f64>, &Matrix3x2<f64>) -> f64;
-        type Grad = fn(&Matrix3x2<f64>, &Matrix3x2<f64>) -> Matrix3x2<f64>;
-        let cases: [(Loss, Grad); 3] = [
-            (mse, mse_backward),
-            (binary_cross_entropy, binary_cross_entropy_backward),
-            (softmax_cross_entropy, softmax_cross_entropy_backward),
-        ];
-        for (loss, grad) in cases {
-            let numeric = numeric_grad(|x| loss(x, &y), &x);
-            assert!((grad(&x, &y) - numeric).amax() < GRAD_TOL);
-        }
-    }
-
-    #[test]
-    fn reference_values() {
-        // PyTorch: F.cross_entropy(tensor([[1., 2., 3.]]), tensor([2])) = 0.40760596444438
-        let x = Vector3::new(1.0f64, 2.0, 3.0);
-        let ce = softmax_cross_entropy(&x, &one_hot(2));
-        assert!((ce - 0.407_605_964_444_380_1).abs() < 1e-14);
-        // F.binary_cross_entropy_with_logits(tensor([0., 2., -1.]), tensor([1., 0., 1.]))
-        let y = Vector3::new(1.0, 0.0, 1.0);
-        let bce = binary_cross_entropy(&Vector3::new(0.0, 2.0, -1.0), &y);
-        let expected =
-            (core::f64::consts::LN_2 + (1.0 + 2f64.exp()).ln() + (1.0 + 1f64.exp()).ln()) / 3.0;
-        assert!((bce - expected).abs() < 1e-14);
-        assert!((mse(&x, &y) - (0.0 + 4.0 + 4.0) / 3.0).abs() < 1e-15);
-    }
-
-    #[test]
-    fn extreme_logits_stay_finite() {
-        let x = Vector3::new(1000.0f32, -1000.0, 0.0);
-        let ce = softmax_cross_entropy(&x, &one_hot(1));
-        assert_eq!(ce, 2000.0);
-        let bce = binary_cross_entropy(&x, &Vector3::new(0.0, 1.0, 0.5));
-        assert!(bce.is_finite());
-        assert!(
-            softmax_cross_entropy_backward(&x, &one_hot(1))
-                .iter()
-                .all(|g| g.is_finite())
-        );
-    }
-
-    #[test]
-    fn one_hot_checks_its_range() {
-        assert_eq!(one_hot::<f32, 3>(1), Vector3::new(0.0, 1.0, 0.0));
-        assert_eq!(one_hot_checked::<f32, 3>(3), None);
-        let batch = one_hot_batch::<f64, 3>(&[2, 0]);
-        assert_eq!(batch.as_slice(), &[0.0, 0.0, 1.0, 1.0, 0.0, 0.0]);
-    }
-
-    #[test]
-    #[should_panic(expected = "label 3 of sample 1 is out of range for 3 classes")]
-    fn one_hot_batch_names_the_bad_label() {
-        let _ = one_hot_batch::<f64, 3>(&[2, 3]);
-    }
-}
+mod tests;

@@ -1,0 +1,137 @@
+//! Products for one sample (`SVector` columns): `W x`, `Wᵀ d`, `G += d xᵀ` and the fused SGD
+//! forms, on the loops of [`simd`](super::simd).
+
+use nalgebra::{SMatrix, SVector};
+
+use super::simd as kernels;
+use crate::Real;
+
+/// `W x` for one sample: `W` `[R, K]` times `x` `[K]`.
+///
+/// nalgebra's `&W * x` is one axpy per column of `W`, compiled for the target's baseline
+/// (SSE2 on x86-64). This walks four columns per pass and, with `std` on x86-64, runs a copy
+/// of the same loops compiled for AVX2 + FMA when the CPU has them (chosen at run time, as
+/// matrixmultiply chooses its GEMM kernel).
+#[inline]
+pub fn matvec<T: Real, const R: usize, const K: usize>(
+    weight: &SMatrix<T, R, K>,
+    x: &SVector<T, K>,
+) -> SVector<T, R> {
+    let mut y = SVector::<T, R>::zeros();
+    kernels::gemv(R * K, weight.as_slice(), x.as_slice(), y.as_mut_slice());
+    y
+}
+
+/// `Wᵀ d` for one sample: the gradient flowing back through a weight `[R, K]`, a dot product
+/// per column of `W` (see [`matvec`] for the dispatch).
+#[inline]
+pub fn tr_matvec<T: Real, const R: usize, const K: usize>(
+    weight: &SMatrix<T, R, K>,
+    delta: &SVector<T, R>,
+) -> SVector<T, K> {
+    let mut out = SVector::<T, K>::zeros();
+    kernels::tr_gemv(
+        R * K,
+        weight.as_slice(),
+        delta.as_slice(),
+        out.as_mut_slice(),
+    );
+    out
+}
+
+/// `G += d xᵀ` for one sample: a weight gradient, an axpy per column of `G` (see [`matvec`]
+/// for the dispatch).
+#[inline]
+pub fn add_outer<T: Real, const R: usize, const K: usize>(
+    grad: &mut SMatrix<T, R, K>,
+    delta: &SVector<T, R>,
+    x: &SVector<T, K>,
+) {
+    kernels::ger(
+        R * K,
+        grad.as_mut_slice(),
+        delta.as_slice(),
+        x.as_slice(),
+        T::one(),
+    );
+}
+
+/// `W −= η d xᵀ`: a plain SGD step on a weight `[R, K]` from one sample's `dz` and input, without
+/// materializing the gradient (the first layer of a fused step, which needs no `Wᵀ d`).
+#[inline]
+pub fn descend_outer<T: Real, const R: usize, const K: usize>(
+    weight: &mut SMatrix<T, R, K>,
+    delta: &SVector<T, R>,
+    x: &SVector<T, K>,
+    lr: T,
+) {
+    kernels::ger(
+        R * K,
+        weight.as_mut_slice(),
+        delta.as_slice(),
+        x.as_slice(),
+        -lr,
+    );
+}
+
+/// `Wᵀ d`, then `W −= η d xᵀ`, in one pass over `W`: each column gives its dot product with
+/// `d` and then takes its update, so the gradient flowing back sees the weights from before
+/// the step, as in [`tr_matvec`] followed by an SGD step, with `W` read once instead of three
+/// times.
+#[inline]
+pub fn tr_matvec_descend<T: Real, const R: usize, const K: usize>(
+    weight: &mut SMatrix<T, R, K>,
+    delta: &SVector<T, R>,
+    x: &SVector<T, K>,
+    lr: T,
+) -> SVector<T, K> {
+    let mut out = SVector::<T, K>::zeros();
+    kernels::tr_gemv_ger(
+        R * K,
+        weight.as_mut_slice(),
+        delta.as_slice(),
+        x.as_slice(),
+        -lr,
+        out.as_mut_slice(),
+    );
+    out
+}
+
+/// `v −= η d`: a plain SGD step on a bias (or any vector) from its gradient.
+#[inline]
+pub fn descend<T: Real, const N: usize>(v: &mut SVector<T, N>, delta: &SVector<T, N>, lr: T) {
+    v.axpy(-lr, delta, T::one());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn per_sample_products_match_nalgebra() {
+        // 37 columns: four-column blocks and a remainder; 19 rows: 16-lane dots and a rest.
+        let w = SMatrix::<f64, 19, 37>::from_fn(|i, j| ((i * 37 + j) % 11) as f64 * 0.1 - 0.5);
+        let x = SVector::<f64, 37>::from_fn(|i, _| (i % 7) as f64 * 0.3 - 1.0);
+        let d = SVector::<f64, 19>::from_fn(|i, _| (i % 5) as f64 * 0.2 - 0.4);
+        assert!((matvec(&w, &x) - w * x).amax() < 1e-12);
+        assert!((tr_matvec(&w, &d) - w.tr_mul(&d)).amax() < 1e-12);
+        let mut g = SMatrix::<f64, 19, 37>::from_element(1.0);
+        add_outer(&mut g, &d, &x);
+        let mut expected = SMatrix::<f64, 19, 37>::from_element(1.0);
+        expected.ger(1.0, &d, &x, 1.0);
+        assert!((g - expected).amax() < 1e-12);
+
+        // The fused SGD forms: the returned `Wᵀ d` uses the weights from before the update.
+        let (lr, mut stepped, mut first) = (0.1, w, w);
+        let dh = tr_matvec_descend(&mut stepped, &d, &x, lr);
+        descend_outer(&mut first, &d, &x, lr);
+        let mut expected = w;
+        expected.ger(-lr, &d, &x, 1.0);
+        assert!((dh - w.tr_mul(&d)).amax() < 1e-12);
+        assert!((stepped - expected).amax() < 1e-12);
+        assert!((first - expected).amax() < 1e-12);
+        let mut b = d;
+        descend(&mut b, &d, 0.25);
+        assert_eq!(b, d * 0.75);
+    }
+}
