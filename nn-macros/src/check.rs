@@ -1,83 +1,38 @@
 //! Every semantic rule of a declaration, one small `check_*` function each, all reporting into
-//! one sink; and the resolved model (widths, residual sources) that expansion works from.
+//! one sink. The rules read the syntax tree (entries as written) and the model (nodes and
+//! shapes); a rule that needs a shape an entry that failed to parse hides is skipped, the others
+//! still run, so parse and semantic mistakes are reported together.
 
 use std::collections::HashMap;
 
 use syn::Ident;
 
 use crate::errors::Errors;
-use crate::ir::{ActivationKind, EntryKind, Layer, LayerKind, LossKind, Network, keyword};
+use crate::model::{Model, Node, Shape};
+use crate::syntax::{ActivationKind, EntryKind, LayerKind, Loss, LossKind, Network, keyword};
 
-/// A network that passed every check: widths resolved, residual sources found.
-pub struct Model<'a> {
-    pub net: &'a Network,
-    pub input_width: usize,
-    pub nodes: Vec<Node<'a>>,
-    pub loss: LossKind,
-}
-
-/// One layer with its resolved shapes.
-pub struct Node<'a> {
-    pub layer: &'a Layer,
-    /// Width of the layer's input (the previous node's output).
-    pub in_width: usize,
-    /// Width of the layer's output.
-    pub width: usize,
-    /// Residual source and its width, when the layer has one.
-    pub residual: Option<ResidualSource>,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Source {
-    Input,
-    Layer(usize),
-}
-
-#[derive(Clone, Copy)]
-pub struct ResidualSource {
-    pub source: Source,
-    pub width: usize,
-    pub project: bool,
-}
-
-impl Model<'_> {
-    pub fn output_width(&self) -> usize {
-        self.nodes
-            .last()
-            .map_or(self.input_width, |node| node.width)
-    }
-}
-
-/// Runs every check; returns the model only when none failed.
-pub fn check<'a>(net: &'a Network, errors: &mut Errors) -> Option<Model<'a>> {
-    let before = !errors.is_empty();
+/// Runs every rule on `model`; true when none failed.
+pub fn check(model: &Model<'_>, errors: &mut Errors) -> bool {
+    let before = errors.is_empty();
+    let net = model.net;
     check_input(net, errors);
     check_loss_declared(net, errors);
     check_order(net, errors);
     check_layers_exist(net, errors);
     check_unique_names(net, errors);
+    check_projection_names(net, errors);
     check_widths(net, errors);
-    let input_width = net.inputs.first().map(|input| input.width.value);
-    let nodes = resolve(net, input_width, errors);
-    // After a layer that failed to parse, the widths and the last layer are not the user's.
-    let widths_known = net.failed_layers.is_empty();
-    if let (Some(last), Some(loss), true) = (nodes.last(), net.losses.first(), widths_known) {
-        check_loss_fits(last, loss.kind, &loss.ident, errors);
-    }
-    if before || !errors.is_empty() {
-        return None;
-    }
-    Some(Model {
-        net,
-        input_width: input_width?,
-        nodes,
-        loss: net.losses.first()?.kind,
-    })
+    check_residual_sources(model, errors);
+    check_residual_widths(model, errors);
+    check_layer_norm_width(model, errors);
+    check_loss_activation(model, errors);
+    check_loss_width(model, errors);
+    before && errors.is_empty()
 }
 
 /// Whether an entry of `kind` was written, parsed or not (a failed one is already reported).
 fn written(net: &Network, kind: EntryKind) -> bool {
-    net.order.contains(&kind)
+    net.order.iter().any(|slot| slot.kind == kind)
 }
 
 fn check_input(net: &Network, errors: &mut Errors) {
@@ -113,7 +68,7 @@ fn check_loss_declared(net: &Network, errors: &mut Errors) {
 
 fn check_order(net: &Network, errors: &mut Errors) {
     if let (Some(input), Some(first)) = (net.inputs.first(), net.order.first())
-        && *first != EntryKind::Input
+        && first.kind != EntryKind::Input
     {
         errors.at(
             input.key.span(),
@@ -121,7 +76,7 @@ fn check_order(net: &Network, errors: &mut Errors) {
         );
     }
     if let (Some(loss), Some(last)) = (net.losses.last(), net.order.last())
-        && *last != EntryKind::Loss
+        && last.kind != EntryKind::Loss
     {
         errors.at(
             loss.key.span(),
@@ -155,6 +110,15 @@ fn check_unique_names(net: &Network, errors: &mut Errors) {
             seen.insert(name, &layer.name);
         }
     }
+}
+
+// h3: dense(4) + project(h1),  h3_proj: dense(4)   (the projection's field is `h3_proj`)
+fn check_projection_names(net: &Network, errors: &mut Errors) {
+    let seen: HashMap<String, &Ident> = net
+        .layers
+        .iter()
+        .map(|layer| (layer.name.to_string(), &layer.name))
+        .collect();
     // A projection is stored in the field `<layer>_proj`: it must not collide with a layer.
     for layer in &net.layers {
         if layer.residual.as_ref().is_some_and(|r| r.project.is_some()) {
@@ -188,79 +152,26 @@ fn check_widths(net: &Network, errors: &mut Errors) {
     }
 }
 
-/// Resolves every layer's widths and residual source, reporting residual mistakes.
-fn resolve<'a>(net: &'a Network, input_width: Option<usize>, errors: &mut Errors) -> Vec<Node<'a>> {
-    // After a layer that failed to parse, the widths that follow are not the user's.
-    let widths_known = net.failed_layers.is_empty();
-    let mut nodes: Vec<Node<'a>> = Vec::new();
-    let mut previous = input_width;
-    for (index, layer) in net.layers.iter().enumerate() {
-        let in_width = previous.unwrap_or(0);
-        let width = match &layer.kind {
-            LayerKind::Dense { width, .. } => width.value,
-            LayerKind::LayerNorm { .. } => in_width,
+// h2: dense(8) + h9   (no layer h9)      h2: dense(8) + h2      h2: dense(8) + h3   (later)
+fn check_residual_sources(model: &Model<'_>, errors: &mut Errors) {
+    let net = model.net;
+    for (index, node) in model.nodes.iter().enumerate() {
+        let Some(residual) = node.residual.as_ref().filter(|r| r.source.is_none()) else {
+            continue;
         };
-        let residual = layer.residual.as_ref().and_then(|residual| {
-            let source = find_source(net, index, &residual.source, errors)?;
-            let source_width = match source {
-                Source::Input => input_width?,
-                Source::Layer(i) => nodes[i].width,
-            };
-            let project = residual.project.is_some();
-            if !project && widths_known && source_width != width && width != 0 && source_width != 0
-            {
-                errors.spanned(
-                    &residual.source,
-                    format!(
-                        "residual `{}` has width {source_width} but `{}` has width {width}; \
-                         add `project({})` or match the widths",
-                        residual.source, layer.name, residual.source
-                    ),
-                );
-            }
-            Some(ResidualSource {
-                source,
-                width: source_width,
-                project,
-            })
-        });
-        if let LayerKind::LayerNorm { keyword, .. } = &layer.kind
-            && in_width == 1
-            && widths_known
-        {
-            errors.at(keyword.span(), format!("`{}` normalizes a single feature, which is always 0; a layer norm needs width 2 or more", layer.name));
-        }
-        nodes.push(Node {
-            layer,
-            in_width,
-            width,
-            residual,
-        });
-        previous = Some(width);
-    }
-    nodes
-}
-
-fn find_source(net: &Network, index: usize, source: &Ident, errors: &mut Errors) -> Option<Source> {
-    if source == keyword::INPUT {
-        return Some(Source::Input);
-    }
-    let layer = &net.layers[index];
-    match net.layers.iter().position(|l| l.name == *source) {
-        Some(i) if i < index => Some(Source::Layer(i)),
-        Some(i) if i == index => {
+        let (layer, source) = (node.layer, &residual.syntax.source);
+        if *source == layer.name {
             errors.at(source.span(), format!("`{}` cannot add its own output; a residual adds an earlier layer's output or `input`", layer.name));
-            None
-        }
-        Some(_) => {
+        } else if net.layers.iter().any(|l| l.name == *source) {
             errors.at(source.span(), format!("residual from `{source}`, which comes after `{}`; a residual adds an earlier layer's output or `input`", layer.name));
-            None
-        }
-        // A layer that failed to parse: its error is reported already.
-        None if net.failed_layers.iter().any(|failed| failed == source) => None,
-        None => {
+        } else if !net.failed_layers.iter().any(|failed| failed == source) {
+            // (A layer that failed to parse has its error reported already.)
             let earlier: Vec<String> = std::iter::once(keyword::INPUT.to_owned())
-                .chain(net.layers[..index].iter().map(|l| l.name.to_string()))
+                .chain(
+                    model.nodes[..index]
+                        .iter()
+                        .map(|n| n.layer.name.to_string()),
+                )
                 .collect();
             errors.at(
                 source.span(),
@@ -269,22 +180,78 @@ fn find_source(net: &Network, index: usize, source: &Ident, errors: &mut Errors)
                     keyword::list(earlier.iter().map(String::as_str))
                 ),
             );
-            None
         }
     }
 }
 
-fn check_loss_fits(last: &Node<'_>, loss: LossKind, ident: &Ident, errors: &mut Errors) {
-    let layer = &last.layer;
-    match (loss, layer.activation.kind) {
-        (LossKind::SoftmaxCrossEntropy, _) if last.width == 1 => errors.at(
-            ident.span(),
+// h1: dense(8),  h2: dense(4) + h1   (8 ≠ 4; `project(h1)` would fit them)
+fn check_residual_widths(model: &Model<'_>, errors: &mut Errors) {
+    for node in &model.nodes {
+        let Some(residual) = node.residual.as_ref().filter(|r| !r.project) else {
+            continue;
+        };
+        if let (Some(Shape::Vector(source)), Some(Shape::Vector(width))) =
+            (residual.shape, node.output)
+            && source != width
+            && source != 0
+            && width != 0
+        {
+            let (name, source_name) = (&node.layer.name, &residual.syntax.source);
+            errors.spanned(
+                source_name,
+                format!(
+                    "residual `{source_name}` has width {source} but `{name}` has width {width}; \
+                     add `project({source_name})` or match the widths"
+                ),
+            );
+        }
+    }
+}
+
+// h1: dense(1),  norm: layer_norm   (one feature normalizes to 0)
+fn check_layer_norm_width(model: &Model<'_>, errors: &mut Errors) {
+    for node in &model.nodes {
+        if let (LayerKind::LayerNorm { keyword, .. }, Some(Shape::Vector(1))) =
+            (&node.layer.kind, node.input)
+        {
+            errors.at(keyword.span(), format!("`{}` normalizes a single feature, which is always 0; a layer norm needs width 2 or more", node.layer.name));
+        }
+    }
+}
+
+/// The last layer and the loss, when both parsed and the last layer entry is the last node.
+fn last_and_loss<'m>(model: &'m Model<'_>) -> Option<(&'m Node<'m>, &'m Loss)> {
+    let last = model.nodes.last().filter(|_| model.ends_with_node)?;
+    Some((last, model.net.losses.first()?))
+}
+
+// out: dense(1),  loss: softmax_cross_entropy   (one class)
+fn check_loss_width(model: &Model<'_>, errors: &mut Errors) {
+    if let Some((last, loss)) = last_and_loss(model)
+        && loss.kind == LossKind::SoftmaxCrossEntropy
+        && last.output == Some(Shape::Vector(1))
+    {
+        errors.at(
+            loss.ident.span(),
             format!(
                 "softmax_cross_entropy needs at least 2 outputs, but `{}` has width 1; \
                  use binary_cross_entropy for a single label",
-                layer.name
+                last.layer.name
             ),
-        ),
+        );
+    }
+}
+
+// out: dense(10, softmax),  loss: softmax_cross_entropy   (softmax applied twice)
+fn check_loss_activation(model: &Model<'_>, errors: &mut Errors) {
+    let Some((last, loss)) = last_and_loss(model) else {
+        return;
+    };
+    let layer = last.layer;
+    if loss.kind == LossKind::SoftmaxCrossEntropy && last.output == Some(Shape::Vector(1)) {
+        return; // reported by `check_loss_width`
+    }
+    match (loss.kind, layer.activation.kind) {
         (LossKind::SoftmaxCrossEntropy, ActivationKind::Softmax) => errors.at(
             layer.activation.span,
             format!(

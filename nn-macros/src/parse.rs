@@ -21,9 +21,9 @@ use syn::parse::{ParseStream, Parser};
 use syn::{Attribute, Ident, LitBool, LitFloat, LitInt, Token, Visibility, parenthesized};
 
 use crate::errors::Errors;
-use crate::ir::{
+use crate::syntax::{
     Activation, ActivationKind, DEFAULT_LAYER_NORM_EPS, EntryKind, Input, Layer, LayerKind, Loss,
-    Network, Residual, Width, keyword,
+    Network, Residual, Slot, Width, keyword,
 };
 
 /// Parses a declaration. Returns `None` only when not even the struct header parsed; entry
@@ -63,7 +63,7 @@ pub fn parse_network(tokens: TokenStream, errors: &mut Errors) -> Option<Network
         })
         .parse2(scoped(entry, end));
         match parsed {
-            Ok(kind) => network.order.push(kind),
+            Ok(kind) => network.order.push(Slot { kind, parsed: true }),
             Err(error) => {
                 errors.push(error);
                 // Keep the failed entry's place, so that checks do not also report it missing.
@@ -72,7 +72,10 @@ pub fn parse_network(tokens: TokenStream, errors: &mut Errors) -> Option<Network
                     if kind == EntryKind::Layer {
                         network.failed_layers.push(key);
                     }
-                    network.order.push(kind);
+                    network.order.push(Slot {
+                        kind,
+                        parsed: false,
+                    });
                 }
             }
         }

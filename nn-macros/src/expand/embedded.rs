@@ -5,8 +5,8 @@ use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 
 use super::{proj_field, rt};
-use crate::check::Model;
-use crate::ir::LayerKind;
+use crate::model::Model;
+use crate::model::NodeKind;
 
 /// ```text
 /// impl<T: Real> Digits<T> {
@@ -35,18 +35,18 @@ pub fn expand_embedded(model: &Model<'_>) -> TokenStream {
         let bias = format!("{field}.bias");
         // At the layer's name, so that a mismatch's "the failure occurred here" points at it
         // (the path is written out: `#rt`'s tokens would keep their own span).
-        fields.extend(match &node.layer.kind {
-            LayerKind::Dense { bias: true, .. } => quote_spanned! {field.span()=>
+        fields.extend(match node.kind {
+            NodeKind::Dense { bias: true, .. } => quote_spanned! {field.span()=>
                 #field: ::nn_runtime::__private::Dense::embedded(&source, #weight, #bias),
             },
-            LayerKind::Dense { bias: false, .. } => quote_spanned! {field.span()=>
+            NodeKind::Dense { bias: false, .. } => quote_spanned! {field.span()=>
                 #field: ::nn_runtime::__private::Linear::embedded(&source, #weight),
             },
-            LayerKind::LayerNorm { .. } => quote_spanned! {field.span()=>
+            NodeKind::LayerNorm { .. } => quote_spanned! {field.span()=>
                 #field: ::nn_runtime::__private::LayerNorm::embedded(&source, #weight, #bias),
             },
         });
-        if node.residual.is_some_and(|r| r.project) {
+        if node.residual.as_ref().is_some_and(|r| r.project) {
             let proj = proj_field(node);
             let weight = format!("{field}.proj.weight");
             fields.extend(quote_spanned! {field.span()=>

@@ -4,8 +4,9 @@ use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 
 use super::{Mode, binding, constant, has_own_output, output_ident, output_ref, proj_field, rt};
-use crate::check::{Model, Node, Source};
-use crate::ir::{ActivationKind, LayerKind};
+use crate::model::NodeKind;
+use crate::model::{Model, Node, Source};
+use crate::syntax::ActivationKind;
 
 /// A generated body, and how many scalars its typed intermediates hold (per sample).
 pub struct Code {
@@ -55,13 +56,13 @@ fn layer_forward(model: &Model<'_>, index: usize, mode: Mode) -> (TokenStream, u
     let node = &model.nodes[index];
     let layer = node.layer;
     let name = &layer.name;
-    let ty = mode.ty(node.width);
+    let ty = mode.ty(node.width());
     let input = output_ref(model, layer_input(index));
     let z = binding("z", node);
-    let mut scalars = node.width;
+    let mut scalars = node.width();
 
-    let mut code = match &layer.kind {
-        LayerKind::Dense { bias, .. } => {
+    let mut code = match node.kind {
+        NodeKind::Dense { bias, .. } => {
             let affine = match (mode, bias) {
                 (Mode::Sample, true) => {
                     quote!(nn::matvec(&self.#name.weight, #input) + &self.#name.bias)
@@ -72,10 +73,10 @@ fn layer_forward(model: &Model<'_>, index: usize, mode: Mode) -> (TokenStream, u
             };
             quote_spanned!(name.span()=> let #z: #ty = #affine;)
         }
-        LayerKind::LayerNorm { eps, .. } => {
+        NodeKind::LayerNorm { eps, .. } => {
             let xhat = binding("xhat", node);
-            let eps = constant(*eps);
-            scalars += node.width;
+            let eps = constant(eps);
+            scalars += node.width();
             quote_spanned! {name.span()=>
                 let #xhat: #ty = nn::standardize(#input, #eps);
                 let #z: #ty = self.#name.scale_shift(&#xhat);
@@ -93,7 +94,7 @@ fn layer_forward(model: &Model<'_>, index: usize, mode: Mode) -> (TokenStream, u
                 false => quote!(#activated + #residual),
             },
         };
-        scalars += node.width;
+        scalars += node.width();
         code.extend(quote_spanned!(name.span()=> let #h: #ty = #value;));
     }
     (code, scalars)
@@ -136,8 +137,8 @@ pub fn activation_fn(kind: ActivationKind) -> (Option<&'static str>, Option<Toke
 
 /// What the residual adds: `&h_h1`, or `&self.h3_proj.weight * &h_h1` with a projection.
 fn residual_term(model: &Model<'_>, node: &Node<'_>, mode: Mode) -> Option<TokenStream> {
-    let residual = node.residual?;
-    let source = output_ref(model, residual.source);
+    let residual = node.residual.as_ref()?;
+    let source = output_ref(model, residual.source());
     if !residual.project {
         return Some(source);
     }

@@ -12,8 +12,8 @@ use syn::Ident;
 
 use backward::Sink;
 
-use crate::check::{Model, Node, Source};
-use crate::ir::{ActivationKind, LossKind, keyword};
+use crate::model::{Model, Node, Source};
+use crate::syntax::{ActivationKind, LossKind, keyword};
 
 /// The whole expansion of a checked network.
 pub fn expand(model: &Model<'_>) -> TokenStream {
@@ -33,7 +33,7 @@ pub fn expand(model: &Model<'_>) -> TokenStream {
 
 /// The stub emitted next to the errors, so that uses of the network report nothing more than
 /// "this has no such method" instead of burying the real errors under "cannot find type".
-pub fn expand_stub(net: &crate::ir::Network) -> TokenStream {
+pub fn expand_stub(net: &crate::syntax::Network) -> TokenStream {
     let (attrs, vis, name) = (docs_only(&net.attrs), &net.vis, &net.name);
     quote! {
         #(#attrs)*
@@ -125,14 +125,14 @@ fn constant(value: f64) -> TokenStream {
 
 /// The normalized declaration, recorded as `ARCHITECTURE`.
 fn architecture(model: &Model<'_>) -> String {
-    let mut entries = vec![format!("{}: {}", keyword::INPUT, model.input_width)];
+    let mut entries = vec![format!("{}: {}", keyword::INPUT, model.input_width())];
     entries.extend(
         model
             .nodes
             .iter()
             .map(|n| format!("{}: {}", n.layer.name, n.layer.declared())),
     );
-    entries.push(format!("{}: {}", keyword::LOSS, model.loss.name()));
+    entries.push(format!("{}: {}", keyword::LOSS, model.loss().name()));
     entries.join(", ")
 }
 
@@ -157,7 +157,7 @@ fn expand_methods(model: &Model<'_>) -> TokenStream {
     let rt = rt();
     let name = &model.net.name;
     let vis = &model.net.vis;
-    let (input, output) = (model.input_width, model.output_width());
+    let (input, output) = (model.input_width(), model.output_width());
     let (input_lit, output_lit) = (lit(input), lit(output));
     let param_count = lit(params::param_count(model));
 
@@ -180,14 +180,14 @@ fn expand_methods(model: &Model<'_>) -> TokenStream {
         Mode::Batch.signature_ty(input),
         Mode::Batch.signature_ty(output),
     );
-    let (loss, _) = loss_fn(model.loss);
-    let predict = link(model.loss, quote!(self.forward(x)));
-    let predict_batch = link(model.loss, quote!(self.forward_batch(x)));
+    let (loss, _) = loss_fn(model.loss());
+    let predict = link(model.loss(), quote!(self.forward(x)));
+    let predict_batch = link(model.loss(), quote!(self.forward_batch(x)));
     let loss_doc = format!(
         "The `{}` loss of one sample (see `nn_runtime::loss::{0}`).",
-        model.loss.name()
+        model.loss().name()
     );
-    let predict_doc = match model.loss {
+    let predict_doc = match model.loss() {
         LossKind::Mse => "The prediction: the raw output (the loss `mse` has no link).",
         LossKind::BinaryCrossEntropy => {
             "The prediction: sigmoid of the output, one probability per label."
@@ -198,7 +198,7 @@ fn expand_methods(model: &Model<'_>) -> TokenStream {
     };
     let forward_doc = format!(
         "Forward pass of one sample: `{input}` inputs → `{output}` outputs{}.",
-        if model.loss == LossKind::Mse {
+        if model.loss() == LossKind::Mse {
             ""
         } else {
             " (logits)"
@@ -304,7 +304,7 @@ fn expand_methods(model: &Model<'_>) -> TokenStream {
 /// `loss_label(&x, 3)`, `backward_label(&x, 3, &mut grad)`, `sgd_step_label(&x, 3, lr)`, and
 /// the batch forms with `&[usize]`.
 fn expand_label_methods(model: &Model<'_>, x_ty: &TokenStream, xb_ty: &TokenStream) -> TokenStream {
-    if model.loss != LossKind::SoftmaxCrossEntropy {
+    if model.loss() != LossKind::SoftmaxCrossEntropy {
         return TokenStream::new();
     }
     let rt = rt();
@@ -360,16 +360,16 @@ fn expand_label_methods(model: &Model<'_>, x_ty: &TokenStream, xb_ty: &TokenStre
 fn expand_network_impl(model: &Model<'_>) -> TokenStream {
     let rt = rt();
     let name = &model.net.name;
-    let (input, output) = (lit(model.input_width), lit(model.output_width()));
+    let (input, output) = (lit(model.input_width()), lit(model.output_width()));
     let (x_ty, y_ty) = (
-        Mode::Sample.signature_ty(model.input_width),
+        Mode::Sample.signature_ty(model.input_width()),
         Mode::Sample.signature_ty(model.output_width()),
     );
     let (xb_ty, yb_ty) = (
-        Mode::Batch.signature_ty(model.input_width),
+        Mode::Batch.signature_ty(model.input_width()),
         Mode::Batch.signature_ty(model.output_width()),
     );
-    let loss_kind = match model.loss {
+    let loss_kind = match model.loss() {
         LossKind::Mse => quote!(Mse),
         LossKind::BinaryCrossEntropy => quote!(BinaryCrossEntropy),
         LossKind::SoftmaxCrossEntropy => quote!(SoftmaxCrossEntropy),

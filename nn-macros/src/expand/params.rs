@@ -5,8 +5,9 @@ use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 
 use super::{architecture, docs_only, lit, proj_field, rt};
-use crate::check::Model;
-use crate::ir::{ActivationKind, LayerKind};
+use crate::model::Model;
+use crate::model::NodeKind;
+use crate::syntax::ActivationKind;
 
 /// One parameter tensor as the generated code lists it.
 struct Tensor {
@@ -36,29 +37,34 @@ fn tensors(model: &Model<'_>) -> Vec<Tensor> {
                 layer: layer.clone(),
             });
         };
-        match &node.layer.kind {
-            LayerKind::Dense { bias, .. } => {
+        match node.kind {
+            NodeKind::Dense { bias, .. } => {
                 push(
                     "weight",
                     quote!(#name.weight),
-                    vec![node.width, node.in_width],
+                    vec![node.width(), node.in_width()],
                     "Weight",
                 );
-                if *bias {
-                    push("bias", quote!(#name.bias), vec![node.width], "Bias");
+                if bias {
+                    push("bias", quote!(#name.bias), vec![node.width()], "Bias");
                 }
             }
-            LayerKind::LayerNorm { .. } => {
-                push("weight", quote!(#name.weight), vec![node.width], "NormGain");
-                push("bias", quote!(#name.bias), vec![node.width], "NormShift");
+            NodeKind::LayerNorm { .. } => {
+                push(
+                    "weight",
+                    quote!(#name.weight),
+                    vec![node.width()],
+                    "NormGain",
+                );
+                push("bias", quote!(#name.bias), vec![node.width()], "NormShift");
             }
         }
-        if let Some(residual) = node.residual.filter(|r| r.project) {
+        if let Some(residual) = node.residual.as_ref().filter(|r| r.project) {
             let proj = proj_field(node);
             push(
                 "proj.weight",
                 quote!(#proj.weight),
-                vec![node.width, residual.width],
+                vec![node.width(), residual.width()],
                 "Projection",
             );
         }
@@ -83,25 +89,28 @@ fn fields(model: &Model<'_>) -> TokenStream {
         let layer = node.layer;
         let name = &layer.name;
         let docs = docs_only(&layer.attrs);
-        let (input, width) = (lit(node.in_width), lit(node.width));
-        let (ty, shapes) = match &layer.kind {
-            LayerKind::Dense { bias: true, .. } => (
+        let (input, width) = (lit(node.in_width()), lit(node.width()));
+        let (ty, shapes) = match node.kind {
+            NodeKind::Dense { bias: true, .. } => (
                 quote!(#rt::Dense<T, #input, #width>),
                 format!(
                     "weight `[{}, {}]` = `[out, in]`, bias `[{}]`",
-                    node.width, node.in_width, node.width
+                    node.width(),
+                    node.in_width(),
+                    node.width()
                 ),
             ),
-            LayerKind::Dense { bias: false, .. } => (
+            NodeKind::Dense { bias: false, .. } => (
                 quote!(#rt::Linear<T, #input, #width>),
                 format!(
                     "weight `[{}, {}]` = `[out, in]`, no bias",
-                    node.width, node.in_width
+                    node.width(),
+                    node.in_width()
                 ),
             ),
-            LayerKind::LayerNorm { .. } => (
+            NodeKind::LayerNorm { .. } => (
                 quote!(#rt::LayerNorm<T, #width>),
-                format!("gain and shift `[{}]`", node.width),
+                format!("gain and shift `[{}]`", node.width()),
             ),
         };
         let doc = format!("Layer `{name}`: `{}`; {shapes}.", layer.declared());
@@ -110,12 +119,13 @@ fn fields(model: &Model<'_>) -> TokenStream {
             #[doc = #doc]
             #vis #name: #ty,
         });
-        if let Some(residual) = node.residual.filter(|r| r.project) {
+        if let Some(residual) = node.residual.as_ref().filter(|r| r.project) {
             let proj = proj_field(node);
-            let source = lit(residual.width);
+            let source = lit(residual.width());
             let doc = format!(
                 "Projection of `{name}`'s residual (`{name}.proj.weight`): `[{}, {}]` = `[out, source width]`.",
-                node.width, residual.width
+                node.width(),
+                residual.width()
             );
             fields.extend(quote_spanned! {name.span()=>
                 #[doc = #doc]
@@ -209,14 +219,14 @@ fn field_types(model: &Model<'_>) -> Vec<TokenStream> {
     let rt = rt();
     let mut types = Vec::new();
     for node in &model.nodes {
-        let (input, width) = (lit(node.in_width), lit(node.width));
-        types.push(match &node.layer.kind {
-            LayerKind::Dense { bias: true, .. } => quote!(#rt::Dense<T, #input, #width>),
-            LayerKind::Dense { bias: false, .. } => quote!(#rt::Linear<T, #input, #width>),
-            LayerKind::LayerNorm { .. } => quote!(#rt::LayerNorm<T, #width>),
+        let (input, width) = (lit(node.in_width()), lit(node.width()));
+        types.push(match node.kind {
+            NodeKind::Dense { bias: true, .. } => quote!(#rt::Dense<T, #input, #width>),
+            NodeKind::Dense { bias: false, .. } => quote!(#rt::Linear<T, #input, #width>),
+            NodeKind::LayerNorm { .. } => quote!(#rt::LayerNorm<T, #width>),
         });
-        if let Some(residual) = node.residual.filter(|r| r.project) {
-            let source = lit(residual.width);
+        if let Some(residual) = node.residual.as_ref().filter(|r| r.project) {
+            let source = lit(residual.width());
             types.push(quote!(#rt::Linear<T, #source, #width>));
         }
     }

@@ -1,5 +1,5 @@
-//! Tests of the pipeline on `proc_macro2` tokens: expansion snapshots and the guarantee that no
-//! input, however malformed, panics the macro.
+//! Expansion snapshots: `tests/expand/<net>.rs` formatted with prettyplease against
+//! `tests/expand/<net>.expanded.rs`.
 
 use std::path::{Path, PathBuf};
 
