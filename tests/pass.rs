@@ -20,6 +20,9 @@ mod strict {
             h8: dense(4, tanh),
             h9: dense(4, gelu),
             h10: dense(4, identity),
+            // The fused step's block of `h11` opens with `dh_h10 +=` (`h12` declared it).
+            h11: dense(4, bias = false),
+            h12: dense(4) + h10,
             out: dense(3),
             loss: softmax_cross_entropy,
         }

@@ -6,7 +6,7 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::Ident;
 
 use super::forward::{Code, activation_fn, forward_statements, layer_input};
-use super::{Mode, binding, constant, loss_fn, output_ident, output_ref, proj_field, rt};
+use super::{Mode, binding, loss_fn, output_ident, output_ref, proj_field, rt};
 use crate::model::NodeKind;
 use crate::model::{Model, Node, Source};
 
@@ -156,17 +156,22 @@ fn layer_backward(
     let input = layer_input(index);
     let input_ref = output_ref(model, input);
 
-    let mut code = residual_backward(model, node, mode, sink, gradients);
-    let dz_value = match activation_fn(node.layer.activation.kind) {
-        (None, _) => quote!(#dh),
+    // The residual's share goes last, so that the block opens with its own statement (see
+    // `layer_comment`); the order of contributions into a `dh` does not change its value.
+    let mut code = TokenStream::new();
+    // Without an activation `dz = dh`: the code reads `dh_<layer>` where `dz` would be.
+    let dz = match activation_fn(node.layer.activation.kind) {
+        (None, _) => dh,
         (Some(function), parameter) => {
             let function = format_ident!("{}_backward", function);
             let parameter = parameter.map(|p| quote!(, #p));
-            quote!(nn::#function(&#z, &#dh #parameter))
+            gradients.scalars += node.width();
+            code.extend(quote_spanned!(name.span()=>
+                let #dz: #ty = nn::#function(&#z, &#dh #parameter);
+            ));
+            dz
         }
     };
-    gradients.scalars += node.width();
-    code.extend(quote_spanned!(name.span()=> let #dz: #ty = #dz_value;));
 
     match node.kind {
         NodeKind::Dense { bias, .. } if sink == Sink::Descend => {
@@ -200,7 +205,7 @@ fn layer_backward(
                 code.extend(gradients.contribute(input, Term::Owned(back)));
             }
         }
-        NodeKind::LayerNorm { eps, .. } => {
+        NodeKind::LayerNorm { .. } => {
             let xhat = binding("xhat", node);
             let params_grad = match sink {
                 Sink::Grad => quote_spanned!(name.span()=>
@@ -218,7 +223,7 @@ fn layer_backward(
             code.extend(first);
             if input != Source::Input {
                 let dxhat = binding("dxhat", node);
-                let eps = constant(eps);
+                let eps = binding("eps", node);
                 gradients.scalars += node.width();
                 code.extend(quote_spanned!(name.span()=>
                     let #dxhat: #ty = self.#name.scale_backward(&#dz);
@@ -229,7 +234,8 @@ fn layer_backward(
             code.extend(last);
         }
     }
-    code
+    code.extend(residual_backward(model, node, mode, sink, gradients));
+    super::layer_comment(node, code)
 }
 
 /// A residual passes `dh` back unchanged to its source, or through the projection

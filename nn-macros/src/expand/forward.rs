@@ -31,7 +31,7 @@ pub fn forward_statements(model: &Model<'_>, mode: Mode) -> (TokenStream, usize)
     let mut scalars = 0;
     for index in 0..model.nodes.len() {
         let (block, block_scalars) = layer_forward(model, index, mode);
-        code.extend(block);
+        code.extend(super::layer_comment(&model.nodes[index], block));
         scalars += block_scalars;
     }
     (code, scalars)
@@ -51,7 +51,8 @@ pub fn layer_input(index: usize) -> Source {
 /// let z_h2: SVector<T, 64> = &self.h2.weight * &h_h1 + &self.h2.bias;   // z = W h + b
 /// let h_h2: SVector<T, 64> = nn::relu(&z_h2) + &h_h1;                   // h = σ(z) + residual
 /// ```
-/// A layer norm computes `x̂` first: `xhat_n = standardize(h)`, `z_n = γ ⊙ x̂ + β`.
+/// A layer norm names its epsilon, then computes `x̂`: `let eps_n: T = T::constant(1e-5);`,
+/// `xhat_n = standardize(h, eps_n)`, `z_n = γ ⊙ x̂ + β` (backward reads `eps_n` again).
 fn layer_forward(model: &Model<'_>, index: usize, mode: Mode) -> (TokenStream, usize) {
     let node = &model.nodes[index];
     let layer = node.layer;
@@ -74,11 +75,12 @@ fn layer_forward(model: &Model<'_>, index: usize, mode: Mode) -> (TokenStream, u
             quote_spanned!(name.span()=> let #z: #ty = #affine;)
         }
         NodeKind::LayerNorm { eps, .. } => {
-            let xhat = binding("xhat", node);
+            let (xhat, eps_binding) = (binding("xhat", node), binding("eps", node));
             let eps = constant(eps);
             scalars += node.width();
             quote_spanned! {name.span()=>
-                let #xhat: #ty = nn::standardize(#input, #eps);
+                let #eps_binding: T = #eps;
+                let #xhat: #ty = nn::standardize(#input, #eps_binding);
                 let #z: #ty = self.#name.scale_shift(&#xhat);
             }
         }

@@ -6,7 +6,7 @@ mod embedded;
 mod forward;
 mod params;
 
-use proc_macro2::{Literal, TokenStream};
+use proc_macro2::{Literal, TokenStream, TokenTree};
 use quote::{format_ident, quote};
 use syn::Ident;
 
@@ -48,6 +48,53 @@ fn docs_only(attrs: &[syn::Attribute]) -> Vec<&syn::Attribute> {
 /// Where the generated code reaches the runtime (STYLE: only through `__private`).
 fn rt() -> TokenStream {
     quote!(::nn_runtime::__private)
+}
+
+/// Rustdoc lines as `#[doc = " line"]`, one attribute per line, each with the space after `///`
+/// that hand-written docs have (an empty line stays empty).
+fn docs(text: &str) -> TokenStream {
+    text.lines()
+        .map(|line| match line {
+            "" => quote!(#[doc = ""]),
+            line => {
+                let line = format!(" {line}");
+                quote!(#[doc = #line])
+            }
+        })
+        .collect()
+}
+
+/// `/// h2: dense(8, relu) + h1` above a layer's block: the first statement carries the layer's
+/// declaration as a doc attribute (token streams carry no comments; prettyplease and
+/// `cargo expand` print this one as a comment line, and `unused_doc_comments` is allowed on the
+/// generated impl).
+///
+/// Rust accepts an attribute on a `let`, a call or a method call statement, not on a compound
+/// assignment: a block that opens with `dh_a += value;` (a fused SGD step of a layer without
+/// bias or activation) has that statement written as the call `AddAssign::add_assign`.
+fn layer_comment(node: &Node<'_>, block: TokenStream) -> TokenStream {
+    let line = format!(" {}: {}", node.layer.name, node.layer.declared());
+    let mut trees = block.into_iter().peekable();
+    let mut first = Vec::new();
+    while let Some(tree) =
+        trees.next_if(|t| !matches!(t, TokenTree::Punct(p) if p.as_char() == ';'))
+    {
+        first.push(tree);
+    }
+    let rest: TokenStream = trees.collect();
+    let first_statement = match first.as_slice() {
+        [
+            TokenTree::Ident(target),
+            TokenTree::Punct(plus),
+            TokenTree::Punct(eq),
+            value @ ..,
+        ] if plus.as_char() == '+' && eq.as_char() == '=' => {
+            let value: TokenStream = value.iter().cloned().collect();
+            quote!(::core::ops::AddAssign::add_assign(&mut #target, #value))
+        }
+        _ => first.into_iter().collect(),
+    };
+    quote!(#[doc = #line] #first_statement #rest)
 }
 
 /// An unsuffixed integer literal, as a width appears in a type.
@@ -183,11 +230,11 @@ fn expand_methods(model: &Model<'_>) -> TokenStream {
     let (loss, _) = loss_fn(model.loss());
     let predict = link(model.loss(), quote!(self.forward(x)));
     let predict_batch = link(model.loss(), quote!(self.forward_batch(x)));
-    let loss_doc = format!(
+    let loss_doc = docs(&format!(
         "The `{}` loss of one sample (see `nn_runtime::loss::{0}`).",
         model.loss().name()
-    );
-    let predict_doc = match model.loss() {
+    ));
+    let predict_doc = docs(match model.loss() {
         LossKind::Mse => "The prediction: the raw output (the loss `mse` has no link).",
         LossKind::BinaryCrossEntropy => {
             "The prediction: sigmoid of the output, one probability per label."
@@ -195,27 +242,29 @@ fn expand_methods(model: &Model<'_>) -> TokenStream {
         LossKind::SoftmaxCrossEntropy => {
             "The prediction: softmax of the logits, class probabilities."
         }
-    };
-    let forward_doc = format!(
+    });
+    let forward_doc = docs(&format!(
         "Forward pass of one sample: `{input}` inputs → `{output}` outputs{}.",
         if model.loss() == LossKind::Mse {
             ""
         } else {
             " (logits)"
         }
-    );
-    let forward_bytes_doc = format!(
+    ));
+    let forward_bytes_doc = docs(&format!(
         "Bytes of the intermediates `forward` holds for one sample: {} scalars \
          (every `z`, `x̂` and `h` binding).",
         forward_sample.scalars
-    );
-    let backward_bytes_doc = format!(
+    ));
+    let backward_bytes_doc = docs(&format!(
         "Bytes of the intermediates `backward` holds for one sample: {} scalars \
          (the forward bindings, then every `dh`, `dz` and `dx̂`).",
         backward_sample.scalars
-    );
+    ));
     let labels = expand_label_methods(model, &x_ty, &xb_ty);
     quote! {
+        // The layer blocks open with their declaration as a doc line (see `layer_comment`).
+        #[allow(unused_doc_comments)]
         impl<T: #rt::Real> #name<T> {
             /// Width of the input vector.
             #vis const INPUT_WIDTH: ::core::primitive::usize = #input_lit;
@@ -226,27 +275,27 @@ fn expand_methods(model: &Model<'_>) -> TokenStream {
             /// Bytes of the parameters: `PARAM_COUNT * size_of::<T>()`.
             #vis const PARAM_BYTES: ::core::primitive::usize =
                 #param_count * ::core::mem::size_of::<T>();
-            #[doc = #forward_bytes_doc]
+            #forward_bytes_doc
             #vis const FORWARD_BYTES: ::core::primitive::usize =
                 #forward_scalars * ::core::mem::size_of::<T>();
-            #[doc = #backward_bytes_doc]
+            #backward_bytes_doc
             #vis const BACKWARD_BYTES: ::core::primitive::usize =
                 #backward_scalars * ::core::mem::size_of::<T>();
 
             #labels
 
-            #[doc = #forward_doc]
+            #forward_doc
             #vis fn forward(&self, x: &#x_ty) -> #y_ty {
                 #forward_body
             }
 
-            #[doc = #predict_doc]
+            #predict_doc
             #vis fn predict(&self, x: &#x_ty) -> #y_ty {
                 use #rt as nn;
                 #predict
             }
 
-            #[doc = #loss_doc]
+            #loss_doc
             #vis fn loss(&self, x: &#x_ty, target: &#y_ty) -> T {
                 #rt::#loss(&self.forward(x), target)
             }
@@ -282,7 +331,8 @@ fn expand_methods(model: &Model<'_>) -> TokenStream {
             /// The mean loss over the columns of a batch.
             ///
             /// # Panics
-            /// If `x` and `targets` have different numbers of columns.
+            /// If `x` and `targets` have different numbers of columns, or if the batch has no
+            /// columns.
             #vis fn loss_batch(&self, x: &#xb_ty, targets: &#yb_ty) -> T {
                 #rt::check_batch_columns(x.ncols(), targets.ncols());
                 #rt::#loss(&self.forward_batch(x), targets)
@@ -292,7 +342,8 @@ fn expand_methods(model: &Model<'_>) -> TokenStream {
             /// `grad` and returns that mean loss. The products are GEMMs (`matrixmultiply`).
             ///
             /// # Panics
-            /// If `x` and `targets` have different numbers of columns.
+            /// If `x` and `targets` have different numbers of columns, or if the batch has no
+            /// columns.
             #vis fn backward_batch(&self, x: &#xb_ty, targets: &#yb_ty, grad: &mut Self) -> T {
                 #backward_batch_body
             }
@@ -310,42 +361,42 @@ fn expand_label_methods(model: &Model<'_>, x_ty: &TokenStream, xb_ty: &TokenStre
     let rt = rt();
     let vis = &model.net.vis;
     let classes = lit(model.output_width());
-    let panics = format!(
+    let panics = docs(&format!(
         "# Panics\nIf a label is not below {}, the number of classes.",
         model.output_width()
-    );
+    ));
     quote! {
         /// [`Self::loss`] with the target given as a class index.
         ///
-        #[doc = #panics]
+        #panics
         #vis fn loss_label(&self, x: &#x_ty, label: ::core::primitive::usize) -> T {
             self.loss(x, &#rt::one_hot::<T, #classes>(label))
         }
 
         /// [`Self::backward`] with the target given as a class index.
         ///
-        #[doc = #panics]
+        #panics
         #vis fn backward_label(&self, x: &#x_ty, label: ::core::primitive::usize, grad: &mut Self) -> T {
             self.backward(x, &#rt::one_hot::<T, #classes>(label), grad)
         }
 
         /// [`Self::sgd_step`] with the target given as a class index.
         ///
-        #[doc = #panics]
+        #panics
         #vis fn sgd_step_label(&mut self, x: &#x_ty, label: ::core::primitive::usize, lr: T) -> T {
             self.sgd_step(x, &#rt::one_hot::<T, #classes>(label), lr)
         }
 
         /// [`Self::loss_batch`] with the targets given as class indices, one per column.
         ///
-        #[doc = #panics]
+        #panics
         #vis fn loss_batch_labels(&self, x: &#xb_ty, labels: &[::core::primitive::usize]) -> T {
             self.loss_batch(x, &#rt::one_hot_batch::<T, #classes>(labels))
         }
 
         /// [`Self::backward_batch`] with the targets given as class indices, one per column.
         ///
-        #[doc = #panics]
+        #panics
         #vis fn backward_batch_labels(
             &self,
             x: &#xb_ty,

@@ -68,8 +68,10 @@ fn expansion_snapshots() {
             let expected = std::fs::read_to_string(&snapshot).unwrap_or_default();
             assert!(
                 expected == expanded,
-                "{} differs from the expansion; rerun with NN_SNAPSHOTS=overwrite and review the diff",
-                snapshot.display()
+                "{} differs from the expansion (- snapshot, + expansion):\n{}\n\
+                 rerun with NN_SNAPSHOTS=overwrite and review the diff",
+                snapshot.display(),
+                line_diff(&expected, &expanded)
             );
         }
         checked += 1;
@@ -79,4 +81,58 @@ fn expansion_snapshots() {
         "expected the snapshot sources in {}",
         dir.display()
     );
+}
+
+/// The lines that differ between `old` and `new`, `-`/`+` marked, with two lines of context
+/// around each change (a longest-common-subsequence diff; snapshots are a few hundred lines).
+fn line_diff(old: &str, new: &str) -> String {
+    let (a, b): (Vec<&str>, Vec<&str>) = (old.lines().collect(), new.lines().collect());
+    // common[i][j]: length of the longest common subsequence of a[i..] and b[j..].
+    let mut common = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for i in (0..a.len()).rev() {
+        for j in (0..b.len()).rev() {
+            common[i][j] = if a[i] == b[j] {
+                common[i + 1][j + 1] + 1
+            } else {
+                common[i + 1][j].max(common[i][j + 1])
+            };
+        }
+    }
+    let mut lines: Vec<(char, &str)> = Vec::new();
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() || j < b.len() {
+        if i < a.len() && j < b.len() && a[i] == b[j] {
+            lines.push((' ', a[i]));
+            (i, j) = (i + 1, j + 1);
+        } else if i < a.len() && (j == b.len() || common[i + 1][j] >= common[i][j + 1]) {
+            lines.push(('-', a[i]));
+            i += 1;
+        } else {
+            lines.push(('+', b[j]));
+            j += 1;
+        }
+    }
+    const CONTEXT: usize = 2;
+    let changed: Vec<usize> = (0..lines.len()).filter(|&k| lines[k].0 != ' ').collect();
+    let mut out = String::new();
+    let mut last_shown = None;
+    for (k, (mark, line)) in lines.iter().enumerate() {
+        let near = changed.iter().any(|&c| c.abs_diff(k) <= CONTEXT);
+        if !near {
+            continue;
+        }
+        if last_shown.is_some_and(|last| k > last + 1) || (last_shown.is_none() && k > 0) {
+            out.push_str("...\n");
+        }
+        out.push_str(&format!("{mark}{line}\n"));
+        last_shown = Some(k);
+    }
+    out
+}
+
+#[test]
+fn line_diff_marks_changed_lines_with_context() {
+    let old = "a\nb\nc\nd\ne\nf\ng\n";
+    let new = "a\nb\nc\nD\ne\nf\ng\nh\n";
+    assert_eq!(line_diff(old, new), "...\n b\n c\n-d\n+D\n e\n f\n g\n+h\n");
 }
