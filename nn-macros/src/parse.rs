@@ -380,11 +380,26 @@ fn parse_layer(input: ParseStream, attrs: Vec<Attribute>, name: Ident) -> syn::R
                             ),
                         ));
                     }
-                    let (value, span) = parse_number(&args, "`eps`")?;
-                    if !(value > 0.0 && value.is_finite()) {
+                    let negative = args.peek(Token![-]);
+                    let (value, span, written_zero) = parse_number(&args, "`eps`")?;
+                    // `1e-400` is written positive but reads as 0: the next check says why.
+                    if value <= 0.0 && (negative || written_zero) {
                         return Err(syn::Error::new(
                             span,
                             "`eps` must be positive, such as `eps = 1e-5`",
+                        ));
+                    }
+                    if !value.is_normal() {
+                        // 1e-310 is subnormal in f64, 1e-400 rounds to 0: `x / √(σ² + eps)`
+                        // of a constant input would be 0/0.
+                        return Err(syn::Error::new(
+                            span,
+                            format!(
+                                "`eps` must be a normal number, at least {:e} (the smallest \
+                                 normal f64; {:e} for f32), such as `eps = 1e-5`",
+                                f64::MIN_POSITIVE,
+                                f32::MIN_POSITIVE
+                            ),
                         ));
                     }
                     if eps.replace(value).is_some() {
@@ -492,7 +507,7 @@ fn parse_activation(input: ParseStream) -> syn::Result<Activation> {
     parenthesized!(args in input);
     let kind = match kind {
         ActivationKind::LeakyRelu { .. } => {
-            let (slope, _) = parse_number(&args, "the negative slope of `leaky_relu`")?;
+            let (slope, ..) = parse_number(&args, "the negative slope of `leaky_relu`")?;
             ActivationKind::LeakyRelu { slope }
         }
         ActivationKind::Gelu => {
@@ -525,16 +540,23 @@ fn parse_activation(input: ParseStream) -> syn::Result<Activation> {
     Ok(Activation { kind, span })
 }
 
-/// A float or integer literal, optionally negative.
-fn parse_number(input: ParseStream, what: &str) -> syn::Result<(f64, Span)> {
+/// A float or integer literal, optionally negative; and whether its digits are all zero (so
+/// that a value that rounds to 0, `1e-400`, can be told from a written `0.0`).
+fn parse_number(input: ParseStream, what: &str) -> syn::Result<(f64, Span, bool)> {
     let negative = input.parse::<Option<Token![-]>>()?.is_some();
     let lookahead = input.lookahead1();
-    let (value, span) = if lookahead.peek(LitFloat) {
+    let zero_digits = |digits: &str| {
+        let mantissa = digits.split(['e', 'E']).next().unwrap_or_default();
+        mantissa.chars().all(|c| matches!(c, '0' | '.' | '_'))
+    };
+    let (value, span, zero) = if lookahead.peek(LitFloat) {
         let lit: LitFloat = input.parse()?;
-        (lit.base10_parse::<f64>()?, lit.span())
+        let zero = zero_digits(lit.base10_digits());
+        (lit.base10_parse::<f64>()?, lit.span(), zero)
     } else if lookahead.peek(LitInt) {
         let lit: LitInt = input.parse()?;
-        (lit.base10_parse::<f64>()?, lit.span())
+        let zero = zero_digits(lit.base10_digits());
+        (lit.base10_parse::<f64>()?, lit.span(), zero)
     } else {
         return Err(syn::Error::new(
             input.span(),
@@ -547,7 +569,7 @@ fn parse_number(input: ParseStream, what: &str) -> syn::Result<(f64, Span)> {
             format!("{what} is too large for a float"),
         ));
     }
-    Ok((if negative { -value } else { value }, span))
+    Ok((if negative { -value } else { value }, span, zero))
 }
 
 fn parse_residual(input: ParseStream) -> syn::Result<Option<Residual>> {

@@ -17,6 +17,11 @@ pub trait Real: RealField + Copy + Default + Send + Sync + sealed::Sealed + 'sta
     /// The safetensors dtype name of this scalar: `"F32"` or `"F64"`.
     const DTYPE: &'static str;
 
+    /// The smallest positive normal value of this scalar, widened to `f64`: `1.1754944e-38`
+    /// for `f32`, `2.2250738585072014e-308` for `f64`. A `network!` layer norm asserts its
+    /// `eps` is at least this, when the network is built with this scalar.
+    const MIN_NORMAL: f64;
+
     /// Converts an `f64` constant (a learning rate, an epsilon) to this scalar, rounding.
     fn constant(value: f64) -> Self;
 
@@ -64,6 +69,7 @@ macro_rules! impl_real {
     ($t:ty, $dtype:literal, $erf:path, $tanh:path, $gemm:path) => {
         impl Real for $t {
             const DTYPE: &'static str = $dtype;
+            const MIN_NORMAL: f64 = <$t>::MIN_POSITIVE as f64;
 
             #[inline]
             fn constant(value: f64) -> Self {

@@ -1,7 +1,8 @@
 //! Forward code: one block of typed bindings per layer, for a sample or a batch.
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Literal, TokenStream};
 use quote::{quote, quote_spanned};
+use syn::ext::IdentExt;
 
 use super::{Mode, binding, constant, has_own_output, output_ident, output_ref, proj_field, rt};
 use crate::model::NodeKind;
@@ -76,10 +77,12 @@ fn layer_forward(model: &Model<'_>, index: usize, mode: Mode) -> (TokenStream, u
         }
         NodeKind::LayerNorm { eps, .. } => {
             let (xhat, eps_binding) = (binding("xhat", node), binding("eps", node));
+            let eps_check = f32_eps_check(node, eps);
             let eps = constant(eps);
             scalars += node.width();
             quote_spanned! {name.span()=>
                 let #eps_binding: T = #eps;
+                #eps_check
                 let #xhat: #ty = nn::standardize(#input, #eps_binding);
                 let #z: #ty = self.#name.scale_shift(&#xhat);
             }
@@ -148,5 +151,29 @@ fn residual_term(model: &Model<'_>, node: &Node<'_>, mode: Mode) -> Option<Token
     Some(match mode {
         Mode::Sample => quote!(nn::matvec(&self.#proj.weight, #source)),
         Mode::Batch => quote!(nn::matmul(&self.#proj.weight, #source)),
+    })
+}
+
+/// An `eps` that is a normal `f64` (parse checked) but rounds to 0 or a subnormal in `f32` is
+/// refused when the network is built with `f32`, by a constant the compiler evaluates for each
+/// scalar type it instantiates the code with:
+/// ```text
+/// const { assert!(1e-50f64 >= <T as nn::Real>::MIN_NORMAL, "layer `norm`: ...") };
+/// ```
+/// (Nothing is emitted for an `eps` that is normal in `f32`.)
+fn f32_eps_check(node: &Node<'_>, eps: f64) -> Option<TokenStream> {
+    if (eps as f32).is_normal() {
+        return None;
+    }
+    let name = node.layer.name.unraw();
+    let message = format!(
+        "layer `{name}`: `eps = {eps:e}` is below {:e}, the smallest normal f32, so in f32 it is 0 \
+         or subnormal and a constant input would give NaN; use a larger eps (the default is 1e-5) \
+         or the network with f64",
+        f32::MIN_POSITIVE
+    );
+    let eps = Literal::f64_suffixed(eps);
+    Some(quote_spanned! {node.layer.name.span()=>
+        const { ::core::assert!(#eps >= <T as nn::Real>::MIN_NORMAL, #message) };
     })
 }
