@@ -74,3 +74,49 @@ fn strict_and_hostile_networks_run() {
     assert!((loss - core::f32::consts::LN_2).abs() < 1e-6);
     assert_eq!(<hostile::Shadowed as Parameters<f32>>::TENSORS.len(), 7);
 }
+
+/// Raw identifiers name layers without their `r#`, as PyTorch would: `type.weight`.
+mod raw {
+    nn_runtime::network! {
+        /// Layers named with keywords.
+        pub struct r#Raw {
+            input: 2,
+            r#type: dense(3, relu),
+            r#match: dense(3) + r#type,
+            r#loop: dense(2) + project(r#type),
+            loss: mse,
+        }
+    }
+}
+
+#[test]
+fn raw_identifiers_are_named_without_r_hash() {
+    let names: Vec<&str> = <raw::Raw as Parameters<f32>>::TENSORS
+        .iter()
+        .map(|t| t.name)
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "type.weight",
+            "type.bias",
+            "match.weight",
+            "match.bias",
+            "loop.weight",
+            "loop.bias",
+            "loop.proj.weight"
+        ]
+    );
+    assert!(
+        <raw::Raw as Parameters<f32>>::TENSORS
+            .iter()
+            .all(|t| !t.layer.contains("r#"))
+    );
+    assert_eq!(
+        <raw::Raw as Parameters<f32>>::ARCHITECTURE,
+        "input: 2, type: dense(3, relu), match: dense(3) + type, \
+         loop: dense(2) + project(type), loss: mse"
+    );
+    let net = raw::Raw::<f32>::zeros();
+    assert_eq!(net.r#type.weight.len(), 6);
+}

@@ -9,7 +9,9 @@ use syn::Ident;
 
 use crate::errors::Errors;
 use crate::model::{Model, Node, Shape};
-use crate::syntax::{ActivationKind, EntryKind, LayerKind, Loss, LossKind, Network, keyword};
+use crate::syntax::{
+    ActivationKind, EntryKind, LayerKind, Loss, LossKind, Network, keyword, shown,
+};
 
 /// Runs every rule on `model`; true when none failed.
 pub fn check(model: &Model<'_>, errors: &mut Errors) -> bool {
@@ -56,7 +58,7 @@ fn check_loss_declared(net: &Network, errors: &mut Errors) {
             net.name.span(),
             format!(
                 "`{}` declares no loss; add `loss: <loss>,` as its last entry, with a loss among {}",
-                net.name,
+                shown(&net.name),
                 keyword::list(keyword::LOSSES.iter().map(|(name, _)| *name))
             ),
         );
@@ -100,11 +102,14 @@ fn check_layers_exist(net: &Network, errors: &mut Errors) {
 fn check_unique_names(net: &Network, errors: &mut Errors) {
     let mut seen: HashMap<String, &Ident> = HashMap::new();
     for layer in &net.layers {
-        let name = layer.name.to_string();
+        let name = shown(&layer.name);
         if let Some(first) = seen.get(&name) {
             errors.at(
                 layer.name.span(),
-                format!("duplicate layer name `{first}`; layer names become field names and must be unique"),
+                format!(
+                    "duplicate layer name `{}`; layer names become field names and must be unique",
+                    shown(first)
+                ),
             );
         } else {
             seen.insert(name, &layer.name);
@@ -117,16 +122,16 @@ fn check_projection_names(net: &Network, errors: &mut Errors) {
     let seen: HashMap<String, &Ident> = net
         .layers
         .iter()
-        .map(|layer| (layer.name.to_string(), &layer.name))
+        .map(|layer| (shown(&layer.name), &layer.name))
         .collect();
     // A projection is stored in the field `<layer>_proj`: it must not collide with a layer.
     for layer in &net.layers {
         if layer.residual.as_ref().is_some_and(|r| r.project.is_some()) {
-            let field = format!("{}_proj", layer.name);
+            let field = format!("{}_proj", shown(&layer.name));
             if let Some(other) = seen.get(&field) {
                 errors.at(
                     other.span(),
-                    format!("layer `{field}` collides with the field that holds `{}`'s projection; rename it", layer.name),
+                    format!("layer `{field}` collides with the field that holds `{}`'s projection; rename it", shown(&layer.name)),
                 );
             }
         }
@@ -139,7 +144,7 @@ fn check_widths(net: &Network, errors: &mut Errors) {
         .iter()
         .map(|input| ("the input".to_owned(), &input.width));
     let layers = net.layers.iter().filter_map(|layer| match &layer.kind {
-        LayerKind::Dense { width, .. } => Some((format!("`{}`", layer.name), width)),
+        LayerKind::Dense { width, .. } => Some((format!("`{}`", shown(&layer.name)), width)),
         LayerKind::LayerNorm { .. } => None,
     });
     for (what, width) in inputs.chain(layers) {
@@ -159,22 +164,23 @@ fn check_residual_sources(model: &Model<'_>, errors: &mut Errors) {
         let Some(residual) = node.residual.as_ref().filter(|r| r.source.is_none()) else {
             continue;
         };
-        let (layer, source) = (node.layer, &residual.syntax.source);
-        if *source == layer.name {
-            errors.at(source.span(), format!("`{}` cannot add its own output; a residual adds an earlier layer's output or `input`", layer.name));
-        } else if net.layers.iter().any(|l| l.name == *source) {
-            errors.at(source.span(), format!("residual from `{source}`, which comes after `{}`; a residual adds an earlier layer's output or `input`", layer.name));
-        } else if !net.failed_layers.iter().any(|failed| failed == source) {
+        let span = residual.syntax.source.span();
+        let (layer, source) = (shown(&node.layer.name), shown(&residual.syntax.source));
+        if source == layer {
+            errors.at(span, format!("`{layer}` cannot add its own output; a residual adds an earlier layer's output or `input`"));
+        } else if net.layers.iter().any(|l| shown(&l.name) == source) {
+            errors.at(span, format!("residual from `{source}`, which comes after `{layer}`; a residual adds an earlier layer's output or `input`"));
+        } else if !net
+            .failed_layers
+            .iter()
+            .any(|failed| shown(failed) == source)
+        {
             // (A layer that failed to parse has its error reported already.)
             let earlier: Vec<String> = std::iter::once(keyword::INPUT.to_owned())
-                .chain(
-                    model.nodes[..index]
-                        .iter()
-                        .map(|n| n.layer.name.to_string()),
-                )
+                .chain(model.nodes[..index].iter().map(|n| shown(&n.layer.name)))
                 .collect();
             errors.at(
-                source.span(),
+                span,
                 format!(
                     "unknown layer `{source}` in residual; expected {}",
                     keyword::list(earlier.iter().map(String::as_str))
@@ -196,9 +202,9 @@ fn check_residual_widths(model: &Model<'_>, errors: &mut Errors) {
             && source != 0
             && width != 0
         {
-            let (name, source_name) = (&node.layer.name, &residual.syntax.source);
+            let (name, source_name) = (shown(&node.layer.name), shown(&residual.syntax.source));
             errors.spanned(
-                source_name,
+                &residual.syntax.source,
                 format!(
                     "residual `{source_name}` has width {source} but `{name}` has width {width}; \
                      add `project({source_name})` or match the widths"
@@ -214,7 +220,7 @@ fn check_layer_norm_width(model: &Model<'_>, errors: &mut Errors) {
         if let (LayerKind::LayerNorm { keyword, .. }, Some(Shape::Vector(1))) =
             (&node.layer.kind, node.input)
         {
-            errors.at(keyword.span(), format!("`{}` normalizes a single feature, which is always 0; a layer norm needs width 2 or more", node.layer.name));
+            errors.at(keyword.span(), format!("`{}` normalizes a single feature, which is always 0; a layer norm needs width 2 or more", shown(&node.layer.name)));
         }
     }
 }
@@ -236,7 +242,7 @@ fn check_loss_width(model: &Model<'_>, errors: &mut Errors) {
             format!(
                 "softmax_cross_entropy needs at least 2 outputs, but `{}` has width 1; \
                  use binary_cross_entropy for a single label",
-                last.layer.name
+                shown(&last.layer.name)
             ),
         );
     }
@@ -257,7 +263,7 @@ fn check_loss_activation(model: &Model<'_>, errors: &mut Errors) {
             format!(
                 "`{}` applies softmax, but softmax_cross_entropy takes logits and applies softmax \
                  itself; remove the activation",
-                layer.name
+                shown(&layer.name)
             ),
         ),
         (LossKind::BinaryCrossEntropy, ActivationKind::Sigmoid) => errors.at(
@@ -265,7 +271,7 @@ fn check_loss_activation(model: &Model<'_>, errors: &mut Errors) {
             format!(
                 "`{}` applies sigmoid, but binary_cross_entropy takes logits and applies sigmoid \
                  itself; remove the activation",
-                layer.name
+                shown(&layer.name)
             ),
         ),
         _ => {}

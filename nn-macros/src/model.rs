@@ -7,7 +7,7 @@
 //! residual source that names no earlier layer) is `None`, and the checks report or skip it.
 //! Expansion runs only on a model that passed every check, where nothing is `None`.
 
-use crate::syntax::{EntryKind, Layer, LayerKind, LossKind, Network, keyword};
+use crate::syntax::{EntryKind, Layer, LayerKind, LossKind, Network, keyword, shown};
 
 /// The shape of the value one sample flows through a layer as.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -144,7 +144,7 @@ fn find_source(
     }
     nodes
         .iter()
-        .position(|node| node.layer.name == *name)
+        .position(|node| shown(&node.layer.name) == shown(name))
         .map(|index| (Source::Layer(index), nodes[index].output))
 }
 

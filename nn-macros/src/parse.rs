@@ -23,7 +23,7 @@ use syn::{Attribute, Ident, LitBool, LitFloat, LitInt, Token, Visibility, parent
 use crate::errors::Errors;
 use crate::syntax::{
     Activation, ActivationKind, DEFAULT_LAYER_NORM_EPS, EntryKind, Input, Layer, LayerKind, Loss,
-    Network, Residual, Slot, Width, keyword,
+    Network, Residual, Slot, Width, keyword, shown,
 };
 
 /// Parses a declaration. Returns `None` only when not even the struct header parsed; entry
@@ -145,8 +145,9 @@ fn parse_header(outer: ParseStream, errors: &mut Errors) -> syn::Result<Header> 
     }
     if !input.peek(syn::token::Brace) {
         return Err(input.error(format!(
-            "expected `{{` and the network's entries after `struct {name}`, e.g. \
-             `{{ input: 4, out: dense(1), loss: mse }}`"
+            "expected `{{` and the network's entries after `struct {}`, e.g. \
+             `{{ input: 4, out: dense(1), loss: mse }}`",
+            shown(&name)
         )));
     }
     let Ok(TokenTree::Group(group)) = input.parse::<TokenTree>() else {
@@ -213,7 +214,7 @@ fn parse_entry_items(input: ParseStream, network: &mut Network) -> syn::Result<E
     })?;
     input
         .parse::<Token![:]>()
-        .map_err(|e| syn::Error::new(e.span(), format!("expected `:` after `{key}`")))?;
+        .map_err(|e| syn::Error::new(e.span(), format!("expected `:` after `{}`", shown(&key))))?;
     if (key == keyword::INPUT || key == keyword::LOSS)
         && let Some(attr) = attrs.first()
     {
@@ -314,7 +315,7 @@ fn parse_layer(input: ParseStream, attrs: Vec<Attribute>, name: Ident) -> syn::R
     let keyword_ident: Ident = input.parse().map_err(|e| {
         syn::Error::new(
             e.span(),
-            format!("expected a layer after `{name}:`: {}", kinds()),
+            format!("expected a layer after `{}:`: {}", shown(&name), kinds()),
         )
     })?;
     let mut activation = None;

@@ -96,6 +96,14 @@ pub enum ActivationKind {
     Softmax,
 }
 
+/// How a name written by the user is shown and stored (tensor names, `ARCHITECTURE`, docs,
+/// messages) and compared: without the `r#` of a raw identifier, so `r#type: dense(3)` is the
+/// layer `type` whose weight is `type.weight`, as PyTorch names it.
+pub fn shown(ident: &Ident) -> String {
+    use syn::ext::IdentExt;
+    ident.unraw().to_string()
+}
+
 /// `+ source` or `+ project(source)`: `h = σ(z) + h_source` or `+ P h_source`.
 pub struct Residual {
     /// A layer name, or the `input` keyword.
@@ -221,8 +229,8 @@ impl Layer {
         };
         if let Some(residual) = &self.residual {
             match residual.project {
-                Some(_) => text += &format!(" + {}({})", keyword::PROJECT, residual.source),
-                None => text += &format!(" + {}", residual.source),
+                Some(_) => text += &format!(" + {}({})", keyword::PROJECT, shown(&residual.source)),
+                None => text += &format!(" + {}", shown(&residual.source)),
             }
         }
         text

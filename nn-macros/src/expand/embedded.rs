@@ -7,6 +7,7 @@ use quote::{quote, quote_spanned};
 use super::{proj_field, rt};
 use crate::model::Model;
 use crate::model::NodeKind;
+use crate::syntax::shown;
 
 /// ```text
 /// impl<T: Real> Digits<T> {
@@ -27,12 +28,13 @@ use crate::model::NodeKind;
 pub fn expand_embedded(model: &Model<'_>) -> TokenStream {
     let rt = rt();
     let name = &model.net.name;
-    let network = name.to_string();
+    let network = shown(name);
     let mut fields = TokenStream::new();
     for node in &model.nodes {
         let field = &node.layer.name;
-        let weight = format!("{field}.weight");
-        let bias = format!("{field}.bias");
+        let layer = shown(field);
+        let weight = format!("{layer}.weight");
+        let bias = format!("{layer}.bias");
         // At the layer's name, so that a mismatch's "the failure occurred here" points at it
         // (the path is written out: `#rt`'s tokens would keep their own span).
         fields.extend(match node.kind {
@@ -48,7 +50,7 @@ pub fn expand_embedded(model: &Model<'_>) -> TokenStream {
         });
         if node.residual.as_ref().is_some_and(|r| r.project) {
             let proj = proj_field(node);
-            let weight = format!("{field}.proj.weight");
+            let weight = format!("{layer}.proj.weight");
             fields.extend(quote_spanned! {field.span()=>
                 #proj: ::nn_runtime::__private::Linear::embedded(&source, #weight),
             });

@@ -2,7 +2,6 @@
 
 use proc_macro2::{Literal, TokenStream};
 use quote::{quote, quote_spanned};
-use syn::ext::IdentExt;
 
 use super::{Mode, binding, constant, has_own_output, output_ident, output_ref, proj_field, rt};
 use crate::model::NodeKind;
@@ -165,7 +164,7 @@ fn f32_eps_check(node: &Node<'_>, eps: f64) -> Option<TokenStream> {
     if (eps as f32).is_normal() {
         return None;
     }
-    let name = node.layer.name.unraw();
+    let name = crate::syntax::shown(&node.layer.name);
     let message = format!(
         "layer `{name}`: `eps = {eps:e}` is below {:e}, the smallest normal f32, so in f32 it is 0 \
          or subnormal and a constant input would give NaN; use a larger eps (the default is 1e-5) \

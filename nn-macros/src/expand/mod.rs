@@ -13,7 +13,7 @@ use syn::Ident;
 use backward::Sink;
 
 use crate::model::{Model, Node, Source};
-use crate::syntax::{ActivationKind, LossKind, keyword};
+use crate::syntax::{ActivationKind, LossKind, keyword, shown};
 
 /// The whole expansion of a checked network.
 pub fn expand(model: &Model<'_>) -> TokenStream {
@@ -73,7 +73,7 @@ fn docs(text: &str) -> TokenStream {
 /// assignment: a block that opens with `dh_a += value;` (a fused SGD step of a layer without
 /// bias or activation) has that statement written as the call `AddAssign::add_assign`.
 fn layer_comment(node: &Node<'_>, block: TokenStream) -> TokenStream {
-    let line = format!(" {}: {}", node.layer.name, node.layer.declared());
+    let line = format!(" {}: {}", shown(&node.layer.name), node.layer.declared());
     let mut trees = block.into_iter().peekable();
     let mut first = Vec::new();
     while let Some(tree) =
@@ -177,7 +177,7 @@ fn architecture(model: &Model<'_>) -> String {
         model
             .nodes
             .iter()
-            .map(|n| format!("{}: {}", n.layer.name, n.layer.declared())),
+            .map(|n| format!("{}: {}", shown(&n.layer.name), n.layer.declared())),
     );
     entries.push(format!("{}: {}", keyword::LOSS, model.loss().name()));
     entries.join(", ")

@@ -7,7 +7,7 @@ use quote::{quote, quote_spanned};
 use super::{architecture, docs_only, lit, proj_field, rt};
 use crate::model::Model;
 use crate::model::NodeKind;
-use crate::syntax::ActivationKind;
+use crate::syntax::{ActivationKind, shown};
 
 /// One parameter tensor as the generated code lists it.
 struct Tensor {
@@ -25,7 +25,7 @@ fn tensors(model: &Model<'_>) -> Vec<Tensor> {
     let mut tensors = Vec::new();
     for node in &model.nodes {
         let name = &node.layer.name;
-        let layer = name.to_string();
+        let layer = shown(name);
         let activation = node.layer.activation.kind;
         let mut push = |suffix: &str, path: TokenStream, shape: Vec<usize>, role| {
             tensors.push(Tensor {
@@ -114,7 +114,8 @@ fn fields(model: &Model<'_>) -> TokenStream {
             ),
         };
         let doc = super::docs(&format!(
-            "Layer `{name}`: `{}`; {shapes}.",
+            "Layer `{}`: `{}`; {shapes}.",
+            shown(name),
             layer.declared()
         ));
         fields.extend(quote_spanned! {name.span()=>
@@ -125,8 +126,9 @@ fn fields(model: &Model<'_>) -> TokenStream {
         if let Some(residual) = node.residual.as_ref().filter(|r| r.project) {
             let proj = proj_field(node);
             let source = lit(residual.width());
+            let shown = shown(name);
             let doc = super::docs(&format!(
-                "Projection of `{name}`'s residual (`{name}.proj.weight`): `[{}, {}]` = `[out, source width]`.",
+                "Projection of `{shown}`'s residual (`{shown}.proj.weight`): `[{}, {}]` = `[out, source width]`.",
                 node.width(),
                 residual.width()
             ));
