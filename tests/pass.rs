@@ -120,3 +120,34 @@ fn raw_identifiers_are_named_without_r_hash() {
     let net = raw::Raw::<f32>::zeros();
     assert_eq!(net.r#type.weight.len(), 6);
 }
+
+/// `#[cfg]` on the struct removes everything generated with it; a false one compiles to nothing.
+mod configured {
+    nn_runtime::network! {
+        /// Never compiled.
+        #[cfg(any())]
+        pub struct Gone {
+            input: 2,
+            out: dense(1),
+            loss: mse,
+        }
+    }
+
+    nn_runtime::network! {
+        /// Always compiled; `cfg_attr` adds its derive.
+        #[cfg(all())]
+        #[cfg_attr(all(), derive(Clone))]
+        pub struct Kept {
+            input: 2,
+            out: dense(1),
+            loss: mse,
+        }
+    }
+}
+
+#[test]
+fn a_configured_network_keeps_its_impls() {
+    let net = configured::Kept::<f32>::zeros().clone();
+    assert_eq!(<configured::Kept as Parameters<f32>>::TENSORS.len(), 2);
+    assert_eq!(net.out.weight.len(), 2);
+}

@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 
+use quote::ToTokens;
 use syn::Ident;
 
 use crate::errors::Errors;
@@ -24,6 +25,7 @@ pub fn check(model: &Model<'_>, errors: &mut Errors) -> bool {
     check_unique_names(net, errors);
     check_projection_names(net, errors);
     check_widths(net, errors);
+    check_layer_attributes(net, errors);
     check_residual_sources(model, errors);
     check_residual_widths(model, errors);
     check_layer_norm_width(model, errors);
@@ -153,6 +155,34 @@ fn check_widths(net: &Network, errors: &mut Errors) {
                 &width.lit,
                 format!("{what} has width 0; a width must be at least 1"),
             );
+        }
+    }
+}
+
+// #[cfg(feature = "wide")] h1: dense(8),   #[allow(dead_code)] h1: dense(8)   (not a doc comment)
+fn check_layer_attributes(net: &Network, errors: &mut Errors) {
+    for layer in &net.layers {
+        let name = shown(&layer.name);
+        for attr in layer.attrs.iter().filter(|a| !a.path().is_ident("doc")) {
+            if attr.path().is_ident("cfg") || attr.path().is_ident("cfg_attr") {
+                errors.spanned(
+                    attr,
+                    format!(
+                        "a layer cannot be configured out: the layers after `{name}` and the \
+                         loss are checked against its shape; put `#[cfg]` on the whole network \
+                         and declare one network per configuration"
+                    ),
+                );
+            } else {
+                errors.spanned(
+                    attr,
+                    format!(
+                        "a layer takes only doc comments, but `{name}` has `#[{}]`; remove it \
+                         (attributes for the generated struct go on the network)",
+                        attr.path().to_token_stream().to_string().replace(' ', "")
+                    ),
+                );
+            }
         }
     }
 }

@@ -15,28 +15,57 @@ use backward::Sink;
 use crate::model::{Model, Node, Source};
 use crate::syntax::{ActivationKind, LossKind, keyword, shown};
 
-/// The whole expansion of a checked network.
+/// The whole expansion of a checked network. The struct's `#[cfg]`s are repeated on every
+/// other item, so that a configured-out network takes its impls with it.
 pub fn expand(model: &Model<'_>) -> TokenStream {
     let definition = params::expand_struct(model);
-    let parameters = params::expand_parameters(model);
-    let methods = expand_methods(model);
-    let network = expand_network_impl(model);
-    let embedded = embedded::expand_embedded(model);
+    let cfgs = cfgs(&model.net.attrs);
+    let items = [
+        expand_methods(model),
+        params::expand_parameters(model),
+        params::expand_zeroable(model),
+        expand_network_impl(model),
+        embedded::expand_embedded(model),
+    ];
     quote! {
         #definition
-        #methods
-        #parameters
-        #network
-        #embedded
+        #(#cfgs #items)*
     }
+}
+
+/// The conditions of the struct's attributes, for the items generated beside it: each
+/// `#[cfg(..)]`, and each `#[cfg_attr(pred, cfg(..))]` reduced to its `cfg`s (its other
+/// attributes, a `derive` say, belong to the struct only).
+fn cfgs(attrs: &[syn::Attribute]) -> TokenStream {
+    let mut out = TokenStream::new();
+    for attr in attrs {
+        if attr.path().is_ident("cfg") {
+            out.extend(quote!(#attr));
+        } else if attr.path().is_ident("cfg_attr")
+            && let Ok(args) = attr.parse_args_with(
+                syn::punctuated::Punctuated::<syn::Meta, syn::Token![,]>::parse_terminated,
+            )
+        {
+            let mut args = args.into_iter();
+            let predicate = args.next();
+            let conditions: Vec<syn::Meta> =
+                args.filter(|meta| meta.path().is_ident("cfg")).collect();
+            if !conditions.is_empty() {
+                out.extend(quote!(#[cfg_attr(#predicate, #(#conditions),*)]));
+            }
+        }
+    }
+    out
 }
 
 /// The stub emitted next to the errors, so that uses of the network report nothing more than
 /// "this has no such method" instead of burying the real errors under "cannot find type".
 pub fn expand_stub(net: &crate::syntax::Network) -> TokenStream {
     let (attrs, vis, name) = (docs_only(&net.attrs), &net.vis, &net.name);
+    let cfgs = cfgs(&net.attrs);
     quote! {
         #(#attrs)*
+        #cfgs
         #vis struct #name<T = ::core::primitive::f32>(::core::marker::PhantomData<T>);
     }
 }

@@ -189,7 +189,6 @@ pub fn expand_parameters(model: &Model<'_>) -> TokenStream {
     let indices: Vec<_> = (0..tensors.len()).map(lit).collect();
     let paths: Vec<_> = tensors.iter().map(|t| &t.path).collect();
     let architecture = architecture(model);
-    let field_types = field_types(model);
     quote! {
         #[automatically_derived]
         impl<T: #rt::Real> #rt::Parameters<T> for #name<T> {
@@ -211,7 +210,15 @@ pub fn expand_parameters(model: &Model<'_>) -> TokenStream {
                 }
             }
         }
+    }
+}
 
+/// The `Zeroable` impl: all-zero bits are a valid network.
+pub fn expand_zeroable(model: &Model<'_>) -> TokenStream {
+    let rt = rt();
+    let name = &model.net.name;
+    let field_types = field_types(model);
+    quote! {
         // SAFETY: every field is a runtime parameter block of `T` (the bounds below prove each
         // is `Zeroable`), so the struct is plain floats and all-zero bits are a valid value.
         #[allow(unsafe_code)]
