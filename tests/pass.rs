@@ -1,5 +1,7 @@
 //! Generated code compiles cleanly under strict lints and in a hostile namespace.
 #![deny(warnings, missing_docs, clippy::all, unused_qualifications)]
+// The expansion contains no `unsafe` (and no `allow(unsafe_code)`, which `forbid` rejects).
+#![forbid(unsafe_code)]
 
 /// Every feature in one network, under `deny(warnings, missing_docs, clippy::all)`.
 mod strict {

@@ -103,6 +103,7 @@ pub use nn_macros::embed;
 /// What generated code names. Not a public API: it changes without notice.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::__impl_zeroable as impl_zeroable;
     pub use crate::activation::*;
     pub use crate::embed::{EmbedSource, EmbeddedTensor};
     pub use crate::layer::{add_column_sums, dense_batch, standardize, standardize_backward};

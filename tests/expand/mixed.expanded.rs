@@ -491,18 +491,13 @@ for Mixed<T> {
         }
     }
 }
-#[allow(unsafe_code)]
-#[automatically_derived]
-unsafe impl<T: ::nn_runtime::__private::Real> ::nn_runtime::__private::Zeroable
-for Mixed<T>
-where
-    ::nn_runtime::__private::Dense<T, 4, 8>: ::nn_runtime::__private::Zeroable,
-    ::nn_runtime::__private::Dense<T, 8, 8>: ::nn_runtime::__private::Zeroable,
-    ::nn_runtime::__private::Linear<T, 8, 6>: ::nn_runtime::__private::Zeroable,
-    ::nn_runtime::__private::Linear<T, 8, 6>: ::nn_runtime::__private::Zeroable,
-    ::nn_runtime::__private::LayerNorm<T, 6>: ::nn_runtime::__private::Zeroable,
-    ::nn_runtime::__private::Dense<T, 6, 3>: ::nn_runtime::__private::Zeroable,
-{}
+::nn_runtime::__private::impl_zeroable! {
+    Mixed { h1 : ::nn_runtime::__private::Dense < T, 4, 8 >, h2 :
+    ::nn_runtime::__private::Dense < T, 8, 8 >, h3 : ::nn_runtime::__private::Linear < T,
+    8, 6 >, h3_proj : ::nn_runtime::__private::Linear < T, 8, 6 >, norm :
+    ::nn_runtime::__private::LayerNorm < T, 6 >, out : ::nn_runtime::__private::Dense <
+    T, 6, 3 > }
+}
 #[automatically_derived]
 impl<T: ::nn_runtime::__private::Real> ::nn_runtime::__private::Network<T, 4, 3>
 for Mixed<T> {

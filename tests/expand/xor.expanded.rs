@@ -237,14 +237,10 @@ for Xor<T> {
         }
     }
 }
-#[allow(unsafe_code)]
-#[automatically_derived]
-unsafe impl<T: ::nn_runtime::__private::Real> ::nn_runtime::__private::Zeroable
-for Xor<T>
-where
-    ::nn_runtime::__private::Dense<T, 2, 2>: ::nn_runtime::__private::Zeroable,
-    ::nn_runtime::__private::Dense<T, 2, 1>: ::nn_runtime::__private::Zeroable,
-{}
+::nn_runtime::__private::impl_zeroable! {
+    Xor { hidden : ::nn_runtime::__private::Dense < T, 2, 2 >, out :
+    ::nn_runtime::__private::Dense < T, 2, 1 > }
+}
 #[automatically_derived]
 impl<T: ::nn_runtime::__private::Real> ::nn_runtime::__private::Network<T, 2, 1>
 for Xor<T> {

@@ -5,8 +5,7 @@ use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 
 use super::{architecture, docs_only, lit, proj_field, rt};
-use crate::model::Model;
-use crate::model::NodeKind;
+use crate::model::{Model, Node, NodeKind};
 use crate::syntax::{ActivationKind, shown};
 
 /// One parameter tensor as the generated code lists it.
@@ -89,29 +88,20 @@ fn fields(model: &Model<'_>) -> TokenStream {
         let layer = node.layer;
         let name = &layer.name;
         let docs = docs_only(&layer.attrs);
-        let (input, width) = (lit(node.in_width()), lit(node.width()));
-        let (ty, shapes) = match node.kind {
-            NodeKind::Dense { bias: true, .. } => (
-                quote!(#rt::Dense<T, #input, #width>),
-                format!(
-                    "weight `[{}, {}]` = `[out, in]`, bias `[{}]`",
-                    node.width(),
-                    node.in_width(),
-                    node.width()
-                ),
+        let ty = layer_type(node);
+        let shapes = match node.kind {
+            NodeKind::Dense { bias: true } => format!(
+                "weight `[{}, {}]` = `[out, in]`, bias `[{}]`",
+                node.width(),
+                node.in_width(),
+                node.width()
             ),
-            NodeKind::Dense { bias: false, .. } => (
-                quote!(#rt::Linear<T, #input, #width>),
-                format!(
-                    "weight `[{}, {}]` = `[out, in]`, no bias",
-                    node.width(),
-                    node.in_width()
-                ),
+            NodeKind::Dense { bias: false } => format!(
+                "weight `[{}, {}]` = `[out, in]`, no bias",
+                node.width(),
+                node.in_width()
             ),
-            NodeKind::LayerNorm { .. } => (
-                quote!(#rt::LayerNorm<T, #width>),
-                format!("gain and shift `[{}]`", node.width()),
-            ),
+            NodeKind::LayerNorm { .. } => format!("gain and shift `[{}]`", node.width()),
         };
         let doc = super::docs(&format!(
             "Layer `{}`: `{}`; {shapes}.",
@@ -125,7 +115,7 @@ fn fields(model: &Model<'_>) -> TokenStream {
         });
         if let Some(residual) = node.residual.as_ref().filter(|r| r.project) {
             let proj = proj_field(node);
-            let source = lit(residual.width());
+            let (source, width) = (lit(residual.width()), lit(node.width()));
             let shown = shown(name);
             let doc = super::docs(&format!(
                 "Projection of `{shown}`'s residual (`{shown}.proj.weight`): `[{}, {}]` = `[out, source width]`.",
@@ -213,36 +203,43 @@ pub fn expand_parameters(model: &Model<'_>) -> TokenStream {
     }
 }
 
-/// The `Zeroable` impl: all-zero bits are a valid network.
+/// The `Zeroable` impl, by the runtime's macro (so that the expansion holds no `unsafe`):
+/// ```text
+/// ::nn_runtime::__private::impl_zeroable! { Digits { h1: Dense<T, 64, 64>, out: Dense<T, 64, 10> } }
+/// ```
 pub fn expand_zeroable(model: &Model<'_>) -> TokenStream {
     let rt = rt();
     let name = &model.net.name;
-    let field_types = field_types(model);
+    let fields = field_types(model)
+        .into_iter()
+        .map(|(field, ty)| quote!(#field: #ty));
     quote! {
-        // SAFETY: every field is a runtime parameter block of `T` (the bounds below prove each
-        // is `Zeroable`), so the struct is plain floats and all-zero bits are a valid value.
-        #[allow(unsafe_code)]
-        #[automatically_derived]
-        unsafe impl<T: #rt::Real> #rt::Zeroable for #name<T> where #(#field_types: #rt::Zeroable),* {}
+        #rt::impl_zeroable! { #name { #(#fields),* } }
     }
 }
 
-fn field_types(model: &Model<'_>) -> Vec<TokenStream> {
-    let rt = rt();
-    let mut types = Vec::new();
+/// Each field of the struct with its type.
+fn field_types(model: &Model<'_>) -> Vec<(syn::Ident, TokenStream)> {
+    let mut fields = Vec::new();
     for node in &model.nodes {
-        let (input, width) = (lit(node.in_width()), lit(node.width()));
-        types.push(match node.kind {
-            NodeKind::Dense { bias: true, .. } => quote!(#rt::Dense<T, #input, #width>),
-            NodeKind::Dense { bias: false, .. } => quote!(#rt::Linear<T, #input, #width>),
-            NodeKind::LayerNorm { .. } => quote!(#rt::LayerNorm<T, #width>),
-        });
+        fields.push((node.layer.name.clone(), layer_type(node)));
         if let Some(residual) = node.residual.as_ref().filter(|r| r.project) {
-            let source = lit(residual.width());
-            types.push(quote!(#rt::Linear<T, #source, #width>));
+            let (rt, source, width) = (rt(), lit(residual.width()), lit(node.width()));
+            fields.push((proj_field(node), quote!(#rt::Linear<T, #source, #width>)));
         }
     }
-    types
+    fields
+}
+
+/// The parameter block of a layer: `Dense<T, IN, OUT>`, `Linear<T, IN, OUT>` (no bias) or
+/// `LayerNorm<T, N>`.
+fn layer_type(node: &Node<'_>) -> TokenStream {
+    let (rt, input, width) = (rt(), lit(node.in_width()), lit(node.width()));
+    match node.kind {
+        NodeKind::Dense { bias: true } => quote!(#rt::Dense<T, #input, #width>),
+        NodeKind::Dense { bias: false } => quote!(#rt::Linear<T, #input, #width>),
+        NodeKind::LayerNorm { .. } => quote!(#rt::LayerNorm<T, #width>),
+    }
 }
 
 fn activation_kind(kind: ActivationKind) -> TokenStream {

@@ -61,6 +61,11 @@ fn expansion_snapshots() {
         }
         let source = std::fs::read_to_string(&path).expect("readable snapshot source");
         let expanded = pretty(expand_network(macro_input(&source)));
+        // A crate with `#![forbid(unsafe_code)]` can use `network!` (tests/pass.rs builds one).
+        assert!(
+            !expanded.contains("unsafe"),
+            "the expansion of {stem} holds `unsafe`"
+        );
         let snapshot = dir.join(format!("{stem}.expanded.rs"));
         if overwrite {
             std::fs::write(&snapshot, &expanded).expect("writable snapshot");
