@@ -153,3 +153,25 @@ fn a_configured_network_keeps_its_impls() {
     assert_eq!(<configured::Kept as Parameters<f32>>::TENSORS.len(), 2);
     assert_eq!(net.out.weight.len(), 2);
 }
+
+/// `#[derive(Default)]` on a network: every parameter 0, as `zeros`.
+mod defaulted {
+    nn_runtime::network! {
+        /// Derives `Default`.
+        #[derive(Default, Debug, PartialEq)]
+        pub struct Defaulted {
+            input: 3,
+            h: dense(4, relu, bias = false) + project(input),
+            n: layer_norm,
+            out: dense(2),
+            loss: mse,
+        }
+    }
+}
+
+#[test]
+fn derive_default_gives_zeros() {
+    let net = defaulted::Defaulted::<f64>::default();
+    assert_eq!(net, defaulted::Defaulted::<f64>::zeros());
+    assert!(net.n.weight.iter().all(|&g| g == 0.0));
+}

@@ -31,6 +31,8 @@ pub fn check(model: &Model<'_>, errors: &mut Errors) -> bool {
     check_layer_norm_width(model, errors);
     check_loss_activation(model, errors);
     check_loss_width(model, errors);
+    check_network_name(net, errors);
+    check_tensor_sizes(model, errors);
     before && errors.is_empty()
 }
 
@@ -305,5 +307,63 @@ fn check_loss_activation(model: &Model<'_>, errors: &mut Errors) {
             ),
         ),
         _ => {}
+    }
+}
+
+// struct T { .. }   (the generated struct is `T<T: Real = f32>`)
+fn check_network_name(net: &Network, errors: &mut Errors) {
+    if shown(&net.name) == SCALAR_PARAMETER {
+        errors.at(
+            net.name.span(),
+            format!(
+                "a network cannot be named `{SCALAR_PARAMETER}`: the generated struct takes the \
+                 scalar type parameter `{SCALAR_PARAMETER}` (`f32` or `f64`); rename it"
+            ),
+        );
+    }
+}
+
+/// The name of the scalar type parameter the generated items take.
+const SCALAR_PARAMETER: &str = "T";
+
+/// The most elements one tensor may hold: 2²⁸ (1 GiB of `f32`).
+pub const MAX_TENSOR_ELEMENTS: usize = 1 << 28;
+/// The most elements all the tensors of a network may hold together: 2³⁰ (4 GiB of `f32`).
+pub const MAX_NETWORK_ELEMENTS: usize = 1 << 30;
+
+// input: 16777216,  huge: dense(16777216)   (a 2^48-element weight: 1 PiB of f32)
+fn check_tensor_sizes(model: &Model<'_>, errors: &mut Errors) {
+    let mut total: usize = 0;
+    let mut reported_total = false;
+    for node in &model.nodes {
+        let layer = shown(&node.layer.name);
+        for tensor in node.tensors().unwrap_or_default() {
+            let len = tensor.len();
+            if len > MAX_TENSOR_ELEMENTS {
+                let shape: Vec<String> = tensor.shape.iter().map(usize::to_string).collect();
+                errors.at(
+                    node.layer.name.span(),
+                    format!(
+                        "`{layer}.{}` would hold {len} elements ([{}]); a tensor holds at most \
+                         {MAX_TENSOR_ELEMENTS} (2^28, 1 GiB of f32); make `{layer}` or its \
+                         input narrower",
+                        tensor.suffix,
+                        shape.join(", ")
+                    ),
+                );
+                reported_total = true; // one error for the one cause
+            }
+            total = total.saturating_add(len);
+        }
+        if total > MAX_NETWORK_ELEMENTS && !reported_total {
+            errors.at(
+                node.layer.name.span(),
+                format!(
+                    "the network's parameters pass {MAX_NETWORK_ELEMENTS} elements (2^30, 4 GiB \
+                     of f32) at `{layer}`, with {total}; make the layers narrower"
+                ),
+            );
+            reported_total = true;
+        }
     }
 }

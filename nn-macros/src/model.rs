@@ -148,6 +148,53 @@ fn find_source(
         .map(|index| (Source::Layer(index), nodes[index].output))
 }
 
+/// One parameter tensor of a node, as PyTorch names and lays it out.
+pub struct Tensor {
+    /// After the layer's name: `weight` gives `h1.weight`.
+    pub suffix: &'static str,
+    /// PyTorch's shape: `[out, in]` for a weight.
+    pub shape: Vec<usize>,
+    /// The runtime's `TensorRole` variant.
+    pub role: &'static str,
+}
+
+impl Tensor {
+    /// Scalars in the tensor (saturating: a width is at most 2²⁴, a product of three is not).
+    pub fn len(&self) -> usize {
+        self.shape.iter().fold(1, |n, &d| n.saturating_mul(d))
+    }
+}
+
+impl Node<'_> {
+    /// The node's parameter tensors, once its shapes are known.
+    pub fn tensors(&self) -> Option<Vec<Tensor>> {
+        let (input, output) = (self.input?.len(), self.output?.len());
+        let tensor = |suffix, shape, role| Tensor {
+            suffix,
+            shape,
+            role,
+        };
+        let mut tensors = match self.kind {
+            NodeKind::Dense { bias } => {
+                let mut tensors = vec![tensor("weight", vec![output, input], "Weight")];
+                if bias {
+                    tensors.push(tensor("bias", vec![output], "Bias"));
+                }
+                tensors
+            }
+            NodeKind::LayerNorm { .. } => vec![
+                tensor("weight", vec![output], "NormGain"),
+                tensor("bias", vec![output], "NormShift"),
+            ],
+        };
+        if let Some(residual) = self.residual.as_ref().filter(|r| r.project) {
+            let source = residual.shape?.len();
+            tensors.push(tensor("proj.weight", vec![output, source], "Projection"));
+        }
+        Some(tensors)
+    }
+}
+
 const CHECKED: &str = "expansion runs only on a model that passed every check";
 
 /// Accessors for expansion, which runs only on a checked model (every shape known).

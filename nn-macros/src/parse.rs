@@ -265,6 +265,19 @@ fn parse_width(input: ParseStream, what: &str) -> syn::Result<Width> {
             format!("expected {what}, an integer such as `64`"),
         )
     })?;
+    if !input.is_empty() && !input.peek(Token![,]) {
+        // `2 * 4`: the whole expression, up to the next argument.
+        let mut expression = quote::quote!(#lit);
+        while !input.is_empty() && !input.peek(Token![,]) {
+            expression.extend([input.parse::<TokenTree>()?]);
+        }
+        return Err(syn::Error::new_spanned(
+            expression,
+            format!(
+                "{what} is an integer literal such as `64`, not an expression; write its value"
+            ),
+        ));
+    }
     if !lit.suffix().is_empty() {
         return Err(syn::Error::new(
             lit.span(),

@@ -78,6 +78,37 @@ pub struct LayerNorm<T, const N: usize> {
     pub bias: SVector<T, N>,
 }
 
+/// Every parameter 0, as [`Parameters::zeros`](crate::Parameters::zeros) leaves them, so that
+/// `#[derive(Default)]` on a `network!` struct works. Built on the stack: a large layer wants
+/// `Parameters::boxed_zeros` instead.
+impl<T: Real, const IN: usize, const OUT: usize> Default for Dense<T, IN, OUT> {
+    fn default() -> Self {
+        Self {
+            weight: SMatrix::zeros(),
+            bias: SVector::zeros(),
+        }
+    }
+}
+
+/// Every parameter 0, as for [`Dense`].
+impl<T: Real, const IN: usize, const OUT: usize> Default for Linear<T, IN, OUT> {
+    fn default() -> Self {
+        Self {
+            weight: SMatrix::zeros(),
+        }
+    }
+}
+
+/// Gain and shift 0 (not the trained default `γ = 1`), as `Parameters::zeros` leaves them.
+impl<T: Real, const N: usize> Default for LayerNorm<T, N> {
+    fn default() -> Self {
+        Self {
+            weight: SVector::zeros(),
+            bias: SVector::zeros(),
+        }
+    }
+}
+
 // SAFETY: each is a struct of nalgebra `ArrayStorage`s of a `Real` scalar, i.e. plain floats.
 unsafe impl<T: Real, const IN: usize, const OUT: usize> Zeroable for Dense<T, IN, OUT> {}
 // SAFETY: as above.

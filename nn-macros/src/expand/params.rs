@@ -20,52 +20,34 @@ struct Tensor {
     layer: String,
 }
 
+/// The model's tensors, in order, with their paths in the struct.
 fn tensors(model: &Model<'_>) -> Vec<Tensor> {
     let mut tensors = Vec::new();
     for node in &model.nodes {
         let name = &node.layer.name;
         let layer = shown(name);
-        let activation = node.layer.activation.kind;
-        let mut push = |suffix: &str, path: TokenStream, shape: Vec<usize>, role| {
+        let Some(node_tensors) = node.tensors() else {
+            unreachable!("expansion runs on a checked model, every shape known")
+        };
+        for tensor in node_tensors {
+            let path = match tensor.suffix {
+                "proj.weight" => {
+                    let proj = proj_field(node);
+                    quote!(#proj.weight)
+                }
+                suffix => {
+                    let field = quote::format_ident!("{}", suffix);
+                    quote!(#name.#field)
+                }
+            };
             tensors.push(Tensor {
-                name: format!("{layer}.{suffix}"),
+                name: format!("{layer}.{}", tensor.suffix),
                 path,
-                shape,
-                role,
-                activation,
+                shape: tensor.shape,
+                role: tensor.role,
+                activation: node.layer.activation.kind,
                 layer: layer.clone(),
             });
-        };
-        match node.kind {
-            NodeKind::Dense { bias, .. } => {
-                push(
-                    "weight",
-                    quote!(#name.weight),
-                    vec![node.width(), node.in_width()],
-                    "Weight",
-                );
-                if bias {
-                    push("bias", quote!(#name.bias), vec![node.width()], "Bias");
-                }
-            }
-            NodeKind::LayerNorm { .. } => {
-                push(
-                    "weight",
-                    quote!(#name.weight),
-                    vec![node.width()],
-                    "NormGain",
-                );
-                push("bias", quote!(#name.bias), vec![node.width()], "NormShift");
-            }
-        }
-        if let Some(residual) = node.residual.as_ref().filter(|r| r.project) {
-            let proj = proj_field(node);
-            push(
-                "proj.weight",
-                quote!(#proj.weight),
-                vec![node.width(), residual.width()],
-                "Projection",
-            );
         }
     }
     tensors
