@@ -1,17 +1,22 @@
-//! The grammar: DSL tokens → [`Network`], keeping every user token for spans.
+//! The grammar: DSL tokens → the syntax tree ([`Network`]), keeping every user token for spans.
 //!
 //! ```text
 //! network  := attr* vis 'struct' IDENT '{' entry (',' entry)* ','? '}'
 //! entry    := 'input' ':' INT
 //!           | 'loss' ':' LOSS
-//!           | attr* IDENT ':' layer residual?
+//!           | attr* IDENT ':' layer residual?     (attrs: doc comments only, see check)
 //! layer    := 'dense' '(' INT (',' dense_arg)* ','? ')'
 //!           | 'layer_norm' ('(' norm_arg (',' norm_arg)* ','? ')')?
 //! dense_arg := activation | 'bias' '=' BOOL
-//! norm_arg := activation | 'eps' '=' FLOAT
+//! norm_arg := activation | 'eps' '=' FLOAT      (a positive normal f64)
 //! activation := IDENT | 'leaky_relu' '(' NUMBER ')' | 'gelu' '(' 'tanh' ')'
 //! residual := '+' (IDENT | 'input' | 'project' '(' (IDENT | 'input') ')')
+//! INT      := an unsuffixed integer literal, 1 to 2^24 (an expression such as `2 * 4` is
+//!             refused over its whole span)
 //! ```
+//!
+//! An IDENT may be raw (`r#type`); names are shown and stored without the `r#`
+//! ([`crate::syntax::shown`]).
 //!
 //! Entries are split at top-level commas and parsed one by one, so a mistake in one entry
 //! does not hide mistakes in the others: every entry's error is reported.

@@ -51,6 +51,15 @@ const VALID: &[&str] = &[
          d: dense(4, softmax),
          loss: mse,
      }",
+    "#[cfg(all())]
+     #[cfg_attr(all(), derive(Default))]
+     struct r#Raw {
+         input: 2,
+         /// A layer named with a keyword.
+         r#type: dense(2),
+         out: dense(1) + project(r#type),
+         loss: mse,
+     }",
 ];
 
 /// Mistakes written by hand: the header, entry boundaries, and forms no mutation reaches.
