@@ -41,13 +41,14 @@ fn written(net: &Network, kind: EntryKind) -> bool {
     net.order.iter().any(|slot| slot.kind == kind)
 }
 
+// struct Net { h1: dense(8), .. }   (no `input: 4`)      input: 4, input: 4
 fn check_input(net: &Network, errors: &mut Errors) {
     if net.inputs.is_empty() && !written(net, EntryKind::Input) {
         errors.at(
             net.name.span(),
             format!(
                 "`{}` declares no input width; add `input: <width>,` as its first entry",
-                net.name
+                shown(&net.name)
             ),
         );
     }
@@ -56,6 +57,7 @@ fn check_input(net: &Network, errors: &mut Errors) {
     }
 }
 
+// struct Net { input: 4, out: dense(1) }   (no `loss: mse`)      loss: mse, loss: mse
 fn check_loss_declared(net: &Network, errors: &mut Errors) {
     if net.losses.is_empty() && !written(net, EntryKind::Loss) {
         errors.at(
@@ -72,6 +74,7 @@ fn check_loss_declared(net: &Network, errors: &mut Errors) {
     }
 }
 
+// h1: dense(8), input: 4, ..   (input not first)      loss: mse, out: dense(1)   (loss not last)
 fn check_order(net: &Network, errors: &mut Errors) {
     if let (Some(input), Some(first)) = (net.inputs.first(), net.order.first())
         && first.kind != EntryKind::Input
@@ -91,18 +94,20 @@ fn check_order(net: &Network, errors: &mut Errors) {
     }
 }
 
+// struct Net { input: 4, loss: mse }   (nothing between)
 fn check_layers_exist(net: &Network, errors: &mut Errors) {
     if !written(net, EntryKind::Layer) && !net.order.is_empty() {
         errors.at(
             net.name.span(),
             format!(
                 "`{}` has no layers; add at least one, e.g. `out: dense(1),`",
-                net.name
+                shown(&net.name)
             ),
         );
     }
 }
 
+// h1: dense(8),  h1: dense(4)
 fn check_unique_names(net: &Network, errors: &mut Errors) {
     let mut seen: HashMap<String, &Ident> = HashMap::new();
     for layer in &net.layers {
@@ -142,6 +147,7 @@ fn check_projection_names(net: &Network, errors: &mut Errors) {
     }
 }
 
+// input: 0      h1: dense(0)
 fn check_widths(net: &Network, errors: &mut Errors) {
     let inputs = net
         .inputs
