@@ -1,5 +1,7 @@
 //! Generated code compiles cleanly under strict lints and in a hostile namespace.
 #![deny(warnings, missing_docs, clippy::all, unused_qualifications)]
+// The expansion contains no `unsafe` (and no `allow(unsafe_code)`, which `forbid` rejects).
+#![forbid(unsafe_code)]
 
 /// Every feature in one network, under `deny(warnings, missing_docs, clippy::all)`.
 mod strict {
@@ -20,6 +22,9 @@ mod strict {
             h8: dense(4, tanh),
             h9: dense(4, gelu),
             h10: dense(4, identity),
+            // The fused step's block of `h11` opens with `dh_h10 +=` (`h12` declared it).
+            h11: dense(4, bias = false),
+            h12: dense(4) + h10,
             out: dense(3),
             loss: softmax_cross_entropy,
         }
@@ -70,4 +75,103 @@ fn strict_and_hostile_networks_run() {
     let loss = net.backward(&x, &y, &mut grad);
     assert!((loss - core::f32::consts::LN_2).abs() < 1e-6);
     assert_eq!(<hostile::Shadowed as Parameters<f32>>::TENSORS.len(), 7);
+}
+
+/// Raw identifiers name layers without their `r#`, as PyTorch would: `type.weight`.
+mod raw {
+    nn_runtime::network! {
+        /// Layers named with keywords.
+        pub struct r#Raw {
+            input: 2,
+            r#type: dense(3, relu),
+            r#match: dense(3) + r#type,
+            r#loop: dense(2) + project(r#type),
+            loss: mse,
+        }
+    }
+}
+
+#[test]
+fn raw_identifiers_are_named_without_r_hash() {
+    let names: Vec<&str> = <raw::Raw as Parameters<f32>>::TENSORS
+        .iter()
+        .map(|t| t.name)
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "type.weight",
+            "type.bias",
+            "match.weight",
+            "match.bias",
+            "loop.weight",
+            "loop.bias",
+            "loop.proj.weight"
+        ]
+    );
+    assert!(
+        <raw::Raw as Parameters<f32>>::TENSORS
+            .iter()
+            .all(|t| !t.layer.contains("r#"))
+    );
+    assert_eq!(
+        <raw::Raw as Parameters<f32>>::ARCHITECTURE,
+        "input: 2, type: dense(3, relu), match: dense(3) + type, \
+         loop: dense(2) + project(type), loss: mse"
+    );
+    let net = raw::Raw::<f32>::zeros();
+    assert_eq!(net.r#type.weight.len(), 6);
+}
+
+/// `#[cfg]` on the struct removes everything generated with it; a false one compiles to nothing.
+mod configured {
+    nn_runtime::network! {
+        /// Never compiled.
+        #[cfg(any())]
+        pub struct Gone {
+            input: 2,
+            out: dense(1),
+            loss: mse,
+        }
+    }
+
+    nn_runtime::network! {
+        /// Always compiled; `cfg_attr` adds its derive.
+        #[cfg(all())]
+        #[cfg_attr(all(), derive(Clone))]
+        pub struct Kept {
+            input: 2,
+            out: dense(1),
+            loss: mse,
+        }
+    }
+}
+
+#[test]
+fn a_configured_network_keeps_its_impls() {
+    let net = configured::Kept::<f32>::zeros().clone();
+    assert_eq!(<configured::Kept as Parameters<f32>>::TENSORS.len(), 2);
+    assert_eq!(net.out.weight.len(), 2);
+}
+
+/// `#[derive(Default)]` on a network: every parameter 0, as `zeros`.
+mod defaulted {
+    nn_runtime::network! {
+        /// Derives `Default`.
+        #[derive(Default, Debug, PartialEq)]
+        pub struct Defaulted {
+            input: 3,
+            h: dense(4, relu, bias = false) + project(input),
+            n: layer_norm,
+            out: dense(2),
+            loss: mse,
+        }
+    }
+}
+
+#[test]
+fn derive_default_gives_zeros() {
+    let net = defaulted::Defaulted::<f64>::default();
+    assert_eq!(net, defaulted::Defaulted::<f64>::zeros());
+    assert!(net.n.weight.iter().all(|&g| g == 0.0));
 }

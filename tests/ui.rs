@@ -7,3 +7,13 @@
 fn ui() {
     trybuild::TestCases::new().compile_fail("tests/ui/*/*.rs");
 }
+
+/// Mistakes that only a build finds, not `cargo check`: a constant the generated code asserts
+/// when the network is instantiated with a scalar type (trybuild builds instead of checking
+/// once a pass case is present; the pass cases show the same network is fine otherwise).
+#[test]
+fn ui_build() {
+    let cases = trybuild::TestCases::new();
+    cases.compile_fail("tests/ui-build/fail/*.rs");
+    cases.pass("tests/ui-build/pass/*.rs");
+}

@@ -1,18 +1,18 @@
 //! The `network!` procedural macro. Use it through `nn-runtime`, which re-exports it with the
 //! runtime the generated code needs; the grammar is documented there.
 //!
-//! One pipeline, one stage per module: `parse` (tokens → `ir`, spans kept) → `check`
-//! (every rule, all errors at once) → `expand` (forward and backward from the same model).
+//! One pipeline, one stage per module, as serde_derive reads: `parse` (tokens → `syntax`, the
+//! declaration as written, spans kept) → `model` (nodes with their shapes) → `check` (every
+//! rule, all errors at once) → `expand` (forward and backward from the same model).
 
 mod check;
 mod embed;
 mod errors;
 mod expand;
-mod ir;
+mod model;
 mod parse;
+mod syntax;
 
-#[cfg(test)]
-mod corpus;
 #[cfg(test)]
 mod tests;
 
@@ -38,17 +38,14 @@ fn expand_network(input: TokenStream) -> TokenStream {
     let Some(network) = parse::parse_network(input, &mut errors) else {
         return compile_errors(errors);
     };
-    match check::check(&network, &mut errors) {
-        Some(model) if errors.is_empty() => {
-            let expanded = expand::expand(&model);
-            let _ = errors.finish();
-            expanded
-        }
-        _ => {
-            let mut output = expand::expand_stub(&network);
-            output.extend(compile_errors(errors));
-            output
-        }
+    let model = model::build(&network);
+    if check::check(&model, &mut errors) {
+        let _ = errors.finish();
+        expand::expand(&model)
+    } else {
+        let mut output = expand::expand_stub(&network);
+        output.extend(compile_errors(errors));
+        output
     }
 }
 

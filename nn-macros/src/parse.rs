@@ -1,17 +1,22 @@
-//! The grammar: DSL tokens → [`Network`], keeping every user token for spans.
+//! The grammar: DSL tokens → the syntax tree ([`Network`]), keeping every user token for spans.
 //!
 //! ```text
 //! network  := attr* vis 'struct' IDENT '{' entry (',' entry)* ','? '}'
 //! entry    := 'input' ':' INT
 //!           | 'loss' ':' LOSS
-//!           | attr* IDENT ':' layer residual?
+//!           | attr* IDENT ':' layer residual?     (attrs: doc comments only, see check)
 //! layer    := 'dense' '(' INT (',' dense_arg)* ','? ')'
 //!           | 'layer_norm' ('(' norm_arg (',' norm_arg)* ','? ')')?
 //! dense_arg := activation | 'bias' '=' BOOL
-//! norm_arg := activation | 'eps' '=' FLOAT
+//! norm_arg := activation | 'eps' '=' FLOAT      (a positive normal f64)
 //! activation := IDENT | 'leaky_relu' '(' NUMBER ')' | 'gelu' '(' 'tanh' ')'
 //! residual := '+' (IDENT | 'input' | 'project' '(' (IDENT | 'input') ')')
+//! INT      := an unsuffixed integer literal, 1 to 2^24 (an expression such as `2 * 4` is
+//!             refused over its whole span)
 //! ```
+//!
+//! An IDENT may be raw (`r#type`); names are shown and stored without the `r#`
+//! ([`crate::syntax::shown`]).
 //!
 //! Entries are split at top-level commas and parsed one by one, so a mistake in one entry
 //! does not hide mistakes in the others: every entry's error is reported.
@@ -21,9 +26,9 @@ use syn::parse::{ParseStream, Parser};
 use syn::{Attribute, Ident, LitBool, LitFloat, LitInt, Token, Visibility, parenthesized};
 
 use crate::errors::Errors;
-use crate::ir::{
+use crate::syntax::{
     Activation, ActivationKind, DEFAULT_LAYER_NORM_EPS, EntryKind, Input, Layer, LayerKind, Loss,
-    Network, Residual, Width, keyword,
+    Network, Residual, Slot, Width, keyword, shown,
 };
 
 /// Parses a declaration. Returns `None` only when not even the struct header parsed; entry
@@ -63,7 +68,7 @@ pub fn parse_network(tokens: TokenStream, errors: &mut Errors) -> Option<Network
         })
         .parse2(scoped(entry, end));
         match parsed {
-            Ok(kind) => network.order.push(kind),
+            Ok(kind) => network.order.push(Slot { kind, parsed: true }),
             Err(error) => {
                 errors.push(error);
                 // Keep the failed entry's place, so that checks do not also report it missing.
@@ -72,7 +77,10 @@ pub fn parse_network(tokens: TokenStream, errors: &mut Errors) -> Option<Network
                     if kind == EntryKind::Layer {
                         network.failed_layers.push(key);
                     }
-                    network.order.push(kind);
+                    network.order.push(Slot {
+                        kind,
+                        parsed: false,
+                    });
                 }
             }
         }
@@ -142,8 +150,9 @@ fn parse_header(outer: ParseStream, errors: &mut Errors) -> syn::Result<Header> 
     }
     if !input.peek(syn::token::Brace) {
         return Err(input.error(format!(
-            "expected `{{` and the network's entries after `struct {name}`, e.g. \
-             `{{ input: 4, out: dense(1), loss: mse }}`"
+            "expected `{{` and the network's entries after `struct {}`, e.g. \
+             `{{ input: 4, out: dense(1), loss: mse }}`",
+            shown(&name)
         )));
     }
     let Ok(TokenTree::Group(group)) = input.parse::<TokenTree>() else {
@@ -210,7 +219,7 @@ fn parse_entry_items(input: ParseStream, network: &mut Network) -> syn::Result<E
     })?;
     input
         .parse::<Token![:]>()
-        .map_err(|e| syn::Error::new(e.span(), format!("expected `:` after `{key}`")))?;
+        .map_err(|e| syn::Error::new(e.span(), format!("expected `:` after `{}`", shown(&key))))?;
     if (key == keyword::INPUT || key == keyword::LOSS)
         && let Some(attr) = attrs.first()
     {
@@ -261,6 +270,19 @@ fn parse_width(input: ParseStream, what: &str) -> syn::Result<Width> {
             format!("expected {what}, an integer such as `64`"),
         )
     })?;
+    if !input.is_empty() && !input.peek(Token![,]) {
+        // `2 * 4`: the whole expression, up to the next argument.
+        let mut expression = quote::quote!(#lit);
+        while !input.is_empty() && !input.peek(Token![,]) {
+            expression.extend([input.parse::<TokenTree>()?]);
+        }
+        return Err(syn::Error::new_spanned(
+            expression,
+            format!(
+                "{what} is an integer literal such as `64`, not an expression; write its value"
+            ),
+        ));
+    }
     if !lit.suffix().is_empty() {
         return Err(syn::Error::new(
             lit.span(),
@@ -311,7 +333,7 @@ fn parse_layer(input: ParseStream, attrs: Vec<Attribute>, name: Ident) -> syn::R
     let keyword_ident: Ident = input.parse().map_err(|e| {
         syn::Error::new(
             e.span(),
-            format!("expected a layer after `{name}:`: {}", kinds()),
+            format!("expected a layer after `{}:`: {}", shown(&name), kinds()),
         )
     })?;
     let mut activation = None;
@@ -377,11 +399,26 @@ fn parse_layer(input: ParseStream, attrs: Vec<Attribute>, name: Ident) -> syn::R
                             ),
                         ));
                     }
-                    let (value, span) = parse_number(&args, "`eps`")?;
-                    if !(value > 0.0 && value.is_finite()) {
+                    let negative = args.peek(Token![-]);
+                    let (value, span, written_zero) = parse_number(&args, "`eps`")?;
+                    // `1e-400` is written positive but reads as 0: the next check says why.
+                    if value <= 0.0 && (negative || written_zero) {
                         return Err(syn::Error::new(
                             span,
                             "`eps` must be positive, such as `eps = 1e-5`",
+                        ));
+                    }
+                    if !value.is_normal() {
+                        // 1e-310 is subnormal in f64, 1e-400 rounds to 0: `x / √(σ² + eps)`
+                        // of a constant input would be 0/0.
+                        return Err(syn::Error::new(
+                            span,
+                            format!(
+                                "`eps` must be a normal number, at least {:e} (the smallest \
+                                 normal f64; {:e} for f32), such as `eps = 1e-5`",
+                                f64::MIN_POSITIVE,
+                                f32::MIN_POSITIVE
+                            ),
                         ));
                     }
                     if eps.replace(value).is_some() {
@@ -489,7 +526,7 @@ fn parse_activation(input: ParseStream) -> syn::Result<Activation> {
     parenthesized!(args in input);
     let kind = match kind {
         ActivationKind::LeakyRelu { .. } => {
-            let (slope, _) = parse_number(&args, "the negative slope of `leaky_relu`")?;
+            let (slope, ..) = parse_number(&args, "the negative slope of `leaky_relu`")?;
             ActivationKind::LeakyRelu { slope }
         }
         ActivationKind::Gelu => {
@@ -522,16 +559,23 @@ fn parse_activation(input: ParseStream) -> syn::Result<Activation> {
     Ok(Activation { kind, span })
 }
 
-/// A float or integer literal, optionally negative.
-fn parse_number(input: ParseStream, what: &str) -> syn::Result<(f64, Span)> {
+/// A float or integer literal, optionally negative; and whether its digits are all zero (so
+/// that a value that rounds to 0, `1e-400`, can be told from a written `0.0`).
+fn parse_number(input: ParseStream, what: &str) -> syn::Result<(f64, Span, bool)> {
     let negative = input.parse::<Option<Token![-]>>()?.is_some();
     let lookahead = input.lookahead1();
-    let (value, span) = if lookahead.peek(LitFloat) {
+    let zero_digits = |digits: &str| {
+        let mantissa = digits.split(['e', 'E']).next().unwrap_or_default();
+        mantissa.chars().all(|c| matches!(c, '0' | '.' | '_'))
+    };
+    let (value, span, zero) = if lookahead.peek(LitFloat) {
         let lit: LitFloat = input.parse()?;
-        (lit.base10_parse::<f64>()?, lit.span())
+        let zero = zero_digits(lit.base10_digits());
+        (lit.base10_parse::<f64>()?, lit.span(), zero)
     } else if lookahead.peek(LitInt) {
         let lit: LitInt = input.parse()?;
-        (lit.base10_parse::<f64>()?, lit.span())
+        let zero = zero_digits(lit.base10_digits());
+        (lit.base10_parse::<f64>()?, lit.span(), zero)
     } else {
         return Err(syn::Error::new(
             input.span(),
@@ -544,7 +588,7 @@ fn parse_number(input: ParseStream, what: &str) -> syn::Result<(f64, Span)> {
             format!("{what} is too large for a float"),
         ));
     }
-    Ok((if negative { -value } else { value }, span))
+    Ok((if negative { -value } else { value }, span, zero))
 }
 
 fn parse_residual(input: ParseStream) -> syn::Result<Option<Residual>> {

@@ -17,8 +17,39 @@ use crate::linalg::{Batch, matmul};
 /// # Safety
 /// Implement only for types made solely of [`Real`] scalars (arrays and structs of them, no
 /// padding requirements, no references or enums). `network!` implements it for the structs it
-/// generates, after asserting that every field is `Zeroable`.
+/// generates, through [`impl_zeroable!`](crate::__impl_zeroable), which proves its claim.
 pub unsafe trait Zeroable: Sized {}
+
+/// `Zeroable` for a network struct `$name<T>` with exactly the fields listed, each of a
+/// `Zeroable` type: the impl `network!` asks for, written here so that its expansion holds no
+/// `unsafe` (a crate with `#![forbid(unsafe_code)]` can use it).
+///
+/// Sound whoever invokes it, with whatever struct: the impl requires every listed field type to
+/// be `Zeroable`, and a function destructures `$name` with a pattern of exactly those fields
+/// (no `..`) and binds each to its listed type, so the build fails unless `$name<T>` is a
+/// struct made of those fields and nothing else (whatever attributes or attribute macros its
+/// definition carries).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __impl_zeroable {
+    ($name:ident { $($field:ident : $ty:ty),+ $(,)? }) => {
+        // SAFETY: `$name<T>` is a struct of exactly these fields (proved below), each
+        // `Zeroable` (the bounds), so its all-zero bits are a valid value.
+        #[automatically_derived]
+        unsafe impl<T: $crate::Real> $crate::Zeroable for $name<T>
+        where
+            $($ty: $crate::Zeroable),+
+        {
+        }
+        const _: () = {
+            #[allow(dead_code)]
+            fn exactly_these_fields<T: $crate::Real>(value: $name<T>) {
+                let $name { $($field),+ } = value;
+                $(let _: $ty = $field;)+
+            }
+        };
+    };
+}
 
 /// A dense layer's parameters: `z = W h + b`, weight `[OUT, IN]`, bias `[OUT]`.
 #[derive(Clone, Debug, PartialEq)]
@@ -45,6 +76,37 @@ pub struct LayerNorm<T, const N: usize> {
     pub weight: SVector<T, N>,
     /// The shift `β`, `[N]` (initialized to 0).
     pub bias: SVector<T, N>,
+}
+
+/// Every parameter 0, as [`Parameters::zeros`](crate::Parameters::zeros) leaves them, so that
+/// `#[derive(Default)]` on a `network!` struct works. Built on the stack: a large layer wants
+/// `Parameters::boxed_zeros` instead.
+impl<T: Real, const IN: usize, const OUT: usize> Default for Dense<T, IN, OUT> {
+    fn default() -> Self {
+        Self {
+            weight: SMatrix::zeros(),
+            bias: SVector::zeros(),
+        }
+    }
+}
+
+/// Every parameter 0, as for [`Dense`].
+impl<T: Real, const IN: usize, const OUT: usize> Default for Linear<T, IN, OUT> {
+    fn default() -> Self {
+        Self {
+            weight: SMatrix::zeros(),
+        }
+    }
+}
+
+/// Gain and shift 0 (not the trained default `γ = 1`), as `Parameters::zeros` leaves them.
+impl<T: Real, const N: usize> Default for LayerNorm<T, N> {
+    fn default() -> Self {
+        Self {
+            weight: SVector::zeros(),
+            bias: SVector::zeros(),
+        }
+    }
 }
 
 // SAFETY: each is a struct of nalgebra `ArrayStorage`s of a `Real` scalar, i.e. plain floats.

@@ -1,6 +1,7 @@
 //! What generated code names (`::nn_runtime::__private::…`). Not a public API: it changes
 //! without notice. Only `pub use` lines: every item lives beside its topic.
 
+pub use crate::__impl_zeroable as impl_zeroable;
 pub use crate::activation::*;
 pub use crate::embed::{EmbedSource, EmbeddedTensor};
 pub use crate::layer::{add_column_sums, dense_batch, standardize, standardize_backward};

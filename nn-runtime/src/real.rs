@@ -31,6 +31,11 @@ pub trait Real: RealField + Copy + Default + Send + Sync + sealed::Sealed + 'sta
     /// beyond the end of `values` are ignored.
     fn copy_from_le_bytes(bytes: &[u8], values: &mut [Self]);
 
+    /// The smallest positive normal value of this scalar, widened to `f64`: `1.1754944e-38`
+    /// for `f32`, `2.2250738585072014e-308` for `f64`. A `network!` layer norm asserts its
+    /// `eps` is at least this, when the network is built with this scalar.
+    const MIN_NORMAL: f64;
+
     /// Converts an `f64` constant (a learning rate, an epsilon) to this scalar, rounding.
     fn constant(value: f64) -> Self;
 
@@ -78,6 +83,7 @@ macro_rules! impl_real {
     ($t:ty, $dtype:literal, $erf:path, $tanh:path, $gemm:path) => {
         impl Real for $t {
             const DTYPE: &'static str = $dtype;
+            const MIN_NORMAL: f64 = <$t>::MIN_POSITIVE as f64;
 
             fn extend_le_bytes(values: &[Self], out: &mut Vec<u8>) {
                 out.reserve(values.len() * size_of::<Self>());

@@ -6,9 +6,9 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::Ident;
 
 use super::forward::{Code, activation_fn, forward_statements, layer_input};
-use super::{Mode, binding, constant, loss_fn, output_ident, output_ref, proj_field, rt};
-use crate::check::{Model, Node, Source};
-use crate::ir::LayerKind;
+use super::{Mode, binding, loss_fn, output_ident, output_ref, proj_field, rt};
+use crate::model::NodeKind;
+use crate::model::{Model, Node, Source};
 
 /// Where the gradient of each parameter goes.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -31,10 +31,10 @@ pub fn expand_backward(model: &Model<'_>, mode: Mode, sink: Sink) -> Code {
     let Some(last) = model.nodes.last() else {
         unreachable!("check proved the network has a layer")
     };
-    let (loss, loss_backward) = loss_fn(model.loss);
+    let (loss, loss_backward) = loss_fn(model.loss());
     let output = output_ident(last);
     let dh_last = binding("dh", last);
-    let ty = mode.ty(last.width);
+    let ty = mode.ty(last.width());
     let (target, batch_check) = match mode {
         Mode::Sample => (quote!(target), None),
         Mode::Batch => (
@@ -44,7 +44,7 @@ pub fn expand_backward(model: &Model<'_>, mode: Mode, sink: Sink) -> Code {
     };
 
     let mut gradients = Gradients::new(model, mode);
-    gradients.scalars += last.width;
+    gradients.scalars += last.width();
     let mut layers = TokenStream::new();
     for index in (0..model.nodes.len()).rev() {
         layers.extend(layer_backward(model, index, mode, sink, &mut gradients));
@@ -87,8 +87,8 @@ impl<'m, 'a> Gradients<'m, 'a> {
             if index > 0 {
                 remaining[index - 1] += 1;
             }
-            if let Some(residual) = node.residual
-                && let Source::Layer(source) = residual.source
+            if let Some(residual) = &node.residual
+                && let Source::Layer(source) = residual.source()
             {
                 remaining[source] += 1;
             }
@@ -120,8 +120,8 @@ impl<'m, 'a> Gradients<'m, 'a> {
             };
         }
         self.declared[index] = true;
-        self.scalars += node.width;
-        let ty = self.mode.ty(node.width);
+        self.scalars += node.width();
+        let ty = self.mode.ty(node.width());
         let value = match term {
             Term::Owned(value) => value,
             Term::Borrowed(other) => quote!(#other.clone()),
@@ -151,25 +151,30 @@ fn layer_backward(
 ) -> TokenStream {
     let node = &model.nodes[index];
     let name = &node.layer.name;
-    let ty = mode.ty(node.width);
+    let ty = mode.ty(node.width());
     let (dh, dz, z) = (binding("dh", node), binding("dz", node), binding("z", node));
     let input = layer_input(index);
     let input_ref = output_ref(model, input);
 
-    let mut code = residual_backward(model, node, mode, sink, gradients);
-    let dz_value = match activation_fn(node.layer.activation.kind) {
-        (None, _) => quote!(#dh),
+    // The residual's share goes last, so that the block opens with its own statement (see
+    // `layer_comment`); the order of contributions into a `dh` does not change its value.
+    let mut code = TokenStream::new();
+    // Without an activation `dz = dh`: the code reads `dh_<layer>` where `dz` would be.
+    let dz = match activation_fn(node.layer.activation.kind) {
+        (None, _) => dh,
         (Some(function), parameter) => {
             let function = format_ident!("{}_backward", function);
             let parameter = parameter.map(|p| quote!(, #p));
-            quote!(nn::#function(&#z, &#dh #parameter))
+            gradients.scalars += node.width();
+            code.extend(quote_spanned!(name.span()=>
+                let #dz: #ty = nn::#function(&#z, &#dh #parameter);
+            ));
+            dz
         }
     };
-    gradients.scalars += node.width;
-    code.extend(quote_spanned!(name.span()=> let #dz: #ty = #dz_value;));
 
-    match &node.layer.kind {
-        LayerKind::Dense { bias, .. } if sink == Sink::Descend => {
+    match node.kind {
+        NodeKind::Dense { bias, .. } if sink == Sink::Descend => {
             let bias_step = bias.then(|| quote!(nn::descend(&mut self.#name.bias, &#dz, lr);));
             code.extend(quote_spanned!(name.span()=> #bias_step));
             code.extend(weight_descend(
@@ -180,7 +185,7 @@ fn layer_backward(
                 gradients,
             ));
         }
-        LayerKind::Dense { bias, .. } => {
+        NodeKind::Dense { bias, .. } => {
             let weight_grad = match mode {
                 Mode::Sample => {
                     quote!(nn::add_outer(&mut grad.#name.weight, &#dz, #input_ref);)
@@ -200,7 +205,7 @@ fn layer_backward(
                 code.extend(gradients.contribute(input, Term::Owned(back)));
             }
         }
-        LayerKind::LayerNorm { eps, .. } => {
+        NodeKind::LayerNorm { .. } => {
             let xhat = binding("xhat", node);
             let params_grad = match sink {
                 Sink::Grad => quote_spanned!(name.span()=>
@@ -218,8 +223,8 @@ fn layer_backward(
             code.extend(first);
             if input != Source::Input {
                 let dxhat = binding("dxhat", node);
-                let eps = constant(*eps);
-                gradients.scalars += node.width;
+                let eps = binding("eps", node);
+                gradients.scalars += node.width();
                 code.extend(quote_spanned!(name.span()=>
                     let #dxhat: #ty = self.#name.scale_backward(&#dz);
                 ));
@@ -229,7 +234,8 @@ fn layer_backward(
             code.extend(last);
         }
     }
-    code
+    code.extend(residual_backward(model, node, mode, sink, gradients));
+    super::layer_comment(node, code)
 }
 
 /// A residual passes `dh` back unchanged to its source, or through the projection
@@ -241,20 +247,20 @@ fn residual_backward(
     sink: Sink,
     gradients: &mut Gradients<'_, '_>,
 ) -> TokenStream {
-    let Some(residual) = node.residual else {
+    let Some(residual) = &node.residual else {
         return TokenStream::new();
     };
     let dh = binding("dh", node);
     if !residual.project {
-        return gradients.contribute(residual.source, Term::Borrowed(dh));
+        return gradients.contribute(residual.source(), Term::Borrowed(dh));
     }
     let proj = proj_field(node);
-    let source = output_ref(model, residual.source);
+    let source = output_ref(model, residual.source());
     if sink == Sink::Descend {
         return weight_descend(
             quote!(self.#proj.weight),
             &dh,
-            residual.source,
+            residual.source(),
             source,
             gradients,
         );
@@ -267,7 +273,7 @@ fn residual_backward(
         Mode::Sample => quote!(nn::tr_matvec(&self.#proj.weight, &#dh)),
         Mode::Batch => quote!(nn::tr_matmul(&self.#proj.weight, &#dh)),
     };
-    code.extend(gradients.contribute(residual.source, Term::Owned(back)));
+    code.extend(gradients.contribute(residual.source(), Term::Owned(back)));
     code
 }
 

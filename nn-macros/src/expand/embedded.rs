@@ -5,8 +5,9 @@ use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 
 use super::{proj_field, rt};
-use crate::check::Model;
-use crate::ir::LayerKind;
+use crate::model::Model;
+use crate::model::NodeKind;
+use crate::syntax::shown;
 
 /// ```text
 /// impl<T: Real> Digits<T> {
@@ -27,28 +28,29 @@ use crate::ir::LayerKind;
 pub fn expand_embedded(model: &Model<'_>) -> TokenStream {
     let rt = rt();
     let name = &model.net.name;
-    let network = name.to_string();
+    let network = shown(name);
     let mut fields = TokenStream::new();
     for node in &model.nodes {
         let field = &node.layer.name;
-        let weight = format!("{field}.weight");
-        let bias = format!("{field}.bias");
+        let layer = shown(field);
+        let weight = format!("{layer}.weight");
+        let bias = format!("{layer}.bias");
         // At the layer's name, so that a mismatch's "the failure occurred here" points at it
         // (the path is written out: `#rt`'s tokens would keep their own span).
-        fields.extend(match &node.layer.kind {
-            LayerKind::Dense { bias: true, .. } => quote_spanned! {field.span()=>
+        fields.extend(match node.kind {
+            NodeKind::Dense { bias: true, .. } => quote_spanned! {field.span()=>
                 #field: ::nn_runtime::__private::Dense::embedded(&source, #weight, #bias),
             },
-            LayerKind::Dense { bias: false, .. } => quote_spanned! {field.span()=>
+            NodeKind::Dense { bias: false, .. } => quote_spanned! {field.span()=>
                 #field: ::nn_runtime::__private::Linear::embedded(&source, #weight),
             },
-            LayerKind::LayerNorm { .. } => quote_spanned! {field.span()=>
+            NodeKind::LayerNorm { .. } => quote_spanned! {field.span()=>
                 #field: ::nn_runtime::__private::LayerNorm::embedded(&source, #weight, #bias),
             },
         });
-        if node.residual.is_some_and(|r| r.project) {
+        if node.residual.as_ref().is_some_and(|r| r.project) {
             let proj = proj_field(node);
-            let weight = format!("{field}.proj.weight");
+            let weight = format!("{layer}.proj.weight");
             fields.extend(quote_spanned! {field.span()=>
                 #proj: ::nn_runtime::__private::Linear::embedded(&source, #weight),
             });

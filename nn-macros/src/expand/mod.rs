@@ -6,37 +6,66 @@ mod embedded;
 mod forward;
 mod params;
 
-use proc_macro2::{Literal, TokenStream};
+use proc_macro2::{Literal, TokenStream, TokenTree};
 use quote::{format_ident, quote};
 use syn::Ident;
 
 use backward::Sink;
 
-use crate::check::{Model, Node, Source};
-use crate::ir::{ActivationKind, LossKind, keyword};
+use crate::model::{Model, Node, Source};
+use crate::syntax::{ActivationKind, LossKind, keyword, shown};
 
-/// The whole expansion of a checked network.
+/// The whole expansion of a checked network. The struct's `#[cfg]`s are repeated on every
+/// other item, so that a configured-out network takes its impls with it.
 pub fn expand(model: &Model<'_>) -> TokenStream {
     let definition = params::expand_struct(model);
-    let parameters = params::expand_parameters(model);
-    let methods = expand_methods(model);
-    let network = expand_network_impl(model);
-    let embedded = embedded::expand_embedded(model);
+    let cfgs = cfgs(&model.net.attrs);
+    let items = [
+        expand_methods(model),
+        params::expand_parameters(model),
+        params::expand_zeroable(model),
+        expand_network_impl(model),
+        embedded::expand_embedded(model),
+    ];
     quote! {
         #definition
-        #methods
-        #parameters
-        #network
-        #embedded
+        #(#cfgs #items)*
     }
+}
+
+/// The conditions of the struct's attributes, for the items generated beside it: each
+/// `#[cfg(..)]`, and each `#[cfg_attr(pred, cfg(..))]` reduced to its `cfg`s (its other
+/// attributes, a `derive` say, belong to the struct only).
+fn cfgs(attrs: &[syn::Attribute]) -> TokenStream {
+    let mut out = TokenStream::new();
+    for attr in attrs {
+        if attr.path().is_ident("cfg") {
+            out.extend(quote!(#attr));
+        } else if attr.path().is_ident("cfg_attr")
+            && let Ok(args) = attr.parse_args_with(
+                syn::punctuated::Punctuated::<syn::Meta, syn::Token![,]>::parse_terminated,
+            )
+        {
+            let mut args = args.into_iter();
+            let predicate = args.next();
+            let conditions: Vec<syn::Meta> =
+                args.filter(|meta| meta.path().is_ident("cfg")).collect();
+            if !conditions.is_empty() {
+                out.extend(quote!(#[cfg_attr(#predicate, #(#conditions),*)]));
+            }
+        }
+    }
+    out
 }
 
 /// The stub emitted next to the errors, so that uses of the network report nothing more than
 /// "this has no such method" instead of burying the real errors under "cannot find type".
-pub fn expand_stub(net: &crate::ir::Network) -> TokenStream {
+pub fn expand_stub(net: &crate::syntax::Network) -> TokenStream {
     let (attrs, vis, name) = (docs_only(&net.attrs), &net.vis, &net.name);
+    let cfgs = cfgs(&net.attrs);
     quote! {
         #(#attrs)*
+        #cfgs
         #vis struct #name<T = ::core::primitive::f32>(::core::marker::PhantomData<T>);
     }
 }
@@ -48,6 +77,53 @@ fn docs_only(attrs: &[syn::Attribute]) -> Vec<&syn::Attribute> {
 /// Where the generated code reaches the runtime (STYLE: only through `__private`).
 fn rt() -> TokenStream {
     quote!(::nn_runtime::__private)
+}
+
+/// Rustdoc lines as `#[doc = " line"]`, one attribute per line, each with the space after `///`
+/// that hand-written docs have (an empty line stays empty).
+fn docs(text: &str) -> TokenStream {
+    text.lines()
+        .map(|line| match line {
+            "" => quote!(#[doc = ""]),
+            line => {
+                let line = format!(" {line}");
+                quote!(#[doc = #line])
+            }
+        })
+        .collect()
+}
+
+/// `/// h2: dense(8, relu) + h1` above a layer's block: the first statement carries the layer's
+/// declaration as a doc attribute (token streams carry no comments; prettyplease and
+/// `cargo expand` print this one as a comment line, and `unused_doc_comments` is allowed on the
+/// generated impl).
+///
+/// Rust accepts an attribute on a `let`, a call or a method call statement, not on a compound
+/// assignment: a block that opens with `dh_a += value;` (a fused SGD step of a layer without
+/// bias or activation) has that statement written as the call `AddAssign::add_assign`.
+fn layer_comment(node: &Node<'_>, block: TokenStream) -> TokenStream {
+    let line = format!(" {}: {}", shown(&node.layer.name), node.layer.declared());
+    let mut trees = block.into_iter().peekable();
+    let mut first = Vec::new();
+    while let Some(tree) =
+        trees.next_if(|t| !matches!(t, TokenTree::Punct(p) if p.as_char() == ';'))
+    {
+        first.push(tree);
+    }
+    let rest: TokenStream = trees.collect();
+    let first_statement = match first.as_slice() {
+        [
+            TokenTree::Ident(target),
+            TokenTree::Punct(plus),
+            TokenTree::Punct(eq),
+            value @ ..,
+        ] if plus.as_char() == '+' && eq.as_char() == '=' => {
+            let value: TokenStream = value.iter().cloned().collect();
+            quote!(::core::ops::AddAssign::add_assign(&mut #target, #value))
+        }
+        _ => first.into_iter().collect(),
+    };
+    quote!(#[doc = #line] #first_statement #rest)
 }
 
 /// An unsuffixed integer literal, as a width appears in a type.
@@ -125,14 +201,14 @@ fn constant(value: f64) -> TokenStream {
 
 /// The normalized declaration, recorded as `ARCHITECTURE`.
 fn architecture(model: &Model<'_>) -> String {
-    let mut entries = vec![format!("{}: {}", keyword::INPUT, model.input_width)];
+    let mut entries = vec![format!("{}: {}", keyword::INPUT, model.input_width())];
     entries.extend(
         model
             .nodes
             .iter()
-            .map(|n| format!("{}: {}", n.layer.name, n.layer.declared())),
+            .map(|n| format!("{}: {}", shown(&n.layer.name), n.layer.declared())),
     );
-    entries.push(format!("{}: {}", keyword::LOSS, model.loss.name()));
+    entries.push(format!("{}: {}", keyword::LOSS, model.loss().name()));
     entries.join(", ")
 }
 
@@ -157,7 +233,7 @@ fn expand_methods(model: &Model<'_>) -> TokenStream {
     let rt = rt();
     let name = &model.net.name;
     let vis = &model.net.vis;
-    let (input, output) = (model.input_width, model.output_width());
+    let (input, output) = (model.input_width(), model.output_width());
     let (input_lit, output_lit) = (lit(input), lit(output));
     let param_count = lit(params::param_count(model));
 
@@ -180,14 +256,14 @@ fn expand_methods(model: &Model<'_>) -> TokenStream {
         Mode::Batch.signature_ty(input),
         Mode::Batch.signature_ty(output),
     );
-    let (loss, _) = loss_fn(model.loss);
-    let predict = link(model.loss, quote!(self.forward(x)));
-    let predict_batch = link(model.loss, quote!(self.forward_batch(x)));
-    let loss_doc = format!(
+    let (loss, _) = loss_fn(model.loss());
+    let predict = link(model.loss(), quote!(self.forward(x)));
+    let predict_batch = link(model.loss(), quote!(self.forward_batch(x)));
+    let loss_doc = docs(&format!(
         "The `{}` loss of one sample (see `nn_runtime::loss::{0}`).",
-        model.loss.name()
-    );
-    let predict_doc = match model.loss {
+        model.loss().name()
+    ));
+    let predict_doc = docs(match model.loss() {
         LossKind::Mse => "The prediction: the raw output (the loss `mse` has no link).",
         LossKind::BinaryCrossEntropy => {
             "The prediction: sigmoid of the output, one probability per label."
@@ -195,27 +271,29 @@ fn expand_methods(model: &Model<'_>) -> TokenStream {
         LossKind::SoftmaxCrossEntropy => {
             "The prediction: softmax of the logits, class probabilities."
         }
-    };
-    let forward_doc = format!(
+    });
+    let forward_doc = docs(&format!(
         "Forward pass of one sample: `{input}` inputs → `{output}` outputs{}.",
-        if model.loss == LossKind::Mse {
+        if model.loss() == LossKind::Mse {
             ""
         } else {
             " (logits)"
         }
-    );
-    let forward_bytes_doc = format!(
+    ));
+    let forward_bytes_doc = docs(&format!(
         "Bytes of the intermediates `forward` holds for one sample: {} scalars \
          (every `z`, `x̂` and `h` binding).",
         forward_sample.scalars
-    );
-    let backward_bytes_doc = format!(
+    ));
+    let backward_bytes_doc = docs(&format!(
         "Bytes of the intermediates `backward` holds for one sample: {} scalars \
          (the forward bindings, then every `dh`, `dz` and `dx̂`).",
         backward_sample.scalars
-    );
+    ));
     let labels = expand_label_methods(model, &x_ty, &xb_ty);
     quote! {
+        // The layer blocks open with their declaration as a doc line (see `layer_comment`).
+        #[allow(unused_doc_comments)]
         impl<T: #rt::Real> #name<T> {
             /// Width of the input vector.
             #vis const INPUT_WIDTH: ::core::primitive::usize = #input_lit;
@@ -226,27 +304,27 @@ fn expand_methods(model: &Model<'_>) -> TokenStream {
             /// Bytes of the parameters: `PARAM_COUNT * size_of::<T>()`.
             #vis const PARAM_BYTES: ::core::primitive::usize =
                 #param_count * ::core::mem::size_of::<T>();
-            #[doc = #forward_bytes_doc]
+            #forward_bytes_doc
             #vis const FORWARD_BYTES: ::core::primitive::usize =
                 #forward_scalars * ::core::mem::size_of::<T>();
-            #[doc = #backward_bytes_doc]
+            #backward_bytes_doc
             #vis const BACKWARD_BYTES: ::core::primitive::usize =
                 #backward_scalars * ::core::mem::size_of::<T>();
 
             #labels
 
-            #[doc = #forward_doc]
+            #forward_doc
             #vis fn forward(&self, x: &#x_ty) -> #y_ty {
                 #forward_body
             }
 
-            #[doc = #predict_doc]
+            #predict_doc
             #vis fn predict(&self, x: &#x_ty) -> #y_ty {
                 use #rt as nn;
                 #predict
             }
 
-            #[doc = #loss_doc]
+            #loss_doc
             #vis fn loss(&self, x: &#x_ty, target: &#y_ty) -> T {
                 #rt::#loss(&self.forward(x), target)
             }
@@ -282,7 +360,8 @@ fn expand_methods(model: &Model<'_>) -> TokenStream {
             /// The mean loss over the columns of a batch.
             ///
             /// # Panics
-            /// If `x` and `targets` have different numbers of columns.
+            /// If `x` and `targets` have different numbers of columns, or if the batch has no
+            /// columns.
             #vis fn loss_batch(&self, x: &#xb_ty, targets: &#yb_ty) -> T {
                 #rt::check_batch_columns(x.ncols(), targets.ncols());
                 #rt::#loss(&self.forward_batch(x), targets)
@@ -292,7 +371,8 @@ fn expand_methods(model: &Model<'_>) -> TokenStream {
             /// `grad` and returns that mean loss. The products are GEMMs (`matrixmultiply`).
             ///
             /// # Panics
-            /// If `x` and `targets` have different numbers of columns.
+            /// If `x` and `targets` have different numbers of columns, or if the batch has no
+            /// columns.
             #vis fn backward_batch(&self, x: &#xb_ty, targets: &#yb_ty, grad: &mut Self) -> T {
                 #backward_batch_body
             }
@@ -304,48 +384,48 @@ fn expand_methods(model: &Model<'_>) -> TokenStream {
 /// `loss_label(&x, 3)`, `backward_label(&x, 3, &mut grad)`, `sgd_step_label(&x, 3, lr)`, and
 /// the batch forms with `&[usize]`.
 fn expand_label_methods(model: &Model<'_>, x_ty: &TokenStream, xb_ty: &TokenStream) -> TokenStream {
-    if model.loss != LossKind::SoftmaxCrossEntropy {
+    if model.loss() != LossKind::SoftmaxCrossEntropy {
         return TokenStream::new();
     }
     let rt = rt();
     let vis = &model.net.vis;
     let classes = lit(model.output_width());
-    let panics = format!(
+    let panics = docs(&format!(
         "# Panics\nIf a label is not below {}, the number of classes.",
         model.output_width()
-    );
+    ));
     quote! {
         /// [`Self::loss`] with the target given as a class index.
         ///
-        #[doc = #panics]
+        #panics
         #vis fn loss_label(&self, x: &#x_ty, label: ::core::primitive::usize) -> T {
             self.loss(x, &#rt::one_hot::<T, #classes>(label))
         }
 
         /// [`Self::backward`] with the target given as a class index.
         ///
-        #[doc = #panics]
+        #panics
         #vis fn backward_label(&self, x: &#x_ty, label: ::core::primitive::usize, grad: &mut Self) -> T {
             self.backward(x, &#rt::one_hot::<T, #classes>(label), grad)
         }
 
         /// [`Self::sgd_step`] with the target given as a class index.
         ///
-        #[doc = #panics]
+        #panics
         #vis fn sgd_step_label(&mut self, x: &#x_ty, label: ::core::primitive::usize, lr: T) -> T {
             self.sgd_step(x, &#rt::one_hot::<T, #classes>(label), lr)
         }
 
         /// [`Self::loss_batch`] with the targets given as class indices, one per column.
         ///
-        #[doc = #panics]
+        #panics
         #vis fn loss_batch_labels(&self, x: &#xb_ty, labels: &[::core::primitive::usize]) -> T {
             self.loss_batch(x, &#rt::one_hot_batch::<T, #classes>(labels))
         }
 
         /// [`Self::backward_batch`] with the targets given as class indices, one per column.
         ///
-        #[doc = #panics]
+        #panics
         #vis fn backward_batch_labels(
             &self,
             x: &#xb_ty,
@@ -360,16 +440,16 @@ fn expand_label_methods(model: &Model<'_>, x_ty: &TokenStream, xb_ty: &TokenStre
 fn expand_network_impl(model: &Model<'_>) -> TokenStream {
     let rt = rt();
     let name = &model.net.name;
-    let (input, output) = (lit(model.input_width), lit(model.output_width()));
+    let (input, output) = (lit(model.input_width()), lit(model.output_width()));
     let (x_ty, y_ty) = (
-        Mode::Sample.signature_ty(model.input_width),
+        Mode::Sample.signature_ty(model.input_width()),
         Mode::Sample.signature_ty(model.output_width()),
     );
     let (xb_ty, yb_ty) = (
-        Mode::Batch.signature_ty(model.input_width),
+        Mode::Batch.signature_ty(model.input_width()),
         Mode::Batch.signature_ty(model.output_width()),
     );
-    let loss_kind = match model.loss {
+    let loss_kind = match model.loss() {
         LossKind::Mse => quote!(Mse),
         LossKind::BinaryCrossEntropy => quote!(BinaryCrossEntropy),
         LossKind::SoftmaxCrossEntropy => quote!(SoftmaxCrossEntropy),

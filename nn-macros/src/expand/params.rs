@@ -5,8 +5,8 @@ use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 
 use super::{architecture, docs_only, lit, proj_field, rt};
-use crate::check::Model;
-use crate::ir::{ActivationKind, LayerKind};
+use crate::model::{Model, Node, NodeKind};
+use crate::syntax::{ActivationKind, shown};
 
 /// One parameter tensor as the generated code lists it.
 struct Tensor {
@@ -20,47 +20,34 @@ struct Tensor {
     layer: String,
 }
 
+/// The model's tensors, in order, with their paths in the struct.
 fn tensors(model: &Model<'_>) -> Vec<Tensor> {
     let mut tensors = Vec::new();
     for node in &model.nodes {
         let name = &node.layer.name;
-        let layer = name.to_string();
-        let activation = node.layer.activation.kind;
-        let mut push = |suffix: &str, path: TokenStream, shape: Vec<usize>, role| {
+        let layer = shown(name);
+        let Some(node_tensors) = node.tensors() else {
+            unreachable!("expansion runs on a checked model, every shape known")
+        };
+        for tensor in node_tensors {
+            let path = match tensor.suffix {
+                "proj.weight" => {
+                    let proj = proj_field(node);
+                    quote!(#proj.weight)
+                }
+                suffix => {
+                    let field = quote::format_ident!("{}", suffix);
+                    quote!(#name.#field)
+                }
+            };
             tensors.push(Tensor {
-                name: format!("{layer}.{suffix}"),
+                name: format!("{layer}.{}", tensor.suffix),
                 path,
-                shape,
-                role,
-                activation,
+                shape: tensor.shape,
+                role: tensor.role,
+                activation: node.layer.activation.kind,
                 layer: layer.clone(),
             });
-        };
-        match &node.layer.kind {
-            LayerKind::Dense { bias, .. } => {
-                push(
-                    "weight",
-                    quote!(#name.weight),
-                    vec![node.width, node.in_width],
-                    "Weight",
-                );
-                if *bias {
-                    push("bias", quote!(#name.bias), vec![node.width], "Bias");
-                }
-            }
-            LayerKind::LayerNorm { .. } => {
-                push("weight", quote!(#name.weight), vec![node.width], "NormGain");
-                push("bias", quote!(#name.bias), vec![node.width], "NormShift");
-            }
-        }
-        if let Some(residual) = node.residual.filter(|r| r.project) {
-            let proj = proj_field(node);
-            push(
-                "proj.weight",
-                quote!(#proj.weight),
-                vec![node.width, residual.width],
-                "Projection",
-            );
         }
     }
     tensors
@@ -83,42 +70,42 @@ fn fields(model: &Model<'_>) -> TokenStream {
         let layer = node.layer;
         let name = &layer.name;
         let docs = docs_only(&layer.attrs);
-        let (input, width) = (lit(node.in_width), lit(node.width));
-        let (ty, shapes) = match &layer.kind {
-            LayerKind::Dense { bias: true, .. } => (
-                quote!(#rt::Dense<T, #input, #width>),
-                format!(
-                    "weight `[{}, {}]` = `[out, in]`, bias `[{}]`",
-                    node.width, node.in_width, node.width
-                ),
+        let ty = layer_type(node);
+        let shapes = match node.kind {
+            NodeKind::Dense { bias: true } => format!(
+                "weight `[{}, {}]` = `[out, in]`, bias `[{}]`",
+                node.width(),
+                node.in_width(),
+                node.width()
             ),
-            LayerKind::Dense { bias: false, .. } => (
-                quote!(#rt::Linear<T, #input, #width>),
-                format!(
-                    "weight `[{}, {}]` = `[out, in]`, no bias",
-                    node.width, node.in_width
-                ),
+            NodeKind::Dense { bias: false } => format!(
+                "weight `[{}, {}]` = `[out, in]`, no bias",
+                node.width(),
+                node.in_width()
             ),
-            LayerKind::LayerNorm { .. } => (
-                quote!(#rt::LayerNorm<T, #width>),
-                format!("gain and shift `[{}]`", node.width),
-            ),
+            NodeKind::LayerNorm { .. } => format!("gain and shift `[{}]`", node.width()),
         };
-        let doc = format!("Layer `{name}`: `{}`; {shapes}.", layer.declared());
+        let doc = super::docs(&format!(
+            "Layer `{}`: `{}`; {shapes}.",
+            shown(name),
+            layer.declared()
+        ));
         fields.extend(quote_spanned! {name.span()=>
             #(#docs)*
-            #[doc = #doc]
+            #doc
             #vis #name: #ty,
         });
-        if let Some(residual) = node.residual.filter(|r| r.project) {
+        if let Some(residual) = node.residual.as_ref().filter(|r| r.project) {
             let proj = proj_field(node);
-            let source = lit(residual.width);
-            let doc = format!(
-                "Projection of `{name}`'s residual (`{name}.proj.weight`): `[{}, {}]` = `[out, source width]`.",
-                node.width, residual.width
-            );
+            let (source, width) = (lit(residual.width()), lit(node.width()));
+            let shown = shown(name);
+            let doc = super::docs(&format!(
+                "Projection of `{shown}`'s residual (`{shown}.proj.weight`): `[{}, {}]` = `[out, source width]`.",
+                node.width(),
+                residual.width()
+            ));
             fields.extend(quote_spanned! {name.span()=>
-                #[doc = #doc]
+                #doc
                 #vis #proj: #rt::Linear<T, #source, #width>,
             });
         }
@@ -136,15 +123,15 @@ pub fn expand_struct(model: &Model<'_>) -> TokenStream {
     let net = model.net;
     let (attrs, vis, name) = (&net.attrs, &net.vis, &net.name);
     let fields = fields(model);
-    let doc = format!(
+    let doc = super::docs(&format!(
         "Generated by `network!`: `{}`. The scalar `T` is `f32` or `f64`; see \
          `nn_runtime::Network` and `nn_runtime::Parameters` for the interface.",
         architecture(model)
-    );
+    ));
     quote! {
         #(#attrs)*
         #[doc = ""]
-        #[doc = #doc]
+        #doc
         #vis struct #name<T: #rt::Real = ::core::primitive::f32> {
             #fields
         }
@@ -174,7 +161,6 @@ pub fn expand_parameters(model: &Model<'_>) -> TokenStream {
     let indices: Vec<_> = (0..tensors.len()).map(lit).collect();
     let paths: Vec<_> = tensors.iter().map(|t| &t.path).collect();
     let architecture = architecture(model);
-    let field_types = field_types(model);
     quote! {
         #[automatically_derived]
         impl<T: #rt::Real> #rt::Parameters<T> for #name<T> {
@@ -196,31 +182,46 @@ pub fn expand_parameters(model: &Model<'_>) -> TokenStream {
                 }
             }
         }
-
-        // SAFETY: every field is a runtime parameter block of `T` (the bounds below prove each
-        // is `Zeroable`), so the struct is plain floats and all-zero bits are a valid value.
-        #[allow(unsafe_code)]
-        #[automatically_derived]
-        unsafe impl<T: #rt::Real> #rt::Zeroable for #name<T> where #(#field_types: #rt::Zeroable),* {}
     }
 }
 
-fn field_types(model: &Model<'_>) -> Vec<TokenStream> {
+/// The `Zeroable` impl, by the runtime's macro (so that the expansion holds no `unsafe`):
+/// ```text
+/// ::nn_runtime::__private::impl_zeroable! { Digits { h1: Dense<T, 64, 64>, out: Dense<T, 64, 10> } }
+/// ```
+pub fn expand_zeroable(model: &Model<'_>) -> TokenStream {
     let rt = rt();
-    let mut types = Vec::new();
+    let name = &model.net.name;
+    let fields = field_types(model)
+        .into_iter()
+        .map(|(field, ty)| quote!(#field: #ty));
+    quote! {
+        #rt::impl_zeroable! { #name { #(#fields),* } }
+    }
+}
+
+/// Each field of the struct with its type.
+fn field_types(model: &Model<'_>) -> Vec<(syn::Ident, TokenStream)> {
+    let mut fields = Vec::new();
     for node in &model.nodes {
-        let (input, width) = (lit(node.in_width), lit(node.width));
-        types.push(match &node.layer.kind {
-            LayerKind::Dense { bias: true, .. } => quote!(#rt::Dense<T, #input, #width>),
-            LayerKind::Dense { bias: false, .. } => quote!(#rt::Linear<T, #input, #width>),
-            LayerKind::LayerNorm { .. } => quote!(#rt::LayerNorm<T, #width>),
-        });
-        if let Some(residual) = node.residual.filter(|r| r.project) {
-            let source = lit(residual.width);
-            types.push(quote!(#rt::Linear<T, #source, #width>));
+        fields.push((node.layer.name.clone(), layer_type(node)));
+        if let Some(residual) = node.residual.as_ref().filter(|r| r.project) {
+            let (rt, source, width) = (rt(), lit(residual.width()), lit(node.width()));
+            fields.push((proj_field(node), quote!(#rt::Linear<T, #source, #width>)));
         }
     }
-    types
+    fields
+}
+
+/// The parameter block of a layer: `Dense<T, IN, OUT>`, `Linear<T, IN, OUT>` (no bias) or
+/// `LayerNorm<T, N>`.
+fn layer_type(node: &Node<'_>) -> TokenStream {
+    let (rt, input, width) = (rt(), lit(node.in_width()), lit(node.width()));
+    match node.kind {
+        NodeKind::Dense { bias: true } => quote!(#rt::Dense<T, #input, #width>),
+        NodeKind::Dense { bias: false } => quote!(#rt::Linear<T, #input, #width>),
+        NodeKind::LayerNorm { .. } => quote!(#rt::LayerNorm<T, #width>),
+    }
 }
 
 fn activation_kind(kind: ActivationKind) -> TokenStream {

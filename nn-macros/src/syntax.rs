@@ -1,5 +1,5 @@
-//! The network as the later stages see it: a list of typed nodes, each keeping the user's
-//! tokens so that checks and generated code can point back at them.
+//! The syntax tree: the declaration as written, entry by entry, keeping the user's tokens so
+//! that checks and generated code can point back at them. [`crate::model`] lowers it to nodes.
 
 use proc_macro2::Span;
 use syn::{Attribute, Ident, LitInt, Visibility};
@@ -16,11 +16,19 @@ pub struct Network {
     /// Every `loss:` entry, in order (more than one is an error).
     pub losses: Vec<Loss>,
     /// Entry positions, to check that `input` comes first and `loss` last. Entries that
-    /// failed to parse keep their place here when their key could be read.
-    pub order: Vec<EntryKind>,
+    /// failed to parse keep their place here (marked) when their key could be read.
+    pub order: Vec<Slot>,
     /// Names of the layer entries that failed to parse (already reported): a residual from one
     /// is not reported unknown, and checks that need the widths are skipped.
     pub failed_layers: Vec<Ident>,
+}
+
+/// One entry's place in the declaration.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Slot {
+    pub kind: EntryKind,
+    /// False when the entry failed to parse (its error is recorded).
+    pub parsed: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -86,6 +94,14 @@ pub enum ActivationKind {
     GeluTanh,
     Silu,
     Softmax,
+}
+
+/// How a name written by the user is shown and stored (tensor names, `ARCHITECTURE`, docs,
+/// messages) and compared: without the `r#` of a raw identifier, so `r#type: dense(3)` is the
+/// layer `type` whose weight is `type.weight`, as PyTorch names it.
+pub fn shown(ident: &Ident) -> String {
+    use syn::ext::IdentExt;
+    ident.unraw().to_string()
 }
 
 /// `+ source` or `+ project(source)`: `h = σ(z) + h_source` or `+ P h_source`.
@@ -213,8 +229,8 @@ impl Layer {
         };
         if let Some(residual) = &self.residual {
             match residual.project {
-                Some(_) => text += &format!(" + {}({})", keyword::PROJECT, residual.source),
-                None => text += &format!(" + {}", residual.source),
+                Some(_) => text += &format!(" + {}({})", keyword::PROJECT, shown(&residual.source)),
+                None => text += &format!(" + {}", shown(&residual.source)),
             }
         }
         text

@@ -16,7 +16,7 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 
 use crate::errors::Errors;
-use crate::{check, expand_network, parse};
+use crate::{check, expand_network, model, parse};
 
 /// Valid declarations (the `network!` bodies) the mutations start from: together they use
 /// every entry, layer kind, option, activation form and residual form of the grammar.
@@ -49,6 +49,15 @@ const VALID: &[&str] = &[
          b: dense(6, softplus),
          c: dense(6, silu) + b,
          d: dense(4, softmax),
+         loss: mse,
+     }",
+    "#[cfg(all())]
+     #[cfg_attr(all(), derive(Default))]
+     struct r#Raw {
+         input: 2,
+         /// A layer named with a keyword.
+         r#type: dense(2),
+         out: dense(1) + project(r#type),
          loss: mse,
      }",
 ];
@@ -403,7 +412,8 @@ fn examine(input: &TokenStream) -> Result<bool, String> {
         let mut errors = Errors::default();
         let network = parse::parse_network(input.clone(), &mut errors);
         let name = network.as_ref().map(|network| network.name.to_string());
-        let valid = network.is_some_and(|network| check::check(&network, &mut errors).is_some());
+        let valid =
+            network.is_some_and(|network| check::check(&model::build(&network), &mut errors));
         let spans: Vec<_> = match errors.finish() {
             Ok(()) => Vec::new(),
             Err(error) => error
@@ -507,7 +517,7 @@ fn print_messages() {
     for input in corpus() {
         let mut errors = Errors::default();
         if let Some(network) = parse::parse_network(input.clone(), &mut errors) {
-            let _ = check::check(&network, &mut errors);
+            check::check(&model::build(&network), &mut errors);
         }
         for error in errors.finish().err().into_iter().flatten() {
             messages

@@ -1,0 +1,237 @@
+//! The model: the syntax tree lowered to a list of typed nodes, each with its input and output
+//! [`Shape`] computed once, here. Checks read the model to find mistakes; expansion reads it to
+//! write code. A new layer kind is a new [`NodeKind`] variant with its shape rule in
+//! [`output_shape`].
+//!
+//! Building never fails: what cannot be known (a shape after an entry that failed to parse, a
+//! residual source that names no earlier layer) is `None`, and the checks report or skip it.
+//! Expansion runs only on a model that passed every check, where nothing is `None`.
+
+use crate::syntax::{EntryKind, Layer, LayerKind, LossKind, Network, keyword, shown};
+
+/// The shape of the value one sample flows through a layer as.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Shape {
+    /// A vector of this many features.
+    Vector(usize),
+}
+
+impl Shape {
+    /// Scalars per sample.
+    pub fn len(self) -> usize {
+        match self {
+            Shape::Vector(width) => width,
+        }
+    }
+}
+
+/// The declaration as nodes.
+pub struct Model<'a> {
+    pub net: &'a Network,
+    /// The shape of `x`; `None` when no `input:` entry parsed.
+    pub input: Option<Shape>,
+    pub nodes: Vec<Node<'a>>,
+    /// Whether the last layer entry of the declaration parsed (so the last node is the layer the
+    /// loss reads).
+    pub ends_with_node: bool,
+}
+
+/// One layer.
+pub struct Node<'a> {
+    pub layer: &'a Layer,
+    pub kind: NodeKind,
+    /// `None` when the entry before this one failed to parse, or there is no input width.
+    pub input: Option<Shape>,
+    pub output: Option<Shape>,
+    pub residual: Option<Residual<'a>>,
+}
+
+/// What a node computes.
+#[derive(Clone, Copy, PartialEq, Debug)]
+pub enum NodeKind {
+    /// `z = W x + b` (or `W x` without bias), `[width] ← [in]`.
+    Dense { bias: bool },
+    /// `z = γ ⊙ (x − μ)/√(σ² + eps) + β` over the features, shape unchanged.
+    LayerNorm { eps: f64 },
+}
+
+/// Where a residual reads from.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Source {
+    Input,
+    Layer(usize),
+}
+
+/// `+ source` or `+ project(source)`, resolved.
+pub struct Residual<'a> {
+    pub syntax: &'a crate::syntax::Residual,
+    /// `None` when the name is not `input` nor an earlier layer that parsed.
+    pub source: Option<Source>,
+    /// The source's output shape, when known.
+    pub shape: Option<Shape>,
+    pub project: bool,
+}
+
+/// Lowers a declaration: shapes flow from the input through the entries in order.
+pub fn build(net: &Network) -> Model<'_> {
+    let input = net
+        .inputs
+        .first()
+        .map(|input| Shape::Vector(input.width.value));
+    let mut nodes: Vec<Node<'_>> = Vec::new();
+    let mut layers = net.layers.iter();
+    let mut previous = input;
+    let mut ends_with_node = false;
+    for slot in net
+        .order
+        .iter()
+        .filter(|slot| slot.kind == EntryKind::Layer)
+    {
+        ends_with_node = slot.parsed;
+        if !slot.parsed {
+            // What comes out of an entry that failed to parse is unknown.
+            previous = None;
+            continue;
+        }
+        let Some(layer) = layers.next() else { break };
+        let kind = match &layer.kind {
+            LayerKind::Dense { bias, .. } => NodeKind::Dense { bias: *bias },
+            LayerKind::LayerNorm { eps, .. } => NodeKind::LayerNorm { eps: *eps },
+        };
+        let output = output_shape(layer, previous);
+        let residual = layer.residual.as_ref().map(|syntax| {
+            let source = find_source(&nodes, input, &syntax.source);
+            Residual {
+                syntax,
+                source: source.map(|(source, _)| source),
+                shape: source.and_then(|(_, shape)| shape),
+                project: syntax.project.is_some(),
+            }
+        });
+        nodes.push(Node {
+            layer,
+            kind,
+            input: previous,
+            output,
+            residual,
+        });
+        previous = output;
+    }
+    Model {
+        net,
+        input,
+        nodes,
+        ends_with_node,
+    }
+}
+
+/// The shape a layer makes of its input: each kind's shape rule.
+fn output_shape(layer: &Layer, input: Option<Shape>) -> Option<Shape> {
+    match &layer.kind {
+        LayerKind::Dense { width, .. } => Some(Shape::Vector(width.value)),
+        LayerKind::LayerNorm { .. } => input,
+    }
+}
+
+/// `input`, or an earlier node by name, with its output shape.
+fn find_source(
+    nodes: &[Node<'_>],
+    input: Option<Shape>,
+    name: &syn::Ident,
+) -> Option<(Source, Option<Shape>)> {
+    if name == keyword::INPUT {
+        return Some((Source::Input, input));
+    }
+    nodes
+        .iter()
+        .position(|node| shown(&node.layer.name) == shown(name))
+        .map(|index| (Source::Layer(index), nodes[index].output))
+}
+
+/// One parameter tensor of a node, as PyTorch names and lays it out.
+pub struct Tensor {
+    /// After the layer's name: `weight` gives `h1.weight`.
+    pub suffix: &'static str,
+    /// PyTorch's shape: `[out, in]` for a weight.
+    pub shape: Vec<usize>,
+    /// The runtime's `TensorRole` variant.
+    pub role: &'static str,
+}
+
+impl Tensor {
+    /// Scalars in the tensor (saturating: a width is at most 2²⁴, a product of three is not).
+    pub fn len(&self) -> usize {
+        self.shape.iter().fold(1, |n, &d| n.saturating_mul(d))
+    }
+}
+
+impl Node<'_> {
+    /// The node's parameter tensors, once its shapes are known.
+    pub fn tensors(&self) -> Option<Vec<Tensor>> {
+        let (input, output) = (self.input?.len(), self.output?.len());
+        let tensor = |suffix, shape, role| Tensor {
+            suffix,
+            shape,
+            role,
+        };
+        let mut tensors = match self.kind {
+            NodeKind::Dense { bias } => {
+                let mut tensors = vec![tensor("weight", vec![output, input], "Weight")];
+                if bias {
+                    tensors.push(tensor("bias", vec![output], "Bias"));
+                }
+                tensors
+            }
+            NodeKind::LayerNorm { .. } => vec![
+                tensor("weight", vec![output], "NormGain"),
+                tensor("bias", vec![output], "NormShift"),
+            ],
+        };
+        if let Some(residual) = self.residual.as_ref().filter(|r| r.project) {
+            let source = residual.shape?.len();
+            tensors.push(tensor("proj.weight", vec![output, source], "Projection"));
+        }
+        Some(tensors)
+    }
+}
+
+const CHECKED: &str = "expansion runs only on a model that passed every check";
+
+/// Accessors for expansion, which runs only on a checked model (every shape known).
+impl Model<'_> {
+    pub fn input_width(&self) -> usize {
+        self.input.expect(CHECKED).len()
+    }
+
+    pub fn output_width(&self) -> usize {
+        self.nodes
+            .last()
+            .map_or_else(|| self.input_width(), Node::width)
+    }
+
+    pub fn loss(&self) -> LossKind {
+        self.net.losses.first().expect(CHECKED).kind
+    }
+}
+
+impl Node<'_> {
+    /// Width of the node's input.
+    pub fn in_width(&self) -> usize {
+        self.input.expect(CHECKED).len()
+    }
+
+    /// Width of the node's output.
+    pub fn width(&self) -> usize {
+        self.output.expect(CHECKED).len()
+    }
+}
+
+impl Residual<'_> {
+    pub fn source(&self) -> Source {
+        self.source.expect(CHECKED)
+    }
+
+    pub fn width(&self) -> usize {
+        self.shape.expect(CHECKED).len()
+    }
+}

@@ -1,0 +1,143 @@
+//! Expansion snapshots: `tests/expand/<net>.rs` formatted with prettyplease against
+//! `tests/expand/<net>.expanded.rs`.
+
+use std::path::{Path, PathBuf};
+
+use proc_macro2::{TokenStream, TokenTree};
+
+use crate::expand_network;
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The body of the first `network! { … }` in a file.
+fn macro_input(source: &str) -> TokenStream {
+    let tokens: TokenStream = source.parse().expect("the snapshot source tokenizes");
+    let trees: Vec<TokenTree> = tokens.into_iter().collect();
+    for window in trees.windows(3) {
+        if let [
+            TokenTree::Ident(name),
+            TokenTree::Punct(bang),
+            TokenTree::Group(body),
+        ] = window
+            && name == "network"
+            && bang.as_char() == '!'
+        {
+            return body.stream();
+        }
+    }
+    panic!("no `network! {{ … }}` in the snapshot source")
+}
+
+fn pretty(tokens: TokenStream) -> String {
+    let file: syn::File = syn::parse2(tokens).expect("the expansion parses as a file");
+    prettyplease::unparse(&file)
+}
+
+/// `tests/expand/<net>.rs` expands to `tests/expand/<net>.expanded.rs`. With
+/// `NN_SNAPSHOTS=overwrite` the snapshots are rewritten (then read the diff).
+#[test]
+fn expansion_snapshots() {
+    let dir = workspace().join("tests/expand");
+    let overwrite = std::env::var("NN_SNAPSHOTS").is_ok_and(|v| v == "overwrite");
+    let mut checked = 0;
+    let mut entries: Vec<_> = std::fs::read_dir(&dir)
+        .expect("tests/expand exists")
+        .flatten()
+        .collect();
+    entries.sort_by_key(|e| e.path());
+    for entry in entries {
+        let path = entry.path();
+        let Some(stem) = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_suffix(".rs"))
+        else {
+            continue;
+        };
+        if stem.ends_with(".expanded") {
+            continue;
+        }
+        let source = std::fs::read_to_string(&path).expect("readable snapshot source");
+        let expanded = pretty(expand_network(macro_input(&source)));
+        // A crate with `#![forbid(unsafe_code)]` can use `network!` (tests/pass.rs builds one).
+        assert!(
+            !expanded.contains("unsafe"),
+            "the expansion of {stem} holds `unsafe`"
+        );
+        let snapshot = dir.join(format!("{stem}.expanded.rs"));
+        if overwrite {
+            std::fs::write(&snapshot, &expanded).expect("writable snapshot");
+        } else {
+            let expected = std::fs::read_to_string(&snapshot).unwrap_or_default();
+            assert!(
+                expected == expanded,
+                "{} differs from the expansion (- snapshot, + expansion):\n{}\n\
+                 rerun with NN_SNAPSHOTS=overwrite and review the diff",
+                snapshot.display(),
+                line_diff(&expected, &expanded)
+            );
+        }
+        checked += 1;
+    }
+    assert!(
+        checked >= 2,
+        "expected the snapshot sources in {}",
+        dir.display()
+    );
+}
+
+/// The lines that differ between `old` and `new`, `-`/`+` marked, with two lines of context
+/// around each change (a longest-common-subsequence diff; snapshots are a few hundred lines).
+fn line_diff(old: &str, new: &str) -> String {
+    let (a, b): (Vec<&str>, Vec<&str>) = (old.lines().collect(), new.lines().collect());
+    // common[i][j]: length of the longest common subsequence of a[i..] and b[j..].
+    let mut common = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for i in (0..a.len()).rev() {
+        for j in (0..b.len()).rev() {
+            common[i][j] = if a[i] == b[j] {
+                common[i + 1][j + 1] + 1
+            } else {
+                common[i + 1][j].max(common[i][j + 1])
+            };
+        }
+    }
+    let mut lines: Vec<(char, &str)> = Vec::new();
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() || j < b.len() {
+        if i < a.len() && j < b.len() && a[i] == b[j] {
+            lines.push((' ', a[i]));
+            (i, j) = (i + 1, j + 1);
+        } else if i < a.len() && (j == b.len() || common[i + 1][j] >= common[i][j + 1]) {
+            lines.push(('-', a[i]));
+            i += 1;
+        } else {
+            lines.push(('+', b[j]));
+            j += 1;
+        }
+    }
+    const CONTEXT: usize = 2;
+    let changed: Vec<usize> = (0..lines.len()).filter(|&k| lines[k].0 != ' ').collect();
+    let mut out = String::new();
+    let mut last_shown = None;
+    for (k, (mark, line)) in lines.iter().enumerate() {
+        let near = changed.iter().any(|&c| c.abs_diff(k) <= CONTEXT);
+        if !near {
+            continue;
+        }
+        if last_shown.is_some_and(|last| k > last + 1) || (last_shown.is_none() && k > 0) {
+            out.push_str("...\n");
+        }
+        out.push_str(&format!("{mark}{line}\n"));
+        last_shown = Some(k);
+    }
+    out
+}
+
+#[test]
+fn line_diff_marks_changed_lines_with_context() {
+    let old = "a\nb\nc\nd\ne\nf\ng\n";
+    let new = "a\nb\nc\nD\ne\nf\ng\nh\n";
+    assert_eq!(line_diff(old, new), "...\n b\n c\n-d\n+D\n e\n f\n g\n+h\n");
+}
