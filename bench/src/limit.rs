@@ -212,7 +212,7 @@ mod avx2 {
         let (wp, xp) = (w.as_ptr(), x.as_ptr());
         let vec_end = I / 8 * 8;
         let mut r = 0;
-        // SAFETY (every load): row `r + k < O` and column `c + 8 ≤ vec_end ≤ I`, so each read
+        // SAFETY: (every load) row `r + k < O` and column `c + 8 ≤ vec_end ≤ I`, so each read
         // stays inside `w[..O * I]` and `x[..I]`.
         unsafe {
             while r + 4 <= O {
@@ -314,7 +314,7 @@ mod avx2 {
         let vec_end = I / 8 * 8;
         let (wp, hp, gp) = (w.as_mut_ptr(), h.as_ptr(), dh.as_mut_ptr());
         let mut r = 0;
-        // SAFETY (every access): row `r + k < O`, column `c + 8 ≤ vec_end ≤ I`.
+        // SAFETY: (every access) row `r + k < O`, column `c + 8 ≤ vec_end ≤ I`.
         unsafe {
             while r + 4 <= O {
                 let rows = [

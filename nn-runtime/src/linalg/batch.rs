@@ -111,6 +111,7 @@ struct Product<T> {
 // SAFETY: a `Product` is only shared while its `run` calls write disjoint blocks of `C` and
 // read `A` and `B`, which nothing writes meanwhile (see `Product::run`).
 unsafe impl<T: Send> Send for Product<T> {}
+// SAFETY: as for `Send`: shared only while the blocks written are disjoint.
 unsafe impl<T: Sync> Sync for Product<T> {}
 
 impl<T: Real> Product<T> {
