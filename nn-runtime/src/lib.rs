@@ -1,5 +1,4 @@
 #![doc = include_str!("../../README.md")]
-#![warn(missing_docs)]
 #![cfg_attr(not(feature = "std"), no_std)]
 
 extern crate alloc;
