@@ -1,13 +1,13 @@
 //! Weight files: interop with the Python `safetensors` package and numpy, round trips, and every
 //! way a load can fail (a typed error naming the file, and the network left unchanged).
 //!
-//! The fixtures in `tests/fixtures/safetensors/` come from `generate.py` there (run it to
-//! regenerate; these tests need no Python).
+//! The fixtures in `tests/fixtures/safetensors/` come from `generate.py` and
+//! `generate_pytorch.py` there (run them to regenerate; these tests need no Python).
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 
-use nn_runtime::io::{self, ARCHITECTURE_KEY, Loaded, WeightsError};
+use nn_runtime::io::{self, ARCHITECTURE_KEY, LoadOptions, Loaded, WeightsError};
 use nn_runtime::nalgebra::SVector;
 use nn_runtime::{Parameters, Real};
 use rand::rngs::StdRng;
@@ -59,6 +59,27 @@ nn_runtime::network! {
         norm: layer_norm,
         out: dense(3),
         loss: softmax_cross_entropy,
+    }
+}
+
+nn_runtime::network! {
+    /// The network of `generate_pytorch.py`: in PyTorch, `nn.Sequential(nn.Linear(4, 8),
+    /// nn.ReLU(), nn.Linear(8, 8), nn.Tanh(), nn.Linear(8, 3))`.
+    pub struct Mlp {
+        input: 4,
+        h1: dense(8, relu),
+        h2: dense(8, tanh),
+        out: dense(3),
+        loss: mse,
+    }
+}
+
+nn_runtime::network! {
+    /// A network with 65536 weights, to hold every `F16` bit pattern.
+    pub struct F16Table {
+        input: 256,
+        out: dense(256),
+        loss: mse,
     }
 }
 
@@ -339,7 +360,8 @@ fn error_dtype_mismatch() {
         error.to_string(),
         format!(
             "weights file `{}`: tensor `h1.weight` has dtype F64 but the network's scalar is F32; \
-             load it into a network of the file's scalar type or convert the file",
+             load it into a network of the file's scalar type, or convert on load with \
+             `LoadOptions::convert_dtype`",
             path.display()
         )
     );
@@ -567,5 +589,204 @@ fn fuzz_loader_never_panics() {
     assert!(
         failed > 2000 && loaded > 0,
         "loaded {loaded}, failed {failed}"
+    );
+}
+
+/// The renames that read an `nn.Sequential`'s `0.weight`, `2.weight`, `4.weight` (the ReLU and
+/// Tanh between have no parameters) into `Mlp`'s `h1`, `h2`, `out`.
+fn sequential() -> LoadOptions {
+    LoadOptions::new()
+        .rename("h1", "0")
+        .rename("h2", "2")
+        .rename("out", "4")
+}
+
+/// Largest difference allowed between nn's `f64` forward pass and numpy's on the same weights:
+/// both compute in f64 through 3 layers of width ≤ 8 (a few ulps of O(1) values); 1e-12 still
+/// catches a value converted inexactly (an f16 or bf16 weight off by one of its ulps moves an
+/// output by ≥ 1e-5).
+const F64_TOLERANCE: f64 = 1e-12;
+
+/// The largest difference between `net`'s outputs on `mlp_cases.json`'s inputs and its `key`
+/// outputs.
+fn mlp_error<T: Real>(net: &Mlp<T>, key: &str) -> f64 {
+    let cases: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("mlp_cases.json")).unwrap()).unwrap();
+    let (inputs, expected) = (rows(&cases, "x"), rows(&cases, key));
+    assert_eq!((inputs.len(), expected.len()), (16, 16));
+    let mut max_error = 0.0f64;
+    for (x, expected) in inputs.iter().zip(&expected) {
+        let x = SVector::<T, 4>::from_iterator(x.iter().map(|&v| T::constant(v)));
+        let y: SVector<T, 3> = net.forward(&x);
+        for (&got, &want) in y.iter().zip(expected) {
+            max_error = max_error.max((got.to_f64() - want).abs());
+        }
+    }
+    max_error
+}
+
+/// A file with an `nn.Sequential`'s names loads with renames and computes what numpy computes;
+/// without them, the missing tensor's error lists the file's names.
+#[test]
+fn sequential_file_loads_with_renames() {
+    let path = fixture("mlp_sequential.safetensors");
+    let mut net = Mlp::<f32>::boxed_zeros();
+    io::load_with(&mut *net, &path, &sequential()).unwrap();
+    let error = mlp_error(&*net, "f32");
+    assert!(error < INTEROP_TOLERANCE, "max error {error:e}");
+
+    let error = io::load(&mut *Mlp::<f32>::boxed_zeros(), &path).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "weights file `{}`: tensor `h1.weight` (shape [8, 4]) is missing from the file, \
+             which has `0.weight`, `2.weight`, `4.weight`, `0.bias`, `2.bias`, `4.bias` \
+             (closest first)",
+            path.display()
+        )
+    );
+}
+
+/// A file of a module wrapped as `model` loads with a prefix; a wrong mapping's error names the
+/// file name it looked for.
+#[test]
+fn prefixed_file_loads_with_a_prefix() {
+    let path = fixture("mlp_prefixed.safetensors");
+    let mut net = Mlp::<f32>::boxed_zeros();
+    io::load_with(&mut *net, &path, &LoadOptions::new().prefix("model.")).unwrap();
+    let error = mlp_error(&*net, "f32");
+    assert!(error < INTEROP_TOLERANCE, "max error {error:e}");
+
+    // The Sequential's renames on this file: `h1.weight` is looked for as `0.weight`.
+    let mut net = Mlp::<f32>::boxed_zeros();
+    let before = bits(&*net);
+    let error = io::load_with(&mut *net, &path, &sequential()).unwrap_err();
+    assert_eq!(bits(&*net), before);
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "weights file `{}`: tensor `h1.weight` (shape [8, 4]), looked for as `0.weight`, is \
+             missing from the file, which has `model.h1.weight`, `model.h2.weight`, \
+             `model.out.weight`, `model.h1.bias`, `model.h2.bias`, `model.out.bias` \
+             (closest first)",
+            path.display()
+        )
+    );
+}
+
+/// `save_with` writes the file PyTorch's `nn.Sequential` reads: the names and data of the
+/// Python package's file.
+#[test]
+fn save_with_renames_writes_the_sequential_file() {
+    let python = std::fs::read(fixture("mlp_sequential.safetensors")).unwrap();
+    let mut net = Mlp::<f32>::boxed_zeros();
+    io::load_from_bytes_with(&mut *net, &python, &sequential()).unwrap();
+    let dir = scratch("save-with");
+    let path = dir.join("sequential.safetensors");
+    io::save_with(&*net, &path, &sequential()).unwrap();
+    let ours = std::fs::read(&path).unwrap();
+    let split = |bytes: &[u8]| {
+        let header_len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+        let mut header: serde_json::Map<String, Value> =
+            serde_json::from_slice(&bytes[8..8 + header_len]).unwrap();
+        header.remove("__metadata__");
+        (header, bytes[8 + header_len..].to_vec())
+    };
+    assert_eq!(split(&ours), split(&python));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Without `convert_dtype`, an `F16` file is an error naming the option.
+#[test]
+fn error_f16_without_conversion_names_the_option() {
+    let path = fixture("mlp_f16.safetensors");
+    let error = io::load(&mut *Mlp::<f32>::boxed_zeros(), &path).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "weights file `{}`: tensor `h1.weight` has dtype F16 but the network's scalar is F32; \
+             load it into a network of the file's scalar type, or convert on load with \
+             `LoadOptions::convert_dtype`",
+            path.display()
+        )
+    );
+}
+
+/// An `F64` file converted into `f32` rounds as numpy's `astype(np.float32)` does: bit for bit
+/// the weights of numpy's float32 file.
+#[test]
+fn f64_file_converts_into_f32_as_numpy_rounds() {
+    let convert = LoadOptions::new().convert_dtype();
+    let mut converted = Mlp::<f32>::boxed_zeros();
+    io::load_with(&mut *converted, fixture("mlp_f64.safetensors"), &convert).unwrap();
+    let mut numpy = Mlp::<f32>::boxed_zeros();
+    io::load_with(
+        &mut *numpy,
+        fixture("mlp_sequential.safetensors"),
+        &sequential(),
+    )
+    .unwrap();
+    assert_eq!(bits(&*converted), bits(&*numpy));
+
+    // The same file in an f64 network is exact (no conversion, no option needed).
+    let mut exact = Mlp::<f64>::boxed_zeros();
+    io::load(&mut *exact, fixture("mlp_f64.safetensors")).unwrap();
+    let error = mlp_error(&*exact, "f64");
+    assert!(error < F64_TOLERANCE, "max error {error:e}");
+}
+
+/// `F16`, `BF16` and `F32` files convert exactly into an `f64` network (numpy's outputs on the
+/// stored weights, to f64 rounding) and `F16`, `BF16` into an `f32` one.
+#[test]
+fn half_precision_and_f32_files_convert_exactly() {
+    let convert = LoadOptions::new().convert_dtype();
+    for key in ["f16", "bf16"] {
+        let path = fixture(&format!("mlp_{key}.safetensors"));
+        let mut in_f64 = Mlp::<f64>::boxed_zeros();
+        io::load_with(&mut *in_f64, &path, &convert).unwrap();
+        let error = mlp_error(&*in_f64, key);
+        assert!(error < F64_TOLERANCE, "{key} into f64: max error {error:e}");
+        let mut in_f32 = Mlp::<f32>::boxed_zeros();
+        io::load_with(&mut *in_f32, &path, &convert).unwrap();
+        let widened: Vec<Vec<u64>> = bits(&*in_f64);
+        assert_eq!(
+            bits(&*in_f32),
+            widened,
+            "{key}: f32 and f64 loads hold the same values"
+        );
+    }
+    let mut in_f64 = Mlp::<f64>::boxed_zeros();
+    let options = LoadOptions::new().prefix("model.").convert_dtype();
+    io::load_with(&mut *in_f64, fixture("mlp_prefixed.safetensors"), &options).unwrap();
+    let error = mlp_error(&*in_f64, "f32");
+    assert!(error < F64_TOLERANCE, "f32 into f64: max error {error:e}");
+}
+
+/// Every `F16` bit pattern converts to the `f32` numpy gives it: bit for bit, NaN for NaN (a
+/// signalling NaN may come back quiet).
+#[test]
+fn f16_file_converts_as_numpy_does_for_every_bit_pattern() {
+    let convert = LoadOptions::new().convert_dtype();
+    let mut ours = F16Table::<f32>::boxed_zeros();
+    io::load_with(&mut *ours, fixture("f16_all.safetensors"), &convert).unwrap();
+    let mut numpy = F16Table::<f32>::boxed_zeros();
+    io::load(&mut *numpy, fixture("f16_all_numpy.safetensors")).unwrap();
+    let mut nans = 0;
+    for r in 0..256 {
+        for c in 0..256 {
+            let (got, want) = (ours.out.weight[(r, c)], numpy.out.weight[(r, c)]);
+            let pattern = 256 * r + c;
+            if want.is_nan() {
+                assert!(got.is_nan() && got.is_sign_negative() == want.is_sign_negative());
+                nans += 1;
+            } else {
+                assert_eq!(got.to_bits(), want.to_bits(), "F16 {pattern:#06x}");
+            }
+        }
+    }
+    assert_eq!(
+        nans,
+        2 * 1023,
+        "exponent 31 with a nonzero fraction, both signs"
     );
 }

@@ -14,6 +14,9 @@
 //! - [`to_column_major`] and [`to_row_major`] convert a tensor's bytes between the file's
 //!   order and nalgebra's.
 //!
+//! - [`decode`] reads the floating-point dtypes a load may convert from (`F16`, `BF16`, `F32`,
+//!   `F64`) exactly into `f64`.
+//!
 //! Not a general safetensors library: it knows what `nn` networks hold (`F32` or `F64`
 //! tensors of rank 1 and 2, see [`Scalar`]).
 //!
@@ -31,11 +34,13 @@
 //! # Ok::<(), nn_format::WeightsError>(())
 //! ```
 
+mod convert;
 mod error;
 mod layout;
 mod read;
 mod write;
 
+pub use convert::{FLOAT_DTYPES, bf16_to_f64, decode, f16_to_f64};
 pub use error::{LISTED_NAMES, WeightsError};
 pub use layout::{to_column_major, to_row_major};
 pub use read::{File, Tensor};

@@ -170,6 +170,7 @@ fn a_missing_tensor_lists_at_most_ten_names() {
         WeightsError::MissingTensor {
             file: None,
             name: "h1.bias".into(),
+            looked_for: "h1.bias".into(),
             shape: vec![3],
             available,
         }

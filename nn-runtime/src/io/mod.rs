@@ -37,10 +37,16 @@
 //! before writing a single parameter, so after an error the network holds exactly what it held
 //! before.
 //!
-//! **Dtypes are not converted.** An `F32` file loaded into a `Net<f64>` (or the reverse) is a
-//! [`WeightsError::DtypeMismatch`]: a silent conversion would make a reloaded `f64` network
-//! differ from the one saved, and an `F64` → `f32` load would round. Load into a network of the
-//! file's scalar type, and convert in memory if needed.
+//! **Dtypes are converted only when asked.** By default an `F32` file loaded into a
+//! `Net<f64>` (or the reverse) is a [`WeightsError::DtypeMismatch`]: a silent conversion would
+//! make a reloaded `f64` network differ from the one saved, and an `F64` → `f32` load would
+//! round. [`LoadOptions::convert_dtype`] with [`load_with`] converts `F16`, `BF16`, `F32` and
+//! `F64` tensors: exactly where the scalar holds the value, to nearest-even otherwise, and a
+//! value too large for `f32` is a [`WeightsError::Overflow`], never an infinity.
+//!
+//! **Other names.** A file whose names differ from the network's (a PyTorch `nn.Sequential`'s
+//! `0.weight`, a wrapped module's `model.h1.weight`) loads with [`LoadOptions::rename`] and
+//! [`LoadOptions::prefix`]; [`save_with`] writes one.
 //!
 //! **The recorded architecture is informative, not checked.** Shapes and names are the real
 //! check; the declaration string also changes for harmless edits (a renamed struct, a
@@ -78,17 +84,24 @@
 //! let mut in_f64 = Tiny::<f64>::boxed_zeros();
 //! let error = nn_runtime::io::load(&mut *in_f64, &path).unwrap_err();
 //! assert!(error.to_string().ends_with(
-//!     "tensor `h1.weight` has dtype F32 but the network's scalar is F64; \
-//!      load it into a network of the file's scalar type or convert the file"
+//!     "tensor `h1.weight` has dtype F32 but the network's scalar is F64; load it into a \
+//!      network of the file's scalar type, or convert on load with `LoadOptions::convert_dtype`"
 //! ));
+//!
+//! // Unless asked to convert: every f32 value is an f64 value.
+//! let options = nn_runtime::io::LoadOptions::new().convert_dtype();
+//! nn_runtime::io::load_with(&mut *in_f64, &path, &options)?;
+//! assert_eq!(in_f64.h1.weight[(3, 1)], 0.5);
 //! # std::fs::remove_file(&path).unwrap();
 //! # Ok(())
 //! # }
 //! ```
 
+mod options;
 #[cfg(test)]
 mod tests;
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -98,6 +111,7 @@ use core::mem::size_of;
 
 pub use nn_format::WeightsError;
 use nn_format::{File, Tensor};
+pub use options::LoadOptions;
 
 use crate::embed::edit_distance;
 use crate::{Parameters, Real};
@@ -128,12 +142,32 @@ pub struct Loaded {
 ///
 /// Deterministic: the same parameters give the same bytes.
 pub fn to_bytes<T: Real, N: Parameters<T>>(net: &N) -> Vec<u8> {
+    let names = N::TENSORS.iter().map(|info| info.name.to_owned()).collect();
+    to_bytes_named(net, names)
+}
+
+/// Serializes `net`'s parameters as [`to_bytes`] does, under the file names of `options`
+/// (its renames and prefix, see [`LoadOptions`]; its `convert_dtype` does not apply: the file
+/// holds the network's scalar).
+///
+/// # Errors
+/// [`WeightsError::UnknownRename`] or [`WeightsError::DuplicateFileName`] if the options do
+/// not fit the network.
+pub fn to_bytes_with<T: Real, N: Parameters<T>>(
+    net: &N,
+    options: &LoadOptions,
+) -> Result<Vec<u8>, WeightsError> {
+    Ok(to_bytes_named(net, options.file_names(N::TENSORS)?))
+}
+
+/// [`to_bytes`] with `names[i]` the file name of tensor `i` (distinct).
+fn to_bytes_named<T: Real, N: Parameters<T>>(net: &N, names: Vec<String>) -> Vec<u8> {
     // Tensors in data order: by name, as the `safetensors` crate sorts them (one dtype).
     let mut order: Vec<usize> = (0..N::TENSORS.len()).collect();
-    order.sort_by_key(|&index| N::TENSORS[index].name);
+    order.sort_by_key(|&index| &names[index]);
     let tensors: Vec<(&str, &[usize])> = order
         .iter()
-        .map(|&index| (N::TENSORS[index].name, N::TENSORS[index].shape))
+        .map(|&index| (names[index].as_str(), N::TENSORS[index].shape))
         .collect();
     let metadata = [(FORMAT_KEY, "pt"), (ARCHITECTURE_KEY, N::ARCHITECTURE)];
     let width = size_of::<T>();
@@ -161,20 +195,36 @@ pub fn save<T: Real, N: Parameters<T>>(
     net: &N,
     path: impl AsRef<Path>,
 ) -> Result<(), WeightsError> {
-    let path = path.as_ref();
+    write(path.as_ref(), &to_bytes(net))
+}
+
+/// Saves `net`'s parameters as [`save`] does, under the file names of `options` (see
+/// [`to_bytes_with`]): the file [`load_with`] reads with the same options.
+///
+/// # Errors
+/// As [`to_bytes_with`] and [`save`].
+pub fn save_with<T: Real, N: Parameters<T>>(
+    net: &N,
+    path: impl AsRef<Path>,
+    options: &LoadOptions,
+) -> Result<(), WeightsError> {
+    write(path.as_ref(), &to_bytes_with(net, options)?)
+}
+
+/// Writes `bytes` to a sibling temporary file of `path` and renames it over `path`.
+fn write(path: &Path, bytes: &[u8]) -> Result<(), WeightsError> {
     let write_error = |source| WeightsError::Write {
         file: path.to_path_buf(),
         source,
     };
-    let bytes = to_bytes(net);
     let Some(name) = path.file_name() else {
         // No file name (`..`, `/`): let the OS say what is wrong.
-        return fs::write(path, &bytes).map_err(write_error);
+        return fs::write(path, bytes).map_err(write_error);
     };
     let mut temporary_name = name.to_os_string();
     temporary_name.push(format!(".{}.tmp", std::process::id()));
     let temporary = path.with_file_name(temporary_name);
-    fs::write(&temporary, &bytes)
+    fs::write(&temporary, bytes)
         .and_then(|()| fs::rename(&temporary, path))
         .map_err(|error| {
             let _ = fs::remove_file(&temporary);
@@ -199,23 +249,45 @@ pub fn load_from_bytes<T: Real, N: Parameters<T>>(
     net: &mut N,
     bytes: &[u8],
 ) -> Result<Loaded, WeightsError> {
+    load_from_bytes_with(net, bytes, &LoadOptions::new())
+}
+
+/// Loads `net`'s parameters from the bytes of a safetensors file as [`load_from_bytes`] does,
+/// reading each tensor under the file name `options` gives it and converting dtypes if it
+/// says so (see [`LoadOptions`]).
+///
+/// # Errors
+/// As [`load_from_bytes`], and: [`WeightsError::UnknownRename`] or
+/// [`WeightsError::DuplicateFileName`] if the options do not fit the network,
+/// [`WeightsError::Overflow`] if a converted value does not fit the network's scalar. A
+/// [`WeightsError::MissingTensor`] names the file name looked for.
+pub fn load_from_bytes_with<T: Real, N: Parameters<T>>(
+    net: &mut N,
+    bytes: &[u8],
+    options: &LoadOptions,
+) -> Result<Loaded, WeightsError> {
+    let file_names = options.file_names(N::TENSORS)?;
     let file = File::parse(bytes)?;
 
-    // Validate every tensor before writing any.
-    let mut sources: Vec<&[u8]> = Vec::with_capacity(N::TENSORS.len());
-    for info in N::TENSORS {
-        let Some(found) = file.tensor(info.name) else {
+    // Validate (and convert) every tensor before writing any.
+    let mut sources: Vec<Cow<'_, [u8]>> = Vec::with_capacity(N::TENSORS.len());
+    for (info, file_name) in N::TENSORS.iter().zip(&file_names) {
+        let Some(found) = file.tensor(file_name) else {
             return Err(WeightsError::MissingTensor {
                 file: None,
                 name: info.name.into(),
+                looked_for: file_name.as_str().into(),
                 shape: info.shape.to_vec(),
-                available: closest_first(info.name, file.tensors()),
+                available: closest_first(file_name, file.tensors()),
             });
         };
-        if found.dtype != T::DTYPE {
+        let converts = found.dtype != T::DTYPE
+            && options.converts()
+            && nn_format::FLOAT_DTYPES.contains(&found.dtype.as_str());
+        if found.dtype != T::DTYPE && !converts {
             return Err(WeightsError::DtypeMismatch {
                 file: None,
-                name: info.name.into(),
+                name: file_name.clone(),
                 expected: T::DTYPE,
                 found: found.dtype.clone(),
             });
@@ -223,18 +295,22 @@ pub fn load_from_bytes<T: Real, N: Parameters<T>>(
         if found.shape != info.shape {
             return Err(WeightsError::ShapeMismatch {
                 file: None,
-                name: info.name.into(),
+                name: file_name.clone(),
                 expected: info.shape.to_vec(),
                 found: found.shape.clone(),
             });
         }
-        sources.push(found.data);
+        sources.push(if converts {
+            Cow::Owned(convert::<T>(found)?)
+        } else {
+            Cow::Borrowed(found.data)
+        });
     }
     // In data order, so that the first extra tensor reported is the same on every run.
     if let Some(extra) = file
         .tensors()
         .iter()
-        .find(|tensor| !N::TENSORS.iter().any(|info| info.name == tensor.name))
+        .find(|tensor| !file_names.contains(&tensor.name))
     {
         return Err(WeightsError::UnexpectedTensor {
             file: None,
@@ -244,10 +320,10 @@ pub fn load_from_bytes<T: Real, N: Parameters<T>>(
     }
 
     // `File::parse` checked each source's length against its dtype and shape, which are the
-    // parameter's.
+    // parameter's (and `convert` wrote one scalar per element).
     for (index, source) in sources.into_iter().enumerate() {
         let column_major =
-            nn_format::to_column_major(N::TENSORS[index].shape, source, size_of::<T>());
+            nn_format::to_column_major(N::TENSORS[index].shape, &source, size_of::<T>());
         T::copy_from_le_bytes(&column_major, net.tensor_mut(index));
     }
 
@@ -263,6 +339,47 @@ pub fn load_from_bytes<T: Real, N: Parameters<T>>(
     })
 }
 
+/// The little-endian bytes of `tensor` (of a dtype [`nn_format::decode`] reads) converted to
+/// `T`, in the file's order: exact where `T` holds the value, else rounded to nearest, ties to
+/// even (`T::constant`, an `as` cast).
+///
+/// # Errors
+/// [`WeightsError::Overflow`] for the first finite value that would become infinite.
+fn convert<T: Real>(tensor: &Tensor<'_>) -> Result<Vec<u8>, WeightsError> {
+    let values = nn_format::decode(&tensor.dtype, tensor.data).unwrap_or_default();
+    let mut converted = Vec::with_capacity(values.len());
+    for (k, &value) in values.iter().enumerate() {
+        let scalar = T::constant(value);
+        if value.is_finite() && !scalar.to_f64().is_finite() {
+            return Err(WeightsError::Overflow {
+                file: None,
+                name: tensor.name.clone(),
+                index: unflatten(k, &tensor.shape),
+                value,
+                expected: T::DTYPE,
+                found: tensor.dtype.clone(),
+            });
+        }
+        converted.push(scalar);
+    }
+    let mut bytes = Vec::with_capacity(converted.len() * size_of::<T>());
+    T::extend_le_bytes(&converted, &mut bytes);
+    Ok(bytes)
+}
+
+/// The index in a row-major tensor of shape `shape` of its `k`-th element (`[r, c]` of a
+/// matrix).
+fn unflatten(mut k: usize, shape: &[usize]) -> Box<[usize]> {
+    let mut index = vec![0; shape.len()];
+    for (i, &size) in shape.iter().enumerate().rev() {
+        if size > 0 {
+            index[i] = k % size;
+            k /= size;
+        }
+    }
+    index.into()
+}
+
 /// Loads `net`'s parameters from the safetensors file `path`, checking everything first.
 ///
 /// On success every parameter has been overwritten. On error `net` is unchanged, and the
@@ -275,9 +392,23 @@ pub fn load<T: Real, N: Parameters<T>>(
     net: &mut N,
     path: impl AsRef<Path>,
 ) -> Result<Loaded, WeightsError> {
+    load_with(net, path, &LoadOptions::new())
+}
+
+/// Loads `net`'s parameters from the safetensors file `path` as [`load`] does, with other
+/// tensor names or dtype conversion as `options` says (see [`LoadOptions`]).
+///
+/// # Errors
+/// [`WeightsError::Read`] if the file cannot be read; otherwise as [`load_from_bytes_with`],
+/// with `file` set to `path`.
+pub fn load_with<T: Real, N: Parameters<T>>(
+    net: &mut N,
+    path: impl AsRef<Path>,
+    options: &LoadOptions,
+) -> Result<Loaded, WeightsError> {
     let path = path.as_ref();
     let bytes = read(path)?;
-    load_from_bytes(net, &bytes).map_err(|error| error.in_file(path))
+    load_from_bytes_with(net, &bytes, options).map_err(|error| error.in_file(path))
 }
 
 /// A new network, on the heap, with its parameters loaded from the safetensors file `path`.

@@ -68,8 +68,8 @@ fn error_dtype_mismatch_f32_file_into_f64_network() {
     );
     assert_eq!(
         error.to_string(),
-        "tensor `h1.weight` has dtype F32 but the network's scalar is F64; load it into a network of the file's \
-         scalar type or convert the file"
+        "tensor `h1.weight` has dtype F32 but the network's scalar is F64; load it into a network \
+         of the file's scalar type, or convert on load with `LoadOptions::convert_dtype`"
     );
 }
 
@@ -81,6 +81,55 @@ fn error_dtype_mismatch_half_precision() {
     assert!(
         matches!(&error, WeightsError::DtypeMismatch { name, expected: "F32", found, .. } if name == "norm.weight" && found == "BF16")
     );
+    assert_eq!(
+        error.to_string(),
+        "tensor `norm.weight` has dtype BF16 but the network's scalar is F32; load it into a \
+         network of the file's scalar type, or convert on load with `LoadOptions::convert_dtype`"
+    );
+}
+
+/// A dtype that is not a float never converts, with or without the option, and the message
+/// does not offer the option.
+#[test]
+fn error_dtype_mismatch_integer_never_converts() {
+    let mut tensors = tiny_tensors();
+    tensors[1] = ("h1.bias", Dtype::I64, vec![3], vec![0; 24]);
+    let bytes = file_with(&tensors);
+    for options in [LoadOptions::new(), LoadOptions::new().convert_dtype()] {
+        let mut net = numbered::<f32>();
+        let error = load_from_bytes_with(&mut net, &bytes, &options).unwrap_err();
+        assert_eq!(net, numbered::<f32>());
+        assert_eq!(
+            error.to_string(),
+            "tensor `h1.bias` has dtype I64 but the network's scalar is F32; only F16, BF16, F32 \
+             and F64 tensors convert on load; convert the file to one of those"
+        );
+    }
+}
+
+/// A finite `F64` value beyond `f32::MAX` is an error naming the tensor and the element, not an
+/// infinity; the network is unchanged even though earlier tensors converted.
+#[test]
+fn error_overflow_converting_f64_to_f32() {
+    for (value, shown) in [(1e300, "1e300"), (-f64::MAX, "-1.7976931348623157e308")] {
+        let mut source = numbered::<f64>();
+        source.out.weight[(1, 2)] = value; // [2, 3]: row 1, column 2
+        let mut net = numbered::<f32>();
+        let options = LoadOptions::new().convert_dtype();
+        let error = load_from_bytes_with(&mut net, &to_bytes(&source), &options).unwrap_err();
+        assert_eq!(net, numbered::<f32>(), "a failed load changed the network");
+        assert!(
+            matches!(&error, WeightsError::Overflow { name, index, expected: "F32", found, .. }
+            if name == "out.weight" && **index == [1, 2] && found == "F64")
+        );
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "tensor `out.weight` element [1, 2] is {shown}, which overflows F32 (largest finite \
+                 3.4028235e38); load the file into a network of scalar F64"
+            )
+        );
+    }
 }
 
 #[test]

@@ -1,8 +1,10 @@
 //! Unit tests of weight files on a hand-written network (the shape `network!` generates):
-//! round trips and layout here, failures in `errors`, hostile bytes in `hostile`.
+//! round trips, layout and dtype conversion here, failures in `errors`, hostile bytes in
+//! `hostile`, renamed tensors in `names`.
 
 mod errors;
 mod hostile;
+mod names;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
@@ -342,4 +344,94 @@ fn layout_of_a_weight_matches_nalgebra_indexing() {
         .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
         .collect();
     assert_eq!(values, [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+}
+
+/// Conversion keeps what the target holds and rounds the rest to nearest, ties to even: the
+/// values at the edges of `f32` (the largest finite and what rounds to it, the smallest
+/// subnormal and what rounds to zero, a tie), and infinities, signed zeros and NaN.
+#[test]
+fn f64_converts_to_f32_exactly_or_to_nearest_even() {
+    let max = f64::from(f32::MAX);
+    let half_ulp_max = 2f64.powi(103); // half the spacing of f32 just below f32::MAX
+    let tiny = f64::from(f32::from_bits(1)); // 2^-149
+    let one_plus_tie = 1.0 + 2f64.powi(-24); // halfway between 1 and the next f32: ties to 1
+    let cases: [(f64, u32); 10] = [
+        (max, f32::MAX.to_bits()),
+        (max + half_ulp_max * 0.99, f32::MAX.to_bits()),
+        (tiny, 1),
+        (tiny * 0.49, 0),
+        (-0.0, (-0.0f32).to_bits()),
+        (one_plus_tie, 1f32.to_bits()),
+        (1.0 + 3.0 * 2f64.powi(-24), 1f32.to_bits() + 2), // tie between 1+ulp and 1+2ulp: even
+        (0.1, 0.1f32.to_bits()),
+        (f64::INFINITY, f32::INFINITY.to_bits()),
+        (f64::NEG_INFINITY, f32::NEG_INFINITY.to_bits()),
+    ];
+    let mut source = numbered::<f64>();
+    for (k, &(value, _)) in cases.iter().enumerate() {
+        match k {
+            0..9 => source.h2_proj.weight[k] = value,
+            _ => source.out.bias[0] = value,
+        }
+    }
+    source.out.bias[1] = f64::NAN;
+    let mut net = numbered::<f32>();
+    let options = LoadOptions::new().convert_dtype();
+    load_from_bytes_with(&mut net, &to_bytes(&source), &options).unwrap();
+    for (k, &(value, bits)) in cases.iter().enumerate() {
+        let got = match k {
+            0..9 => net.h2_proj.weight[k],
+            _ => net.out.bias[0],
+        };
+        assert_eq!(got.to_bits(), bits, "{value:e}");
+    }
+    assert!(net.out.bias[1].is_nan());
+    assert_eq!(
+        net.h1.weight.map(f64::from),
+        source.h1.weight.map(|x| x as f32 as f64)
+    );
+}
+
+/// `F16` and `BF16` tensors convert exactly into both scalars; `F32` into `f64` too.
+#[test]
+fn half_precision_and_f32_convert_exactly() {
+    // h1.bias [3] as F16 1.0, -2^-24 (smallest subnormal), 65504; as BF16 1.0, -4.0, 2^-133.
+    let f16 = [0x3c00u16, 0x8001, 0x7bff];
+    let bf16 = [0x3f80u16, 0xc080, 0x0001];
+    let le = |bits: &[u16]| {
+        bits.iter()
+            .flat_map(|b| b.to_le_bytes())
+            .collect::<Vec<u8>>()
+    };
+    for (dtype, bits, want) in [
+        (Dtype::F16, f16, [1.0, -(2f64.powi(-24)), 65504.0]),
+        (Dtype::BF16, bf16, [1.0, -4.0, 2f64.powi(-133)]),
+    ] {
+        let mut tensors = tiny_tensors();
+        tensors[1] = ("h1.bias", dtype, vec![3], le(&bits));
+        let options = LoadOptions::new().convert_dtype();
+        let mut in_f32 = numbered::<f32>();
+        load_from_bytes_with(&mut in_f32, &file_with(&tensors), &options).unwrap();
+        assert_eq!(in_f32.h1.bias.map(f64::from).as_slice(), want, "{dtype:?}");
+        let mut in_f64 = numbered::<f64>();
+        let mut as_f64 = tiny_tensors();
+        as_f64
+            .iter_mut()
+            .for_each(|t| (t.1, t.3) = (Dtype::F64, vec![0; t.3.len() * 2]));
+        as_f64[1] = ("h1.bias", dtype, vec![3], le(&bits));
+        load_from_bytes_with(&mut in_f64, &file_with(&as_f64), &options).unwrap();
+        assert_eq!(in_f64.h1.bias.as_slice(), want, "{dtype:?}");
+    }
+    let source = numbered::<f32>();
+    let mut net = numbered::<f64>();
+    load_from_bytes_with(
+        &mut net,
+        &to_bytes(&source),
+        &LoadOptions::new().convert_dtype(),
+    )
+    .unwrap();
+    for index in 0..Tiny::<f32>::TENSORS.len() {
+        let want: Vec<f64> = source.tensor(index).iter().map(|&x| f64::from(x)).collect();
+        assert_eq!(net.tensor(index), want.as_slice());
+    }
 }
