@@ -4,6 +4,58 @@
 //! label is in range) and reports the first bad row by number, so bad data stops at the door
 //! instead of surfacing as a NaN loss many steps later.
 //!
+//! - From rows in memory: [`Dataset::classification`] (features and class labels) and
+//!   [`Dataset::regression`] (features and dense targets), from `&[[T; N]]`, `&[Vec<T>]` or
+//!   any rows that are `AsRef<[T]>`.
+//! - From a CSV file (feature `csv`): [`Dataset::read_csv`] and
+//!   [`Dataset::read_csv_regression`], configured by a [`Csv`]; errors name the file, the line
+//!   and the column.
+//! - Splitting: [`Dataset::split`] (shuffled) and [`Dataset::split_stratified`] (each class
+//!   keeps its share).
+//! - Scaling: [`Standardizer::fit`] on the training part, then [`Dataset::standardize`] every
+//!   part.
+//!
+//! # Examples
+//!
+//! The whole path from rows to a score: build, split, standardize, train with
+//! [`train::fit`](crate::train::fit), then score with
+//! [`train::evaluate`](crate::train::evaluate) (loss and accuracy) and
+//! [`metrics`](crate::metrics) (classes, confusion matrix, per-class scores).
+//!
+//! ```
+//! use nn_runtime::data::{Dataset, Standardizer};
+//! use nn_runtime::init::Init;
+//! use nn_runtime::metrics::ConfusionMatrix;
+//! use nn_runtime::optim::{Adam, AdamConfig};
+//! use nn_runtime::train::{evaluate, fit, TrainConfig};
+//!
+//! nn_runtime::network! {
+//!     struct Side { input: 2, h: dense(8, tanh), out: dense(2), loss: softmax_cross_entropy }
+//! }
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // Class 1 above the line y = x, class 0 below; features on very different scales.
+//! let rows: Vec<[f32; 2]> = (0..40).map(|i| [i as f32 * 10.0, (i * 7 % 40) as f32 * 10.0]).collect();
+//! let labels: Vec<usize> = rows.iter().map(|r| usize::from(r[1] > r[0])).collect();
+//! let data = Dataset::<f32, 2, 2>::classification(&rows, &labels)?;
+//! let (mut test, mut train) = data.split_stratified(0.25, 1)?;
+//! let standardizer = Standardizer::fit(&train);          // on the training part only
+//! train.standardize(&standardizer);
+//! test.standardize(&standardizer);
+//!
+//! let mut net: Box<Side> = Init::new(1).build()?;
+//! let mut adam = Adam::new(AdamConfig { lr: 0.05, ..AdamConfig::default() })?;
+//! let config = TrainConfig { epochs: 100, batch_size: 8, progress: false, ..TrainConfig::default() };
+//! fit(&mut *net, &mut adam, &train, None, &config)?;
+//!
+//! let scores = evaluate(&*net, &test);                    // mean loss and accuracy
+//! let matrix = ConfusionMatrix::of(&*net, &test)?;        // rows: truth, columns: prediction
+//! assert_eq!(matrix.total(), 10);
+//! assert_eq!(scores.accuracy, Some(matrix.accuracy()));
+//! assert!(matrix.accuracy() >= 0.8, "{matrix}");
+//! # Ok(()) }
+//! ```
+//!
 //! # Errors
 //!
 //! Bad rows are a [`DataError`] naming the row (and column); a split fraction outside
@@ -12,6 +64,12 @@
 
 use alloc::vec::Vec;
 
+#[cfg(feature = "csv")]
+mod csv;
+#[cfg(feature = "csv")]
+pub use csv::{Column, ColumnName, Csv, CsvError};
+
+use nalgebra::{Dim, Matrix, RawStorage, SVector, U1};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
@@ -203,17 +261,94 @@ impl<T: Real, const IN: usize, const OUT: usize> Dataset<T, IN, OUT> {
         Ok((self.select(&order[..cut]), self.select(&order[cut..])))
     }
 
+    /// Shuffles and splits as [`Dataset::split`], keeping each class's share in both parts, as
+    /// scikit-learn's `train_test_split(…, stratify=y)`: `(first, rest)`.
+    ///
+    /// The classes are those of [`Dataset::labels`]. The first part holds
+    /// `round(len · fraction)` samples, as with `split`; of a class with `n` samples it holds
+    /// `⌊n · fraction⌋` or one more (the extra samples go to the classes with the largest
+    /// remainders, the first class first on a tie), so each class's count is within 1 of its
+    /// exact share. Within each part the samples are shuffled. The same seed gives the same
+    /// split.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use nn_runtime::data::Dataset;
+    /// // 8 samples of class 0 and 4 of class 1.
+    /// let rows: Vec<[f32; 1]> = (0..12).map(|i| [i as f32]).collect();
+    /// let labels = [0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1];
+    /// let data = Dataset::<f32, 1, 2>::classification(&rows, &labels)?;
+    /// let (test, train) = data.split_stratified(0.25, 7)?;
+    /// let count = |d: &Dataset<f32, 1, 2>, c| d.labels().iter().filter(|&&l| l == c).count();
+    /// assert_eq!((count(&test, 0), count(&test, 1)), (2, 1));   // a quarter of each class
+    /// assert_eq!((count(&train, 0), count(&train, 1)), (6, 3));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] if `fraction` is NaN or outside `[0, 1]`.
+    pub fn split_stratified(&self, fraction: f64, seed: u64) -> Result<(Self, Self), ConfigError> {
+        ConfigError::fraction("Dataset::split_stratified", "fraction", fraction)?;
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut classes: Vec<Vec<usize>> = Vec::new();
+        for (index, label) in self.labels().into_iter().enumerate() {
+            if classes.len() <= label {
+                classes.resize_with(label + 1, Vec::new);
+            }
+            classes[label].push(index);
+        }
+        // Each class gets the floor of its exact share; the samples the floors leave short of
+        // the total go, one each, to the classes with the largest remainders.
+        let exact: Vec<f64> = classes.iter().map(|c| c.len() as f64 * fraction).collect();
+        let mut cuts: Vec<usize> = exact.iter().map(|e| e.floor() as usize).collect();
+        let total = ((self.len() as f64) * fraction).round() as usize;
+        let mut by_remainder: Vec<usize> = (0..classes.len()).collect();
+        by_remainder.sort_by(|&a, &b| {
+            (exact[b] - exact[b].floor()).total_cmp(&(exact[a] - exact[a].floor()))
+        });
+        let short = total.saturating_sub(cuts.iter().sum());
+        for &class in by_remainder.iter().take(short) {
+            cuts[class] += 1;
+        }
+        let (mut first, mut rest) = (Vec::new(), Vec::new());
+        for (members, cut) in classes.iter_mut().zip(cuts) {
+            members.shuffle(&mut rng);
+            first.extend_from_slice(&members[..cut]);
+            rest.extend_from_slice(&members[cut..]);
+        }
+        first.shuffle(&mut rng);
+        rest.shuffle(&mut rng);
+        Ok((self.select(&first), self.select(&rest)))
+    }
+
+    /// Standardizes the features of every sample in place with `standardizer` (fitted on the
+    /// training part); the same as [`Standardizer::apply`]`(self)`.
+    pub fn standardize(&mut self, standardizer: &Standardizer<T, IN>) {
+        standardizer.apply(self);
+    }
+
     /// The class of each sample: the index of its target's largest entry; with one output (a
     /// binary classifier), 1 where the target is above ½, else 0.
+    ///
+    /// The same rule reads a network's predictions as classes
+    /// ([`metrics::predict_class`](crate::metrics::predict_class)).
     pub fn labels(&self) -> Vec<usize> {
-        let half = T::constant(0.5);
-        self.targets
-            .column_iter()
-            .map(|t| match OUT {
-                1 => usize::from(t[0] > half),
-                _ => t.argmax().0,
-            })
-            .collect()
+        self.targets.column_iter().map(|t| class_of(&t)).collect()
+    }
+}
+
+/// The class a target or prediction column stands for: with one output, 1 if it is above ½
+/// (a probability or a 0/1 target), else 0; with more, the index of the largest entry (the
+/// first on a tie).
+pub(crate) fn class_of<T: Real, R: Dim, S: RawStorage<T, R>>(
+    column: &Matrix<T, R, U1, S>,
+) -> usize {
+    if column.nrows() == 1 {
+        usize::from(column[0] > T::constant(0.5))
+    } else {
+        column.argmax().0
     }
 }
 
@@ -253,22 +388,85 @@ fn columns<T: Real, const N: usize, R: AsRef<[T]>>(
     Ok(batch)
 }
 
+/// What holds the features a [`Standardizer`] fits and applies to: a [`Dataset`] (its
+/// `inputs`) or a [`Batch`] of features itself.
+#[diagnostic::on_unimplemented(
+    message = "a `Standardizer` fits and applies to a `Dataset` or a `Batch` of features, not `{Self}`",
+    label = "not a `Dataset` or a `Batch`",
+    note = "pass `&dataset` or `&dataset.inputs`; its input width must be the standardizer's `N`"
+)]
+pub trait Features<T: Real, const N: usize> {
+    /// The features, one sample per column.
+    fn features(&self) -> &Batch<T, N>;
+    /// The features, one sample per column, to change in place.
+    fn features_mut(&mut self) -> &mut Batch<T, N>;
+}
+
+impl<T: Real, const N: usize> Features<T, N> for Batch<T, N> {
+    fn features(&self) -> &Batch<T, N> {
+        self
+    }
+    fn features_mut(&mut self) -> &mut Batch<T, N> {
+        self
+    }
+}
+
+impl<T: Real, const IN: usize, const OUT: usize> Features<T, IN> for Dataset<T, IN, OUT> {
+    fn features(&self) -> &Batch<T, IN> {
+        &self.inputs
+    }
+    fn features_mut(&mut self) -> &mut Batch<T, IN> {
+        &mut self.inputs
+    }
+}
+
 /// Per-feature standardization `x' = (x − μ) / σ`, fitted on training data and applied to any
 /// data. A constant feature (σ = 0) is only centred.
+///
+/// `μ` and `σ` are the mean and the population standard deviation of each feature over the
+/// samples, as scikit-learn's `StandardScaler`. Fit on the training part only, then apply to
+/// every part (the validation and test parts must not leak into `μ` and `σ`).
+///
+/// # Examples
+///
+/// ```
+/// use nn_runtime::data::{Dataset, Standardizer};
+/// let rows = [[1.0f32, 10.0], [2.0, 10.0], [3.0, 10.0]];
+/// let mut train = Dataset::<f32, 2, 2>::classification(&rows, &[0, 1, 0])?;
+/// let standardizer = Standardizer::fit(&train);          // or `fit(&train.inputs)`
+/// assert_eq!(standardizer.mean.as_slice(), &[2.0, 10.0]);
+/// assert_eq!(standardizer.std[1], 0.0);                   // a constant feature
+/// train.standardize(&standardizer);                       // or `standardizer.apply(&mut train)`
+/// let scale = (2.0f32 / 3.0).sqrt();
+/// assert_eq!(train.inputs.column(0).as_slice(), &[-1.0 / scale, 0.0]);
+/// # Ok::<(), nn_runtime::data::DataError>(())
+/// ```
+///
+/// The width is checked by the compiler: a standardizer of 2 features does not apply to a
+/// dataset of 3.
+///
+/// ```compile_fail
+/// use nn_runtime::data::{Dataset, Standardizer};
+/// let data = Dataset::<f32, 3, 2>::classification(&[[1.0f32, 2.0, 3.0]], &[0]).unwrap();
+/// let standardizer: Standardizer<f32, 2> = Standardizer::fit(&data);
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct Standardizer<T: Real, const N: usize> {
     /// Mean of each feature.
-    pub mean: nalgebra::SVector<T, N>,
+    pub mean: SVector<T, N>,
     /// Standard deviation of each feature (population, as scikit-learn's `StandardScaler`).
-    pub std: nalgebra::SVector<T, N>,
+    pub std: SVector<T, N>,
 }
 
 impl<T: Real, const N: usize> Standardizer<T, N> {
-    /// Fits the mean and standard deviation of each feature (row) of `inputs`.
-    pub fn fit(inputs: &Batch<T, N>) -> Self {
+    /// Fits the mean and standard deviation of each feature over the samples of `data`: a
+    /// [`Dataset`] or a [`Batch`] of features. With no samples, `μ = σ = 0` (applying it
+    /// changes nothing).
+    pub fn fit(data: &impl Features<T, N>) -> Self {
+        let inputs = data.features();
         let n = T::constant(inputs.ncols().max(1) as f64);
         let mean = inputs.column_sum() / n;
-        let mut var = nalgebra::SVector::<T, N>::zeros();
+        let mut var = SVector::<T, N>::zeros();
         for column in inputs.column_iter() {
             let d = column - mean;
             var += d.component_mul(&d);
@@ -277,9 +475,9 @@ impl<T: Real, const N: usize> Standardizer<T, N> {
         Self { mean, std }
     }
 
-    /// Standardizes every column of `inputs` in place.
-    pub fn apply(&self, inputs: &mut Batch<T, N>) {
-        for mut column in inputs.column_iter_mut() {
+    /// Standardizes every sample of `data` (a [`Dataset`] or a [`Batch`]) in place.
+    pub fn apply(&self, data: &mut impl Features<T, N>) {
+        for mut column in data.features_mut().column_iter_mut() {
             column -= &self.mean;
             column.zip_apply(&self.std, |x, s| {
                 if s > T::zero() {
@@ -302,101 +500,10 @@ impl<T: Real, const N: usize> Standardizer<T, N> {
     }
 
     /// Standardizes one sample.
-    pub fn apply_one(&self, x: &nalgebra::SVector<T, N>) -> nalgebra::SVector<T, N> {
+    pub fn apply_one(&self, x: &SVector<T, N>) -> SVector<T, N> {
         (x - self.mean).zip_map(&self.std, |x, s| if s > T::zero() { x / s } else { x })
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rows_are_checked_and_named() {
-        let ok = [[1.0f32, 2.0], [3.0, 4.0]];
-        assert!(Dataset::<f32, 2, 3>::classification(&ok, &[0, 2]).is_ok());
-        let wide = [vec![1.0f32, 2.0], vec![1.0, 2.0, 3.0]];
-        let err = Dataset::<f32, 2, 3>::classification(&wide, &[0, 1]).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "row 1 has 3 features, but the network takes 2"
-        );
-        let nan = [[1.0f32, 2.0], [f32::NAN, 4.0]];
-        let err = Dataset::<f32, 2, 3>::classification(&nan, &[0, 1]).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "row 1 has a NaN or infinite feature in column 0"
-        );
-        let err = Dataset::<f32, 2, 3>::classification(&ok, &[0, 3]).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "row 1 has label 3, but the network has 3 classes (labels 0..3)"
-        );
-        let err = Dataset::<f32, 2, 1>::regression(&ok, &[[1.0f32], [f32::INFINITY]]).unwrap_err();
-        assert_eq!(
-            err,
-            DataError::NotFinite {
-                row: 1,
-                column: 0,
-                target: true
-            }
-        );
-        let err = Dataset::<f32, 2, 3>::classification(&ok, &[0]).unwrap_err();
-        assert_eq!(err.to_string(), "2 rows of features but 1 rows of targets");
-    }
-
-    #[test]
-    fn one_output_takes_binary_labels() {
-        let rows = [[1.0f32], [2.0], [3.0]];
-        let data = Dataset::<f32, 1, 1>::classification(&rows, &[0, 1, 1]).unwrap();
-        assert_eq!(data.targets.as_slice(), &[0.0, 1.0, 1.0]);
-        assert_eq!(data.labels(), [0, 1, 1]);
-        let err = Dataset::<f32, 1, 1>::classification(&rows, &[0, 2, 1]).unwrap_err();
-        assert_eq!(err, DataError::NotBinary { row: 1, label: 2 });
-        assert_eq!(
-            err.to_string(),
-            "row 1 has label 2, but a network with 1 output takes the binary labels 0 and 1; \
-             for more classes give the network one output per class and `softmax_cross_entropy`"
-        );
-        // Soft targets read back as labels by thresholding at ½.
-        let soft = Dataset::<f32, 1, 1>::regression(&rows, &[[0.2f32], [0.7], [0.5]]).unwrap();
-        assert_eq!(soft.labels(), [0, 1, 0]);
-    }
-
-    #[test]
-    fn split_is_seeded_and_complete() {
-        let rows: Vec<[f64; 1]> = (0..10).map(|i| [i as f64]).collect();
-        let labels: Vec<usize> = (0..10).map(|i| i % 2).collect();
-        let data = Dataset::<f64, 1, 2>::classification(&rows, &labels).unwrap();
-        let (a, b) = data.split(0.7, 3).unwrap();
-        assert_eq!((a.len(), b.len()), (7, 3));
-        assert_eq!(data.split(0.7, 3).unwrap().0, a);
-        let mut all: Vec<f64> = a.inputs.iter().chain(b.inputs.iter()).copied().collect();
-        all.sort_by(f64::total_cmp);
-        assert_eq!(all, (0..10).map(f64::from).collect::<Vec<_>>());
-    }
-
-    #[test]
-    fn standardizer_gives_zero_mean_unit_variance() {
-        let mut x = Batch::<f64, 2>::from_column_slice(&[1.0, 5.0, 2.0, 5.0, 3.0, 5.0]);
-        let s = Standardizer::fit(&x);
-        s.apply(&mut x);
-        assert!((x.row(0).sum()).abs() < 1e-12);
-        assert!((x.row(0).map(|v| v * v).sum() / 3.0 - 1.0).abs() < 1e-12);
-        assert_eq!(x.row(1).sum(), 0.0, "a constant feature is only centred");
-    }
-
-    #[test]
-    fn folding_into_a_layer_equals_standardizing_first() {
-        let x = Batch::<f64, 2>::from_column_slice(&[1.0, 5.0, 2.0, 5.0, 4.0, 5.0]);
-        let s = Standardizer::fit(&x);
-        let mut layer = crate::Dense::<f64, 2, 3> {
-            weight: nalgebra::SMatrix::<f64, 3, 2>::new(0.5, -1.0, 2.0, 0.25, -0.5, 1.5),
-            bias: nalgebra::SVector::<f64, 3>::new(0.1, 0.2, 0.3),
-        };
-        let sample = nalgebra::SVector::<f64, 2>::new(3.0, 5.0);
-        let expected = layer.weight * s.apply_one(&sample) + layer.bias;
-        s.fold_into(&mut layer);
-        assert!((layer.weight * sample + layer.bias - expected).amax() < 1e-12);
-    }
-}
+mod tests;
