@@ -150,6 +150,26 @@ pub enum DataError {
 }
 
 /// Samples for a network with `IN` inputs and `OUT` outputs: one sample per column.
+///
+/// Build one with [`Dataset::classification`], [`Dataset::regression`] or (feature `csv`)
+/// [`Dataset::read_csv`]; train on it with [`train::fit`](crate::train::fit) and score it with
+/// [`train::evaluate`](crate::train::evaluate) and [`metrics`](crate::metrics) (the
+/// [module example](self#examples) does all of it).
+///
+/// # Examples
+///
+/// ```
+/// use nn_runtime::data::Dataset;
+/// // Two samples of 3 features with 2 targets each (regression): columns are samples.
+/// let data = Dataset::<f64, 3, 2>::regression(
+///     &[[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]],
+///     &[[0.5, -0.5], [1.0, 0.0]],
+/// )?;
+/// assert_eq!(data.len(), 2);
+/// assert_eq!(data.inputs.column(1).as_slice(), &[4.0, 5.0, 6.0]);
+/// assert_eq!(data.targets[(0, 1)], 1.0);
+/// # Ok::<(), nn_runtime::data::DataError>(())
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct Dataset<T: Real, const IN: usize, const OUT: usize> {
     /// Features, `[IN, samples]`.
@@ -249,6 +269,20 @@ impl<T: Real, const IN: usize, const OUT: usize> Dataset<T, IN, OUT> {
 
     /// Shuffles the samples with `seed`, then splits off the first `fraction` of them
     /// (rounded to the nearest sample): `(first, rest)`. The same seed gives the same split.
+    /// For classes that must keep their shares, see [`Dataset::split_stratified`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use nn_runtime::data::Dataset;
+    /// let rows: Vec<[f32; 1]> = (0..10).map(|i| [i as f32]).collect();
+    /// let data = Dataset::<f32, 1, 1>::regression(&rows, &rows)?;
+    /// let (test, train) = data.split(0.2, 42)?;
+    /// assert_eq!((test.len(), train.len()), (2, 8));
+    /// assert_eq!(data.split(0.2, 42)?.0, test);            // the same seed, the same split
+    /// assert!(data.split(1.5, 42).is_err());              // a fraction outside [0, 1]
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     ///
