@@ -85,13 +85,22 @@ fn csv_errors_name_the_file_the_line_and_the_column() {
         csv_error("x,y,label\n1,2,0\n1,two,1\n", &label),
         "CSV file `d.csv` line 3 column 1 (`y`): `two` is not a number"
     );
+    // Blank lines are skipped but counted, as an editor counts them.
+    assert_eq!(
+        csv_error("x,y,label\n1,2,0\n\n1,two,1\n", &label),
+        "CSV file `d.csv` line 4 column 1 (`y`): `two` is not a number"
+    );
+    assert_eq!(
+        csv_error("x,y,label\r\n1,2,0\r\n\r\n\r\n1,2,x\r\n", &label),
+        "CSV file `d.csv` line 5 column 2 (`label`): `x` is not a number"
+    );
     assert_eq!(
         csv_error("1,2,0\n1,2,\n", &Csv::label(2).header(false)),
         "CSV file `d.csv` line 2 column 2: the label is missing; every row needs one"
     );
     assert_eq!(
         csv_error("x,y,class\n1,2,0\n", &label),
-        "CSV file `d.csv` has no column named `label` for the label; its header is `x,y,class`"
+        "CSV file `d.csv` has no column named `label` for the label; its columns are `x`, `y`, `class`"
     );
     assert_eq!(
         csv_error("1,2,0\n", &Csv::label("label").header(false)),

@@ -123,7 +123,7 @@ pub enum CsvError {
         if header.is_empty() {
             " (the file is read without a header: give the column's index instead)".to_string()
         } else {
-            format!("; its header is `{}`", header.join(","))
+            format!("; its columns are `{}`", header.join("`, `"))
         }
     )]
     NoLabelColumn {
@@ -365,9 +365,14 @@ fn read_rows<T: Real, const IN: usize>(
         .flexible(true)
         .trim(::csv::Trim::All)
         .from_reader(bytes);
+    // The CSV reader's own line count skips blank lines; count the newlines before a
+    // record's first byte instead, so the number is the one an editor shows.
+    let mut lines = LineCounter::new(bytes);
     let syntax = |e: ::csv::Error| CsvError::Syntax {
         file: file.to_path_buf(),
-        line: e.position().map_or(0, |p| p.line()),
+        line: e
+            .position()
+            .map_or(0, |p| LineCounter::new(bytes).line_at(p.byte())),
         message: e.to_string(),
     };
     let header: Vec<String> = if csv.header {
@@ -412,7 +417,7 @@ fn read_rows<T: Real, const IN: usize>(
     };
     for record in reader.records() {
         let record = record.map_err(syntax)?;
-        let line = record.position().map_or(0, |p| p.line());
+        let line = record.position().map_or(0, |p| lines.line_at(p.byte()));
         if record.len() != IN + 1 {
             return Err(CsvError::Width {
                 file: file.to_path_buf(),
@@ -446,6 +451,42 @@ fn read_rows<T: Real, const IN: usize>(
         rows.lines.push(line);
     }
     Ok(rows)
+}
+
+/// Line numbers (from 1) of byte offsets, asked in increasing order.
+struct LineCounter<'a> {
+    bytes: &'a [u8],
+    offset: usize,
+    line: u64,
+}
+
+impl<'a> LineCounter<'a> {
+    fn new(bytes: &'a [u8]) -> Self {
+        Self {
+            bytes,
+            offset: 0,
+            line: 1,
+        }
+    }
+
+    /// The line of the record read from byte `offset`: 1 plus the newlines before it, once
+    /// past the blank lines the reader skipped (a record's position is where reading began).
+    fn line_at(&mut self, offset: u64) -> u64 {
+        let mut offset = usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(self.bytes.len());
+        while matches!(self.bytes.get(offset), Some(b'\n' | b'\r')) {
+            offset += 1;
+        }
+        if offset > self.offset {
+            let newlines = self.bytes[self.offset..offset]
+                .iter()
+                .filter(|&&b| b == b'\n');
+            self.line += newlines.count() as u64;
+            self.offset = offset;
+        }
+        self.line
+    }
 }
 
 /// A [`DataError`] about data row `row`, placed at its line of the file.
