@@ -379,6 +379,21 @@ fn confusion_matrix_displays_as_a_table() {
 }
 
 #[test]
+fn report_lists_the_per_class_scores_as_classification_report() {
+    let m = ConfusionMatrix::new(3, &TRUTH, &PREDICTED).unwrap();
+    assert_eq!(
+        m.report().to_string(),
+        "\
+class     precision  recall     f1  support
+0             0.750   1.000  0.857        3
+1             0.333   0.333  0.333        3
+2             0.667   0.500  0.571        4
+macro avg     0.583   0.611  0.587       10
+accuracy                     0.600       10"
+    );
+}
+
+#[test]
 fn undefined_ratios_are_zero_and_bad_lists_are_errors() {
     // Class 2 is never predicted and never true: precision, recall and F1 are 0, not NaN.
     let m = ConfusionMatrix::new(3, &[0, 1], &[0, 1]).unwrap();

@@ -249,6 +249,27 @@ impl ConfusionMatrix {
         self.macro_mean(Self::f1)
     }
 
+    /// A per-class table of precision, recall, F1 and support, with the macro averages and
+    /// the accuracy (as scikit-learn's `classification_report`), for printing.
+    ///
+    /// ```
+    /// use nn_runtime::metrics::ConfusionMatrix;
+    /// let matrix = ConfusionMatrix::new(2, &[0, 0, 1, 1], &[0, 1, 1, 1])?;
+    /// assert_eq!(
+    ///     matrix.report().to_string(),
+    ///     "\
+    /// class     precision  recall     f1  support
+    /// 0             1.000   0.500  0.667        2
+    /// 1             0.667   1.000  0.800        2
+    /// macro avg     0.833   0.750  0.733        4
+    /// accuracy                     0.750        4"
+    /// );
+    /// # Ok::<(), nn_runtime::metrics::MetricsError>(())
+    /// ```
+    pub fn report(&self) -> Report<'_> {
+        Report(self)
+    }
+
     fn macro_mean(&self, score: fn(&Self, usize) -> f64) -> f64 {
         let sum: f64 = (0..self.classes).map(|c| score(self, c)).sum();
         sum / self.classes.max(1) as f64
@@ -287,6 +308,35 @@ fn digits(mut n: usize) -> usize {
         digits += 1;
     }
     digits
+}
+
+/// The per-class scores of a [`ConfusionMatrix`] as a table ([`ConfusionMatrix::report`]);
+/// scores with 3 decimals.
+#[derive(Clone, Copy, Debug)]
+pub struct Report<'a>(&'a ConfusionMatrix);
+
+impl fmt::Display for Report<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let m = self.0;
+        let row = |f: &mut fmt::Formatter<'_>, name: &dyn fmt::Display, p, r, s, n| {
+            write!(f, "{name:<14}{p:>5.3}   {r:>5.3}  {s:>5.3}  {n:>7}")
+        };
+        write!(f, "class     precision  recall     f1  support")?;
+        for c in 0..m.classes() {
+            f.write_str("\n")?;
+            row(f, &c, m.precision(c), m.recall(c), m.f1(c), m.support(c))?;
+        }
+        f.write_str("\n")?;
+        let (p, r, s) = (m.macro_precision(), m.macro_recall(), m.macro_f1());
+        row(f, &"macro avg", p, r, s, m.total())?;
+        write!(
+            f,
+            "\n{:<29}{:>5.3}  {:>7}",
+            "accuracy",
+            m.accuracy(),
+            m.total()
+        )
+    }
 }
 
 /// Regression scores: mean squared error, mean absolute error and the coefficient of
