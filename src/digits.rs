@@ -4,10 +4,9 @@
 //! the UCI "Optical Recognition of Handwritten Digits" dataset (Alpaydin and Kaynak, 1998; UCI
 //! Machine Learning Repository, CC BY 4.0), as scikit-learn ships it (`load_digits`).
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use nn_runtime::data::{DataError, Dataset};
+use nn_runtime::data::{Csv, CsvError, Dataset};
 
 /// Pixels per image.
 pub const FEATURES: usize = 64;
@@ -21,69 +20,10 @@ pub fn path() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("data/digits.csv.gz")
 }
 
-/// Why the dataset could not be read.
-#[derive(Debug)]
-pub enum LoadError {
-    /// The file could not be read or decompressed.
-    Io(std::io::Error),
-    /// A line is not CSV or a value is not a number (the line, from 1 with the header).
-    Parse {
-        /// The line in the file.
-        line: usize,
-        /// What was wrong.
-        message: String,
-    },
-    /// The rows do not fit the network.
-    Data(DataError),
-}
-
-impl std::fmt::Display for LoadError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            LoadError::Io(e) => write!(f, "reading {}: {e}", path().display()),
-            LoadError::Parse { line, message } => {
-                write!(f, "{} line {line}: {message}", path().display())
-            }
-            LoadError::Data(e) => write!(f, "{}: {e}", path().display()),
-        }
-    }
-}
-
-impl std::error::Error for LoadError {}
-
-/// The whole dataset as raw pixels (0–16) and one-hot labels, in file order.
-pub fn load<T: nn_runtime::Real>() -> Result<Dataset<T, FEATURES, CLASSES>, LoadError> {
-    let mut text = String::new();
-    flate2::read::GzDecoder::new(std::fs::File::open(path()).map_err(LoadError::Io)?)
-        .read_to_string(&mut text)
-        .map_err(LoadError::Io)?;
-    let mut reader = csv::Reader::from_reader(text.as_bytes());
-    let (mut rows, mut labels) = (Vec::new(), Vec::new());
-    for (index, record) in reader.records().enumerate() {
-        let line = index + 2;
-        let record = record.map_err(|e| LoadError::Parse {
-            line,
-            message: e.to_string(),
-        })?;
-        let mut values = Vec::with_capacity(FEATURES);
-        for field in &record {
-            let value: f64 = field.trim().parse().map_err(|_| LoadError::Parse {
-                line,
-                message: format!("`{field}` is not a number"),
-            })?;
-            values.push(T::constant(value));
-        }
-        let label = values.pop().map(|v| v.to_f64()).unwrap_or(-1.0);
-        if label < 0.0 || label.fract() != 0.0 {
-            return Err(LoadError::Parse {
-                line,
-                message: format!("label `{label}` is not a class index"),
-            });
-        }
-        rows.push(values);
-        labels.push(label as usize);
-    }
-    Dataset::classification(&rows, &labels).map_err(LoadError::Data)
+/// The whole dataset as raw pixels (0–16) and one-hot labels, in file order: the header
+/// names the pixels and the `label` column.
+pub fn load<T: nn_runtime::Real>() -> Result<Dataset<T, FEATURES, CLASSES>, CsvError> {
+    Dataset::read_csv(path(), &Csv::label("label"))
 }
 
 /// The model the `digits` example trains: two residual ReLU layers and a layer norm.

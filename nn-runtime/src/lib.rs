@@ -20,6 +20,8 @@ pub mod io;
 pub mod layer;
 pub mod linalg;
 pub mod loss;
+#[cfg(feature = "std")]
+pub mod metrics;
 mod network;
 #[cfg(feature = "std")]
 pub mod optim;
