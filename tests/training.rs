@@ -664,3 +664,43 @@ fn optimizer_state_files_use_pytorch_names_and_refuse_another_optimizers_state()
     );
     assert_eq!(momentum.state_to_bytes(), untouched);
 }
+
+nn_runtime::network! {
+    /// `o = w x`: one weight, so that a forward pass can be made to produce a subnormal.
+    pub struct Scale { input: 1, out: dense(1, bias = false), loss: binary_cross_entropy }
+}
+
+#[test]
+fn the_threads_of_fits_pool_flush_subnormals_too() {
+    // `w x = 1e-20 · 1e-20 = 1e-40` is subnormal: kept, the logit is positive and the label-1
+    // sample counts as correct; flushed to 0, it counts as wrong. `lr = 0` keeps `w`.
+    let data = Dataset::<f32, 1, 1>::classification(&[[1e-20]], &[1]).expect("valid rows");
+    let accuracy = |threads| {
+        let mut net = Scale::<f32>::boxed_zeros();
+        net.out.weight[0] = 1e-20;
+        let mut sgd = Sgd::<f32, Scale<f32>>::new(SgdConfig {
+            lr: 0.0,
+            ..SgdConfig::default()
+        })
+        .expect("a valid config");
+        let config = TrainConfig {
+            epochs: 1,
+            batch_size: 1,
+            ..config(threads)
+        };
+        let history = fit(&mut *net, &mut sgd, &data, None, &config).expect("trains");
+        assert_eq!(net.out.weight[0], 1e-20);
+        assert_eq!(
+            evaluate(&*net, &data).accuracy,
+            Some(1.0),
+            "unflushed outside fit"
+        );
+        history.epochs[0].train.accuracy
+    };
+    if cfg!(any(target_arch = "x86_64", target_arch = "aarch64")) {
+        // On the calling thread; then on a thread of the two-thread pool, where `fit`
+        // evaluates the epoch.
+        assert_eq!(accuracy(1), Some(0.0));
+        assert_eq!(accuracy(2), Some(0.0));
+    }
+}

@@ -464,8 +464,10 @@ fn thread_pool(threads: usize) -> Result<Option<rayon::ThreadPool>, TrainError> 
     }
     rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
-        // Each thread has its own floating-point control register. The pool's threads live
-        // only as long as the pool (this `fit` call), so their guards need no restoring.
+        // Each thread has its own floating-point control register. A new thread inherits its
+        // creator's on Linux (and `fit` creates the pool inside its guard), but not on every
+        // platform: set it explicitly. The pool's threads live only as long as the pool (this
+        // `fit` call), so their guards need no restoring.
         .start_handler(|_| core::mem::forget(FlushSubnormals::new()))
         .build()
         .map(Some)
