@@ -3,7 +3,7 @@
 use alloc::boxed::Box;
 use std::io::{IsTerminal, Write};
 
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{ProgressBar, ProgressState, ProgressStyle};
 
 use super::{EpochStats, TrainConfig, summary};
 
@@ -11,7 +11,8 @@ use super::{EpochStats, TrainConfig, summary};
 pub(super) enum Log {
     /// `progress: false`.
     Quiet,
-    /// A terminal: `epoch 3/8 ████░░ 41230/480000 samples, 52103/s, ETA 8s epoch 2: loss …`.
+    /// A terminal: `epoch 3/8 ████░░ 41,230/480,000 samples, 52103 samples/s, ETA 8s epoch 2:
+    /// loss …`.
     Bar(ProgressBar),
     /// Not a terminal (a log file, CI): one line per epoch, [`summary`] with its time and rate.
     Lines(Box<dyn Write>),
@@ -34,10 +35,15 @@ impl Log {
         if let Log::Bar(bar) = self {
             let remaining = (epochs + 1).saturating_sub(first);
             bar.set_length((remaining * samples) as u64);
-            let template = "{prefix} {bar:30} {human_pos}/{human_len} samples, {per_sec}, \
+            let template = "{prefix} {bar:30} {human_pos}/{human_len} samples, {rate}, \
                             ETA {eta} {msg}";
             if let Ok(style) = ProgressStyle::with_template(template) {
-                bar.set_style(style);
+                bar.set_style(style.with_key(
+                    "rate",
+                    |state: &ProgressState, w: &mut dyn core::fmt::Write| {
+                        let _ = write!(w, "{:.0} samples/s", state.per_sec());
+                    },
+                ));
             }
             // The rate and ETA count from here, not from the bar's creation.
             bar.reset_elapsed();
