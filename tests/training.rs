@@ -594,6 +594,23 @@ fn a_run_resumed_from_a_checkpoint_ends_with_bit_identical_weights() {
     let epochs: Vec<usize> = rest.epochs.iter().map(|e| e.epoch).collect();
     assert_eq!(epochs, [3, 4, 5, 6]);
     assert_eq!(rest.epochs[3].train, straight_history.epochs[5].train);
+
+    // A checkpoint of another optimizer is refused before anything changes.
+    let mut sgd = Sgd::<f32, Net<f32>>::new(SgdConfig {
+        momentum: 0.9,
+        ..SgdConfig::default()
+    })
+    .expect("a valid config");
+    let before = bits(&*resumed);
+    let error = load_checkpoint(dir.join("epoch-2"), &mut *resumed, &mut sgd)
+        .expect_err("an Adam checkpoint");
+    assert!(
+        error.to_string().contains("optimizer.safetensors")
+            && error.to_string().contains("`momentum_buffer.h1.weight`"),
+        "{error}"
+    );
+    assert_eq!(bits(&*resumed), before, "the network is unchanged");
+    assert_eq!(sgd.steps(), 0, "the optimizer is unchanged");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
