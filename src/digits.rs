@@ -60,7 +60,7 @@ pub struct Run {
     pub seed: u64,
     /// Epochs.
     pub epochs: usize,
-    /// Show a progress bar (only drawn on a terminal).
+    /// Report progress: a bar on a terminal, one line per epoch on stderr otherwise.
     pub progress: bool,
     /// Threads per minibatch gradient (see `TrainConfig::threads`).
     pub threads: usize,

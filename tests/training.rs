@@ -1,12 +1,19 @@
 //! The training loop: reproducible, threaded products equal serial ones, a NaN or infinite
 //! loss, gradient or update stops training without damaging the weights, early stopping keeps
 //! the best epoch, bad configurations and empty data are errors, binary labels train a
-//! one-output classifier.
+//! one-output classifier; a per-epoch callback watches and stops a run, a run resumed from a
+//! checkpoint ends bit for bit where the uninterrupted one does, subnormals flush to zero
+//! during `fit` only.
 
 use nn_runtime::data::Dataset;
+use nn_runtime::fpenv::flushing_subnormals;
 use nn_runtime::init::Init;
+use nn_runtime::optim::{Adam, AdamConfig, Schedule};
 use nn_runtime::optim::{Optimizer, Sgd, SgdConfig};
-use nn_runtime::train::{EarlyStopping, TrainConfig, TrainError, evaluate, fit};
+use nn_runtime::train::{
+    Control, EarlyStopping, Stop, TrainConfig, TrainError, evaluate, fit, fit_with,
+    load_checkpoint, resume_with, save_checkpoint,
+};
 use nn_runtime::{Parameters, Real};
 
 nn_runtime::network! {
@@ -194,6 +201,7 @@ fn early_stopping_keeps_the_best_epoch() {
         "stopped after {} epochs",
         history.epochs.len()
     );
+    assert_eq!(history.stop, Stop::EarlyStopping);
     let best = history
         .epochs
         .iter()
@@ -427,4 +435,289 @@ fn a_one_output_classifier_trains_on_labels_0_and_1() {
     let accuracy = history.epochs.last().expect("epochs").train.accuracy;
     // The classes are separated by a circle; a tanh layer of 8 fits it (measured: 0.99+).
     assert!(accuracy.expect("a classifier") > 0.95, "{accuracy:?}");
+}
+
+#[test]
+fn the_callback_sees_every_epoch_and_can_stop_the_run() {
+    let data = rings::<f64>();
+    let mut net: Box<Net<f64>> = Init::new(4).build().expect("init");
+    let mut seen = Vec::new();
+    let history = fit_with(
+        &mut *net,
+        &mut sgd(0.05),
+        &data,
+        None,
+        &config(1),
+        |stats, _, _| {
+            seen.push(stats.clone());
+            Control::Continue
+        },
+    )
+    .expect("trains");
+    assert_eq!(
+        seen, history.epochs,
+        "every epoch, in order, with its metrics"
+    );
+    assert_eq!(seen.len(), 5);
+    assert_eq!(
+        (history.stop, history.stopped_early),
+        (Stop::Completed, false)
+    );
+
+    let mut net: Box<Net<f64>> = Init::new(4).build().expect("init");
+    let history = fit_with(
+        &mut *net,
+        &mut sgd(0.05),
+        &data,
+        None,
+        &config(1),
+        |stats, _, _| {
+            if stats.epoch == 2 {
+                Control::Stop
+            } else {
+                Control::Continue
+            }
+        },
+    )
+    .expect("trains");
+    assert_eq!(history.epochs.len(), 2);
+    assert_eq!(history.stop, Stop::Callback);
+    assert_eq!(history.best_epoch, 2);
+    assert!(!history.stopped_early);
+    // The network holds epoch 2's weights: the metrics recorded for it are its own.
+    assert_eq!(evaluate(&*net, &data), history.epochs[1].train);
+}
+
+#[test]
+fn fit_flushes_subnormals_while_it_runs_and_restores_the_thread_after() {
+    let data = rings::<f64>();
+    let mut net: Box<Net<f64>> = Init::new(4).build().expect("init");
+    let mut inside = Vec::new();
+    fit_with(
+        &mut *net,
+        &mut sgd(0.05),
+        &data,
+        None,
+        &config(1),
+        |_, _, _| {
+            inside.push(flushing_subnormals());
+            Control::Continue
+        },
+    )
+    .expect("trains");
+    if cfg!(any(target_arch = "x86_64", target_arch = "aarch64")) {
+        assert_eq!(inside, [true; 5]);
+    }
+    assert!(
+        !flushing_subnormals(),
+        "the calling thread's setting is restored"
+    );
+}
+
+/// A fresh directory under the system's temporary directory.
+fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("nn-training-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn adam<N: Parameters<f32>>() -> Adam<f32, N> {
+    Adam::new(AdamConfig {
+        lr: 0.01,
+        schedule: Schedule::Cosine {
+            steps: 60,
+            min_lr: 0.0,
+        },
+        ..AdamConfig::default()
+    })
+    .expect("a valid config")
+}
+
+#[test]
+fn a_run_resumed_from_a_checkpoint_ends_with_bit_identical_weights() {
+    let data = rings::<f32>();
+    let config = TrainConfig {
+        epochs: 6,
+        ..config(1)
+    };
+    let mut straight: Box<Net<f32>> = Init::new(7).build().expect("init");
+    let straight_history = fit(&mut *straight, &mut adam(), &data, None, &config).expect("trains");
+
+    // The same run, checkpointed after every epoch and stopped after epoch 2 ...
+    let dir = scratch("resume");
+    let mut first: Box<Net<f32>> = Init::new(7).build().expect("init");
+    let history = fit_with(
+        &mut *first,
+        &mut adam(),
+        &data,
+        None,
+        &config,
+        |stats, net, opt| {
+            save_checkpoint(
+                dir.join(format!("epoch-{}", stats.epoch)),
+                net,
+                opt,
+                stats.epoch,
+            )
+            .expect("saved");
+            if stats.epoch == 2 {
+                Control::Stop
+            } else {
+                Control::Continue
+            }
+        },
+    )
+    .expect("trains");
+    assert_eq!(history.stop, Stop::Callback);
+    // ... then resumed, in fresh values, from the checkpoint of epoch 2.
+    let mut resumed: Box<Net<f32>> = Init::new(99).build().expect("init");
+    let mut optimizer = adam();
+    let epoch = load_checkpoint(dir.join("epoch-2"), &mut *resumed, &mut optimizer).expect("loads");
+    assert_eq!(epoch, 2);
+    assert_eq!(
+        optimizer.steps(),
+        2 * 6,
+        "the step count is restored (300 / 50 per epoch)"
+    );
+    let rest = resume_with(
+        &mut *resumed,
+        &mut optimizer,
+        &data,
+        None,
+        &config,
+        epoch,
+        |_, _, _| Control::Continue,
+    )
+    .expect("trains");
+
+    assert_eq!(bits(&*resumed), bits(&*straight), "bit for bit");
+    let epochs: Vec<usize> = rest.epochs.iter().map(|e| e.epoch).collect();
+    assert_eq!(epochs, [3, 4, 5, 6]);
+    assert_eq!(rest.epochs[3].train, straight_history.epochs[5].train);
+
+    // A checkpoint of another optimizer is refused before anything changes.
+    let mut sgd = Sgd::<f32, Net<f32>>::new(SgdConfig {
+        momentum: 0.9,
+        ..SgdConfig::default()
+    })
+    .expect("a valid config");
+    let before = bits(&*resumed);
+    let error = load_checkpoint(dir.join("epoch-2"), &mut *resumed, &mut sgd)
+        .expect_err("an Adam checkpoint");
+    assert!(
+        error.to_string().contains("optimizer.safetensors")
+            && error.to_string().contains("`momentum_buffer.h1.weight`"),
+        "{error}"
+    );
+    assert_eq!(bits(&*resumed), before, "the network is unchanged");
+    assert_eq!(sgd.steps(), 0, "the optimizer is unchanged");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn optimizer_state_files_use_pytorch_names_and_refuse_another_optimizers_state() {
+    let data = rings::<f32>();
+    let mut net: Box<Net<f32>> = Init::new(7).build().expect("init");
+    let mut optimizer = adam();
+    fit(
+        &mut *net,
+        &mut optimizer,
+        &data,
+        None,
+        &TrainConfig {
+            epochs: 1,
+            ..config(1)
+        },
+    )
+    .expect("trains");
+    let bytes = optimizer.state_to_bytes();
+    let header_len = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes")) as usize;
+    let header: serde_json::Value =
+        serde_json::from_slice(&bytes[8..8 + header_len]).expect("a JSON header");
+    let mut names: Vec<&str> = header
+        .as_object()
+        .expect("an object")
+        .keys()
+        .map(String::as_str)
+        .filter(|name| *name != "__metadata__")
+        .collect();
+    names.sort_unstable();
+    let mut expected: Vec<String> = ["exp_avg", "exp_avg_sq"]
+        .iter()
+        .flat_map(|state| {
+            Net::<f32>::TENSORS
+                .iter()
+                .map(move |t| format!("{state}.{}", t.name))
+        })
+        .collect();
+    expected.sort_unstable();
+    assert_eq!(names, expected);
+    assert_eq!(header["__metadata__"]["step"], "6");
+    assert_eq!(
+        header["exp_avg.h1.weight"]["shape"],
+        serde_json::json!([16, 2])
+    );
+
+    // Loading it back into a fresh Adam restores the state exactly.
+    let mut again = adam::<Net<f32>>();
+    again.load_state_from_bytes(&bytes).expect("loads");
+    assert_eq!(again.state_to_bytes(), bytes);
+
+    // Into an SGD with momentum: a clear error, and the SGD unchanged.
+    let mut momentum = Sgd::<f32, Net<f32>>::new(SgdConfig {
+        momentum: 0.9,
+        ..SgdConfig::default()
+    })
+    .expect("a valid config");
+    let untouched = momentum.state_to_bytes();
+    let error = momentum
+        .load_state_from_bytes(&bytes)
+        .expect_err("wrong optimizer");
+    let message = error.to_string();
+    assert!(
+        message.starts_with("tensor `momentum_buffer.h1.weight` (shape [16, 2]) is missing")
+            && message.contains("which has `exp_avg.h1.weight`"),
+        "{message}"
+    );
+    assert_eq!(momentum.state_to_bytes(), untouched);
+}
+
+nn_runtime::network! {
+    /// `o = w x`: one weight, so that a forward pass can be made to produce a subnormal.
+    pub struct Scale { input: 1, out: dense(1, bias = false), loss: binary_cross_entropy }
+}
+
+#[test]
+fn the_threads_of_fits_pool_flush_subnormals_too() {
+    // `w x = 1e-20 · 1e-20 = 1e-40` is subnormal: kept, the logit is positive and the label-1
+    // sample counts as correct; flushed to 0, it counts as wrong. `lr = 0` keeps `w`.
+    let data = Dataset::<f32, 1, 1>::classification(&[[1e-20]], &[1]).expect("valid rows");
+    let accuracy = |threads| {
+        let mut net = Scale::<f32>::boxed_zeros();
+        net.out.weight[0] = 1e-20;
+        let mut sgd = Sgd::<f32, Scale<f32>>::new(SgdConfig {
+            lr: 0.0,
+            ..SgdConfig::default()
+        })
+        .expect("a valid config");
+        let config = TrainConfig {
+            epochs: 1,
+            batch_size: 1,
+            ..config(threads)
+        };
+        let history = fit(&mut *net, &mut sgd, &data, None, &config).expect("trains");
+        assert_eq!(net.out.weight[0], 1e-20);
+        assert_eq!(
+            evaluate(&*net, &data).accuracy,
+            Some(1.0),
+            "unflushed outside fit"
+        );
+        history.epochs[0].train.accuracy
+    };
+    if cfg!(any(target_arch = "x86_64", target_arch = "aarch64")) {
+        // On the calling thread; then on a thread of the two-thread pool, where `fit`
+        // evaluates the epoch.
+        assert_eq!(accuracy(1), Some(0.0));
+        assert_eq!(accuracy(2), Some(0.0));
+    }
 }

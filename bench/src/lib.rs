@@ -244,7 +244,8 @@ pub fn transpose(rows: usize, cols: usize, data: &[f32]) -> Vec<f32> {
     out
 }
 
-/// Makes every library single-threaded; call first thing in `main`, before any thread
+/// Makes every library single-threaded and flushes subnormals to zero; call first thing in
+/// `main`, before any thread
 /// exists. `RAYON_NUM_THREADS=1` is read by rayon's global pool (dfdx's GEMMs run on it with
 /// `rayon::current_num_threads()`) and by candle (its GEMM's `Parallelism`); burn-ndarray is
 /// built without its `multi-threads` feature; `MATMUL_NUM_THREADS=1` covers matrixmultiply
@@ -253,7 +254,14 @@ pub fn transpose(rows: usize, cols: usize, data: &[f32]) -> Vec<f32> {
 ///
 /// `NN_BENCH_PEER_THREADS=n` sets `n` instead of 1: only to check that the setting reaches the
 /// peers (their times and CPU use change with it), never for the figures of BENCHMARKS.md.
+///
+/// It also flushes subnormal floats to zero for the rest of the process, on this thread and
+/// on every thread of rayon's global pool ([`nn_runtime::fpenv`]), for every library alike:
+/// `nn`'s `fit` does so, and a timed loop that drifts into subnormals would otherwise measure
+/// the CPU's microcode assists rather than the library.
 pub fn single_thread() {
+    // The setting is meant to last as long as the process: the guards are never dropped.
+    std::mem::forget(nn_runtime::FlushSubnormals::new());
     let n = std::env::var("NN_BENCH_PEER_THREADS")
         .ok()
         .and_then(|v| v.parse::<usize>().ok())
@@ -264,6 +272,7 @@ pub fn single_thread() {
     }
     let _ = rayon::ThreadPoolBuilder::new()
         .num_threads(n)
+        .start_handler(|_| std::mem::forget(nn_runtime::FlushSubnormals::new()))
         .build_global();
     assert_eq!(rayon::current_num_threads(), n, "rayon's global pool");
 }

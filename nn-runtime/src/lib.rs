@@ -9,6 +9,7 @@ pub mod activation;
 #[cfg(feature = "std")]
 pub mod data;
 mod embed;
+pub mod fpenv;
 #[cfg(feature = "std")]
 pub mod gradcheck;
 #[cfg(feature = "std")]
@@ -32,6 +33,7 @@ pub mod train;
 pub mod ts;
 
 pub use activation::ActivationKind;
+pub use fpenv::FlushSubnormals;
 #[cfg(feature = "std")]
 pub use gradcheck::{GradientCheck, check_gradient, check_gradient_batch};
 #[cfg(feature = "std")]

@@ -1,6 +1,7 @@
 //! AdaGrad: per-parameter learning rates from the sum of squared gradients.
 
 use alloc::boxed::Box;
+use alloc::vec::Vec;
 use core::marker::PhantomData;
 
 use super::{Optim, Schedule, StepScalars, UpdateRule, for_each};
@@ -72,6 +73,14 @@ impl<T: Real, N: Parameters<T>> UpdateRule for AdaGradRule<T, N> {
             *sum += g * g;
             *p -= s.lr * g / (sum.sqrt() + eps);
         });
+    }
+
+    fn state(&self) -> Vec<(&'static str, &N)> {
+        alloc::vec![("sum", &*self.sum_sq)]
+    }
+
+    fn state_mut(&mut self) -> Vec<(&'static str, &mut N)> {
+        alloc::vec![("sum", &mut *self.sum_sq)]
     }
 }
 

@@ -1,6 +1,7 @@
 //! Adam and AdamW: bias-corrected moment estimates; L2 or decoupled weight decay.
 
 use alloc::boxed::Box;
+use alloc::vec::Vec;
 use core::marker::PhantomData;
 
 use super::{Optim, Schedule, StepScalars, UpdateRule, for_each};
@@ -131,6 +132,16 @@ impl<T: Real, N: Parameters<T>> Moments<T, N> {
             *p -= step_size * *m / (v.sqrt() / sqrt_bias2 + eps);
         });
     }
+
+    /// `β₁ᵗ`, `β₂ᵗ` after `steps` steps: the running products [`update`](Self::update) keeps,
+    /// multiplied in the same order, so they are bit for bit the same.
+    fn restore_steps(&mut self, h: &Hyper, steps: u64) {
+        (self.beta1_t, self.beta2_t) = (1.0, 1.0);
+        for _ in 0..steps {
+            self.beta1_t *= h.beta1;
+            self.beta2_t *= h.beta2;
+        }
+    }
 }
 
 /// Declares the update rule of an Adam-family optimizer: [`Moments`], with the config's
@@ -165,6 +176,18 @@ macro_rules! adam_rule {
 
             fn update(&mut self, config: &$config, net: &mut N, grad: &N, s: StepScalars<T>) {
                 self.0.update(&config.hyper(), net, grad, s);
+            }
+
+            fn state(&self) -> Vec<(&'static str, &N)> {
+                alloc::vec![("exp_avg", &*self.0.m), ("exp_avg_sq", &*self.0.v)]
+            }
+
+            fn state_mut(&mut self) -> Vec<(&'static str, &mut N)> {
+                alloc::vec![("exp_avg", &mut *self.0.m), ("exp_avg_sq", &mut *self.0.v)]
+            }
+
+            fn restore_steps(&mut self, config: &$config, steps: u64) {
+                self.0.restore_steps(&config.hyper(), steps);
             }
         }
     };

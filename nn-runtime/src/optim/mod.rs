@@ -25,7 +25,9 @@
 //! - `schedule`: the learning rate `η_t` of step `t`, from `lr` ([`Schedule`]).
 //!
 //! State (moments, velocities) lives in the optimizer, as boxed values of the network's own
-//! type allocated by the constructor: [`Optimizer::step`] allocates nothing.
+//! type allocated by the constructor: [`Optimizer::step`] allocates nothing. It saves to and
+//! loads from a safetensors file ([`Optim::save_state`], [`Optim::load_state`]; names in
+//! [`state`]), for checkpoints.
 //!
 //! Each optimizer is an [`Optim`] around its [`UpdateRule`] (`Sgd<T, N>` is
 //! `Optim<SgdRule<T, N>>`): the rule holds the state and the few lines of math, `Optim` what
@@ -67,6 +69,7 @@ mod rmsprop;
 mod rule;
 mod schedule;
 mod sgd;
+pub mod state;
 
 pub use adagrad::{AdaGrad, AdaGradConfig, AdaGradRule};
 pub use adam::{Adam, AdamConfig, AdamRule, AdamW, AdamWConfig, AdamWRule};

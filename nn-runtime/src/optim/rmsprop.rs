@@ -1,6 +1,7 @@
 //! RMSProp: per-parameter learning rates from a running mean of squared gradients.
 
 use alloc::boxed::Box;
+use alloc::vec::Vec;
 use core::marker::PhantomData;
 
 use super::{Optim, Schedule, StepScalars, UpdateRule, for_each};
@@ -97,6 +98,22 @@ impl<T: Real, N: Parameters<T>> UpdateRule for RmsPropRule<T, N> {
                 *p -= s.lr * *b;
             }),
         }
+    }
+
+    fn state(&self) -> Vec<(&'static str, &N)> {
+        let mut state = alloc::vec![("square_avg", &*self.mean_sq)];
+        state.extend(self.buffer.iter().map(|b| ("momentum_buffer", &**b)));
+        state
+    }
+
+    fn state_mut(&mut self) -> Vec<(&'static str, &mut N)> {
+        let mut state = alloc::vec![("square_avg", &mut *self.mean_sq)];
+        state.extend(
+            self.buffer
+                .iter_mut()
+                .map(|b| ("momentum_buffer", &mut **b)),
+        );
+        state
     }
 }
 

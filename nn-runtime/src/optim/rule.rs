@@ -6,6 +6,8 @@ use super::{
     AdaGradConfig, AdamConfig, AdamWConfig, Optimizer, RmsPropConfig, Schedule, SgdConfig,
     clip_factor,
 };
+use alloc::vec::Vec;
+
 use crate::Real;
 use crate::network::Parameters;
 use crate::train::ConfigError;
@@ -94,15 +96,28 @@ pub trait UpdateRule: Sized {
         grad: &Self::Net,
         step: StepScalars<Self::Scalar>,
     );
+
+    /// The per-parameter state, each value with its name in a state file (PyTorch's:
+    /// `exp_avg`, `momentum_buffer`; see [`state`](super::state)); empty for a rule without.
+    fn state(&self) -> Vec<(&'static str, &Self::Net)>;
+
+    /// [`state`](Self::state), mutable, in the same order.
+    fn state_mut(&mut self) -> Vec<(&'static str, &mut Self::Net)>;
+
+    /// Recomputes what the rule derives from the step count (Adam's `β₁ᵗ`, `β₂ᵗ`) after its
+    /// state was loaded at step `steps`; exactly as `steps` steps would have left it.
+    fn restore_steps(&mut self, config: &Self::Config, steps: u64) {
+        let _ = (config, steps);
+    }
 }
 
 /// An optimizer from an update rule: keeps the config and the step count, and gives each step
 /// its scheduled learning rate and clip factor. [`Sgd`](super::Sgd), [`Adam`](super::Adam),
 /// ... are this type with their rule.
 pub struct Optim<R: UpdateRule> {
-    config: R::Config,
-    rule: R,
-    steps: u64,
+    pub(super) config: R::Config,
+    pub(super) rule: R,
+    pub(super) steps: u64,
 }
 
 impl<R: UpdateRule> Optim<R> {

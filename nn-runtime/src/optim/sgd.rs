@@ -1,6 +1,7 @@
 //! Stochastic gradient descent, with optional momentum or Nesterov momentum.
 
 use alloc::boxed::Box;
+use alloc::vec::Vec;
 use core::marker::PhantomData;
 
 use super::{Optim, Schedule, StepScalars, UpdateRule, for_each};
@@ -112,6 +113,20 @@ impl<T: Real, N: Parameters<T>> UpdateRule for SgdRule<T, N> {
                 *p -= s.lr * update;
             }),
         }
+    }
+
+    fn state(&self) -> Vec<(&'static str, &N)> {
+        self.velocity
+            .iter()
+            .map(|v| ("momentum_buffer", &**v))
+            .collect()
+    }
+
+    fn state_mut(&mut self) -> Vec<(&'static str, &mut N)> {
+        self.velocity
+            .iter_mut()
+            .map(|v| ("momentum_buffer", &mut **v))
+            .collect()
     }
 }
 

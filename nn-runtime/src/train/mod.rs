@@ -17,25 +17,31 @@
 //! one documented panic is [`evaluate`] on an empty dataset. Every error type is
 //! `#[non_exhaustive]` and implements `std::error::Error`.
 
+mod checkpoint;
 mod error;
+mod log;
+#[cfg(test)]
+mod tests;
 
+pub use checkpoint::{load_checkpoint, save_checkpoint};
 pub use error::{ConfigError, TrainError};
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use std::time::{Duration, Instant};
 
-use indicatif::{ProgressBar, ProgressStyle};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
 use crate::Real;
 use crate::data::Dataset;
+use crate::fpenv::FlushSubnormals;
 use crate::linalg::{Batch, PARALLEL_MIN_MACS};
 use crate::loss::LossKind;
 use crate::network::{Network, Parameters};
 use crate::optim::Optimizer;
+use log::Log;
 
 /// How to train: epochs, minibatch size, the shuffling seed, early stopping, progress.
 #[derive(Clone, Debug, PartialEq)]
@@ -48,7 +54,8 @@ pub struct TrainConfig {
     pub seed: u64,
     /// Stop when the monitored loss stops improving, and keep the best weights.
     pub early_stopping: Option<EarlyStopping>,
-    /// Show a progress bar on a terminal (it stays hidden when stderr is not a terminal).
+    /// Report progress on stderr: a progress bar on a terminal (epoch `k/N`, samples per
+    /// second, ETA), else one line per epoch ([`summary`], the epoch's time and rate).
     pub progress: bool,
     /// Threads for the large matrix products of each step and of the evaluation (a rayon
     /// pool of this size; see [`linalg`](crate::linalg#threads)): 1 runs everything on the
@@ -93,7 +100,7 @@ pub struct Metrics {
 /// What one epoch achieved.
 #[derive(Clone, Debug, PartialEq)]
 pub struct EpochStats {
-    /// The epoch, from 1.
+    /// The epoch, from 1 (counted from the start of the run, also after a [`resume_with`]).
     pub epoch: usize,
     /// Metrics on the training data after the epoch.
     pub train: Metrics,
@@ -105,16 +112,39 @@ pub struct EpochStats {
     pub elapsed: Duration,
 }
 
+/// What the per-epoch callback of [`fit_with`] decides.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Control {
+    /// Go on with the next epoch.
+    Continue,
+    /// End the run now; [`History::stop`] is then [`Stop::Callback`].
+    Stop,
+}
+
+/// Why a run ended.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Stop {
+    /// Every epoch of [`TrainConfig::epochs`] ran.
+    #[default]
+    Completed,
+    /// Early stopping: the monitored loss stopped improving.
+    EarlyStopping,
+    /// The per-epoch callback returned [`Control::Stop`].
+    Callback,
+}
+
 /// The record of a run, returned to the caller.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct History {
-    /// One entry per completed epoch.
+    /// One entry per completed epoch (of this call: a resumed run starts after the checkpoint).
     pub epochs: Vec<EpochStats>,
     /// The epoch (from 1) whose weights the network holds at the end: the best one under early
     /// stopping, else the last.
     pub best_epoch: usize,
-    /// Whether early stopping ended the run before `epochs`.
+    /// Whether early stopping ended the run before `epochs` (`stop == Stop::EarlyStopping`).
     pub stopped_early: bool,
+    /// Why the run ended.
+    pub stop: Stop,
 }
 
 /// Trains `net` on `train` with `optimizer`, evaluating on `validation` after every epoch.
@@ -129,6 +159,15 @@ pub struct History {
 /// the weights before each step, one copy of the parameters per step). Either way the error
 /// names the epoch, the step and what went non-finite, and `net` holds exactly the weights
 /// from before that step.
+///
+/// Training runs with subnormal floats flushed to zero, on the calling thread and on the
+/// threads of the pool (a [`FlushSubnormals`] guard; the calling thread's setting is restored
+/// when `fit` returns). Subnormals cost 10–100× on x86 and training drifts into them; see
+/// [`fpenv`](crate::fpenv) for what changes numerically (nothing above `T::MIN_POSITIVE`).
+///
+/// With `config.progress`, a terminal shows a progress bar (epoch `k/N`, samples per second,
+/// ETA), and a stderr that is not a terminal (a log file, CI) gets one line per epoch,
+/// [`summary`] with the epoch's time and rate.
 ///
 /// # Errors
 ///
@@ -152,112 +191,247 @@ where
     N: Network<T, IN, OUT> + Send + Sync,
     O: Optimizer<T, N>,
 {
-    config.check()?;
-    if train.is_empty() {
-        return Err(TrainError::EmptyDataset);
-    }
-    if validation.is_some_and(Dataset::is_empty) {
-        return Err(TrainError::EmptyValidation);
-    }
-    if let Some(tensor) = non_finite_tensor(net) {
-        return Err(TrainError::NonFiniteWeights { tensor });
-    }
-    let steps = train.len().div_ceil(config.batch_size);
-    let progress = progress_bar(config, steps);
-    let mut grad = N::boxed_zeros();
-    // The weights before the current step, restored if its update is not finite.
-    let mut before_step = N::boxed_zeros();
-    let pool = thread_pool(config.threads)?;
-    // Handing a step to the pool costs tens of microseconds; skip it when no product of a
-    // step is large enough to split.
-    let step_pool = pool
-        .as_ref()
-        .filter(|_| largest_weight::<T, N>() * config.batch_size >= PARALLEL_MIN_MACS);
-    let mut order: Vec<usize> = (0..train.len()).collect();
-    let mut history = History::default();
-    let mut best: Option<(f64, Box<N>)> = None;
-    let mut since_best = 0;
+    fit_with(net, optimizer, train, validation, config, |_, _, _| {
+        Control::Continue
+    })
+}
 
-    for epoch in 1..=config.epochs {
-        let started = Instant::now();
-        order.shuffle(&mut ChaCha8Rng::seed_from_u64(
-            config.seed.wrapping_add(epoch as u64),
-        ));
-        for (step, indices) in order.chunks(config.batch_size).enumerate() {
-            let step = step + 1;
-            let x: Batch<T, IN> = train.inputs.select_columns(indices);
-            let y: Batch<T, OUT> = train.targets.select_columns(indices);
-            let loss = in_pool(step_pool, || {
-                grad.fill(T::zero());
-                net.backward_batch(&x, &y, &mut grad)
-            })
-            .to_f64();
-            let failure = if !loss.is_finite() {
-                Some(TrainError::NonFiniteLoss { epoch, step, loss })
-            } else if let Some(tensor) = non_finite_tensor(&*grad) {
-                Some(TrainError::NonFiniteGradient {
-                    epoch,
-                    step,
-                    tensor,
+/// [`fit`], calling `on_epoch(stats, net, optimizer)` after every epoch: to log the metrics,
+/// save a checkpoint ([`save_checkpoint`]) or stop the run by returning [`Control::Stop`].
+///
+/// The callback runs after the epoch's evaluation and after early stopping has recorded the
+/// epoch (so `net` holds the epoch's own weights), and is not called for the epoch at which
+/// early stopping ends the run (the network then already holds the best epoch's weights).
+/// When the callback stops the run, [`History::stop`] is [`Stop::Callback`] and the network
+/// holds the weights it would hold after a last epoch (the best ones under early stopping).
+///
+/// # Errors
+///
+/// As [`fit`].
+///
+/// # Examples
+///
+/// ```
+/// use nn_runtime::data::Dataset;
+/// use nn_runtime::optim::{Sgd, SgdConfig};
+/// use nn_runtime::train::{Control, Stop, TrainConfig, fit_with};
+/// # use nn_runtime::Parameters;
+/// nn_runtime::network! { struct Net { input: 1, out: dense(1), loss: mse } }
+/// let data = Dataset::<f32, 1, 1>::regression(&[[0.0], [1.0]], &[[1.0], [3.0]])?;
+/// let mut net = Net::<f32>::boxed_zeros();
+/// let mut sgd = Sgd::new(SgdConfig { lr: 0.1, ..Default::default() })?;
+/// let config = TrainConfig { epochs: 100, progress: false, ..Default::default() };
+/// let history = fit_with(&mut *net, &mut sgd, &data, None, &config, |stats, _net, _sgd| {
+///     if stats.train.loss < 0.01 { Control::Stop } else { Control::Continue }
+/// })?;
+/// assert_eq!(history.stop, Stop::Callback);
+/// assert!(history.epochs.len() < 100 && history.epochs.last().unwrap().train.loss < 0.01);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn fit_with<T, N, O, F, const IN: usize, const OUT: usize>(
+    net: &mut N,
+    optimizer: &mut O,
+    train: &Dataset<T, IN, OUT>,
+    validation: Option<&Dataset<T, IN, OUT>>,
+    config: &TrainConfig,
+    on_epoch: F,
+) -> Result<History, TrainError>
+where
+    T: Real,
+    N: Network<T, IN, OUT> + Send + Sync,
+    O: Optimizer<T, N>,
+    F: FnMut(&EpochStats, &N, &O) -> Control,
+{
+    let run = Run {
+        config,
+        first_epoch: 1,
+        log: Log::for_config(config),
+    };
+    run.fit(net, optimizer, train, validation, on_epoch)
+}
+
+/// [`fit_with`] continuing a run from a checkpoint taken after epoch `completed` (see
+/// [`load_checkpoint`]): runs epochs `completed + 1 ..= config.epochs`, shuffling each as the
+/// uninterrupted run would have (each epoch shuffles the previous epoch's order with seed
+/// `config.seed + e`; the shuffles of epochs `1..=completed` are replayed first).
+///
+/// With the same `config`, the weights and optimizer state of the checkpoint, the result is
+/// bit for bit the weights of the uninterrupted run. Early stopping starts afresh at the
+/// checkpoint: its best loss and patience count are not part of the checkpoint.
+///
+/// # Errors
+///
+/// As [`fit`].
+pub fn resume_with<T, N, O, F, const IN: usize, const OUT: usize>(
+    net: &mut N,
+    optimizer: &mut O,
+    train: &Dataset<T, IN, OUT>,
+    validation: Option<&Dataset<T, IN, OUT>>,
+    config: &TrainConfig,
+    completed: usize,
+    on_epoch: F,
+) -> Result<History, TrainError>
+where
+    T: Real,
+    N: Network<T, IN, OUT> + Send + Sync,
+    O: Optimizer<T, N>,
+    F: FnMut(&EpochStats, &N, &O) -> Control,
+{
+    let run = Run {
+        config,
+        first_epoch: completed.saturating_add(1),
+        log: Log::for_config(config),
+    };
+    run.fit(net, optimizer, train, validation, on_epoch)
+}
+
+/// One call of the training loop: the configuration, where to start and where to report.
+struct Run<'a> {
+    config: &'a TrainConfig,
+    /// The first epoch to run (1, or one past a checkpoint).
+    first_epoch: usize,
+    log: Log,
+}
+
+impl Run<'_> {
+    fn fit<T, N, O, F, const IN: usize, const OUT: usize>(
+        mut self,
+        net: &mut N,
+        optimizer: &mut O,
+        train: &Dataset<T, IN, OUT>,
+        validation: Option<&Dataset<T, IN, OUT>>,
+        mut on_epoch: F,
+    ) -> Result<History, TrainError>
+    where
+        T: Real,
+        N: Network<T, IN, OUT> + Send + Sync,
+        O: Optimizer<T, N>,
+        F: FnMut(&EpochStats, &N, &O) -> Control,
+    {
+        let config = self.config;
+        config.check()?;
+        if train.is_empty() {
+            return Err(TrainError::EmptyDataset);
+        }
+        if validation.is_some_and(Dataset::is_empty) {
+            return Err(TrainError::EmptyValidation);
+        }
+        if let Some(tensor) = non_finite_tensor(net) {
+            return Err(TrainError::NonFiniteWeights { tensor });
+        }
+        let _flush = FlushSubnormals::new();
+        let mut grad = N::boxed_zeros();
+        // The weights before the current step, restored if its update is not finite.
+        let mut before_step = N::boxed_zeros();
+        let pool = thread_pool(config.threads)?;
+        // Handing a step to the pool costs tens of microseconds; skip it when no product of a
+        // step is large enough to split.
+        let step_pool = pool
+            .as_ref()
+            .filter(|_| largest_weight::<T, N>() * config.batch_size >= PARALLEL_MIN_MACS);
+        let mut order: Vec<usize> = (0..train.len()).collect();
+        let mut history = History::default();
+        let mut best: Option<(f64, Box<N>)> = None;
+        let mut since_best = 0;
+        // Epoch `e` shuffles the previous epoch's order with seed `seed + e`; a resumed run
+        // replays the shuffles of the epochs before it (cheap: no arithmetic on samples).
+        for epoch in 1..self.first_epoch.min(config.epochs + 1) {
+            shuffle(&mut order, config.seed, epoch);
+        }
+        self.log.start(self.first_epoch, config.epochs, train.len());
+
+        for epoch in self.first_epoch..=config.epochs {
+            let started = Instant::now();
+            self.log.epoch(epoch, config.epochs);
+            shuffle(&mut order, config.seed, epoch);
+            for (step, indices) in order.chunks(config.batch_size).enumerate() {
+                let step = step + 1;
+                let x: Batch<T, IN> = train.inputs.select_columns(indices);
+                let y: Batch<T, OUT> = train.targets.select_columns(indices);
+                let loss = in_pool(step_pool, || {
+                    grad.fill(T::zero());
+                    net.backward_batch(&x, &y, &mut grad)
                 })
-            } else {
-                before_step.copy_from(net);
-                optimizer.step(net, &grad);
-                non_finite_tensor(net).map(|tensor| {
-                    net.copy_from(&before_step);
-                    TrainError::NonFiniteUpdate {
+                .to_f64();
+                let failure = if !loss.is_finite() {
+                    Some(TrainError::NonFiniteLoss { epoch, step, loss })
+                } else if let Some(tensor) = non_finite_tensor(&*grad) {
+                    Some(TrainError::NonFiniteGradient {
                         epoch,
                         step,
                         tensor,
-                    }
-                })
+                    })
+                } else {
+                    before_step.copy_from(net);
+                    optimizer.step(net, &grad);
+                    non_finite_tensor(net).map(|tensor| {
+                        net.copy_from(&before_step);
+                        TrainError::NonFiniteUpdate {
+                            epoch,
+                            step,
+                            tensor,
+                        }
+                    })
+                };
+                if let Some(error) = failure {
+                    self.log.abandon();
+                    return Err(error);
+                }
+                self.log.samples(indices.len());
+            }
+            let elapsed = started.elapsed();
+            let stats = EpochStats {
+                epoch,
+                train: in_pool(pool.as_ref(), || evaluate(net, train)),
+                validation: validation.map(|v| in_pool(pool.as_ref(), || evaluate(net, v))),
+                learning_rate: optimizer.learning_rate().to_f64(),
+                elapsed,
             };
-            if let Some(error) = failure {
-                progress.abandon();
-                return Err(error);
-            }
-            progress.inc(1);
-        }
-        let elapsed = started.elapsed();
-        let stats = EpochStats {
-            epoch,
-            train: in_pool(pool.as_ref(), || evaluate(net, train)),
-            validation: validation.map(|v| in_pool(pool.as_ref(), || evaluate(net, v))),
-            learning_rate: optimizer.learning_rate().to_f64(),
-            elapsed,
-        };
-        progress.set_message(summary(&stats));
-        history.best_epoch = epoch;
-        let monitored = stats.validation.unwrap_or(stats.train).loss;
-        history.epochs.push(stats);
+            self.log.epoch_done(&stats, train.len());
+            history.best_epoch = epoch;
+            let monitored = stats.validation.unwrap_or(stats.train).loss;
+            history.epochs.push(stats);
 
-        if let Some(stopping) = config.early_stopping {
-            match &mut best {
-                Some((best_loss, weights)) if monitored >= *best_loss - stopping.min_delta => {
-                    since_best += 1;
-                    history.best_epoch = epoch - since_best;
-                    if since_best >= stopping.patience {
-                        net.copy_from(weights);
-                        history.stopped_early = epoch < config.epochs;
-                        break;
+            if let Some(stopping) = config.early_stopping {
+                match &mut best {
+                    Some((best_loss, weights)) if monitored >= *best_loss - stopping.min_delta => {
+                        since_best += 1;
+                        history.best_epoch = epoch - since_best;
+                        if since_best >= stopping.patience {
+                            net.copy_from(weights);
+                            history.stopped_early = epoch < config.epochs;
+                            if history.stopped_early {
+                                history.stop = Stop::EarlyStopping;
+                            }
+                            break;
+                        }
                     }
+                    Some((best_loss, weights)) => {
+                        *best_loss = monitored;
+                        weights.copy_from(net);
+                        since_best = 0;
+                    }
+                    None => best = Some((monitored, net.boxed_copy())),
                 }
-                Some((best_loss, weights)) => {
-                    *best_loss = monitored;
-                    weights.copy_from(net);
-                    since_best = 0;
+            }
+            let last = history.epochs.last();
+            if let Some(stats) = last
+                && on_epoch(stats, net, optimizer) == Control::Stop
+            {
+                if epoch < config.epochs {
+                    history.stop = Stop::Callback;
                 }
-                None => best = Some((monitored, net.boxed_copy())),
+                break;
             }
         }
+        if let (Some((_, weights)), false) = (&best, history.stopped_early)
+            && since_best > 0
+        {
+            net.copy_from(weights);
+        }
+        self.log.finish();
+        Ok(history)
     }
-    if let (Some((_, weights)), false) = (&best, history.stopped_early)
-        && since_best > 0
-    {
-        net.copy_from(weights);
-    }
-    progress.finish();
-    Ok(history)
 }
 
 impl TrainConfig {
@@ -272,6 +446,13 @@ impl TrainConfig {
     }
 }
 
+/// Epoch `epoch`'s shuffle of the previous epoch's `order`, seeded with `seed + epoch`.
+fn shuffle(order: &mut [usize], seed: u64, epoch: usize) {
+    order.shuffle(&mut ChaCha8Rng::seed_from_u64(
+        seed.wrapping_add(epoch as u64),
+    ));
+}
+
 /// The rayon pool for `threads` (0: one per core), or `None` for one thread.
 fn thread_pool(threads: usize) -> Result<Option<rayon::ThreadPool>, TrainError> {
     let threads = match threads {
@@ -283,6 +464,11 @@ fn thread_pool(threads: usize) -> Result<Option<rayon::ThreadPool>, TrainError> 
     }
     rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
+        // Each thread has its own floating-point control register. A new thread inherits its
+        // creator's on Linux (and `fit` creates the pool inside its guard), but not on every
+        // platform: set it explicitly. The pool's threads live only as long as the pool (this
+        // `fit` call), so their guards need no restoring.
+        .start_handler(|_| core::mem::forget(FlushSubnormals::new()))
         .build()
         .map(Some)
         .map_err(|e| TrainError::ThreadPool(alloc::format!("{e}")))
@@ -414,18 +600,6 @@ fn all_finite<T: Real>(values: &[T]) -> bool {
     lanes.iter().chain(rest).all(|x| x.is_finite())
 }
 
-fn progress_bar(config: &TrainConfig, steps: usize) -> ProgressBar {
-    if !config.progress {
-        return ProgressBar::hidden();
-    }
-    // `ProgressBar::new` draws to stderr only when it is a terminal.
-    let bar = ProgressBar::new((steps * config.epochs) as u64);
-    if let Ok(style) = ProgressStyle::with_template("{bar:30} {pos}/{len} steps, {elapsed} {msg}") {
-        bar.set_style(style);
-    }
-    bar
-}
-
 /// `epoch 3: loss 0.1234 acc 0.9650 | val loss 0.1500 acc 0.9600`
 pub fn summary(stats: &EpochStats) -> alloc::string::String {
     let metrics = |m: &Metrics| match m.accuracy {
@@ -437,24 +611,4 @@ pub fn summary(stats: &EpochStats) -> alloc::string::String {
         text += &alloc::format!(" | val {}", metrics(validation));
     }
     text
-}
-
-#[cfg(test)]
-mod tests {
-    use super::all_finite;
-
-    #[test]
-    fn all_finite_finds_a_nan_or_infinity_anywhere() {
-        let finite: alloc::vec::Vec<f32> = (0..37).map(|i| i as f32 * 1e36).collect();
-        assert!(all_finite(&finite));
-        assert!(all_finite::<f64>(&[]));
-        for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
-            // In the vectorized lanes, and in the remainder after the last full chunk.
-            for at in [0, 15, 16, 31, 32, 36] {
-                let mut values = finite.clone();
-                values[at] = bad;
-                assert!(!all_finite(&values), "{bad} at {at}");
-            }
-        }
-    }
 }
