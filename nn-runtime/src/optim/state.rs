@@ -216,6 +216,7 @@ fn find<'a>(
         return Err(WeightsError::MissingTensor {
             file: None,
             name: name.into(),
+            looked_for: name.into(),
             shape: shape.to_vec(),
             available: closest_first(name, file),
         });
