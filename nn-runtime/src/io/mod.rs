@@ -195,7 +195,7 @@ pub fn save<T: Real, N: Parameters<T>>(
     net: &N,
     path: impl AsRef<Path>,
 ) -> Result<(), WeightsError> {
-    write(path.as_ref(), &to_bytes(net))
+    write_atomic(path.as_ref(), &to_bytes(net))
 }
 
 /// Saves `net`'s parameters as [`save`] does, under the file names of `options` (see
@@ -208,11 +208,12 @@ pub fn save_with<T: Real, N: Parameters<T>>(
     path: impl AsRef<Path>,
     options: &LoadOptions,
 ) -> Result<(), WeightsError> {
-    write(path.as_ref(), &to_bytes_with(net, options)?)
+    write_atomic(path.as_ref(), &to_bytes_with(net, options)?)
 }
 
-/// Writes `bytes` to a sibling temporary file of `path` and renames it over `path`.
-fn write(path: &Path, bytes: &[u8]) -> Result<(), WeightsError> {
+/// Writes `bytes` to a sibling temporary file of `path` and renames it over `path`, so a reader
+/// never sees half a file (weights here, optimizer state and checkpoints in `optim` and `train`).
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), WeightsError> {
     let write_error = |source| WeightsError::Write {
         file: path.to_path_buf(),
         source,
@@ -428,7 +429,7 @@ pub fn load_boxed<T: Real, N: Parameters<T>>(
 
 /// The names of `tensors`, the closest to `name` first (by [`edit_distance`]; ties in data
 /// order).
-fn closest_first(name: &str, tensors: &[Tensor<'_>]) -> Vec<String> {
+pub(crate) fn closest_first(name: &str, tensors: &[Tensor<'_>]) -> Vec<String> {
     let mut names: Vec<(usize, &str)> = tensors
         .iter()
         .map(|tensor| (edit_distance(name, &tensor.name), tensor.name.as_str()))

@@ -30,8 +30,7 @@ use std::path::Path;
 use nn_format::File;
 
 use super::{Optim, UpdateRule};
-use crate::embed::edit_distance;
-use crate::io::{ARCHITECTURE_KEY, FORMAT_KEY, Loaded, WeightsError};
+use crate::io::{ARCHITECTURE_KEY, FORMAT_KEY, Loaded, WeightsError, closest_first, write_atomic};
 use crate::{Parameters, Real};
 
 /// The `__metadata__` key of the step count.
@@ -99,7 +98,7 @@ impl<R: UpdateRule> Optim<R> {
     /// Writes a sibling temporary file and renames it over `path`, so an existing file is
     /// replaced whole or not at all.
     pub fn save_state(&self, path: impl AsRef<Path>) -> Result<(), WeightsError> {
-        write_whole(path.as_ref(), &self.state_to_bytes())
+        write_atomic(path.as_ref(), &self.state_to_bytes())
     }
 
     /// Restores the state (tensors and step count) from the bytes of a file written by
@@ -194,17 +193,6 @@ fn shape<R: UpdateRule>(index: usize) -> &'static [usize] {
     <R::Net as Parameters<R::Scalar>>::TENSORS[index].shape
 }
 
-/// The names of `file`'s tensors, the closest to `name` first (ties in data order).
-fn closest_first(name: &str, file: &File<'_>) -> Vec<String> {
-    let mut names: Vec<(usize, &str)> = file
-        .tensors()
-        .iter()
-        .map(|tensor| (edit_distance(name, &tensor.name), tensor.name.as_str()))
-        .collect();
-    names.sort_by_key(|&(distance, _)| distance);
-    names.into_iter().map(|(_, name)| name.into()).collect()
-}
-
 /// The data of tensor `name`, checked to have `shape` and `dtype`.
 fn find<'a>(
     file: &File<'a>,
@@ -218,7 +206,7 @@ fn find<'a>(
             name: name.into(),
             looked_for: name.into(),
             shape: shape.to_vec(),
-            available: closest_first(name, file),
+            available: closest_first(name, file.tensors()),
         });
     };
     if found.dtype != dtype {
@@ -238,24 +226,4 @@ fn find<'a>(
         });
     }
     Ok(found.data)
-}
-
-/// Writes `bytes` to a sibling temporary file and renames it over `path`.
-pub(crate) fn write_whole(path: &Path, bytes: &[u8]) -> Result<(), WeightsError> {
-    let write_error = |source| WeightsError::Write {
-        file: path.to_path_buf(),
-        source,
-    };
-    let Some(name) = path.file_name() else {
-        return std::fs::write(path, bytes).map_err(write_error);
-    };
-    let mut temporary_name = name.to_os_string();
-    temporary_name.push(format!(".{}.tmp", std::process::id()));
-    let temporary = path.with_file_name(temporary_name);
-    std::fs::write(&temporary, bytes)
-        .and_then(|()| std::fs::rename(&temporary, path))
-        .map_err(|error| {
-            let _ = std::fs::remove_file(&temporary);
-            write_error(error)
-        })
 }

@@ -5,7 +5,6 @@ use alloc::string::ToString;
 use std::path::Path;
 
 use crate::io::{self, WeightsError};
-use crate::optim::state::write_whole;
 use crate::optim::{Optim, UpdateRule};
 use crate::{Parameters, Real};
 
@@ -47,7 +46,7 @@ where
     })?;
     let epoch = epoch.to_string();
     let state = optimizer.state_to_bytes_with(&[(EPOCH_KEY, epoch.as_str())]);
-    write_whole(&dir.join(OPTIMIZER_FILE), &state)?;
+    io::write_atomic(&dir.join(OPTIMIZER_FILE), &state)?;
     io::save(net, dir.join(WEIGHTS_FILE))
 }
 

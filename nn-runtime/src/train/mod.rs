@@ -242,12 +242,7 @@ where
     O: Optimizer<T, N>,
     F: FnMut(&EpochStats, &N, &O) -> Control,
 {
-    let run = Run {
-        config,
-        first_epoch: 1,
-        log: Log::for_config(config),
-    };
-    run.fit(net, optimizer, train, validation, on_epoch)
+    resume_with(net, optimizer, train, validation, config, 0, on_epoch)
 }
 
 /// [`fit_with`] continuing a run from a checkpoint taken after epoch `completed` (see
