@@ -23,6 +23,8 @@ pub mod loss;
 mod network;
 #[cfg(feature = "std")]
 pub mod optim;
+#[cfg(feature = "plot")]
+pub mod plot;
 mod real;
 #[cfg(feature = "std")]
 pub mod train;
