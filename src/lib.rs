@@ -6,3 +6,9 @@ pub mod digits;
 pub mod mnist;
 pub mod sine;
 pub mod xor;
+
+// The repository's README, whose examples run as doctests of this package. (`nn-runtime`'s
+// crate documentation is its own README, which ships in its package.)
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+mod readme {}
