@@ -98,7 +98,7 @@ pub enum PlotError {
 /// Training curves are blue, validation curves red; the best epoch (the one whose weights
 /// `fit` kept) is marked by a dashed grey line and a black dot on the validation curve (on the
 /// training curve without validation data). A loss of 0 or below, which a logarithmic axis
-/// cannot show, is drawn at the bottom of the axis. The accuracy panel is left out when no
+/// cannot show, is drawn at the bottom of the axis; a history of one epoch, as dots. The accuracy panel is left out when no
 /// epoch has an accuracy (`mse`). See the [module documentation](self) for an example.
 ///
 /// # Errors
@@ -407,6 +407,9 @@ where
             continue;
         }
         let style = color.stroke_width(2);
+        // A line through one point (a single epoch) draws nothing: a dot shows it.
+        let single = (points.len() == 1).then(|| Circle::new(points[0], 3, color.filled()));
+        chart.draw_series(single).map_err(draw_error)?;
         chart
             .draw_series(LineSeries::new(points, style))
             .map_err(draw_error)?
@@ -633,6 +636,22 @@ mod tests {
         let lowest = train.iter().map(|p| p.1).max().unwrap();
         assert_eq!(train[9].1, lowest);
         assert!(train[9].1 > train[8].1);
+    }
+
+    #[test]
+    fn a_single_epoch_is_drawn_as_dots() {
+        let mut history = history();
+        history.epochs.truncate(1);
+        history.best_epoch = 1;
+        let svg = history_svg(&history).unwrap();
+        // A line through one point draws nothing: each curve gets a dot of its colour.
+        for color in ["#0000FF", "#FF0000"] {
+            let fill = format!("fill=\"{color}\"");
+            let dots = svg
+                .lines()
+                .filter(|l| l.starts_with("<circle") && l.contains(&fill));
+            assert_eq!(dots.count(), 2, "{color}: loss and accuracy");
+        }
     }
 
     #[test]
