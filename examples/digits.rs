@@ -65,7 +65,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Saved with the standardization folded into `h1`: the file's model takes raw pixels.
     nn_runtime::io::save(&*outcome.raw_pixel_model(), &weights)?;
     let curves = out.join("curves.svg");
-    nn::plot::history(&outcome.history, &curves)?;
+    nn_runtime::plot::save_history_svg(&outcome.history, &curves)?;
     println!("wrote {} and {}", weights.display(), curves.display());
     Ok(())
 }

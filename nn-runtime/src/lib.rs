@@ -1,4 +1,6 @@
-#![doc = include_str!("../../README.md")]
+// The crate documentation is the crate's README (shown on crates.io too), so its examples are
+// doctests; it is inside the package, unlike the repository's README.
+#![doc = include_str!("../README.md")]
 #![cfg_attr(not(feature = "std"), no_std)]
 
 extern crate alloc;
@@ -26,6 +28,8 @@ pub mod metrics;
 mod network;
 #[cfg(feature = "std")]
 pub mod optim;
+#[cfg(feature = "plot")]
+pub mod plot;
 mod real;
 #[cfg(feature = "std")]
 pub mod train;
