@@ -26,6 +26,8 @@ pub mod loss;
 #[cfg(feature = "std")]
 pub mod metrics;
 mod network;
+#[cfg(feature = "onnx")]
+pub mod onnx;
 #[cfg(feature = "std")]
 pub mod optim;
 #[cfg(feature = "plot")]
@@ -47,7 +49,9 @@ pub use io::WeightsError;
 pub use layer::{Dense, LayerNorm, Linear, Zeroable};
 pub use linalg::Batch;
 pub use loss::{LossKind, one_hot, one_hot_batch, one_hot_checked};
-pub use network::{Network, Parameters, TensorInfo, TensorRole};
+pub use network::{
+    LayerInfo, LayerKind, Network, Parameters, ResidualInfo, ResidualSource, TensorInfo, TensorRole,
+};
 #[cfg(feature = "std")]
 pub use optim::Optimizer;
 pub use real::Real;

@@ -75,6 +75,61 @@ impl TensorInfo {
     }
 }
 
+/// What a layer computes before its activation, as [`LayerInfo::kind`] records it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum LayerKind {
+    /// `z = W x + b` (PyTorch's `nn.Linear`), or `z = W x` when `bias` is false.
+    Dense {
+        /// Whether the layer has a bias (`dense(.., bias = false)` has none).
+        bias: bool,
+    },
+    /// `z = γ ⊙ (x − μ)/√(σ² + eps) + β` over the features (PyTorch's `nn.LayerNorm`, biased
+    /// variance).
+    LayerNorm {
+        /// The epsilon added to the variance (`1e-5` unless declared).
+        eps: f64,
+    },
+}
+
+/// Where a residual reads from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ResidualSource {
+    /// The network's input `x`.
+    Input,
+    /// The output of the layer at this index of [`Parameters::LAYERS`] (an earlier one).
+    Layer(usize),
+}
+
+/// A layer's residual: `h = σ(z) + s`, or `h = σ(z) + P s` with a learned projection `P`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ResidualInfo {
+    /// The value `s` that is added.
+    pub source: ResidualSource,
+    /// Whether `s` goes through the projection `<layer>.proj.weight` (`+ project(source)`).
+    pub project: bool,
+}
+
+/// One layer of a network, in declaration order: the structure that, with the tensors of
+/// [`Parameters::TENSORS`], describes the whole forward computation
+/// `h = activation(kind(previous output)) + residual`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LayerInfo {
+    /// The layer's name in the declaration (`h1`); its tensors are `h1.weight`, ….
+    pub name: &'static str,
+    /// What the layer computes before its activation.
+    pub kind: LayerKind,
+    /// Width of the layer's input: the previous layer's width, or the network's input width.
+    pub input_width: usize,
+    /// Width of the layer's output.
+    pub width: usize,
+    /// The activation applied to `z` (before any residual is added).
+    pub activation: ActivationKind,
+    /// The residual added after the activation, if the layer declares one.
+    pub residual: Option<ResidualInfo>,
+}
+
 /// The parameters of a network as a list of named tensors: what optimizers, initializers and
 /// weight files work on, without knowing the architecture.
 ///
@@ -90,6 +145,9 @@ pub trait Parameters<T: Real>: Zeroable {
     const TENSORS: &'static [TensorInfo];
     /// The declaration, normalized to one line (recorded in weight files).
     const ARCHITECTURE: &'static str;
+    /// Every layer, in declaration order: kind, widths, activation and residual, the graph
+    /// that exporters (ONNX) and summaries walk.
+    const LAYERS: &'static [LayerInfo];
 
     /// The storage of tensor `index` of [`Parameters::TENSORS`], column-major.
     ///

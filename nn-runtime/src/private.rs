@@ -15,6 +15,7 @@ pub use crate::{
     ActivationKind, Batch, Dense, LayerNorm, Linear, LossKind, Network, Parameters, Real,
     TensorInfo, TensorRole, Zeroable,
 };
+pub use crate::{LayerInfo, LayerKind, ResidualInfo, ResidualSource};
 pub use ::alloc::boxed::Box;
 pub use ::core;
 pub use nalgebra::{self, Const, Dyn, OMatrix, SMatrix, SVector};

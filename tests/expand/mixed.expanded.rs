@@ -460,6 +460,64 @@ for Mixed<T> {
         },
     ];
     const ARCHITECTURE: &'static ::core::primitive::str = "input: 4, h1: dense(8, tanh), h2: dense(8, relu) + h1, h3: dense(6, gelu, bias = false) + project(h1), norm: layer_norm(eps = 0.001), out: dense(3), loss: softmax_cross_entropy";
+    const LAYERS: &'static [::nn_runtime::__private::LayerInfo] = &[
+        ::nn_runtime::__private::LayerInfo {
+            name: "h1",
+            kind: ::nn_runtime::__private::LayerKind::Dense {
+                bias: true,
+            },
+            input_width: 4,
+            width: 8,
+            activation: ::nn_runtime::__private::ActivationKind::Tanh,
+            residual: ::core::option::Option::None,
+        },
+        ::nn_runtime::__private::LayerInfo {
+            name: "h2",
+            kind: ::nn_runtime::__private::LayerKind::Dense {
+                bias: true,
+            },
+            input_width: 8,
+            width: 8,
+            activation: ::nn_runtime::__private::ActivationKind::Relu,
+            residual: ::core::option::Option::Some(::nn_runtime::__private::ResidualInfo {
+                source: ::nn_runtime::__private::ResidualSource::Layer(0),
+                project: false,
+            }),
+        },
+        ::nn_runtime::__private::LayerInfo {
+            name: "h3",
+            kind: ::nn_runtime::__private::LayerKind::Dense {
+                bias: false,
+            },
+            input_width: 8,
+            width: 6,
+            activation: ::nn_runtime::__private::ActivationKind::Gelu,
+            residual: ::core::option::Option::Some(::nn_runtime::__private::ResidualInfo {
+                source: ::nn_runtime::__private::ResidualSource::Layer(0),
+                project: true,
+            }),
+        },
+        ::nn_runtime::__private::LayerInfo {
+            name: "norm",
+            kind: ::nn_runtime::__private::LayerKind::LayerNorm {
+                eps: 0.001f64,
+            },
+            input_width: 6,
+            width: 6,
+            activation: ::nn_runtime::__private::ActivationKind::Identity,
+            residual: ::core::option::Option::None,
+        },
+        ::nn_runtime::__private::LayerInfo {
+            name: "out",
+            kind: ::nn_runtime::__private::LayerKind::Dense {
+                bias: true,
+            },
+            input_width: 6,
+            width: 3,
+            activation: ::nn_runtime::__private::ActivationKind::Identity,
+            residual: ::core::option::Option::None,
+        },
+    ];
     fn tensor(&self, index: ::core::primitive::usize) -> &[T] {
         match index {
             0 => self.h1.weight.as_slice(),

@@ -218,6 +218,28 @@ for Xor<T> {
         },
     ];
     const ARCHITECTURE: &'static ::core::primitive::str = "input: 2, hidden: dense(2, sigmoid), out: dense(1), loss: mse";
+    const LAYERS: &'static [::nn_runtime::__private::LayerInfo] = &[
+        ::nn_runtime::__private::LayerInfo {
+            name: "hidden",
+            kind: ::nn_runtime::__private::LayerKind::Dense {
+                bias: true,
+            },
+            input_width: 2,
+            width: 2,
+            activation: ::nn_runtime::__private::ActivationKind::Sigmoid,
+            residual: ::core::option::Option::None,
+        },
+        ::nn_runtime::__private::LayerInfo {
+            name: "out",
+            kind: ::nn_runtime::__private::LayerKind::Dense {
+                bias: true,
+            },
+            input_width: 2,
+            width: 1,
+            activation: ::nn_runtime::__private::ActivationKind::Identity,
+            residual: ::core::option::Option::None,
+        },
+    ];
     fn tensor(&self, index: ::core::primitive::usize) -> &[T] {
         match index {
             0 => self.hidden.weight.as_slice(),

@@ -5,7 +5,7 @@ use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 
 use super::{architecture, docs_only, lit, proj_field, rt};
-use crate::model::{Model, Node, NodeKind};
+use crate::model::{Model, Node, NodeKind, Source};
 use crate::syntax::{ActivationKind, shown};
 
 /// One parameter tensor as the generated code lists it.
@@ -161,12 +161,14 @@ pub fn expand_parameters(model: &Model<'_>) -> TokenStream {
     let indices: Vec<_> = (0..tensors.len()).map(lit).collect();
     let paths: Vec<_> = tensors.iter().map(|t| &t.path).collect();
     let architecture = architecture(model);
+    let layers = layer_infos(model);
     quote! {
         #[automatically_derived]
         impl<T: #rt::Real> #rt::Parameters<T> for #name<T> {
             const PARAM_COUNT: ::core::primitive::usize = Self::PARAM_COUNT;
             const TENSORS: &'static [#rt::TensorInfo] = &[#(#infos),*];
             const ARCHITECTURE: &'static ::core::primitive::str = #architecture;
+            const LAYERS: &'static [#rt::LayerInfo] = &[#(#layers),*];
 
             fn tensor(&self, index: ::core::primitive::usize) -> &[T] {
                 match index {
@@ -183,6 +185,59 @@ pub fn expand_parameters(model: &Model<'_>) -> TokenStream {
             }
         }
     }
+}
+
+/// One `LayerInfo` per node, the structure of `Parameters::LAYERS`:
+/// ```text
+/// LayerInfo { name: "h2", kind: LayerKind::Dense { bias: true }, input_width: 64, width: 64,
+///             activation: ActivationKind::Relu,
+///             residual: Some(ResidualInfo { source: ResidualSource::Layer(0), project: false }) }
+/// ```
+fn layer_infos(model: &Model<'_>) -> Vec<TokenStream> {
+    let rt = rt();
+    model
+        .nodes
+        .iter()
+        .map(|node| {
+            let name = shown(&node.layer.name);
+            let kind = match node.kind {
+                NodeKind::Dense { bias } => quote!(Dense { bias: #bias }),
+                NodeKind::LayerNorm { eps } => {
+                    let eps = proc_macro2::Literal::f64_suffixed(eps);
+                    quote!(LayerNorm { eps: #eps })
+                }
+            };
+            let (input, width) = (lit(node.in_width()), lit(node.width()));
+            let activation = activation_kind(node.layer.activation.kind);
+            let residual = match &node.residual {
+                None => quote!(::core::option::Option::None),
+                Some(residual) => {
+                    let source = match residual.source() {
+                        Source::Input => quote!(Input),
+                        Source::Layer(index) => {
+                            let index = lit(index);
+                            quote!(Layer(#index))
+                        }
+                    };
+                    let project = residual.project;
+                    quote!(::core::option::Option::Some(#rt::ResidualInfo {
+                        source: #rt::ResidualSource::#source,
+                        project: #project,
+                    }))
+                }
+            };
+            quote! {
+                #rt::LayerInfo {
+                    name: #name,
+                    kind: #rt::LayerKind::#kind,
+                    input_width: #input,
+                    width: #width,
+                    activation: #rt::ActivationKind::#activation,
+                    residual: #residual,
+                }
+            }
+        })
+        .collect()
 }
 
 /// The `Zeroable` impl, by the runtime's macro (so that the expansion holds no `unsafe`):

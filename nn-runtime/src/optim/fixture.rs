@@ -38,6 +38,8 @@ impl<const A: usize, const B: usize> Parameters<f64> for Two<A, B> {
         },
     ];
     const ARCHITECTURE: &'static str = "test Two";
+    // A stand-in for a generated network: nothing here walks the layers.
+    const LAYERS: &'static [crate::LayerInfo] = &[];
 
     fn tensor(&self, index: usize) -> &[f64] {
         match index {

@@ -57,6 +57,8 @@ impl<T: Real> Parameters<T> for Tiny<T> {
         tensor("out.bias", "out", &[2], TensorRole::Bias),
     ];
     const ARCHITECTURE: &'static str = "struct Tiny { input: 2, h1: dense(3, relu), .. }";
+    // A stand-in for a generated network: nothing here walks the layers.
+    const LAYERS: &'static [crate::LayerInfo] = &[];
 
     fn tensor(&self, index: usize) -> &[T] {
         match index {
