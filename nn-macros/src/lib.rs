@@ -18,7 +18,8 @@ mod tests;
 
 use proc_macro2::TokenStream;
 
-/// Declares a statically-sized network; see `nn_runtime`'s documentation for the grammar.
+/// Use it as `nn_runtime::network!`: `nn-runtime` re-exports this macro next to the runtime its
+/// expansion names, and documents the grammar with an example.
 #[proc_macro]
 pub fn network(input: proc_macro::TokenStream) -> proc_macro::TokenStream {
     expand_network(input.into()).into()

@@ -61,7 +61,61 @@ pub use train::ConfigError;
 /// The nalgebra this crate was built against; generated code and users share it.
 pub use nalgebra;
 
-/// Declares a network; see the [crate documentation](crate) for the grammar.
+/// Declares a statically-sized network: a struct generic over the scalar, with its forward
+/// pass, its backward pass and a fused SGD step, per sample and per batch.
+///
+/// ```text
+/// network  := attr* vis 'struct' NAME '{' entry (',' entry)* ','? '}'
+/// entry    := 'input' ':' WIDTH                 first entry: the input width
+///           | doc* LAYER ':' layer residual?    a layer; LAYER becomes a field name
+///           | 'loss' ':' LOSS                   last entry
+/// WIDTH    := an integer literal, 1 to 2^24
+/// layer    := 'dense' '(' WIDTH (',' activation)? (',' 'bias' '=' BOOL)? ')'
+///           | 'layer_norm' ( '(' activation? (',' 'eps' '=' FLOAT)? ')' )?
+/// residual := '+' SOURCE                        h = σ(z) + h_SOURCE   (same width)
+///           | '+' 'project' '(' SOURCE ')'      h = σ(z) + P h_SOURCE (P learned)
+/// SOURCE   := 'input' | an earlier LAYER
+/// activation := identity | step | relu | leaky_relu ( '(' SLOPE ')' )? | sigmoid | tanh
+///           | softplus | gelu ( '(' tanh ')' )? | silu | softmax
+/// LOSS     := mse | binary_cross_entropy | softmax_cross_entropy
+/// ```
+///
+/// `dense(n, σ)` is `z = W h + b`, `h' = σ(z)` with `W` `[n, in]` (PyTorch's `nn.Linear`);
+/// `layer_norm` is PyTorch's `nn.LayerNorm` over the features (`eps = 1e-5` unless given). A
+/// residual is added after the activation. Losses are means over the batch; the cross-entropy
+/// losses take logits (the last layer has no activation). Every shape mistake is a compile
+/// error at the offending token. The [crate documentation](crate) ("The declaration", "What is
+/// generated") has the details.
+///
+/// # Examples
+///
+/// ```
+/// use nn_runtime::nalgebra::SVector;
+/// use nn_runtime::Parameters;
+///
+/// nn_runtime::network! {
+///     /// Two inputs, a residual hidden layer, one output.
+///     pub struct Small {
+///         input: 2,
+///         h1: dense(4, tanh),
+///         h2: dense(4, relu) + h1,
+///         out: dense(1),
+///         loss: mse,
+///     }
+/// }
+///
+/// let mut net = Small::<f64>::zeros();
+/// net.out.bias[0] = 0.5;
+/// let x = SVector::from([1.0, -1.0]);
+/// // All weights are 0: every hidden value is 0 and the output is the bias.
+/// assert_eq!(net.forward(&x)[0], 0.5);
+/// assert_eq!(Small::<f64>::PARAM_COUNT, (4 * 2 + 4) + (4 * 4 + 4) + (4 + 1));
+///
+/// // One step of plain SGD towards the target 1: the loss goes down.
+/// let y = SVector::from([1.0]);
+/// let before = net.sgd_step(&x, &y, 0.1);
+/// assert!(net.loss(&x, &y) < before);
+/// ```
 pub use nn_macros::network;
 
 /// Embeds a trained weights file into the binary as a `static` network, checked against the

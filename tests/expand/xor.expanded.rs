@@ -6,183 +6,212 @@ pub struct Xor<T: ::nn_runtime::__private::Real = ::core::primitive::f32> {
     /// Layer `out`: `dense(1)`; weight `[1, 2]` = `[out, in]`, bias `[1]`.
     pub out: ::nn_runtime::__private::Dense<T, 2, 1>,
 }
-#[allow(unused_doc_comments)]
-impl<T: ::nn_runtime::__private::Real> Xor<T> {
-    /// Width of the input vector.
-    pub const INPUT_WIDTH: ::core::primitive::usize = 2;
-    /// Width of the output vector.
-    pub const OUTPUT_WIDTH: ::core::primitive::usize = 1;
-    /// Number of trainable scalars.
-    pub const PARAM_COUNT: ::core::primitive::usize = 9;
-    /// Bytes of the parameters: `PARAM_COUNT * size_of::<T>()`.
-    pub const PARAM_BYTES: ::core::primitive::usize = 9 * ::core::mem::size_of::<T>();
-    /// Bytes of the intermediates `forward` holds for one sample: 5 scalars (every `z`, `x̂` and `h` binding).
-    pub const FORWARD_BYTES: ::core::primitive::usize = 5 * ::core::mem::size_of::<T>();
-    /// Bytes of the intermediates `backward` holds for one sample: 10 scalars (the forward bindings, then every `dh`, `dz` and `dx̂`).
-    pub const BACKWARD_BYTES: ::core::primitive::usize = 10
-        * ::core::mem::size_of::<T>();
-    /// Forward pass of one sample: `2` inputs → `1` outputs.
-    pub fn forward(
-        &self,
-        x: &::nn_runtime::__private::SVector<T, 2>,
-    ) -> ::nn_runtime::__private::SVector<T, 1> {
-        use ::nn_runtime::__private as nn;
-        /// hidden: dense(2, sigmoid)
-        let z_hidden: nn::SVector<T, 2> = nn::matvec(&self.hidden.weight, x)
-            + &self.hidden.bias;
-        let h_hidden: nn::SVector<T, 2> = nn::sigmoid(&z_hidden);
-        /// out: dense(1)
-        let z_out: nn::SVector<T, 1> = nn::matvec(&self.out.weight, &h_hidden)
-            + &self.out.bias;
-        z_out
+const _: () = {
+    /// The values of one forward pass of `Xor` for one sample, one field per binding of the forward code: `eps_`, `xhat_` (layer norm), `z_` and `h_` (when not `z`) per layer.
+    struct XorForward<T: ::nn_runtime::__private::Real> {
+        z_hidden: ::nn_runtime::__private::SVector<T, 2>,
+        h_hidden: ::nn_runtime::__private::SVector<T, 2>,
+        z_out: ::nn_runtime::__private::SVector<T, 1>,
     }
-    /// The prediction: the raw output (the loss `mse` has no link).
-    pub fn predict(
-        &self,
-        x: &::nn_runtime::__private::SVector<T, 2>,
-    ) -> ::nn_runtime::__private::SVector<T, 1> {
-        use ::nn_runtime::__private as nn;
-        self.forward(x)
+    /// The values of one forward pass of `Xor` for a batch (one sample per column), one field per binding of the forward code: `eps_`, `xhat_` (layer norm), `z_` and `h_` (when not `z`) per layer.
+    struct XorForwardBatch<T: ::nn_runtime::__private::Real> {
+        z_hidden: ::nn_runtime::__private::Batch<T, 2>,
+        h_hidden: ::nn_runtime::__private::Batch<T, 2>,
+        z_out: ::nn_runtime::__private::Batch<T, 1>,
     }
-    /// The `mse` loss of one sample (see `nn_runtime::loss::mse`).
-    pub fn loss(
-        &self,
-        x: &::nn_runtime::__private::SVector<T, 2>,
-        target: &::nn_runtime::__private::SVector<T, 1>,
-    ) -> T {
-        ::nn_runtime::__private::mse(&self.forward(x), target)
+    #[allow(unused_doc_comments)]
+    impl<T: ::nn_runtime::__private::Real> Xor<T> {
+        /// Width of the input vector.
+        pub const INPUT_WIDTH: ::core::primitive::usize = 2;
+        /// Width of the output vector.
+        pub const OUTPUT_WIDTH: ::core::primitive::usize = 1;
+        /// Number of trainable scalars.
+        pub const PARAM_COUNT: ::core::primitive::usize = 9;
+        /// Bytes of the parameters: `PARAM_COUNT * size_of::<T>()`.
+        pub const PARAM_BYTES: ::core::primitive::usize = 9
+            * ::core::mem::size_of::<T>();
+        /// Bytes of the intermediates `forward` holds for one sample: 5 scalars (every `z`, `x̂` and `h` binding).
+        pub const FORWARD_BYTES: ::core::primitive::usize = 5
+            * ::core::mem::size_of::<T>();
+        /// Bytes of the intermediates `backward` holds for one sample: 10 scalars (the forward bindings, then every `dh`, `dz` and `dx̂`).
+        pub const BACKWARD_BYTES: ::core::primitive::usize = 10
+            * ::core::mem::size_of::<T>();
+        /// The forward pass of one sample with every intermediate kept, written once for `forward`, `backward` and `sgd_step`.
+        fn forward_intermediates(
+            &self,
+            x: &::nn_runtime::__private::SVector<T, 2>,
+        ) -> XorForward<T> {
+            use ::nn_runtime::__private as nn;
+            /// hidden: dense(2, sigmoid)
+            let z_hidden: nn::SVector<T, 2> = nn::matvec(&self.hidden.weight, x)
+                + &self.hidden.bias;
+            let h_hidden: nn::SVector<T, 2> = nn::sigmoid(&z_hidden);
+            /// out: dense(1)
+            let z_out: nn::SVector<T, 1> = nn::matvec(&self.out.weight, &h_hidden)
+                + &self.out.bias;
+            XorForward {
+                z_hidden,
+                h_hidden,
+                z_out,
+            }
+        }
+        /// The forward pass of a batch (one sample per column) with every intermediate kept, written once for `forward_batch` and `backward_batch`.
+        fn forward_batch_intermediates(
+            &self,
+            x: &::nn_runtime::__private::Batch<T, 2>,
+        ) -> XorForwardBatch<T> {
+            use ::nn_runtime::__private as nn;
+            /// hidden: dense(2, sigmoid)
+            let z_hidden: nn::Batch<T, 2> = nn::dense_batch(&self.hidden, x);
+            let h_hidden: nn::Batch<T, 2> = nn::sigmoid(&z_hidden);
+            /// out: dense(1)
+            let z_out: nn::Batch<T, 1> = nn::dense_batch(&self.out, &h_hidden);
+            XorForwardBatch {
+                z_hidden,
+                h_hidden,
+                z_out,
+            }
+        }
+        /// Forward pass of one sample: `2` inputs → `1` outputs.
+        pub fn forward(
+            &self,
+            x: &::nn_runtime::__private::SVector<T, 2>,
+        ) -> ::nn_runtime::__private::SVector<T, 1> {
+            self.forward_intermediates(x).z_out
+        }
+        /// The prediction: the raw output (the loss `mse` has no link).
+        pub fn predict(
+            &self,
+            x: &::nn_runtime::__private::SVector<T, 2>,
+        ) -> ::nn_runtime::__private::SVector<T, 1> {
+            use ::nn_runtime::__private as nn;
+            self.forward(x)
+        }
+        /// The `mse` loss of one sample (see `nn_runtime::loss::mse`).
+        pub fn loss(
+            &self,
+            x: &::nn_runtime::__private::SVector<T, 2>,
+            target: &::nn_runtime::__private::SVector<T, 1>,
+        ) -> T {
+            ::nn_runtime::__private::mse(&self.forward(x), target)
+        }
+        /// Forward and backward for one sample: adds `∂L/∂θ` into `grad` (a value of the
+        /// network's own type, cleared by the caller) and returns the loss. Allocates
+        /// nothing.
+        pub fn backward(
+            &self,
+            x: &::nn_runtime::__private::SVector<T, 2>,
+            target: &::nn_runtime::__private::SVector<T, 1>,
+            grad: &mut Self,
+        ) -> T {
+            use ::nn_runtime::__private as nn;
+            let XorForward { z_hidden, h_hidden, z_out } = self.forward_intermediates(x);
+            let loss: T = nn::mse(&z_out, target);
+            let dh_out: nn::SVector<T, 1> = nn::mse_backward(&z_out, target);
+            /// out: dense(1)
+            nn::add_outer(&mut grad.out.weight, &dh_out, &h_hidden);
+            grad.out.bias += &dh_out;
+            let dh_hidden: nn::SVector<T, 2> = nn::tr_matvec(&self.out.weight, &dh_out);
+            /// hidden: dense(2, sigmoid)
+            let dz_hidden: nn::SVector<T, 2> = nn::sigmoid_backward(
+                &z_hidden,
+                &dh_hidden,
+            );
+            nn::add_outer(&mut grad.hidden.weight, &dz_hidden, x);
+            grad.hidden.bias += &dz_hidden;
+            loss
+        }
+        /// One step of plain SGD on one sample, fused into the backward pass: each
+        /// parameter takes `θ −= lr ∂L/∂θ` as soon as its gradient is known, a weight in the
+        /// same pass over it that computes `Wᵀ dz` (which sees the weight from before the
+        /// step). Equal, up to rounding, to `backward` into a cleared gradient followed by
+        /// an `Sgd` step with this `lr` (no momentum, no decay); returns the loss before
+        /// the step. No gradient is stored and nothing is allocated.
+        pub fn sgd_step(
+            &mut self,
+            x: &::nn_runtime::__private::SVector<T, 2>,
+            target: &::nn_runtime::__private::SVector<T, 1>,
+            lr: T,
+        ) -> T {
+            use ::nn_runtime::__private as nn;
+            let XorForward { z_hidden, h_hidden, z_out } = self.forward_intermediates(x);
+            let loss: T = nn::mse(&z_out, target);
+            let dh_out: nn::SVector<T, 1> = nn::mse_backward(&z_out, target);
+            /// out: dense(1)
+            nn::descend(&mut self.out.bias, &dh_out, lr);
+            let dh_hidden: nn::SVector<T, 2> = nn::tr_matvec_descend(
+                &mut self.out.weight,
+                &dh_out,
+                &h_hidden,
+                lr,
+            );
+            /// hidden: dense(2, sigmoid)
+            let dz_hidden: nn::SVector<T, 2> = nn::sigmoid_backward(
+                &z_hidden,
+                &dh_hidden,
+            );
+            nn::descend(&mut self.hidden.bias, &dz_hidden, lr);
+            nn::descend_outer(&mut self.hidden.weight, &dz_hidden, x, lr);
+            loss
+        }
+        /// Forward pass of a batch, one sample per column.
+        pub fn forward_batch(
+            &self,
+            x: &::nn_runtime::__private::Batch<T, 2>,
+        ) -> ::nn_runtime::__private::Batch<T, 1> {
+            self.forward_batch_intermediates(x).z_out
+        }
+        /// [`Self::predict`] for every column of a batch.
+        pub fn predict_batch(
+            &self,
+            x: &::nn_runtime::__private::Batch<T, 2>,
+        ) -> ::nn_runtime::__private::Batch<T, 1> {
+            use ::nn_runtime::__private as nn;
+            self.forward_batch(x)
+        }
+        /// The mean loss over the columns of a batch.
+        ///
+        /// # Panics
+        /// If `x` and `targets` have different numbers of columns, or if the batch has no
+        /// columns.
+        pub fn loss_batch(
+            &self,
+            x: &::nn_runtime::__private::Batch<T, 2>,
+            targets: &::nn_runtime::__private::Batch<T, 1>,
+        ) -> T {
+            ::nn_runtime::__private::check_batch_columns(x.ncols(), targets.ncols());
+            ::nn_runtime::__private::mse(&self.forward_batch(x), targets)
+        }
+        /// Forward and backward for a batch: adds the gradient of the batch's mean loss into
+        /// `grad` and returns that mean loss. The products are GEMMs (`matrixmultiply`).
+        ///
+        /// # Panics
+        /// If `x` and `targets` have different numbers of columns, or if the batch has no
+        /// columns.
+        pub fn backward_batch(
+            &self,
+            x: &::nn_runtime::__private::Batch<T, 2>,
+            targets: &::nn_runtime::__private::Batch<T, 1>,
+            grad: &mut Self,
+        ) -> T {
+            use ::nn_runtime::__private as nn;
+            nn::check_batch_columns(x.ncols(), targets.ncols());
+            let XorForwardBatch { z_hidden, h_hidden, z_out } = self
+                .forward_batch_intermediates(x);
+            let loss: T = nn::mse(&z_out, targets);
+            let dh_out: nn::Batch<T, 1> = nn::mse_backward(&z_out, targets);
+            /// out: dense(1)
+            nn::add_mul_tr(&mut grad.out.weight, &dh_out, &h_hidden);
+            nn::add_column_sums(&mut grad.out.bias, &dh_out);
+            let dh_hidden: nn::Batch<T, 2> = nn::tr_matmul(&self.out.weight, &dh_out);
+            /// hidden: dense(2, sigmoid)
+            let dz_hidden: nn::Batch<T, 2> = nn::sigmoid_backward(&z_hidden, &dh_hidden);
+            nn::add_mul_tr(&mut grad.hidden.weight, &dz_hidden, x);
+            nn::add_column_sums(&mut grad.hidden.bias, &dz_hidden);
+            loss
+        }
     }
-    /// Forward and backward for one sample: adds `∂L/∂θ` into `grad` (a value of the
-    /// network's own type, cleared by the caller) and returns the loss. Allocates
-    /// nothing.
-    pub fn backward(
-        &self,
-        x: &::nn_runtime::__private::SVector<T, 2>,
-        target: &::nn_runtime::__private::SVector<T, 1>,
-        grad: &mut Self,
-    ) -> T {
-        use ::nn_runtime::__private as nn;
-        /// hidden: dense(2, sigmoid)
-        let z_hidden: nn::SVector<T, 2> = nn::matvec(&self.hidden.weight, x)
-            + &self.hidden.bias;
-        let h_hidden: nn::SVector<T, 2> = nn::sigmoid(&z_hidden);
-        /// out: dense(1)
-        let z_out: nn::SVector<T, 1> = nn::matvec(&self.out.weight, &h_hidden)
-            + &self.out.bias;
-        let loss: T = nn::mse(&z_out, target);
-        let dh_out: nn::SVector<T, 1> = nn::mse_backward(&z_out, target);
-        /// out: dense(1)
-        nn::add_outer(&mut grad.out.weight, &dh_out, &h_hidden);
-        grad.out.bias += &dh_out;
-        let dh_hidden: nn::SVector<T, 2> = nn::tr_matvec(&self.out.weight, &dh_out);
-        /// hidden: dense(2, sigmoid)
-        let dz_hidden: nn::SVector<T, 2> = nn::sigmoid_backward(&z_hidden, &dh_hidden);
-        nn::add_outer(&mut grad.hidden.weight, &dz_hidden, x);
-        grad.hidden.bias += &dz_hidden;
-        loss
-    }
-    /// One step of plain SGD on one sample, fused into the backward pass: each
-    /// parameter takes `θ −= lr ∂L/∂θ` as soon as its gradient is known, a weight in the
-    /// same pass over it that computes `Wᵀ dz` (which sees the weight from before the
-    /// step). Equal, up to rounding, to `backward` into a cleared gradient followed by
-    /// an `Sgd` step with this `lr` (no momentum, no decay); returns the loss before
-    /// the step. No gradient is stored and nothing is allocated.
-    pub fn sgd_step(
-        &mut self,
-        x: &::nn_runtime::__private::SVector<T, 2>,
-        target: &::nn_runtime::__private::SVector<T, 1>,
-        lr: T,
-    ) -> T {
-        use ::nn_runtime::__private as nn;
-        /// hidden: dense(2, sigmoid)
-        let z_hidden: nn::SVector<T, 2> = nn::matvec(&self.hidden.weight, x)
-            + &self.hidden.bias;
-        let h_hidden: nn::SVector<T, 2> = nn::sigmoid(&z_hidden);
-        /// out: dense(1)
-        let z_out: nn::SVector<T, 1> = nn::matvec(&self.out.weight, &h_hidden)
-            + &self.out.bias;
-        let loss: T = nn::mse(&z_out, target);
-        let dh_out: nn::SVector<T, 1> = nn::mse_backward(&z_out, target);
-        /// out: dense(1)
-        nn::descend(&mut self.out.bias, &dh_out, lr);
-        let dh_hidden: nn::SVector<T, 2> = nn::tr_matvec_descend(
-            &mut self.out.weight,
-            &dh_out,
-            &h_hidden,
-            lr,
-        );
-        /// hidden: dense(2, sigmoid)
-        let dz_hidden: nn::SVector<T, 2> = nn::sigmoid_backward(&z_hidden, &dh_hidden);
-        nn::descend(&mut self.hidden.bias, &dz_hidden, lr);
-        nn::descend_outer(&mut self.hidden.weight, &dz_hidden, x, lr);
-        loss
-    }
-    /// Forward pass of a batch, one sample per column.
-    pub fn forward_batch(
-        &self,
-        x: &::nn_runtime::__private::Batch<T, 2>,
-    ) -> ::nn_runtime::__private::Batch<T, 1> {
-        use ::nn_runtime::__private as nn;
-        /// hidden: dense(2, sigmoid)
-        let z_hidden: nn::Batch<T, 2> = nn::dense_batch(&self.hidden, x);
-        let h_hidden: nn::Batch<T, 2> = nn::sigmoid(&z_hidden);
-        /// out: dense(1)
-        let z_out: nn::Batch<T, 1> = nn::dense_batch(&self.out, &h_hidden);
-        z_out
-    }
-    /// [`Self::predict`] for every column of a batch.
-    pub fn predict_batch(
-        &self,
-        x: &::nn_runtime::__private::Batch<T, 2>,
-    ) -> ::nn_runtime::__private::Batch<T, 1> {
-        use ::nn_runtime::__private as nn;
-        self.forward_batch(x)
-    }
-    /// The mean loss over the columns of a batch.
-    ///
-    /// # Panics
-    /// If `x` and `targets` have different numbers of columns, or if the batch has no
-    /// columns.
-    pub fn loss_batch(
-        &self,
-        x: &::nn_runtime::__private::Batch<T, 2>,
-        targets: &::nn_runtime::__private::Batch<T, 1>,
-    ) -> T {
-        ::nn_runtime::__private::check_batch_columns(x.ncols(), targets.ncols());
-        ::nn_runtime::__private::mse(&self.forward_batch(x), targets)
-    }
-    /// Forward and backward for a batch: adds the gradient of the batch's mean loss into
-    /// `grad` and returns that mean loss. The products are GEMMs (`matrixmultiply`).
-    ///
-    /// # Panics
-    /// If `x` and `targets` have different numbers of columns, or if the batch has no
-    /// columns.
-    pub fn backward_batch(
-        &self,
-        x: &::nn_runtime::__private::Batch<T, 2>,
-        targets: &::nn_runtime::__private::Batch<T, 1>,
-        grad: &mut Self,
-    ) -> T {
-        use ::nn_runtime::__private as nn;
-        nn::check_batch_columns(x.ncols(), targets.ncols());
-        /// hidden: dense(2, sigmoid)
-        let z_hidden: nn::Batch<T, 2> = nn::dense_batch(&self.hidden, x);
-        let h_hidden: nn::Batch<T, 2> = nn::sigmoid(&z_hidden);
-        /// out: dense(1)
-        let z_out: nn::Batch<T, 1> = nn::dense_batch(&self.out, &h_hidden);
-        let loss: T = nn::mse(&z_out, targets);
-        let dh_out: nn::Batch<T, 1> = nn::mse_backward(&z_out, targets);
-        /// out: dense(1)
-        nn::add_mul_tr(&mut grad.out.weight, &dh_out, &h_hidden);
-        nn::add_column_sums(&mut grad.out.bias, &dh_out);
-        let dh_hidden: nn::Batch<T, 2> = nn::tr_matmul(&self.out.weight, &dh_out);
-        /// hidden: dense(2, sigmoid)
-        let dz_hidden: nn::Batch<T, 2> = nn::sigmoid_backward(&z_hidden, &dh_hidden);
-        nn::add_mul_tr(&mut grad.hidden.weight, &dz_hidden, x);
-        nn::add_column_sums(&mut grad.hidden.bias, &dz_hidden);
-        loss
-    }
-}
+};
 #[automatically_derived]
 impl<T: ::nn_runtime::__private::Real> ::nn_runtime::__private::Parameters<T>
 for Xor<T> {

@@ -1,11 +1,13 @@
 //! Backward code: the forward bindings, the loss, then the chain rule layer by layer from the
 //! last, as straight-line typed bindings. Where a residual branch rejoins, gradients add.
 
-use proc_macro2::TokenStream;
+use std::collections::HashSet;
+
+use proc_macro2::{TokenStream, TokenTree};
 use quote::{format_ident, quote, quote_spanned};
 use syn::Ident;
 
-use super::forward::{Code, activation_fn, forward_statements, layer_input};
+use super::forward::{Code, Record, activation_fn, layer_input};
 use super::{Mode, binding, loss_fn, output_ident, output_ref, proj_field, rt};
 use crate::model::NodeKind;
 use crate::model::{Model, Node, Source};
@@ -20,14 +22,16 @@ pub enum Sink {
     Descend,
 }
 
-/// `fn backward` / `fn backward_batch` (into `grad`), or `fn sgd_step` (into the weights).
-pub fn expand_backward(model: &Model<'_>, mode: Mode, sink: Sink) -> Code {
+/// `fn backward` / `fn backward_batch` (into `grad`), or `fn sgd_step` (into the weights): the
+/// forward pass's record of `mode`, destructured into the bindings the chain rule reads
+/// (`let MixedForward { z_h1, h_h1, .. } = self.forward_intermediates(x);`), the loss, then
+/// each layer from the last.
+pub fn expand_backward(model: &Model<'_>, mode: Mode, sink: Sink, record: &Record) -> Code {
     assert!(
         sink == Sink::Grad || mode == Mode::Sample,
         "the fused SGD step is generated per sample only"
     );
     let rt = rt();
-    let (forward, forward_scalars) = forward_statements(model, mode);
     let Some(last) = model.nodes.last() else {
         unreachable!("check proved the network has a layer")
     };
@@ -49,18 +53,46 @@ pub fn expand_backward(model: &Model<'_>, mode: Mode, sink: Sink) -> Code {
     for index in (0..model.nodes.len()).rev() {
         layers.extend(layer_backward(model, index, mode, sink, &mut gradients));
     }
+    let chain = quote! {
+        let loss: T = nn::#loss(&#output, #target);
+        let #dh_last: #ty = nn::#loss_backward(&#output, #target);
+        #layers
+    };
+    let read = named_in(&chain, &record.fields);
+    let rest = (read.len() < record.fields.len()).then(|| quote!(..));
+    let (name, method) = (&record.name, &record.method);
     Code {
         body: quote! {
             use #rt as nn;
             #batch_check
-            #forward
-            let loss: T = nn::#loss(&#output, #target);
-            let #dh_last: #ty = nn::#loss_backward(&#output, #target);
-            #layers
+            let #name { #(#read,)* #rest } = self.#method(x);
+            #chain
             loss
         },
-        scalars: forward_scalars + gradients.scalars,
+        scalars: record.scalars + gradients.scalars,
     }
+}
+
+/// The `fields` that `code` names, in the fields' order.
+fn named_in(code: &TokenStream, fields: &[Ident]) -> Vec<Ident> {
+    fn collect(code: &TokenStream, found: &mut HashSet<String>) {
+        for tree in code.clone() {
+            match tree {
+                TokenTree::Ident(ident) => {
+                    found.insert(ident.to_string());
+                }
+                TokenTree::Group(group) => collect(&group.stream(), found),
+                _ => {}
+            }
+        }
+    }
+    let mut found = HashSet::new();
+    collect(code, &mut found);
+    fields
+        .iter()
+        .filter(|field| found.contains(&field.to_string()))
+        .cloned()
+        .collect()
 }
 
 /// Tracks the `dh_<layer>` accumulators: the first contribution declares one (`let`, or

@@ -1,12 +1,13 @@
 //! Forward code: one block of typed bindings per layer, for a sample or a batch.
 
 use proc_macro2::{Literal, TokenStream};
-use quote::{quote, quote_spanned};
+use quote::{format_ident, quote, quote_spanned};
+use syn::Ident;
 
-use super::{Mode, binding, constant, has_own_output, output_ident, output_ref, proj_field, rt};
+use super::{Mode, binding, constant, has_own_output, output_ref, proj_field, rt};
 use crate::model::NodeKind;
 use crate::model::{Model, Node, Source};
-use crate::syntax::ActivationKind;
+use crate::syntax::{ActivationKind, shown};
 
 /// A generated body, and how many scalars its typed intermediates hold (per sample).
 pub struct Code {
@@ -14,27 +15,102 @@ pub struct Code {
     pub scalars: usize,
 }
 
-/// `fn forward` / `fn forward_batch`: the layers' bindings, then the last output.
-pub fn expand_forward(model: &Model<'_>, mode: Mode) -> Code {
+/// The record of one forward pass (per sample or per batch): a struct with one field per
+/// binding, the private method that fills it, and what that costs.
+pub struct Record {
+    /// `<Network>Forward` or `<Network>ForwardBatch`.
+    pub name: Ident,
+    /// `forward_intermediates` or `forward_batch_intermediates`.
+    pub method: Ident,
+    /// The struct, inside the expansion's `const _` block.
+    pub definition: TokenStream,
+    /// The method, inside the network's impl.
+    pub constructor: TokenStream,
+    /// Every field, in order.
+    pub fields: Vec<Ident>,
+    /// Scalars per sample in the fields.
+    pub scalars: usize,
+}
+
+/// The forward pass, written once per mode: `forward`, `backward` and `sgd_step` all call the
+/// sample method, `forward_batch` and `backward_batch` the batch one.
+/// ```text
+/// /// The values of one forward pass of `Mixed` for one sample: one field per binding.
+/// struct MixedForward<T: Real> { z_h1: SVector<T, 8>, h_h1: SVector<T, 8>, .. }
+///
+/// fn forward_intermediates(&self, x: &SVector<T, 4>) -> MixedForward<T> {
+///     let z_h1: SVector<T, 8> = nn::matvec(&self.h1.weight, x) + &self.h1.bias;
+///     ..
+///     MixedForward { z_h1, h_h1, .. }
+/// }
+/// ```
+pub fn expand_record(model: &Model<'_>, mode: Mode) -> Record {
     let rt = rt();
-    let (statements, scalars) = forward_statements(model, mode);
-    let output = model.nodes.last().map(output_ident);
-    Code {
-        body: quote! { use #rt as nn; #statements #output },
+    let network = &model.net.name;
+    let (name, method, what, users) = match mode {
+        Mode::Sample => (
+            format_ident!("{}Forward", network),
+            format_ident!("forward_intermediates"),
+            "one sample",
+            "`forward`, `backward` and `sgd_step`",
+        ),
+        Mode::Batch => (
+            format_ident!("{}ForwardBatch", network),
+            format_ident!("forward_batch_intermediates"),
+            "a batch (one sample per column)",
+            "`forward_batch` and `backward_batch`",
+        ),
+    };
+    let mut statements = TokenStream::new();
+    let mut bindings = Vec::new();
+    for index in 0..model.nodes.len() {
+        let (block, block_bindings) = layer_forward(model, index, mode);
+        statements.extend(super::layer_comment(&model.nodes[index], block));
+        bindings.extend(block_bindings);
+    }
+    let scalars = bindings.iter().map(|b| b.width).sum();
+    let fields: Vec<Ident> = bindings.iter().map(|b| b.ident.clone()).collect();
+    let field_defs = bindings
+        .iter()
+        .map(|Binding { ident, ty, .. }| quote!(#ident: #ty,));
+    let struct_doc = super::docs(&format!(
+        "The values of one forward pass of `{}` for {what}, one field per binding of the \
+         forward code: `eps_`, `xhat_` (layer norm), `z_` and `h_` (when not `z`) per layer.",
+        shown(network)
+    ));
+    let method_doc = super::docs(&format!(
+        "The forward pass of {what} with every intermediate kept, written once for {users}."
+    ));
+    let input_ty = mode.signature_ty(model.input_width());
+    Record {
+        definition: quote! {
+            #struct_doc
+            struct #name<T: #rt::Real> {
+                #(#field_defs)*
+            }
+        },
+        constructor: quote! {
+            #method_doc
+            fn #method(&self, x: &#input_ty) -> #name<T> {
+                use #rt as nn;
+                #statements
+                #name { #(#fields),* }
+            }
+        },
+        name,
+        method,
+        fields,
         scalars,
     }
 }
 
-/// Every layer's forward bindings, in order (the backward pass starts with these too).
-pub fn forward_statements(model: &Model<'_>, mode: Mode) -> (TokenStream, usize) {
-    let mut code = TokenStream::new();
-    let mut scalars = 0;
-    for index in 0..model.nodes.len() {
-        let (block, block_scalars) = layer_forward(model, index, mode);
-        code.extend(super::layer_comment(&model.nodes[index], block));
-        scalars += block_scalars;
-    }
-    (code, scalars)
+/// One intermediate of the forward pass.
+struct Binding {
+    ident: Ident,
+    /// Its type, inside the record's definition (absolute paths).
+    ty: TokenStream,
+    /// Scalars per sample.
+    width: usize,
 }
 
 /// The input of layer `index`: the previous layer's output, or `x`.
@@ -53,14 +129,19 @@ pub fn layer_input(index: usize) -> Source {
 /// ```
 /// A layer norm names its epsilon, then computes `x̂`: `let eps_n: T = T::constant(1e-5);`,
 /// `xhat_n = standardize(h, eps_n)`, `z_n = γ ⊙ x̂ + β` (backward reads `eps_n` again).
-fn layer_forward(model: &Model<'_>, index: usize, mode: Mode) -> (TokenStream, usize) {
+fn layer_forward(model: &Model<'_>, index: usize, mode: Mode) -> (TokenStream, Vec<Binding>) {
     let node = &model.nodes[index];
     let layer = node.layer;
     let name = &layer.name;
     let ty = mode.ty(node.width());
     let input = output_ref(model, layer_input(index));
     let z = binding("z", node);
-    let mut scalars = node.width();
+    let vector = |ident: Ident| Binding {
+        ident,
+        ty: mode.signature_ty(node.width()),
+        width: node.width(),
+    };
+    let mut bindings = Vec::new();
 
     let mut code = match node.kind {
         NodeKind::Dense { bias, .. } => {
@@ -78,7 +159,12 @@ fn layer_forward(model: &Model<'_>, index: usize, mode: Mode) -> (TokenStream, u
             let (xhat, eps_binding) = (binding("xhat", node), binding("eps", node));
             let eps_check = f32_eps_check(node, eps);
             let eps = constant(eps);
-            scalars += node.width();
+            bindings.push(Binding {
+                ident: eps_binding.clone(),
+                ty: quote!(T),
+                width: 0,
+            });
+            bindings.push(vector(xhat.clone()));
             quote_spanned! {name.span()=>
                 let #eps_binding: T = #eps;
                 #eps_check
@@ -87,6 +173,7 @@ fn layer_forward(model: &Model<'_>, index: usize, mode: Mode) -> (TokenStream, u
             }
         }
     };
+    bindings.push(vector(z.clone()));
 
     if has_own_output(node) {
         let h = binding("h", node);
@@ -98,10 +185,10 @@ fn layer_forward(model: &Model<'_>, index: usize, mode: Mode) -> (TokenStream, u
                 false => quote!(#activated + #residual),
             },
         };
-        scalars += node.width();
+        bindings.push(vector(h.clone()));
         code.extend(quote_spanned!(name.span()=> let #h: #ty = #value;));
     }
-    (code, scalars)
+    (code, bindings)
 }
 
 fn activated_is_z(node: &Node<'_>) -> bool {

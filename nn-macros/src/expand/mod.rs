@@ -237,16 +237,20 @@ fn expand_methods(model: &Model<'_>) -> TokenStream {
     let (input_lit, output_lit) = (lit(input), lit(output));
     let param_count = lit(params::param_count(model));
 
-    let forward_sample = forward::expand_forward(model, Mode::Sample);
-    let forward_batch = forward::expand_forward(model, Mode::Batch);
-    let backward_sample = backward::expand_backward(model, Mode::Sample, Sink::Grad);
-    let backward_batch = backward::expand_backward(model, Mode::Batch, Sink::Grad);
-    let sgd_step = backward::expand_backward(model, Mode::Sample, Sink::Descend);
+    let sample = forward::expand_record(model, Mode::Sample);
+    let batch = forward::expand_record(model, Mode::Batch);
+    let backward_sample = backward::expand_backward(model, Mode::Sample, Sink::Grad, &sample);
+    let backward_batch = backward::expand_backward(model, Mode::Batch, Sink::Grad, &batch);
+    let sgd_step = backward::expand_backward(model, Mode::Sample, Sink::Descend, &sample);
     let sgd_step_body = &sgd_step.body;
-    let forward_scalars = lit(forward_sample.scalars);
+    let forward_scalars = lit(sample.scalars);
     let backward_scalars = lit(backward_sample.scalars);
-    let (forward_body, backward_body) = (&forward_sample.body, &backward_sample.body);
-    let (forward_batch_body, backward_batch_body) = (&forward_batch.body, &backward_batch.body);
+    let backward_body = &backward_sample.body;
+    let backward_batch_body = &backward_batch.body;
+    let output_field = model.nodes.last().map(output_ident);
+    let (sample_method, batch_method) = (&sample.method, &batch.method);
+    let (sample_record, batch_record) = (&sample.definition, &batch.definition);
+    let (sample_constructor, batch_constructor) = (&sample.constructor, &batch.constructor);
 
     let (x_ty, y_ty) = (
         Mode::Sample.signature_ty(input),
@@ -283,7 +287,7 @@ fn expand_methods(model: &Model<'_>) -> TokenStream {
     let forward_bytes_doc = docs(&format!(
         "Bytes of the intermediates `forward` holds for one sample: {} scalars \
          (every `z`, `x̂` and `h` binding).",
-        forward_sample.scalars
+        sample.scalars
     ));
     let backward_bytes_doc = docs(&format!(
         "Bytes of the intermediates `backward` holds for one sample: {} scalars \
@@ -291,7 +295,12 @@ fn expand_methods(model: &Model<'_>) -> TokenStream {
         backward_sample.scalars
     ));
     let labels = expand_label_methods(model, &x_ty, &xb_ty);
+    // In a `const _` block, so that the records' names stay out of the caller's namespace.
     quote! {
+        const _: () = {
+        #sample_record
+        #batch_record
+
         // The layer blocks open with their declaration as a doc line (see `layer_comment`).
         #[allow(unused_doc_comments)]
         impl<T: #rt::Real> #name<T> {
@@ -313,9 +322,13 @@ fn expand_methods(model: &Model<'_>) -> TokenStream {
 
             #labels
 
+            #sample_constructor
+
+            #batch_constructor
+
             #forward_doc
             #vis fn forward(&self, x: &#x_ty) -> #y_ty {
-                #forward_body
+                self.#sample_method(x).#output_field
             }
 
             #predict_doc
@@ -348,7 +361,7 @@ fn expand_methods(model: &Model<'_>) -> TokenStream {
 
             /// Forward pass of a batch, one sample per column.
             #vis fn forward_batch(&self, x: &#xb_ty) -> #yb_ty {
-                #forward_batch_body
+                self.#batch_method(x).#output_field
             }
 
             /// [`Self::predict`] for every column of a batch.
@@ -377,6 +390,7 @@ fn expand_methods(model: &Model<'_>) -> TokenStream {
                 #backward_batch_body
             }
         }
+        };
     }
 }
 

@@ -2,4 +2,5 @@
 //! input, however malformed, panics the macro.
 
 mod corpus;
+mod once;
 mod snapshots;

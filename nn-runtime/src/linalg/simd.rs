@@ -9,22 +9,34 @@ use crate::Real;
 #[cfg(all(feature = "std", target_arch = "x86_64"))]
 const WIDE_MIN: usize = 256;
 
+/// Each kernel `$name(size, ..)`: below [`WIDE_MIN`] weights the baseline loops, inlined at the
+/// call site; from there one call to `large`, a single copy per scalar type that checks the CPU
+/// and runs the AVX2 + FMA loops or the baseline ones. `large` is never inlined: `size` is a
+/// constant at each call site (`R * K` of the layer), so a layer's call compiles to a branch
+/// the compiler folds and a call, and a deep network's generated code does not carry a copy of
+/// the baseline loops per layer (measured on a 128-layer network: 8% of the CPU time of its
+/// release build; see BENCHMARKS.md, "Compile time").
 macro_rules! dispatch {
     ($(#[$doc:meta])* $name:ident => $generic:ident($($arg:ident: $ty:ty),*)) => {
         $(#[$doc])*
         #[inline]
         pub(super) fn $name<T: Real>(size: usize, $($arg: $ty),*) {
             #[cfg(all(feature = "std", target_arch = "x86_64"))]
-            if size >= WIDE_MIN
-                && std::is_x86_feature_detected!("avx2")
-                && std::is_x86_feature_detected!("fma")
-            {
-                #[target_feature(enable = "avx2,fma")]
-                fn wide<T: Real>($($arg: $ty),*) {
-                    $generic::<T, true>($($arg),*)
+            if size >= WIDE_MIN {
+                #[inline(never)]
+                fn large<T: Real>($($arg: $ty),*) {
+                    #[target_feature(enable = "avx2,fma")]
+                    fn wide<T: Real>($($arg: $ty),*) {
+                        $generic::<T, true>($($arg),*)
+                    }
+                    if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+                        // SAFETY: the CPU has AVX2 and FMA, checked just above.
+                        unsafe { wide($($arg),*) }
+                    } else {
+                        $generic::<T, false>($($arg),*)
+                    }
                 }
-                // SAFETY: the CPU has AVX2 and FMA, checked just above.
-                return unsafe { wide($($arg),*) };
+                return large::<T>($($arg),*);
             }
             let _ = size;
             $generic::<T, false>($($arg),*)

@@ -1,0 +1,63 @@
+//! Each computation is generated once: the forward pass of a sample is one method that
+//! `forward`, `backward` and `sgd_step` call, the batch's another, so the code (and the release
+//! build) grows with the network once per mode rather than once per method.
+
+use proc_macro2::{TokenStream, TokenTree};
+
+use crate::expand_network;
+
+/// How many times `let <name>` occurs anywhere in `tokens`.
+fn lets(tokens: TokenStream, name: &str) -> usize {
+    let trees: Vec<TokenTree> = tokens.into_iter().collect();
+    let mut count = 0;
+    for (index, tree) in trees.iter().enumerate() {
+        match tree {
+            TokenTree::Group(group) => count += lets(group.stream(), name),
+            TokenTree::Ident(keyword) if keyword == "let" => {
+                if let Some(TokenTree::Ident(binding)) = trees.get(index + 1)
+                    && binding == name
+                {
+                    count += 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    count
+}
+
+#[test]
+fn every_forward_binding_is_computed_in_one_place_per_mode() {
+    let expansion = expand_network(
+        "pub struct Mixed {
+             input: 4,
+             h1: dense(8, tanh),
+             h2: dense(8, relu) + h1,
+             h3: dense(6, gelu, bias = false) + project(h1),
+             norm: layer_norm(eps = 1e-3),
+             out: dense(3),
+             loss: softmax_cross_entropy,
+         }"
+        .parse()
+        .expect("the declaration tokenizes"),
+    );
+    // Sample and batch: two computations of each binding, no more.
+    for binding in [
+        "z_h1",
+        "h_h1",
+        "z_h2",
+        "h_h2",
+        "z_h3",
+        "h_h3",
+        "eps_norm",
+        "xhat_norm",
+        "z_norm",
+        "z_out",
+    ] {
+        assert_eq!(
+            lets(expansion.clone(), binding),
+            2,
+            "`let {binding}` should appear once per mode"
+        );
+    }
+}
