@@ -26,6 +26,8 @@
 //! assert!((loss - 10f32.ln()).abs() < 1e-5); // zero weights: a uniform prediction
 //! ```
 
+#[cfg(all(feature = "std", target_arch = "x86_64"))]
+mod avx512;
 mod batch;
 mod sample;
 mod simd;

@@ -9,9 +9,11 @@ use crate::Real;
 /// `W x` for one sample: `W` `[R, K]` times `x` `[K]`.
 ///
 /// nalgebra's `&W * x` is one axpy per column of `W`, compiled for the target's baseline
-/// (SSE2 on x86-64). This walks four columns per pass and, with `std` on x86-64, runs a copy
-/// of the same loops compiled for AVX2 + FMA when the CPU has them (chosen at run time, as
-/// matrixmultiply chooses its GEMM kernel).
+/// (SSE2 on x86-64). Below 256 weights this runs the same math inlined, four columns per pass;
+/// from 256 on, with `std` on x86-64, it dispatches at run time (as matrixmultiply chooses its
+/// GEMM kernel) to the best the CPU has: for `f32` on a CPU with AVX-512F, a register-blocked
+/// kernel that keeps up to 128 outputs in registers over the whole pass through the columns;
+/// else the loops compiled for AVX2 + FMA.
 #[inline]
 pub fn matvec<T: Real, const R: usize, const K: usize>(
     weight: &SMatrix<T, R, K>,

@@ -1,7 +1,10 @@
 //! The per-sample loops, generic over the scalar, and their run-time dispatch: each loop is
-//! compiled twice, for the baseline and (with `std` on x86-64) for AVX2 + FMA, and the copy the
-//! CPU can run is chosen at each call.
+//! compiled for the baseline and (with `std` on x86-64) for AVX2 + FMA, and for `f32` there
+//! are register-blocked AVX-512 kernels ([`avx512`](super::avx512)); the best the CPU can run
+//! is chosen at each call ([`Isa::pick`]).
 
+#[cfg(all(feature = "std", target_arch = "x86_64"))]
+use super::avx512;
 use crate::Real;
 
 /// Below this many weights a layer stays on the inlined baseline loops: the dispatch (a
@@ -9,15 +12,91 @@ use crate::Real;
 #[cfg(all(feature = "std", target_arch = "x86_64"))]
 const WIDE_MIN: usize = 256;
 
+/// The instruction sets the per-sample loops run on.
+///
+/// A value other than `Baseline` is made only by [`Isa::pick`] (or, in tests, `available`),
+/// after checking that the CPU has it: the dispatch relies on that.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Isa {
+    /// The target's baseline (SSE2 on x86-64), loops inlined at the call site.
+    Baseline,
+    /// The generic loops compiled for AVX2 + FMA.
+    #[cfg(all(feature = "std", target_arch = "x86_64"))]
+    Avx2Fma,
+    /// AVX-512F intrinsics for `f32` (`f64` takes the AVX2 + FMA loops); the CPU also has
+    /// AVX2 + FMA.
+    #[cfg(all(feature = "std", target_arch = "x86_64"))]
+    Avx512,
+}
+
+impl Isa {
+    /// The best this CPU runs, for a product of `size` weights. (Without std or off x86-64 only
+    /// the baseline exists, and only the tests ask.)
+    #[cfg_attr(not(all(feature = "std", target_arch = "x86_64")), allow(dead_code))]
+    #[inline]
+    pub(super) fn pick(size: usize) -> Self {
+        #[cfg(all(feature = "std", target_arch = "x86_64"))]
+        if size >= WIDE_MIN
+            && std::is_x86_feature_detected!("avx2")
+            && std::is_x86_feature_detected!("fma")
+        {
+            return if std::is_x86_feature_detected!("avx512f") {
+                Isa::Avx512
+            } else {
+                Isa::Avx2Fma
+            };
+        }
+        let _ = size;
+        Isa::Baseline
+    }
+
+    /// Every instruction set this CPU runs, baseline first.
+    #[cfg(test)]
+    pub(super) fn available() -> alloc::vec::Vec<Self> {
+        let mut all = alloc::vec![Isa::Baseline];
+        #[cfg(all(feature = "std", target_arch = "x86_64"))]
+        {
+            let best = Isa::pick(WIDE_MIN);
+            if best != Isa::Baseline {
+                all.push(Isa::Avx2Fma);
+            }
+            if best == Isa::Avx512 {
+                all.push(Isa::Avx512);
+            }
+        }
+        all
+    }
+}
+
+/// `s` as `f32`s, when `T` is `f32`.
+#[cfg(all(feature = "std", target_arch = "x86_64"))]
+#[inline(always)]
+fn f32s<T: Real>(s: &[T]) -> Option<&[f32]> {
+    (core::any::TypeId::of::<T>() == core::any::TypeId::of::<f32>()).then(|| {
+        // SAFETY: `T` is `f32`: the same slice, retyped.
+        unsafe { core::slice::from_raw_parts(s.as_ptr().cast::<f32>(), s.len()) }
+    })
+}
+
+/// `s` as `f32`s, when `T` is `f32`.
+#[cfg(all(feature = "std", target_arch = "x86_64"))]
+#[inline(always)]
+fn f32s_mut<T: Real>(s: &mut [T]) -> Option<&mut [f32]> {
+    (core::any::TypeId::of::<T>() == core::any::TypeId::of::<f32>()).then(|| {
+        // SAFETY: `T` is `f32`: the same slice, retyped, borrowed uniquely as `s` was.
+        unsafe { core::slice::from_raw_parts_mut(s.as_mut_ptr().cast::<f32>(), s.len()) }
+    })
+}
+
 /// Each kernel `$name(size, ..)`: below [`WIDE_MIN`] weights the baseline loops, inlined at the
-/// call site; from there one call to `large`, a single copy per scalar type that checks the CPU
-/// and runs the AVX2 + FMA loops or the baseline ones. `large` is never inlined: `size` is a
-/// constant at each call site (`R * K` of the layer), so a layer's call compiles to a branch
-/// the compiler folds and a call, and a deep network's generated code does not carry a copy of
-/// the baseline loops per layer (measured on a 128-layer network: 8% of the CPU time of its
-/// release build; see BENCHMARKS.md, "Compile time").
+/// call site; from there one call to `large`, a single copy per scalar type that picks the best
+/// [`Isa`] this CPU runs. `large` is never inlined: `size` is a constant at each call site (`R * K`
+/// of the layer), so a layer's call compiles to a branch the compiler folds and a call, and a deep
+/// network's generated code does not carry a copy of every instruction set's loops per layer
+/// (measured on a 128-layer network: 8% of the CPU time of its release build; see
+/// BENCHMARKS.md, "Compile time").
 macro_rules! dispatch {
-    ($(#[$doc:meta])* $name:ident => $generic:ident($($arg:ident: $ty:ty),*)) => {
+    ($(#[$doc:meta])* $name:ident => $on:ident($($arg:ident: $ty:ty),*)) => {
         $(#[$doc])*
         #[inline]
         pub(super) fn $name<T: Real>(size: usize, $($arg: $ty),*) {
@@ -25,41 +104,124 @@ macro_rules! dispatch {
             if size >= WIDE_MIN {
                 #[inline(never)]
                 fn large<T: Real>($($arg: $ty),*) {
-                    #[target_feature(enable = "avx2,fma")]
-                    fn wide<T: Real>($($arg: $ty),*) {
-                        $generic::<T, true>($($arg),*)
-                    }
-                    if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-                        // SAFETY: the CPU has AVX2 and FMA, checked just above.
-                        unsafe { wide($($arg),*) }
-                    } else {
-                        $generic::<T, false>($($arg),*)
-                    }
+                    $on(Isa::pick(WIDE_MIN), $($arg),*)
                 }
                 return large::<T>($($arg),*);
             }
             let _ = size;
-            $generic::<T, false>($($arg),*)
+            $on(Isa::Baseline, $($arg),*)
         }
     };
 }
 
-dispatch!(
-    /// `y = W x`, `W` `[y.len(), x.len()]` column-major.
-    gemv => gemv_loops(w: &[T], x: &[T], y: &mut [T])
-);
-dispatch!(
+dispatch! {
+    /// `y += W x`, `W` `[y.len(), x.len()]` column-major.
+    gemv => gemv_on(w: &[T], x: &[T], y: &mut [T])
+}
+
+dispatch! {
     /// `out = Wᵀ d`, `W` `[d.len(), out.len()]` column-major.
-    tr_gemv => tr_gemv_loops(w: &[T], d: &[T], out: &mut [T])
-);
-dispatch!(
+    tr_gemv => tr_gemv_on(w: &[T], d: &[T], out: &mut [T])
+}
+
+dispatch! {
     /// `G += α d xᵀ`, `G` `[d.len(), x.len()]` column-major.
-    ger => ger_loops(g: &mut [T], d: &[T], x: &[T], alpha: T)
-);
-dispatch!(
+    ger => ger_on(g: &mut [T], d: &[T], x: &[T], alpha: T)
+}
+
+dispatch! {
     /// `out = Wᵀ d`, then `W += α d xᵀ`, column by column.
-    tr_gemv_ger => tr_gemv_ger_loops(w: &mut [T], d: &[T], x: &[T], alpha: T, out: &mut [T])
-);
+    tr_gemv_ger => tr_gemv_ger_on(w: &mut [T], d: &[T], x: &[T], alpha: T, out: &mut [T])
+}
+
+/// [`gemv`] on `isa`.
+#[inline]
+fn gemv_on<T: Real>(isa: Isa, w: &[T], x: &[T], y: &mut [T]) {
+    #[cfg(all(feature = "std", target_arch = "x86_64"))]
+    if isa != Isa::Baseline {
+        if isa == Isa::Avx512
+            && let (Some(w), Some(x), Some(y)) = (f32s(w), f32s(x), f32s_mut(&mut *y))
+        {
+            // SAFETY: `Isa::Avx512` is made only when the CPU has AVX-512F.
+            return unsafe { avx512::gemv(w, x, y) };
+        }
+        #[target_feature(enable = "avx2,fma")]
+        fn wide<T: Real>(w: &[T], x: &[T], y: &mut [T]) {
+            gemv_loops::<T, true>(w, x, y);
+        }
+        // SAFETY: `isa` is not the baseline, so the CPU has AVX2 and FMA.
+        return unsafe { wide(w, x, y) };
+    }
+    let _ = isa;
+    gemv_loops::<T, false>(w, x, y);
+}
+
+/// [`tr_gemv`] on `isa`.
+#[inline]
+fn tr_gemv_on<T: Real>(isa: Isa, w: &[T], d: &[T], out: &mut [T]) {
+    #[cfg(all(feature = "std", target_arch = "x86_64"))]
+    if isa != Isa::Baseline {
+        if isa == Isa::Avx512
+            && let (Some(w), Some(d), Some(out)) = (f32s(w), f32s(d), f32s_mut(&mut *out))
+        {
+            // SAFETY: `Isa::Avx512` is made only when the CPU has AVX-512F.
+            return unsafe { avx512::tr_gemv(w, d, out) };
+        }
+        #[target_feature(enable = "avx2,fma")]
+        fn wide<T: Real>(w: &[T], d: &[T], out: &mut [T]) {
+            tr_gemv_loops::<T, true>(w, d, out);
+        }
+        // SAFETY: `isa` is not the baseline, so the CPU has AVX2 and FMA.
+        return unsafe { wide(w, d, out) };
+    }
+    let _ = isa;
+    tr_gemv_loops::<T, false>(w, d, out);
+}
+
+/// [`ger`] on `isa`.
+#[inline]
+fn ger_on<T: Real>(isa: Isa, g: &mut [T], d: &[T], x: &[T], alpha: T) {
+    #[cfg(all(feature = "std", target_arch = "x86_64"))]
+    if isa != Isa::Baseline {
+        if isa == Isa::Avx512
+            && let (Some(g), Some(d), Some(x)) = (f32s_mut(&mut *g), f32s(d), f32s(x))
+        {
+            // SAFETY: `Isa::Avx512` is made only when the CPU has AVX-512F.
+            return unsafe { avx512::ger(g, d, x, alpha.to_f64() as f32) };
+        }
+        #[target_feature(enable = "avx2,fma")]
+        fn wide<T: Real>(g: &mut [T], d: &[T], x: &[T], alpha: T) {
+            ger_loops::<T, true>(g, d, x, alpha);
+        }
+        // SAFETY: `isa` is not the baseline, so the CPU has AVX2 and FMA.
+        return unsafe { wide(g, d, x, alpha) };
+    }
+    let _ = isa;
+    ger_loops::<T, false>(g, d, x, alpha);
+}
+
+/// [`tr_gemv_ger`] on `isa`.
+#[inline]
+fn tr_gemv_ger_on<T: Real>(isa: Isa, w: &mut [T], d: &[T], x: &[T], alpha: T, out: &mut [T]) {
+    #[cfg(all(feature = "std", target_arch = "x86_64"))]
+    if isa != Isa::Baseline {
+        if isa == Isa::Avx512
+            && let (Some(w), Some(d), Some(x), Some(out)) =
+                (f32s_mut(&mut *w), f32s(d), f32s(x), f32s_mut(&mut *out))
+        {
+            // SAFETY: `Isa::Avx512` is made only when the CPU has AVX-512F.
+            return unsafe { avx512::tr_gemv_ger(w, d, x, alpha.to_f64() as f32, out) };
+        }
+        #[target_feature(enable = "avx2,fma")]
+        fn wide<T: Real>(w: &mut [T], d: &[T], x: &[T], alpha: T, out: &mut [T]) {
+            tr_gemv_ger_loops::<T, true>(w, d, x, alpha, out);
+        }
+        // SAFETY: `isa` is not the baseline, so the CPU has AVX2 and FMA.
+        return unsafe { wide(w, d, x, alpha, out) };
+    }
+    let _ = isa;
+    tr_gemv_ger_loops::<T, false>(w, d, x, alpha, out);
+}
 
 /// `a b + c`: one fused multiply-add where the loops are compiled with FMA (`FMA = true`,
 /// only inside the `avx2,fma` copies), else a multiply and an add (`mul_add` without the
@@ -215,5 +377,110 @@ fn dot<T: Real, const FMA: bool>(a: &[T], b: &[T]) -> T {
 fn axpy<T: Real, const FMA: bool>(a: T, x: &[T], y: &mut [T]) {
     for (y, &x) in y.iter_mut().zip(x) {
         *y = madd::<T, FMA>(a, x, *y);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use alloc::format;
+    use alloc::vec;
+    use alloc::vec::Vec;
+
+    use super::*;
+
+    /// Largest difference from the baseline allowed, relative to `Σ |a b|` of the sum it is
+    /// in: the kernels add the same products in another order (lanes, trees, fused
+    /// multiply-adds), each addition rounding by at most `ε / 2` (`f32`: 6e-8), over at most a
+    /// few dozen additions per sum here.
+    const TOL: f32 = 4e-6;
+
+    /// Shapes that reach every tail: rows below, at and past 16, 64 and 128 (the AVX-512 row
+    /// blocks and masks), columns below, at and past 4, 8 and 16 (column groups and phases).
+    const ROWS: [usize; 9] = [1, 5, 10, 16, 17, 37, 64, 130, 257];
+    const COLS: [usize; 7] = [1, 3, 7, 8, 9, 17, 64];
+
+    fn values(n: usize, seed: usize) -> Vec<f32> {
+        (0..n)
+            .map(|i| ((i * 37 + seed * 11) % 23) as f32 / 11.0 - 1.0)
+            .collect()
+    }
+
+    fn assert_close(isa: Isa, what: &str, got: &[f32], want: &[f32], scale: &[f32]) {
+        for (i, ((g, w), s)) in got.iter().zip(want).zip(scale).enumerate() {
+            assert!(
+                (g - w).abs() <= TOL * s.max(1.0),
+                "{what} on {isa:?}, element {i}: {g} against the baseline's {w}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_isa_matches_the_baseline() {
+        for isa in Isa::available() {
+            for rows in ROWS {
+                for cols in COLS {
+                    let (w, x, d) = (values(rows * cols, 1), values(cols, 2), values(rows, 3));
+                    let abs = |v: &[f32]| v.iter().map(|v| v.abs()).collect::<Vec<_>>();
+                    let what = |op: &str| format!("{op} [{rows}, {cols}]");
+
+                    // y += W x, from a nonzero y.
+                    let (mut y, mut want) = (values(rows, 4), values(rows, 4));
+                    gemv_on(isa, &w, &x, &mut y);
+                    gemv_on(Isa::Baseline, &w, &x, &mut want);
+                    let mut scale = abs(&values(rows, 4));
+                    gemv_on(Isa::Baseline, &abs(&w), &abs(&x), &mut scale);
+                    assert_close(isa, &what("gemv"), &y, &want, &scale);
+
+                    // out = Wᵀ d.
+                    let (mut out, mut want) = (vec![9.0; cols], vec![0.0; cols]);
+                    tr_gemv_on(isa, &w, &d, &mut out);
+                    tr_gemv_on(Isa::Baseline, &w, &d, &mut want);
+                    let mut scale = vec![0.0; cols];
+                    tr_gemv_on(Isa::Baseline, &abs(&w), &abs(&d), &mut scale);
+                    assert_close(isa, &what("tr_gemv"), &out, &want, &scale);
+
+                    // G += α d xᵀ: one product per element, rounded once either way.
+                    let (mut g, mut want) = (w.clone(), w.clone());
+                    ger_on(isa, &mut g, &d, &x, -0.3);
+                    ger_on(Isa::Baseline, &mut want, &d, &x, -0.3);
+                    assert_close(isa, &what("ger"), &g, &want, &abs(&w));
+
+                    // The fused form: the same Wᵀ d (old weights) and the same update.
+                    let (mut fused, mut dots) = (w.clone(), vec![9.0; cols]);
+                    tr_gemv_ger_on(isa, &mut fused, &d, &x, -0.3, &mut dots);
+                    assert_close(isa, &what("tr_gemv_ger (Wᵀ d)"), &dots, &out, &scale);
+                    assert_close(isa, &what("tr_gemv_ger (W)"), &fused, &g, &abs(&w));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn f64_takes_the_generic_loops_on_every_isa() {
+        let (rows, cols) = (37, 17);
+        let w: Vec<f64> = values(rows * cols, 1)
+            .iter()
+            .map(|&v| f64::from(v))
+            .collect();
+        let x: Vec<f64> = values(cols, 2).iter().map(|&v| f64::from(v)).collect();
+        let mut want = vec![0.0; rows];
+        gemv_on(Isa::Baseline, &w, &x, &mut want);
+        for isa in Isa::available() {
+            let mut y = vec![0.0; rows];
+            gemv_on(isa, &w, &x, &mut y);
+            for (g, w) in y.iter().zip(&want) {
+                assert!((g - w).abs() < 1e-12, "{isa:?}: {g} against {w}");
+            }
+        }
+    }
+
+    #[cfg(all(feature = "std", target_arch = "x86_64"))]
+    #[test]
+    fn avx512_is_picked_where_the_cpu_has_it() {
+        let has = std::is_x86_feature_detected!("avx512f")
+            && std::is_x86_feature_detected!("avx2")
+            && std::is_x86_feature_detected!("fma");
+        assert_eq!(Isa::pick(WIDE_MIN) == Isa::Avx512, has);
+        assert_eq!(Isa::pick(WIDE_MIN - 1), Isa::Baseline);
     }
 }
