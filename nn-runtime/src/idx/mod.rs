@@ -588,8 +588,8 @@ fn read_payload(source: &mut dyn Read, declared: usize) -> io::Result<Vec<u8>> {
     Ok(data)
 }
 
-/// Fills as much of `buf` as `source` has; returns how much that was.
-fn read_up_to(source: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
+/// Fills as much of `buf` as `source` has; returns how much that was (also used by `ts`).
+pub(crate) fn read_up_to(source: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
     let mut filled = 0;
     while filled < buf.len() {
         match source.read(&mut buf[filled..]) {

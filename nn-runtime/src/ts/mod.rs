@@ -96,7 +96,7 @@ mod tests;
 use alloc::string::String;
 use alloc::vec::Vec;
 use std::fs::File;
-use std::io::{self, BufReader, Read};
+use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use flate2::bufread::MultiGzDecoder;
@@ -104,6 +104,7 @@ use nalgebra::SVector;
 
 use crate::Real;
 use crate::data::Dataset;
+use crate::idx::read_up_to;
 
 pub use error::TsError;
 
@@ -385,18 +386,4 @@ pub fn from_reader(mut reader: impl Read, name: impl AsRef<Path>) -> Result<TsFi
 /// Reads a `.ts` text held in memory; `name` is the file named in errors.
 pub fn parse(text: &str, name: impl AsRef<Path>) -> Result<TsFile, TsError> {
     parse::parse_lines(text.as_bytes(), name.as_ref(), false)
-}
-
-/// Fills as much of `buf` as `source` has; returns how much that was.
-fn read_up_to(source: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match source.read(&mut buf[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(filled)
 }
