@@ -1,6 +1,7 @@
-//! The safetensors weight-file format of `nn`, written once for both its users: loading and
-//! saving at run time (`nn_runtime::io`) and embedding at compile time (`nn_runtime::embed!`,
-//! in the proc-macro crate, which cannot depend on the runtime).
+//! The safetensors weight-file format of [`nn-runtime`](https://docs.rs/nn-runtime), written once
+//! for both its users: loading and saving at run time (`nn_runtime::io`) and embedding at compile
+//! time (`nn_runtime::embed!`, in the proc-macro crate `nn-macros`, which cannot depend on the
+//! runtime). Depend on `nn-runtime`, not on this crate directly.
 //!
 //! A file is `[n: u64 little-endian][n bytes of JSON header, space-padded][tensor data]`; the
 //! header maps each tensor name to `{"dtype", "shape", "data_offsets": [begin, end]}` (offsets
