@@ -44,17 +44,18 @@ pub(crate) fn check_not_empty(columns: usize) {
     );
 }
 
-/// `Σ terms / n`: summed as is (so ordinary sums round as they always have), or, if that sum
-/// overflows, as `Σ (terms / n)`, which does not when the mean is finite. (`mse` and
-/// `binary_cross_entropy` do the same inline, on `zip_fold`.)
+/// The mean `Σ terms / n`, given `sum(s)`, the sum of every term scaled by `s`: first
+/// `sum(1) / n` (scaling by 1 is exact, so ordinary sums round as they always have), or, if that
+/// sum overflows, `sum(1/n)`, each term scaled before it is added (a caller scales where it keeps
+/// its term finite), which does not overflow when the mean is finite.
 #[inline]
-fn mean<T: Real, I: Iterator<Item = T>>(n: usize, terms: impl Fn() -> I) -> T {
-    let sum = terms().fold(T::zero(), |acc, t| acc + t);
+fn mean<T: Real>(n: usize, sum: impl Fn(T) -> T) -> T {
+    let total = sum(T::one());
     let n = count::<T>(n);
-    if sum.is_finite() {
-        sum / n
+    if total.is_finite() {
+        total / n
     } else {
-        terms().fold(T::zero(), |acc, t| acc + t / n)
+        sum(T::one() / n)
     }
 }
 
@@ -71,14 +72,10 @@ where
     DefaultAllocator: Allocator<R, C>,
 {
     check_not_empty(output.ncols());
-    let n = output.len();
-    let sum = output.zip_fold(target, T::zero(), |acc, o, y| acc + (o - y) * (o - y));
-    if sum.is_finite() {
-        return sum / count(n);
-    }
-    // The sum (or a square) overflowed: `d (d / n)` per element does not where the mean fits.
-    let n = count::<T>(n);
-    output.zip_fold(target, T::zero(), |acc, o, y| acc + (o - y) * ((o - y) / n))
+    // `d (d s)`: with `s = 1/n` a square that overflows alone is scaled before it is formed.
+    mean(output.len(), |s| {
+        output.zip_fold(target, T::zero(), |acc, o, y| acc + (o - y) * ((o - y) * s))
+    })
 }
 
 /// Gradient of [`mse`]: `2 (ŷ − y) / (N · batch)`.
@@ -117,17 +114,10 @@ where
     DefaultAllocator: Allocator<R, C>,
 {
     check_not_empty(logits.ncols());
-    let n = logits.len();
-    let sum = logits.zip_fold(target, T::zero(), |acc, x, y| {
-        acc + softplus_scalar(x) - x * y
-    });
-    if sum.is_finite() {
-        return sum / count(n);
-    }
-    // The sum overflowed (each term is at most `|x|`): divide each term first.
-    let n = count::<T>(n);
-    logits.zip_fold(target, T::zero(), |acc, x, y| {
-        acc + (softplus_scalar(x) - x * y) / n
+    mean(logits.len(), |s| {
+        logits.zip_fold(target, T::zero(), |acc, x, y| {
+            acc + softplus_scalar(x) * s - x * y * s
+        })
     })
 }
 
@@ -168,11 +158,13 @@ where
     DefaultAllocator: Allocator<R, C>,
 {
     check_not_empty(logits.ncols());
-    mean(logits.ncols(), || {
+    mean(logits.ncols(), |s| {
         logits
             .column_iter()
             .zip(target.column_iter())
-            .map(|(x, y)| cross_entropy_sample(&x, &y))
+            .fold(T::zero(), |acc, (x, y)| {
+                acc + cross_entropy_sample(&x, &y) * s
+            })
     })
 }
 
