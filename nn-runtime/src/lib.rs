@@ -25,6 +25,7 @@ pub mod linalg;
 pub mod loss;
 #[cfg(feature = "std")]
 pub mod metrics;
+pub mod mode;
 mod network;
 #[cfg(feature = "onnx")]
 pub mod onnx;
@@ -49,6 +50,7 @@ pub use io::WeightsError;
 pub use layer::{Dense, LayerNorm, Linear, Zeroable};
 pub use linalg::Batch;
 pub use loss::{LossKind, one_hot, one_hot_batch, one_hot_checked};
+pub use mode::{BatchNorm, Training};
 pub use network::{
     LayerInfo, LayerKind, Network, Parameters, ResidualInfo, ResidualSource, TensorInfo, TensorRole,
 };

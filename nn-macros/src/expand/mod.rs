@@ -4,6 +4,7 @@
 mod backward;
 mod embedded;
 mod forward;
+mod mode;
 mod params;
 
 use proc_macro2::{Literal, TokenStream, TokenTree};
@@ -11,6 +12,7 @@ use quote::{format_ident, quote};
 use syn::Ident;
 
 use backward::Sink;
+use mode::Phase;
 
 use crate::model::{Model, Node, Source};
 use crate::syntax::{ActivationKind, LossKind, keyword, shown};
@@ -102,6 +104,10 @@ fn docs(text: &str) -> TokenStream {
 /// assignment: a block that opens with `dh_a += value;` (a fused SGD step of a layer without
 /// bias or activation) has that statement written as the call `AddAssign::add_assign`.
 fn layer_comment(node: &Node<'_>, block: TokenStream) -> TokenStream {
+    if block.is_empty() {
+        // A layer with nothing to do here (a dropout's backward into `x`).
+        return block;
+    }
     let line = format!(" {}: {}", shown(&node.layer.name), node.layer.declared());
     let mut trees = block.into_iter().peekable();
     let mut first = Vec::new();
@@ -237,11 +243,30 @@ fn expand_methods(model: &Model<'_>) -> TokenStream {
     let (input_lit, output_lit) = (lit(input), lit(output));
     let param_count = lit(params::param_count(model));
 
-    let sample = forward::expand_record(model, Mode::Sample);
-    let batch = forward::expand_record(model, Mode::Batch);
-    let backward_sample = backward::expand_backward(model, Mode::Sample, Sink::Grad, &sample);
-    let backward_batch = backward::expand_backward(model, Mode::Batch, Sink::Grad, &batch);
-    let sgd_step = backward::expand_backward(model, Mode::Sample, Sink::Descend, &sample);
+    let sample = forward::expand_record(model, Mode::Sample, Phase::Inference);
+    let batch = forward::expand_record(model, Mode::Batch, Phase::Inference);
+    // With dropout or batch norm, gradients are taken in training mode only (see `mode`).
+    let training = model.has_modes().then(|| {
+        let record = forward::expand_record(model, Mode::Batch, Phase::Training);
+        let train = backward::expand_backward(model, Mode::Batch, Sink::Grad, &record);
+        mode::expand_training(model, &record, train)
+    });
+    let (backward_sample, backward_batch, sgd_step) = match &training {
+        None => (
+            backward::expand_backward(model, Mode::Sample, Sink::Grad, &sample),
+            backward::expand_backward(model, Mode::Batch, Sink::Grad, &batch),
+            backward::expand_backward(model, Mode::Sample, Sink::Descend, &sample),
+        ),
+        Some(training) => (
+            training.refusal("backward", quote!(x, target, grad)),
+            training.refusal("backward_batch", quote!(x, targets, grad)),
+            training.refusal("sgd_step", quote!(x, target, lr)),
+        ),
+    };
+    let (training_record, training_methods) = match &training {
+        Some(training) => (Some(&training.record), Some(&training.methods)),
+        None => (None, None),
+    };
     let sgd_step_body = &sgd_step.body;
     let forward_scalars = lit(sample.scalars);
     let backward_scalars = lit(backward_sample.scalars);
@@ -300,6 +325,7 @@ fn expand_methods(model: &Model<'_>) -> TokenStream {
         const _: () = {
         #sample_record
         #batch_record
+        #training_record
 
         // The layer blocks open with their declaration as a doc line (see `layer_comment`).
         #[allow(unused_doc_comments)]
@@ -325,6 +351,8 @@ fn expand_methods(model: &Model<'_>) -> TokenStream {
             #sample_constructor
 
             #batch_constructor
+
+            #training_methods
 
             #forward_doc
             #vis fn forward(&self, x: &#x_ty) -> #y_ty {
@@ -463,6 +491,10 @@ fn expand_network_impl(model: &Model<'_>) -> TokenStream {
         Mode::Batch.signature_ty(model.input_width()),
         Mode::Batch.signature_ty(model.output_width()),
     );
+    // A network with modes trains through its own `train_batch`; the others keep the trait's.
+    let train_batch = model
+        .has_modes()
+        .then(|| mode::expand_train_batch_impl(model));
     let loss_kind = match model.loss() {
         LossKind::Mse => quote!(Mse),
         LossKind::BinaryCrossEntropy => quote!(BinaryCrossEntropy),
@@ -508,6 +540,8 @@ fn expand_network_impl(model: &Model<'_>) -> TokenStream {
             fn backward_batch(&self, x: &#xb_ty, targets: &#yb_ty, grad: &mut Self) -> T {
                 Self::backward_batch(self, x, targets, grad)
             }
+
+            #train_batch
         }
     }
 }
