@@ -9,7 +9,7 @@
 
 use nn_runtime::data::Dataset;
 use nn_runtime::optim::{Adam, AdamConfig, Sgd, SgdConfig};
-use nn_runtime::train::{self, TrainConfig};
+use nn_runtime::train::{self, Control, TrainConfig, TrainError};
 use nn_runtime::{Batch, Network, Parameters, Training, network};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -243,4 +243,301 @@ fn fit_with_dropout_is_reproducible_by_seed() {
     );
     assert!(same_weights(&*a, &*b));
     assert!(!same_weights(&*a, &*c));
+}
+
+/// Largest accepted `|got − expected| / max(1, |expected|)` against the numpy fixture: the same
+/// float64 functions in another order of operations differ by a few ulps per layer (~1e-15);
+/// 1e-10 leaves room for that and none for a wrong formula.
+const REFERENCE_TOLERANCE: f64 = 1e-10;
+
+const FIXTURE: &str = include_str!("fixtures/modes/regularized.json");
+
+fn fixture() -> serde_json::Value {
+    serde_json::from_str(FIXTURE).expect("valid JSON")
+}
+
+fn numbers(value: &serde_json::Value) -> Vec<f64> {
+    match value {
+        serde_json::Value::Array(items) => items.iter().flat_map(numbers).collect(),
+        other => vec![other.as_f64().expect("a number")],
+    }
+}
+
+/// `[samples, features]` rows as a batch, one sample per column.
+fn rows<const N: usize>(value: &serde_json::Value) -> Batch<f64, N> {
+    let flat = numbers(value);
+    Batch::from_fn(flat.len() / N, |i, j| flat[j * N + i])
+}
+
+/// A PyTorch tensor (row-major) as the column-major storage of `Parameters::tensor`.
+fn column_major(value: &serde_json::Value, shape: &[usize]) -> Vec<f64> {
+    let flat = numbers(value);
+    match shape {
+        [rows, cols] => (0..rows * cols)
+            .map(|k| flat[(k % rows) * cols + k / rows])
+            .collect(),
+        _ => flat,
+    }
+}
+
+fn assert_close(got: &[f64], expected: &[f64], what: &str) {
+    assert_eq!(got.len(), expected.len(), "{what}");
+    for (i, (g, e)) in got.iter().zip(expected).enumerate() {
+        assert!(
+            (g - e).abs() / e.abs().max(1.0) < REFERENCE_TOLERANCE,
+            "{what}[{i}]: {g} vs {e}"
+        );
+    }
+}
+
+fn fixture_network(fixture: &serde_json::Value) -> Box<Regularized<f64>> {
+    let mut net = Regularized::<f64>::boxed_zeros();
+    for (index, info) in Regularized::<f64>::TENSORS.iter().enumerate() {
+        let values = column_major(&fixture["params"][info.name], info.shape);
+        net.tensor_mut(index).copy_from_slice(&values);
+    }
+    net
+}
+
+#[test]
+fn both_modes_match_the_numpy_reference() {
+    let fixture = fixture();
+    assert_eq!(
+        <Regularized<f64> as Parameters<f64>>::ARCHITECTURE,
+        fixture["declaration"]
+    );
+    let mut net = fixture_network(&fixture);
+    let x = rows::<5>(&fixture["x"]);
+    let labels: Vec<usize> = numbers(&fixture["labels"])
+        .iter()
+        .map(|&l| l as usize)
+        .collect();
+    let seed = fixture["seed"].as_u64().expect("a seed");
+
+    // Inference: dropout is the identity, batch norm uses the running statistics.
+    let eval = net.forward_batch(&x);
+    assert_close(
+        eval.as_slice(),
+        rows::<3>(&fixture["eval_output"]).as_slice(),
+        "eval output",
+    );
+    let eval_loss = net.loss_batch_labels(&x, &labels);
+    assert_close(
+        &[eval_loss],
+        &[fixture["eval_loss"].as_f64().unwrap()],
+        "eval loss",
+    );
+    // One sample at a time gives the same: inference does not couple the samples.
+    let first = net.forward(&x.column(0).into_owned());
+    assert_close(
+        first.as_slice(),
+        &eval.as_slice()[..3],
+        "per-sample eval output",
+    );
+
+    // Training: the masks of `Training::seeded(seed)`, the batch's statistics.
+    let train = net.forward_batch_train(&x, &mut Training::seeded(seed));
+    assert_close(
+        train.as_slice(),
+        rows::<3>(&fixture["train_output"]).as_slice(),
+        "train output",
+    );
+    let mut grad = Regularized::<f64>::boxed_zeros();
+    let y = nn_runtime::one_hot_batch::<f64, 3>(&labels);
+    let loss = net.train_batch(&x, &y, &mut grad, &mut Training::seeded(seed));
+    assert_close(
+        &[loss],
+        &[fixture["train_loss"].as_f64().unwrap()],
+        "train loss",
+    );
+    for (index, info) in Regularized::<f64>::TENSORS.iter().enumerate() {
+        if info.role.is_trained() {
+            let expected = column_major(&fixture["gradients"][info.name], info.shape);
+            assert_close(grad.tensor(index), &expected, info.name);
+        }
+    }
+    assert_close(
+        net.bn.running_mean.as_slice(),
+        &numbers(&fixture["running_mean"]),
+        "running mean",
+    );
+    assert_close(
+        net.bn.running_var.as_slice(),
+        &numbers(&fixture["running_var"]),
+        "running var",
+    );
+}
+
+#[test]
+fn a_pytorch_file_with_num_batches_tracked_loads_and_reproduces_eval_mode() {
+    let fixture = fixture();
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/modes/regularized.safetensors");
+    let net: Box<Regularized<f64>> = nn_runtime::io::load_boxed(&path).expect("loads");
+    let x = rows::<5>(&fixture["x"]);
+    let eval = net.forward_batch(&x);
+    assert_close(
+        eval.as_slice(),
+        rows::<3>(&fixture["eval_output"]).as_slice(),
+        "eval output",
+    );
+
+    // What this crate writes: every tensor of `TENSORS`, buffers included, and no counter.
+    let bytes = nn_runtime::io::to_bytes(&*net);
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(text.contains("\"bn.running_var\"") && !text.contains("num_batches_tracked"));
+    let mut again = Regularized::<f64>::boxed_zeros();
+    nn_runtime::io::load_from_bytes(&mut *again, &bytes).expect("round trip");
+    assert_eq!(again.forward_batch(&x), eval);
+}
+
+#[test]
+fn a_run_with_dropout_and_batch_norm_resumes_bit_for_bit() {
+    let data = blobs();
+    let config = TrainConfig {
+        epochs: 4,
+        batch_size: 8,
+        seed: 2,
+        progress: false,
+        ..TrainConfig::default()
+    };
+    let adam = || {
+        Adam::new(AdamConfig {
+            lr: 0.01,
+            ..AdamConfig::default()
+        })
+        .expect("valid")
+    };
+    let init = || -> Box<Regularized<f32>> { nn_runtime::Init::new(5).build().expect("builds") };
+    let mut straight = init();
+    train::fit(&mut *straight, &mut adam(), &data, None, &config).expect("trains");
+
+    let dir = std::env::temp_dir().join(format!("nn-modes-resume-{}", std::process::id()));
+    let mut first = init();
+    train::fit_with(
+        &mut *first,
+        &mut adam(),
+        &data,
+        None,
+        &config,
+        |stats, net, opt| {
+            train::save_checkpoint(&dir, net, opt, stats.epoch).expect("saved");
+            if stats.epoch == 2 {
+                Control::Stop
+            } else {
+                Control::Continue
+            }
+        },
+    )
+    .expect("trains");
+    let mut resumed = Regularized::<f32>::boxed_zeros();
+    let mut optimizer = adam();
+    let epoch = train::load_checkpoint(&dir, &mut *resumed, &mut optimizer).expect("loads");
+    assert_eq!(
+        resumed.bn.running_var, first.bn.running_var,
+        "buffers are checkpointed"
+    );
+    train::resume_with(
+        &mut *resumed,
+        &mut optimizer,
+        &data,
+        None,
+        &config,
+        epoch,
+        |_, _, _| Control::Continue,
+    )
+    .expect("trains");
+    let _ = std::fs::remove_dir_all(&dir);
+    let bits = |net: &Regularized<f32>| -> Vec<u32> {
+        (0..Regularized::<f32>::TENSORS.len())
+            .flat_map(|i| {
+                net.tensor(i)
+                    .iter()
+                    .map(|v| v.to_bits())
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    };
+    assert_eq!(bits(&resumed), bits(&straight));
+}
+
+#[test]
+fn fit_refuses_a_batch_of_one_sample_for_batch_norm() {
+    // 64 samples in batches of 9: the last batch of each epoch holds one sample.
+    let mut net: Box<Regularized<f32>> = nn_runtime::Init::new(1).build().expect("builds");
+    let mut sgd = Sgd::new(SgdConfig::default()).expect("valid");
+    let config = TrainConfig {
+        batch_size: 9,
+        progress: false,
+        ..TrainConfig::default()
+    };
+    let error = train::fit(&mut *net, &mut sgd, &blobs(), None, &config).expect_err("refused");
+    assert!(matches!(error, TrainError::Config(_)), "{error:?}");
+    assert_eq!(
+        error.to_string(),
+        "`batch_size` of `TrainConfig` is 9 (with 64 samples, a batch holds one sample); use a \
+         batch size of at least 2 that leaves no batch of one sample: batch norm normalizes over \
+         each batch"
+    );
+}
+
+#[test]
+#[should_panic(expected = "batch norm in training needs at least 2 samples per batch, got 1")]
+fn train_batch_refuses_a_batch_of_one_for_batch_norm() {
+    let mut net = InputNorm::<f64>::boxed_zeros();
+    let mut grad = InputNorm::<f64>::boxed_zeros();
+    net.train_batch(
+        &batch::<4>(1, 0),
+        &batch::<2>(1, 1),
+        &mut grad,
+        &mut Training::seeded(0),
+    );
+}
+
+network! {
+    /// The digits model with dropout on the input and a batch norm in place of the layer norm.
+    pub struct RegularizedDigits {
+        input: 64,
+        drop_in: dropout(0.1),
+        h1: dense(128, relu),
+        bn: batch_norm,
+        drop: dropout(0.2),
+        out: dense(10),
+        loss: softmax_cross_entropy,
+    }
+}
+
+/// The project's digits bar (see `tests/digits.rs`).
+const DIGITS_ACCURACY_BAR: f64 = 0.97;
+
+#[test]
+fn digits_with_dropout_and_batch_norm_reaches_the_accuracy_bar() {
+    use nn_runtime::data::Standardizer;
+    let all = nn::digits::load::<f32>().expect("loads");
+    let (mut test, mut train_set) = all.split(nn::digits::TEST_FRACTION, 0).expect("splits");
+    let standardizer = Standardizer::fit(&train_set.inputs);
+    standardizer.apply(&mut train_set.inputs);
+    standardizer.apply(&mut test.inputs);
+    let mut net: Box<RegularizedDigits<f32>> = nn_runtime::Init::new(0).build().expect("builds");
+    let mut adam = Adam::new(AdamConfig {
+        lr: 2e-3,
+        ..AdamConfig::default()
+    })
+    .expect("valid");
+    let config = TrainConfig {
+        epochs: 30,
+        batch_size: 32,
+        seed: 0,
+        progress: false,
+        ..TrainConfig::default()
+    };
+    train::fit(&mut *net, &mut adam, &train_set, None, &config).expect("trains");
+    let accuracy = train::evaluate(&*net, &test)
+        .accuracy
+        .expect("a classifier");
+    eprintln!("digits, dropout and batch norm: test accuracy {accuracy:.4}");
+    assert!(
+        accuracy >= DIGITS_ACCURACY_BAR,
+        "test accuracy {accuracy:.4}"
+    );
 }
