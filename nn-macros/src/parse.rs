@@ -447,9 +447,9 @@ fn parse_layer(input: ParseStream, attrs: Vec<Attribute>, name: Ident) -> syn::R
             eps: eps.unwrap_or(DEFAULT_LAYER_NORM_EPS),
         }
     } else if keyword_ident == keyword::DROPOUT {
-        mode::parse_dropout(input, keyword_ident)?
+        mode::parse_dropout(input, &name, keyword_ident)?
     } else if keyword_ident == keyword::BATCH_NORM {
-        mode::parse_batch_norm(input, keyword_ident, &mut activation)?
+        mode::parse_batch_norm(input, &name, keyword_ident, &mut activation)?
     } else {
         return Err(syn::Error::new(
             keyword_ident.span(),

@@ -154,13 +154,22 @@ impl<'m, 'a> Gradients<'m, 'a> {
         }
     }
 
+    /// Whether anything reads `∂L/∂h` of `source`: not the input (no one asks for `∂L/∂x`),
+    /// nor a layer whose gradient reaches no parameter (a dropout on the input).
+    fn needs(&self, source: Source) -> bool {
+        match source {
+            Source::Input => false,
+            Source::Layer(index) => self.needed[index],
+        }
+    }
+
     /// Adds `term` into `dh_<target>`; nothing for the input (no one asks for `∂L/∂x`), nor for
     /// a layer whose gradient reaches no parameter.
     fn contribute(&mut self, target: Source, term: Term) -> TokenStream {
         let Source::Layer(index) = target else {
             return TokenStream::new();
         };
-        if !self.needed[index] {
+        if !self.needs(target) {
             return TokenStream::new();
         }
         let node = &self.model.nodes[index];
@@ -250,7 +259,7 @@ fn layer_backward(
                 Mode::Batch => quote!(nn::add_column_sums(&mut grad.#name.bias, &#dz);),
             });
             code.extend(quote_spanned!(name.span()=> #weight_grad #bias_grad));
-            if input != Source::Input {
+            if gradients.needs(input) {
                 let back = match mode {
                     Mode::Sample => quote!(nn::tr_matvec(&self.#name.weight, &#dz)),
                     Mode::Batch => quote!(nn::tr_matmul(&self.#name.weight, &#dz)),
@@ -274,7 +283,7 @@ fn layer_backward(
                 Sink::Descend => (None, Some(params_grad)),
             };
             code.extend(first);
-            if input != Source::Input {
+            if gradients.needs(input) {
                 let dxhat = binding("dxhat", node);
                 let eps = binding("eps", node);
                 gradients.scalars += node.width();
@@ -289,13 +298,13 @@ fn layer_backward(
         // Training mode only (`train_batch`): the other gradients of a network with modes
         // are refused (see `mode`).
         NodeKind::Dropout { .. } => {
-            if input != Source::Input {
+            if gradients.needs(input) {
                 let back = mode::dropout_backward(node, &dz);
                 code.extend(gradients.contribute(input, Term::Owned(back)));
             }
         }
         NodeKind::BatchNorm { .. } => {
-            let needs_dx = input != Source::Input;
+            let needs_dx = gradients.needs(input);
             code.extend(mode::batch_norm_grad(node, &dz, needs_dx));
             if needs_dx {
                 gradients.scalars += node.width();

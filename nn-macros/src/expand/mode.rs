@@ -178,6 +178,8 @@ pub struct Training {
     pub scalars: usize,
     /// The network's name as shown, for the refusals.
     network: String,
+    /// Its layers with modes, as a message lists them: "`drop: dropout(0.5)`".
+    layers: String,
 }
 
 /// The training-mode items of a `model` that has modes, from its training record and the
@@ -193,6 +195,13 @@ pub fn expand_training(model: &Model<'_>, record: &Record, train_batch: Code) ->
     let output_field = model.nodes.last().map(super::output_ident);
     let (method, body) = (&record.method, &train_batch.body);
     let network = shown(&model.net.name);
+    let declared: Vec<String> = model
+        .nodes
+        .iter()
+        .filter(|node| node.kind.has_modes())
+        .map(|node| format!("{}: {}", shown(&node.layer.name), node.layer.declared()))
+        .collect();
+    let layers = crate::syntax::keyword::list(declared.iter().map(String::as_str));
     let train_doc = super::docs(&format!(
         "Training mode on a batch (one sample per column): the forward pass with dropout masks \
          drawn from `training` and batch norms over the batch's statistics, then backward. \
@@ -236,6 +245,7 @@ pub fn expand_training(model: &Model<'_>, record: &Record, train_batch: Code) ->
         },
         scalars: train_batch.scalars,
         network,
+        layers,
     }
 }
 
@@ -270,11 +280,10 @@ impl Training {
     /// ```
     pub fn refusal(&self, method: &str, arguments: TokenStream) -> Code {
         let message = format!(
-            "`{}::{method}` does not exist: the network has dropout or batch norm, which \
-             compute differently in training; take gradients in training mode with \
-             `train_batch(&x, &targets, &mut grad, &mut Training::seeded(seed))` (what \
-             `train::fit` calls)",
-            self.network
+            "`{}::{method}` does not exist: {} computes differently in training, so a gradient \
+             needs training mode; use `train_batch(&x, &targets, &mut grad, &mut \
+             Training::seeded(seed))` (what `train::fit` calls)",
+            self.network, self.layers
         );
         Code {
             // `size_of::<T>() == 0` is false for every scalar but depends on `T`, so the
