@@ -541,3 +541,26 @@ fn digits_with_dropout_and_batch_norm_reaches_the_accuracy_bar() {
         "test accuracy {accuracy:.4}"
     );
 }
+
+nn_runtime::embed! {
+    /// The PyTorch-named file, `num_batches_tracked` included, embedded at compile time.
+    static EMBEDDED: Regularized<f64> = "fixtures/modes/regularized.safetensors";
+}
+
+#[test]
+fn an_embedded_network_with_batch_norm_runs_in_inference_mode() {
+    let fixture = fixture();
+    let x = rows::<5>(&fixture["x"]);
+    let expected = rows::<3>(&fixture["eval_output"]);
+    assert_close(
+        EMBEDDED.forward_batch(&x).as_slice(),
+        expected.as_slice(),
+        "embedded",
+    );
+    let first = EMBEDDED.forward(&x.column(0).into_owned());
+    assert_close(
+        first.as_slice(),
+        &expected.as_slice()[..3],
+        "embedded, one sample",
+    );
+}
