@@ -7,6 +7,7 @@
 //!           | attr* IDENT ':' layer residual?     (attrs: doc comments only, see check)
 //! layer    := 'dense' '(' INT (',' dense_arg)* ','? ')'
 //!           | 'layer_norm' ('(' norm_arg (',' norm_arg)* ','? ')')?
+//!           | 'dropout' '(' P ')' | 'batch_norm' ...  (see `parse::mode`)
 //! dense_arg := activation | 'bias' '=' BOOL
 //! norm_arg := activation | 'eps' '=' FLOAT      (a positive normal f64)
 //! activation := IDENT | 'leaky_relu' '(' NUMBER ')' | 'gelu' '(' 'tanh' ')'
