@@ -8,6 +8,7 @@
 //! run with dropout and batch norm that reaches the project's accuracy bar.
 
 use nn_runtime::data::Dataset;
+use nn_runtime::nalgebra::SVector;
 use nn_runtime::optim::{Adam, AdamConfig, Sgd, SgdConfig};
 use nn_runtime::train::{self, Control, TrainConfig, TrainError};
 use nn_runtime::{Batch, Network, Parameters, Training, network};
@@ -563,4 +564,24 @@ fn an_embedded_network_with_batch_norm_runs_in_inference_mode() {
         &expected.as_slice()[..3],
         "embedded, one sample",
     );
+}
+
+// Only `allocations` is used here.
+#[allow(dead_code)]
+#[path = "support/counting_alloc.rs"]
+mod counting_alloc;
+
+#[test]
+fn inference_of_one_sample_allocates_nothing() {
+    let mut net = Regularized::<f64>::boxed_zeros();
+    randomize(&mut *net, 1);
+    let x = SVector::<f64, 5>::from_fn(|i, _| i as f64 * 0.1);
+    let y = SVector::<f64, 3>::new(0.0, 1.0, 0.0);
+    use counting_alloc::allocations as count;
+    assert_eq!(count(|| _ = std::hint::black_box(net.forward(&x))), 0);
+    assert_eq!(count(|| _ = std::hint::black_box(net.predict(&x))), 0);
+    assert_eq!(count(|| _ = std::hint::black_box(net.loss(&x, &y))), 0);
+    // The counter counts: the batch path allocates its matrices.
+    let xb = batch::<5>(4, 1);
+    assert!(count(|| _ = std::hint::black_box(net.forward_batch(&xb))) > 0);
 }

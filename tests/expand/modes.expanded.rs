@@ -368,6 +368,8 @@ const _: () = {
         /// Forward and backward for one sample: adds `∂L/∂θ` into `grad` (a value of the
         /// network's own type, cleared by the caller) and returns the loss. Allocates
         /// nothing.
+        ///
+        /// **Refused for `Modes`**: `drop_in: dropout(0.2)`, `bn: batch_norm(tanh)` or `drop: dropout(0.5)` computes differently in training, so a gradient needs training mode; calling this method fails to build. Use `train_batch`.
         pub fn backward(
             &self,
             x: &::nn_runtime::__private::SVector<T, 4>,
@@ -389,6 +391,8 @@ const _: () = {
         /// step). Equal, up to rounding, to `backward` into a cleared gradient followed by
         /// an `Sgd` step with this `lr` (no momentum, no decay); returns the loss before
         /// the step. No gradient is stored and nothing is allocated.
+        ///
+        /// **Refused for `Modes`**: `drop_in: dropout(0.2)`, `bn: batch_norm(tanh)` or `drop: dropout(0.5)` computes differently in training, so a gradient needs training mode; calling this method fails to build. Use `train_batch`.
         pub fn sgd_step(
             &mut self,
             x: &::nn_runtime::__private::SVector<T, 4>,
@@ -441,6 +445,8 @@ const _: () = {
         /// # Panics
         /// If `x` and `targets` have different numbers of columns, or if the batch has no
         /// columns.
+        ///
+        /// **Refused for `Modes`**: `drop_in: dropout(0.2)`, `bn: batch_norm(tanh)` or `drop: dropout(0.5)` computes differently in training, so a gradient needs training mode; calling this method fails to build. Use `train_batch`.
         pub fn backward_batch(
             &self,
             x: &::nn_runtime::__private::Batch<T, 4>,

@@ -267,6 +267,7 @@ fn expand_methods(model: &Model<'_>) -> TokenStream {
         Some(training) => (Some(&training.record), Some(&training.methods)),
         None => (None, None),
     };
+    let refused_doc = training.as_ref().map(mode::Training::refusal_doc);
     let sgd_step_body = &sgd_step.body;
     let forward_scalars = lit(sample.scalars);
     let backward_scalars = lit(backward_sample.scalars);
@@ -373,6 +374,7 @@ fn expand_methods(model: &Model<'_>) -> TokenStream {
             /// Forward and backward for one sample: adds `∂L/∂θ` into `grad` (a value of the
             /// network's own type, cleared by the caller) and returns the loss. Allocates
             /// nothing.
+            #refused_doc
             #vis fn backward(&self, x: &#x_ty, target: &#y_ty, grad: &mut Self) -> T {
                 #backward_body
             }
@@ -383,6 +385,7 @@ fn expand_methods(model: &Model<'_>) -> TokenStream {
             /// step). Equal, up to rounding, to `backward` into a cleared gradient followed by
             /// an `Sgd` step with this `lr` (no momentum, no decay); returns the loss before
             /// the step. No gradient is stored and nothing is allocated.
+            #refused_doc
             #vis fn sgd_step(&mut self, x: &#x_ty, target: &#y_ty, lr: T) -> T {
                 #sgd_step_body
             }
@@ -414,6 +417,7 @@ fn expand_methods(model: &Model<'_>) -> TokenStream {
             /// # Panics
             /// If `x` and `targets` have different numbers of columns, or if the batch has no
             /// columns.
+            #refused_doc
             #vis fn backward_batch(&self, x: &#xb_ty, targets: &#yb_ty, grad: &mut Self) -> T {
                 #backward_batch_body
             }

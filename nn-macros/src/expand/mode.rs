@@ -271,6 +271,15 @@ pub fn expand_train_batch_impl(model: &Model<'_>) -> TokenStream {
 }
 
 impl Training {
+    /// The doc paragraph added to a refused method: why, and what to call.
+    pub fn refusal_doc(&self) -> TokenStream {
+        super::docs(&format!(
+            "\n**Refused for `{}`**: {} computes differently in training, so a gradient needs \
+             training mode; calling this method fails to build. Use `train_batch`.",
+            self.network, self.layers
+        ))
+    }
+
     /// The body of a gradient method without a `Training` (`backward`, `backward_batch`,
     /// `sgd_step`): a constant that fails when the method is instantiated, with the way out.
     /// ```text
