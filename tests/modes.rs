@@ -585,3 +585,39 @@ fn inference_of_one_sample_allocates_nothing() {
     let xb = batch::<5>(4, 1);
     assert!(count(|| _ = std::hint::black_box(net.forward_batch(&xb))) > 0);
 }
+
+/// The ONNX export is inference mode; `onnx_outputs.json` holds ONNX Runtime's outputs for the
+/// fixture's batch (`tests/fixtures/modes/onnx_check.py`, run by hand). ONNX attributes are
+/// `f32`, so the exported `eps = 1e-3` is off by 4.7e-11 relative: 1e-9 allows that and far
+/// less than any wrong formula.
+const ONNX_TOLERANCE: f64 = 1e-9;
+
+#[test]
+fn onnx_export_of_dropout_and_batch_norm_matches_onnx_runtime() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/modes");
+    let net: Box<Regularized<f64>> =
+        nn_runtime::io::load_boxed(dir.join("regularized.safetensors")).expect("loads");
+    let path = dir.join("regularized.onnx");
+    if std::env::var("NN_FIXTURES").is_ok_and(|v| v == "overwrite") {
+        nn_runtime::onnx::save(&*net, &path).expect("writes");
+    }
+    let bytes = nn_runtime::onnx::to_bytes(&*net).expect("exports");
+    assert!(
+        bytes == std::fs::read(&path).expect("committed"),
+        "regularized.onnx differs from the export; rerun with NN_FIXTURES=overwrite and the script"
+    );
+    let recorded: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("onnx_outputs.json")).expect("committed"),
+    )
+    .expect("valid JSON");
+    let x = rows::<5>(&fixture()["x"]);
+    let ours = net.forward_batch(&x);
+    let theirs = rows::<3>(&recorded["output"]);
+    for (a, b) in ours.iter().zip(theirs.iter()) {
+        assert!(
+            (a - b).abs() / b.abs().max(1.0) < ONNX_TOLERANCE,
+            "{a} vs {b}"
+        );
+    }
+    assert_eq!(ours.len(), theirs.len());
+}
