@@ -127,6 +127,7 @@ fn dropout_and_batch_norm_gradients_match_central_differences_in_training_mode()
     let error = max_gradient_error(&*net, &x, &y, |net, training| {
         nn_runtime::loss::softmax_cross_entropy(&net.forward_batch_train(&x, training), &y)
     });
+    eprintln!("Regularized: max relative gradient error {error:.1e}");
     assert!(error < GRADIENT_TOLERANCE, "max relative error {error:e}");
 
     let mut net = InputNorm::<f64>::boxed_zeros();
@@ -135,6 +136,7 @@ fn dropout_and_batch_norm_gradients_match_central_differences_in_training_mode()
     let error = max_gradient_error(&*net, &x, &y, |net, training| {
         nn_runtime::loss::mse(&net.forward_batch_train(&x, training), &y)
     });
+    eprintln!("InputNorm: max relative gradient error {error:.1e}");
     assert!(error < GRADIENT_TOLERANCE, "max relative error {error:e}");
 }
 

@@ -152,6 +152,9 @@ pub struct History {
 ///
 /// Each epoch shuffles the samples with a generator seeded from `config.seed` and the epoch,
 /// then takes one optimizer step per minibatch on the gradient of the minibatch's mean loss.
+/// Steps run in training mode ([`Network::train_batch`]: dropout masks from a
+/// [`Training`] seeded with `config.seed` and the epoch, batch norms on the minibatch's
+/// statistics), the per-epoch metrics in inference mode (see [`mode`](crate::mode)).
 /// Returns the history; the network then holds finite weights (those of the best epoch under
 /// early stopping, else of the last).
 ///
@@ -173,7 +176,8 @@ pub struct History {
 /// # Errors
 ///
 /// - [`TrainError::Config`]: `config.batch_size` is 0, or an early-stopping `min_delta` is
-///   negative or not finite.
+///   negative or not finite, or, for a network with a batch norm, a batch would hold one
+///   sample.
 /// - [`TrainError::EmptyDataset`], [`TrainError::EmptyValidation`]: no samples to train on,
 ///   or a validation set with none (pass `None` instead).
 /// - [`TrainError::NonFiniteWeights`]: `net` holds a NaN or an infinity before training.
