@@ -15,6 +15,8 @@
 //! | `Bias` | (any) | [`Scheme::Zeros`] |
 //! | `NormGain` (layer norm `γ`) | | [`Scheme::Constant`]`(1.0)` (PyTorch's `LayerNorm`) |
 //! | `NormShift` (layer norm `β`) | | [`Scheme::Zeros`] |
+//! | `RunningMean` (batch norm buffer) | | [`Scheme::Zeros`] (PyTorch's `BatchNorm1d`) |
+//! | `RunningVar` (batch norm buffer) | | [`Scheme::Constant`]`(1.0)` |
 //!
 //! The gain of an activation is PyTorch's `torch.nn.init.calculate_gain`, see [`gain`].
 //!
