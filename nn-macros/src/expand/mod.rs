@@ -267,7 +267,7 @@ fn expand_methods(model: &Model<'_>) -> TokenStream {
         Some(training) => (Some(&training.record), Some(&training.methods)),
         None => (None, None),
     };
-    let refused_doc = training.as_ref().map(mode::Training::refusal_doc);
+    let refused_doc = training.as_ref().map(mode::TrainingApi::refusal_doc);
     let sgd_step_body = &sgd_step.body;
     let forward_scalars = lit(sample.scalars);
     let backward_scalars = lit(backward_sample.scalars);

@@ -169,7 +169,7 @@ pub fn batch_norm_update(node: &Node<'_>) -> TokenStream {
 
 /// What a network with modes adds to its impl: the training record, `train_batch`,
 /// `forward_batch_train`, and the refusals of the gradient methods without a `Training`.
-pub struct Training {
+pub struct TrainingApi {
     /// The training record's struct (inside the expansion's `const _`).
     pub record: TokenStream,
     /// Inherent methods: the record's constructor, `train_batch`, `forward_batch_train`.
@@ -184,7 +184,7 @@ pub struct Training {
 
 /// The training-mode items of a `model` that has modes, from its training record and the
 /// chain rule over it.
-pub fn expand_training(model: &Model<'_>, record: &Record, train_batch: Code) -> Training {
+pub fn expand_training(model: &Model<'_>, record: &Record, train_batch: Code) -> TrainingApi {
     let rt = rt();
     let vis = &model.net.vis;
     let (input, output) = (model.input_width(), model.output_width());
@@ -222,7 +222,7 @@ pub fn expand_training(model: &Model<'_>, record: &Record, train_batch: Code) ->
     );
     let constructor = &record.constructor;
     let record_definition = &record.definition;
-    Training {
+    TrainingApi {
         record: quote!(#record_definition),
         methods: quote! {
             #constructor
@@ -270,7 +270,7 @@ pub fn expand_train_batch_impl(model: &Model<'_>) -> TokenStream {
     }
 }
 
-impl Training {
+impl TrainingApi {
     /// The doc paragraph added to a refused method: why, and what to call.
     pub fn refusal_doc(&self) -> TokenStream {
         super::docs(&format!(
