@@ -239,6 +239,10 @@ pub trait Parameters<T: Real>: Zeroable {
 ///
 /// The gradient has the network's own type: [`Network::backward`] accumulates into a
 /// caller-owned `Self` (clear it with [`Parameters::fill`]).
+///
+/// A network with `dropout` or `batch_norm` takes gradients in training mode only, through
+/// [`Network::train_batch`]: its `backward`, `backward_batch` and `sgd_step` fail to build when
+/// used (see [`mode`](crate::mode)).
 pub trait Network<T: Real, const IN: usize, const OUT: usize>: Parameters<T> {
     /// The loss the network is trained on.
     const LOSS: LossKind;
