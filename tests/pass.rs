@@ -175,3 +175,42 @@ fn derive_default_gives_zeros() {
     assert_eq!(net, defaulted::Defaulted::<f64>::zeros());
     assert!(net.n.weight.iter().all(|&g| g == 0.0));
 }
+
+/// Dropout and batch norm under the same lints: an input dropout (whose gradient nothing
+/// reads), a batch norm with an activation and options, a residual around a dropout.
+mod strict_modes {
+    nn_runtime::network! {
+        /// Every training-mode layer form.
+        #[derive(Clone, Debug, PartialEq)]
+        pub struct Modal {
+            input: 4,
+            d0: dropout(0.1),
+            h1: dense(6, relu),
+            bn: batch_norm(relu, eps = 1e-3, momentum = 0.05),
+            d1: dropout(0.5) + h1,
+            out: dense(2),
+            loss: mse,
+        }
+    }
+}
+
+#[test]
+fn a_network_with_modes_runs_under_strict_lints() {
+    use nn_runtime::{Batch, Training};
+    let mut net = strict_modes::Modal::<f64>::zeros();
+    let mut grad = strict_modes::Modal::<f64>::zeros();
+    let (x, y) = (
+        Batch::<f64, 4>::from_element(3, 0.5),
+        Batch::<f64, 2>::zeros(3),
+    );
+    assert_eq!(
+        net.train_batch(&x, &y, &mut grad, &mut Training::seeded(0)),
+        0.0
+    );
+    assert_eq!(
+        net.forward_batch_train(&x, &mut Training::seeded(0))
+            .ncols(),
+        3
+    );
+    assert_eq!(net.predict_batch(&x), Batch::<f64, 2>::zeros(3));
+}

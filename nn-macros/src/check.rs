@@ -155,7 +155,9 @@ fn check_widths(net: &Network, errors: &mut Errors) {
         .map(|input| ("the input".to_owned(), &input.width));
     let layers = net.layers.iter().filter_map(|layer| match &layer.kind {
         LayerKind::Dense { width, .. } => Some((format!("`{}`", shown(&layer.name)), width)),
-        LayerKind::LayerNorm { .. } => None,
+        LayerKind::LayerNorm { .. } | LayerKind::Dropout { .. } | LayerKind::BatchNorm { .. } => {
+            None
+        }
     });
     for (what, width) in inputs.chain(layers) {
         if width.value == 0 {

@@ -198,12 +198,18 @@ fn read_tensors(path: &LitStr, base: &Path) -> syn::Result<(String, Vec<Tensor>)
     Ok((absolute.to_owned(), tensors))
 }
 
+/// The suffix of PyTorch's `<layer>.num_batches_tracked` (see `nn_runtime::mode`).
+const NUM_BATCHES_TRACKED: &str = ".num_batches_tracked";
+
 /// Every tensor of a safetensors file, in data order, converted to column-major bytes; or what
 /// is wrong with the file (without the file: the caller adds it).
 fn parse_tensors(bytes: &[u8]) -> Result<Vec<Tensor>, WeightsError> {
     let file = File::parse(bytes)?;
     file.tensors()
         .iter()
+        // PyTorch's batch-norm counter (an int64 scalar) is no parameter of any network: it is
+        // skipped, as `io::load` skips it.
+        .filter(|tensor| !tensor.name.ends_with(NUM_BATCHES_TRACKED))
         .map(|tensor| {
             let Some(dtype) = Scalar::from_dtype(&tensor.dtype) else {
                 return Err(WeightsError::UnsupportedDtype {

@@ -53,6 +53,18 @@ pub enum NodeKind {
     Dense { bias: bool },
     /// `z = γ ⊙ (x − μ)/√(σ² + eps) + β` over the features, shape unchanged.
     LayerNorm { eps: f64 },
+    /// `z = x ⊙ mask` in training (inverted dropout), `z = x` at inference; shape unchanged.
+    Dropout { p: f64 },
+    /// `z = γ ⊙ (x − μ)/√(σ² + eps) + β` per feature over the batch in training, with the
+    /// running statistics at inference; shape unchanged.
+    BatchNorm { eps: f64, momentum: f64 },
+}
+
+impl NodeKind {
+    /// Whether the layer computes differently in training and at inference.
+    pub fn has_modes(self) -> bool {
+        matches!(self, NodeKind::Dropout { .. } | NodeKind::BatchNorm { .. })
+    }
 }
 
 /// Where a residual reads from.
@@ -97,6 +109,11 @@ pub fn build(net: &Network) -> Model<'_> {
         let kind = match &layer.kind {
             LayerKind::Dense { bias, .. } => NodeKind::Dense { bias: *bias },
             LayerKind::LayerNorm { eps, .. } => NodeKind::LayerNorm { eps: *eps },
+            LayerKind::Dropout { p, .. } => NodeKind::Dropout { p: *p },
+            LayerKind::BatchNorm { eps, momentum, .. } => NodeKind::BatchNorm {
+                eps: *eps,
+                momentum: *momentum,
+            },
         };
         let output = output_shape(layer, previous);
         let residual = layer.residual.as_ref().map(|syntax| {
@@ -129,7 +146,9 @@ pub fn build(net: &Network) -> Model<'_> {
 fn output_shape(layer: &Layer, input: Option<Shape>) -> Option<Shape> {
     match &layer.kind {
         LayerKind::Dense { width, .. } => Some(Shape::Vector(width.value)),
-        LayerKind::LayerNorm { .. } => input,
+        LayerKind::LayerNorm { .. } | LayerKind::Dropout { .. } | LayerKind::BatchNorm { .. } => {
+            input
+        }
     }
 }
 
@@ -186,12 +205,27 @@ impl Node<'_> {
                 tensor("weight", vec![output], "NormGain"),
                 tensor("bias", vec![output], "NormShift"),
             ],
+            NodeKind::Dropout { .. } => Vec::new(),
+            NodeKind::BatchNorm { .. } => vec![
+                tensor("weight", vec![output], "NormGain"),
+                tensor("bias", vec![output], "NormShift"),
+                tensor("running_mean", vec![output], "RunningMean"),
+                tensor("running_var", vec![output], "RunningVar"),
+            ],
         };
         if let Some(residual) = self.residual.as_ref().filter(|r| r.project) {
             let source = residual.shape?.len();
             tensors.push(tensor("proj.weight", vec![output, source], "Projection"));
         }
         Some(tensors)
+    }
+}
+
+impl Model<'_> {
+    /// Whether a layer computes differently in training and at inference (dropout, batch
+    /// norm): the network then trains through `train_batch` only.
+    pub fn has_modes(&self) -> bool {
+        self.nodes.iter().any(|node| node.kind.has_modes())
     }
 }
 

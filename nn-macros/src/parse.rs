@@ -7,6 +7,7 @@
 //!           | attr* IDENT ':' layer residual?     (attrs: doc comments only, see check)
 //! layer    := 'dense' '(' INT (',' dense_arg)* ','? ')'
 //!           | 'layer_norm' ('(' norm_arg (',' norm_arg)* ','? ')')?
+//!           | 'dropout' '(' P ')' | 'batch_norm' ...  (see `parse::mode`)
 //! dense_arg := activation | 'bias' '=' BOOL
 //! norm_arg := activation | 'eps' '=' FLOAT      (a positive normal f64)
 //! activation := IDENT | 'leaky_relu' '(' NUMBER ')' | 'gelu' '(' 'tanh' ')'
@@ -20,6 +21,8 @@
 //!
 //! Entries are split at top-level commas and parsed one by one, so a mistake in one entry
 //! does not hide mistakes in the others: every entry's error is reported.
+
+mod mode;
 
 use proc_macro2::{Delimiter, Group, Span, TokenStream, TokenTree};
 use syn::parse::{ParseStream, Parser};
@@ -444,6 +447,10 @@ fn parse_layer(input: ParseStream, attrs: Vec<Attribute>, name: Ident) -> syn::R
             keyword: keyword_ident,
             eps: eps.unwrap_or(DEFAULT_LAYER_NORM_EPS),
         }
+    } else if keyword_ident == keyword::DROPOUT {
+        mode::parse_dropout(input, &name, keyword_ident)?
+    } else if keyword_ident == keyword::BATCH_NORM {
+        mode::parse_batch_norm(input, &name, keyword_ident, &mut activation)?
     } else {
         return Err(syn::Error::new(
             keyword_ident.span(),
@@ -457,9 +464,10 @@ fn parse_layer(input: ParseStream, attrs: Vec<Attribute>, name: Ident) -> syn::R
     let activation = activation.unwrap_or(Activation {
         kind: ActivationKind::Identity,
         span: match &kind {
-            LayerKind::Dense { keyword, .. } | LayerKind::LayerNorm { keyword, .. } => {
-                keyword.span()
-            }
+            LayerKind::Dense { keyword, .. }
+            | LayerKind::LayerNorm { keyword, .. }
+            | LayerKind::Dropout { keyword, .. }
+            | LayerKind::BatchNorm { keyword, .. } => keyword.span(),
         },
     });
     let residual = parse_residual(input)?;

@@ -67,10 +67,23 @@ pub enum LayerKind {
     },
     /// `layer_norm` or `layer_norm(activation?, eps = float?)`; the width is its input's.
     LayerNorm { keyword: Ident, eps: f64 },
+    /// `dropout(p)`: inverted dropout in training, the identity at inference.
+    Dropout { keyword: Ident, p: f64 },
+    /// `batch_norm` or `batch_norm(activation?, eps = float?, momentum = float?)`.
+    BatchNorm {
+        keyword: Ident,
+        eps: f64,
+        momentum: f64,
+    },
 }
 
 /// PyTorch's default `nn.LayerNorm` epsilon.
 pub const DEFAULT_LAYER_NORM_EPS: f64 = 1e-5;
+/// PyTorch's default `nn.BatchNorm1d` epsilon.
+pub const DEFAULT_BATCH_NORM_EPS: f64 = 1e-5;
+/// PyTorch's default `nn.BatchNorm1d` momentum (the weight of a batch in the running
+/// statistics).
+pub const DEFAULT_BATCH_NORM_MOMENTUM: f64 = 0.1;
 /// PyTorch's default `nn.LeakyReLU` negative slope.
 pub const DEFAULT_LEAKY_SLOPE: f64 = 0.01;
 
@@ -137,7 +150,10 @@ pub mod keyword {
     pub const PROJECT: &str = "project";
     pub const BIAS: &str = "bias";
     pub const EPS: &str = "eps";
-    pub const LAYER_KINDS: &[&str] = &[DENSE, LAYER_NORM];
+    pub const DROPOUT: &str = "dropout";
+    pub const BATCH_NORM: &str = "batch_norm";
+    pub const MOMENTUM: &str = "momentum";
+    pub const LAYER_KINDS: &[&str] = &[DENSE, LAYER_NORM, DROPOUT, BATCH_NORM];
 
     /// Activations without arguments. `leaky_relu` and `gelu` also take one (see parse).
     pub const ACTIVATIONS: &[(&str, ActivationKind)] = &[
@@ -224,6 +240,21 @@ impl Layer {
                     keyword::LAYER_NORM.to_owned()
                 } else {
                     format!("{}({})", keyword::LAYER_NORM, args.join(", "))
+                }
+            }
+            LayerKind::Dropout { p, .. } => format!("{}({p:?})", keyword::DROPOUT),
+            LayerKind::BatchNorm { eps, momentum, .. } => {
+                let mut args: Vec<String> = activation.into_iter().collect();
+                if *eps != DEFAULT_BATCH_NORM_EPS {
+                    args.push(format!("eps = {eps:?}"));
+                }
+                if *momentum != DEFAULT_BATCH_NORM_MOMENTUM {
+                    args.push(format!("momentum = {momentum:?}"));
+                }
+                if args.is_empty() {
+                    keyword::BATCH_NORM.to_owned()
+                } else {
+                    format!("{}({})", keyword::BATCH_NORM, args.join(", "))
                 }
             }
         };

@@ -38,3 +38,21 @@ pub fn gradient(
 pub fn untrained() -> Controller {
     Controller::zeros()
 }
+
+nn_runtime::network! {
+    /// Dropout and batch norm, which `no_std` code runs in inference mode: dropout is the
+    /// identity, batch norm uses its running statistics.
+    pub struct Regularized {
+        input: 6,
+        drop: dropout(0.5),
+        bn: batch_norm(relu),
+        out: dense(3),
+        loss: softmax_cross_entropy,
+    }
+}
+
+/// Class probabilities of one sample of a network with dropout and batch norm: no heap, no
+/// std, no random generator.
+pub fn classify_regularized(net: &Regularized, x: &SVector<f32, 6>) -> SVector<f32, 3> {
+    net.predict(x)
+}

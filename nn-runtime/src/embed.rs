@@ -275,6 +275,27 @@ impl<T: Real, const N: usize> LayerNorm<T, N> {
     }
 }
 
+impl<T: Real, const N: usize> crate::mode::BatchNorm<T, N> {
+    /// The batch norm from the tensors `weight`, `bias`, `running_mean` and `running_var`
+    /// (each `[N]`) of `source`; panics at compile time if one is missing or misshapen.
+    #[doc(hidden)]
+    #[track_caller]
+    pub const fn embedded(
+        source: &EmbedSource,
+        weight: &str,
+        bias: &str,
+        running_mean: &str,
+        running_var: &str,
+    ) -> Self {
+        Self {
+            weight: source.vector::<T, N>(weight),
+            bias: source.vector::<T, N>(bias),
+            running_mean: source.vector::<T, N>(running_mean),
+            running_var: source.vector::<T, N>(running_var),
+        }
+    }
+}
+
 /// Reverses the bytes of each `width`-byte scalar of `bytes`: little-endian data to the
 /// target's order on a big-endian target.
 const fn swap_scalar_bytes(bytes: &mut [u8], width: usize) {

@@ -25,6 +25,7 @@ pub mod linalg;
 pub mod loss;
 #[cfg(feature = "std")]
 pub mod metrics;
+pub mod mode;
 mod network;
 #[cfg(feature = "onnx")]
 pub mod onnx;
@@ -49,6 +50,7 @@ pub use io::WeightsError;
 pub use layer::{Dense, LayerNorm, Linear, Zeroable};
 pub use linalg::Batch;
 pub use loss::{LossKind, one_hot, one_hot_batch, one_hot_checked};
+pub use mode::{BatchNorm, Training};
 pub use network::{
     LayerInfo, LayerKind, Network, Parameters, ResidualInfo, ResidualSource, TensorInfo, TensorRole,
 };
@@ -72,6 +74,8 @@ pub use nalgebra;
 /// WIDTH    := an integer literal, 1 to 2^24
 /// layer    := 'dense' '(' WIDTH (',' activation)? (',' 'bias' '=' BOOL)? ')'
 ///           | 'layer_norm' ( '(' activation? (',' 'eps' '=' FLOAT)? ')' )?
+///           | 'dropout' '(' P ')'               P in [0, 1): dropped in training
+///           | 'batch_norm' ( '(' activation? (',' 'eps' '=' FLOAT)? (',' 'momentum' '=' FLOAT)? ')' )?
 /// residual := '+' SOURCE                        h = σ(z) + h_SOURCE   (same width)
 ///           | '+' 'project' '(' SOURCE ')'      h = σ(z) + P h_SOURCE (P learned)
 /// SOURCE   := 'input' | an earlier LAYER
@@ -81,9 +85,13 @@ pub use nalgebra;
 /// ```
 ///
 /// `dense(n, σ)` is `z = W h + b`, `h' = σ(z)` with `W` `[n, in]` (PyTorch's `nn.Linear`);
-/// `layer_norm` is PyTorch's `nn.LayerNorm` over the features (`eps = 1e-5` unless given). A
-/// residual is added after the activation. Losses are means over the batch; the cross-entropy
-/// losses take logits (the last layer has no activation). Every shape mistake is a compile
+/// `layer_norm` is PyTorch's `nn.LayerNorm` over the features (`eps = 1e-5` unless given).
+/// `dropout(p)` and `batch_norm` (PyTorch's `nn.Dropout` and `nn.BatchNorm1d`, `eps = 1e-5`,
+/// `momentum = 0.1`) compute differently in training (`train_batch`, which takes a
+/// [`Training`]) and at inference (every other method); see the module
+/// [`mode`]. A residual is added after the activation. Losses are means over the
+/// batch; the cross-entropy losses take logits (the last layer has no activation). Every
+/// shape mistake is a compile
 /// error at the offending token. The [crate documentation](crate) ("The declaration", "What is
 /// generated") has the details.
 ///

@@ -9,6 +9,7 @@ use crate::activation::ActivationKind;
 use crate::layer::Zeroable;
 use crate::linalg::Batch;
 use crate::loss::LossKind;
+use crate::mode::Training;
 
 /// What a parameter tensor is, for initializers and weight files.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,6 +24,18 @@ pub enum TensorRole {
     NormGain,
     /// A layer norm's shift `β` `[width]`.
     NormShift,
+    /// A batch norm's running mean `[channels]`: a buffer (saved and loaded, updated by
+    /// training mode, never by an optimizer).
+    RunningMean,
+    /// A batch norm's running variance `[channels]`: a buffer, as [`TensorRole::RunningMean`].
+    RunningVar,
+}
+
+impl TensorRole {
+    /// Whether optimizers train the tensor: every role but the batch-norm buffers.
+    pub const fn is_trained(self) -> bool {
+        !matches!(self, TensorRole::RunningMean | TensorRole::RunningVar)
+    }
 }
 
 /// One parameter tensor of a network: its name, shape and role.
@@ -89,6 +102,20 @@ pub enum LayerKind {
     LayerNorm {
         /// The epsilon added to the variance (`1e-5` unless declared).
         eps: f64,
+    },
+    /// Inverted dropout (PyTorch's `nn.Dropout`): in training each value is zeroed with
+    /// probability `p` and the rest scaled by `1/(1 − p)`; the identity at inference.
+    Dropout {
+        /// The probability of dropping a value, in `[0, 1)`.
+        p: f64,
+    },
+    /// `z = γ ⊙ (x − μ)/√(σ² + eps) + β` per feature (PyTorch's `nn.BatchNorm1d`): `μ`, `σ²`
+    /// the batch's statistics in training, the running estimates at inference.
+    BatchNorm {
+        /// The epsilon added to the variance (`1e-5` unless declared).
+        eps: f64,
+        /// The weight of a batch in the running estimates (`0.1` unless declared).
+        momentum: f64,
     },
 }
 
@@ -212,6 +239,10 @@ pub trait Parameters<T: Real>: Zeroable {
 ///
 /// The gradient has the network's own type: [`Network::backward`] accumulates into a
 /// caller-owned `Self` (clear it with [`Parameters::fill`]).
+///
+/// A network with `dropout` or `batch_norm` takes gradients in training mode only, through
+/// [`Network::train_batch`]: its `backward`, `backward_batch` and `sgd_step` fail to build when
+/// used (see [`mode`](crate::mode)).
 pub trait Network<T: Real, const IN: usize, const OUT: usize>: Parameters<T> {
     /// The loss the network is trained on.
     const LOSS: LossKind;
@@ -252,6 +283,25 @@ pub trait Network<T: Real, const IN: usize, const OUT: usize>: Parameters<T> {
     /// # Panics
     /// If `x` and `targets` have different numbers of columns, or none.
     fn backward_batch(&self, x: &Batch<T, IN>, targets: &Batch<T, OUT>, grad: &mut Self) -> T;
+
+    /// The training-mode gradient of a batch, what [`fit`](crate::train::fit) calls: adds the
+    /// gradient of the batch's mean loss into `grad` and returns that mean loss. Dropout draws
+    /// its masks from `training`; batch norm uses the batch's statistics and updates its
+    /// running estimates in `self`. For a network without either layer this is
+    /// [`Network::backward_batch`] (and `training` is not drawn from).
+    ///
+    /// # Panics
+    /// As [`Network::backward_batch`]; and with batch norm, if the batch has one column.
+    fn train_batch(
+        &mut self,
+        x: &Batch<T, IN>,
+        targets: &Batch<T, OUT>,
+        grad: &mut Self,
+        training: &mut Training,
+    ) -> T {
+        let _ = training;
+        self.backward_batch(x, targets, grad)
+    }
 }
 
 /// Panics: a batch's inputs and targets have different numbers of columns, or none (a

@@ -10,6 +10,10 @@ pub use crate::linalg::{
     tr_matvec_descend,
 };
 pub use crate::loss::*;
+pub use crate::mode::{
+    BatchNorm, Training, batch_mean, batch_normalize, batch_normalize_backward, batch_variance,
+    dropout_mask,
+};
 pub use crate::network::{check_batch_columns, tensor_index_out_of_range};
 pub use crate::{
     ActivationKind, Batch, Dense, LayerNorm, Linear, LossKind, Network, Parameters, Real,

@@ -8,6 +8,7 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::Ident;
 
 use super::forward::{Code, Record, activation_fn, layer_input};
+use super::mode;
 use super::{Mode, binding, loss_fn, output_ident, output_ref, proj_field, rt};
 use crate::model::NodeKind;
 use crate::model::{Model, Node, Source};
@@ -60,12 +61,12 @@ pub fn expand_backward(model: &Model<'_>, mode: Mode, sink: Sink, record: &Recor
     };
     let read = named_in(&chain, &record.fields);
     let rest = (read.len() < record.fields.len()).then(|| quote!(..));
-    let (name, method) = (&record.name, &record.method);
+    let (name, method, inputs) = (&record.name, &record.method, &record.inputs);
     Code {
         body: quote! {
             use #rt as nn;
             #batch_check
-            let #name { #(#read,)* #rest } = self.#method(x);
+            let #name { #(#read,)* #rest } = self.#method(#inputs);
             #chain
             loss
         },
@@ -101,6 +102,8 @@ struct Gradients<'m, 'a> {
     model: &'m Model<'a>,
     mode: Mode,
     declared: Vec<bool>,
+    /// Whether `∂L/∂h` of the node leads to a parameter (false for a dropout on the input).
+    needed: Vec<bool>,
     remaining: Vec<usize>,
     scalars: usize,
 }
@@ -125,6 +128,19 @@ impl<'m, 'a> Gradients<'m, 'a> {
                 remaining[source] += 1;
             }
         }
+        let mut needed = vec![false; n];
+        for (index, node) in model.nodes.iter().enumerate() {
+            let reads = |source: Source| match source {
+                Source::Input => false,
+                Source::Layer(source) => needed[source],
+            };
+            needed[index] = !matches!(node.kind, NodeKind::Dropout { .. })
+                || reads(layer_input(index))
+                || node
+                    .residual
+                    .as_ref()
+                    .is_some_and(|r| r.project || reads(r.source()));
+        }
         let mut declared = vec![false; n];
         // The last layer's `dh` comes from the loss.
         declared[n - 1] = true;
@@ -132,16 +148,30 @@ impl<'m, 'a> Gradients<'m, 'a> {
             model,
             mode,
             declared,
+            needed,
             remaining,
             scalars: 0,
         }
     }
 
-    /// Adds `term` into `dh_<target>`; nothing for the input (no one asks for `∂L/∂x`).
+    /// Whether anything reads `∂L/∂h` of `source`: not the input (no one asks for `∂L/∂x`),
+    /// nor a layer whose gradient reaches no parameter (a dropout on the input).
+    fn needs(&self, source: Source) -> bool {
+        match source {
+            Source::Input => false,
+            Source::Layer(index) => self.needed[index],
+        }
+    }
+
+    /// Adds `term` into `dh_<target>`; nothing for the input (no one asks for `∂L/∂x`), nor for
+    /// a layer whose gradient reaches no parameter.
     fn contribute(&mut self, target: Source, term: Term) -> TokenStream {
         let Source::Layer(index) = target else {
             return TokenStream::new();
         };
+        if !self.needs(target) {
+            return TokenStream::new();
+        }
         let node = &self.model.nodes[index];
         let dh = binding("dh", node);
         let total = self.remaining[index];
@@ -229,7 +259,7 @@ fn layer_backward(
                 Mode::Batch => quote!(nn::add_column_sums(&mut grad.#name.bias, &#dz);),
             });
             code.extend(quote_spanned!(name.span()=> #weight_grad #bias_grad));
-            if input != Source::Input {
+            if gradients.needs(input) {
                 let back = match mode {
                     Mode::Sample => quote!(nn::tr_matvec(&self.#name.weight, &#dz)),
                     Mode::Batch => quote!(nn::tr_matmul(&self.#name.weight, &#dz)),
@@ -253,7 +283,7 @@ fn layer_backward(
                 Sink::Descend => (None, Some(params_grad)),
             };
             code.extend(first);
-            if input != Source::Input {
+            if gradients.needs(input) {
                 let dxhat = binding("dxhat", node);
                 let eps = binding("eps", node);
                 gradients.scalars += node.width();
@@ -264,6 +294,24 @@ fn layer_backward(
                 code.extend(gradients.contribute(input, Term::Owned(back)));
             }
             code.extend(last);
+        }
+        // Training mode only (`train_batch`): the other gradients of a network with modes
+        // are refused (see `mode`).
+        NodeKind::Dropout { .. } => {
+            if gradients.needs(input) {
+                let back = mode::dropout_backward(node, &dz);
+                code.extend(gradients.contribute(input, Term::Owned(back)));
+            }
+        }
+        NodeKind::BatchNorm { .. } => {
+            let needs_dx = gradients.needs(input);
+            code.extend(mode::batch_norm_grad(node, &dz, needs_dx));
+            if needs_dx {
+                gradients.scalars += node.width();
+                let back = mode::batch_norm_backward(node);
+                code.extend(gradients.contribute(input, Term::Owned(back)));
+            }
+            code.extend(mode::batch_norm_update(node));
         }
     }
     code.extend(residual_backward(model, node, mode, sink, gradients));

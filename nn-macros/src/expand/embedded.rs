@@ -47,6 +47,18 @@ pub fn expand_embedded(model: &Model<'_>) -> TokenStream {
             NodeKind::LayerNorm { .. } => quote_spanned! {field.span()=>
                 #field: ::nn_runtime::__private::LayerNorm::embedded(&source, #weight, #bias),
             },
+            NodeKind::BatchNorm { .. } => {
+                let (mean, var) = (
+                    format!("{layer}.running_mean"),
+                    format!("{layer}.running_var"),
+                );
+                quote_spanned! {field.span()=>
+                    #field: ::nn_runtime::__private::BatchNorm::embedded(
+                        &source, #weight, #bias, #mean, #var,
+                    ),
+                }
+            }
+            NodeKind::Dropout { .. } => TokenStream::new(),
         });
         if node.residual.as_ref().is_some_and(|r| r.project) {
             let proj = proj_field(node);

@@ -4,6 +4,7 @@ use proc_macro2::{Literal, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::Ident;
 
+use super::mode::{self, Phase};
 use super::{Mode, binding, constant, has_own_output, output_ref, proj_field, rt};
 use crate::model::NodeKind;
 use crate::model::{Model, Node, Source};
@@ -26,6 +27,8 @@ pub struct Record {
     pub definition: TokenStream,
     /// The method, inside the network's impl.
     pub constructor: TokenStream,
+    /// The method's arguments: `x`, or `x, training` for the training record.
+    pub inputs: TokenStream,
     /// Every field, in order.
     pub fields: Vec<Ident>,
     /// Scalars per sample in the fields.
@@ -44,17 +47,24 @@ pub struct Record {
 ///     MixedForward { z_h1, h_h1, .. }
 /// }
 /// ```
-pub fn expand_record(model: &Model<'_>, mode: Mode) -> Record {
+pub fn expand_record(model: &Model<'_>, mode: Mode, phase: Phase) -> Record {
     let rt = rt();
     let network = &model.net.name;
-    let (name, method, what, users) = match mode {
-        Mode::Sample => (
+    let (name, method, what, users) = match (mode, phase) {
+        (Mode::Batch, Phase::Training) => (
+            format_ident!("{}ForwardTrain", network),
+            format_ident!("forward_train_intermediates"),
+            "a batch in training mode",
+            "`train_batch` and `forward_batch_train`",
+        ),
+        (Mode::Sample, Phase::Training) => unreachable!("training mode is per batch"),
+        (Mode::Sample, Phase::Inference) => (
             format_ident!("{}Forward", network),
             format_ident!("forward_intermediates"),
             "one sample",
             "`forward`, `backward` and `sgd_step`",
         ),
-        Mode::Batch => (
+        (Mode::Batch, Phase::Inference) => (
             format_ident!("{}ForwardBatch", network),
             format_ident!("forward_batch_intermediates"),
             "a batch (one sample per column)",
@@ -64,7 +74,7 @@ pub fn expand_record(model: &Model<'_>, mode: Mode) -> Record {
     let mut statements = TokenStream::new();
     let mut bindings = Vec::new();
     for index in 0..model.nodes.len() {
-        let (block, block_bindings) = layer_forward(model, index, mode);
+        let (block, block_bindings) = layer_forward(model, index, mode, phase);
         statements.extend(super::layer_comment(&model.nodes[index], block));
         bindings.extend(block_bindings);
     }
@@ -82,6 +92,25 @@ pub fn expand_record(model: &Model<'_>, mode: Mode) -> Record {
         "The forward pass of {what} with every intermediate kept, written once for {users}."
     ));
     let input_ty = mode.signature_ty(model.input_width());
+    // A training record draws from `training` when the network has a dropout.
+    let (parameters, inputs) = match phase {
+        Phase::Inference => (quote!(x: &#input_ty), quote!(x)),
+        Phase::Training => {
+            let used = model
+                .nodes
+                .iter()
+                .any(|node| matches!(node.kind, NodeKind::Dropout { .. }));
+            let training = if used {
+                quote!(training)
+            } else {
+                quote!(_training)
+            };
+            (
+                quote!(x: &#input_ty, #training: &mut #rt::Training),
+                quote!(x, training),
+            )
+        }
+    };
     Record {
         definition: quote! {
             #struct_doc
@@ -91,7 +120,7 @@ pub fn expand_record(model: &Model<'_>, mode: Mode) -> Record {
         },
         constructor: quote! {
             #method_doc
-            fn #method(&self, x: &#input_ty) -> #name<T> {
+            fn #method(&self, #parameters) -> #name<T> {
                 use #rt as nn;
                 #statements
                 #name { #(#fields),* }
@@ -99,6 +128,7 @@ pub fn expand_record(model: &Model<'_>, mode: Mode) -> Record {
         },
         name,
         method,
+        inputs,
         fields,
         scalars,
     }
@@ -129,7 +159,12 @@ pub fn layer_input(index: usize) -> Source {
 /// ```
 /// A layer norm names its epsilon, then computes `x̂`: `let eps_n: T = T::constant(1e-5);`,
 /// `xhat_n = standardize(h, eps_n)`, `z_n = γ ⊙ x̂ + β` (backward reads `eps_n` again).
-fn layer_forward(model: &Model<'_>, index: usize, mode: Mode) -> (TokenStream, Vec<Binding>) {
+fn layer_forward(
+    model: &Model<'_>,
+    index: usize,
+    mode: Mode,
+    phase: Phase,
+) -> (TokenStream, Vec<Binding>) {
     let node = &model.nodes[index];
     let layer = node.layer;
     let name = &layer.name;
@@ -171,6 +206,25 @@ fn layer_forward(model: &Model<'_>, index: usize, mode: Mode) -> (TokenStream, V
                 let #xhat: #ty = nn::standardize(#input, #eps_binding);
                 let #z: #ty = self.#name.scale_shift(&#xhat);
             }
+        }
+        NodeKind::Dropout { .. } | NodeKind::BatchNorm { .. } => {
+            let (block, eps_check) = match node.kind {
+                NodeKind::BatchNorm { eps, .. } => (
+                    mode::batch_norm_forward(node, &input, mode, phase),
+                    f32_eps_check(node, eps),
+                ),
+                _ => (mode::dropout_forward(node, &input, mode, phase), None),
+            };
+            // The block ends with `z`, which the common tail below records.
+            let mut block_bindings = block.bindings;
+            block_bindings.pop();
+            bindings.extend(
+                block_bindings
+                    .into_iter()
+                    .map(|(ident, ty, width)| Binding { ident, ty, width }),
+            );
+            let code = block.code;
+            quote!(#code #eps_check)
         }
     };
     bindings.push(vector(z.clone()));

@@ -4,6 +4,7 @@
 mod backward;
 mod embedded;
 mod forward;
+mod mode;
 mod params;
 
 use proc_macro2::{Literal, TokenStream, TokenTree};
@@ -11,6 +12,7 @@ use quote::{format_ident, quote};
 use syn::Ident;
 
 use backward::Sink;
+use mode::Phase;
 
 use crate::model::{Model, Node, Source};
 use crate::syntax::{ActivationKind, LossKind, keyword, shown};
@@ -102,6 +104,10 @@ fn docs(text: &str) -> TokenStream {
 /// assignment: a block that opens with `dh_a += value;` (a fused SGD step of a layer without
 /// bias or activation) has that statement written as the call `AddAssign::add_assign`.
 fn layer_comment(node: &Node<'_>, block: TokenStream) -> TokenStream {
+    if block.is_empty() {
+        // A layer with nothing to do here (a dropout's backward into `x`).
+        return block;
+    }
     let line = format!(" {}: {}", shown(&node.layer.name), node.layer.declared());
     let mut trees = block.into_iter().peekable();
     let mut first = Vec::new();
@@ -237,11 +243,31 @@ fn expand_methods(model: &Model<'_>) -> TokenStream {
     let (input_lit, output_lit) = (lit(input), lit(output));
     let param_count = lit(params::param_count(model));
 
-    let sample = forward::expand_record(model, Mode::Sample);
-    let batch = forward::expand_record(model, Mode::Batch);
-    let backward_sample = backward::expand_backward(model, Mode::Sample, Sink::Grad, &sample);
-    let backward_batch = backward::expand_backward(model, Mode::Batch, Sink::Grad, &batch);
-    let sgd_step = backward::expand_backward(model, Mode::Sample, Sink::Descend, &sample);
+    let sample = forward::expand_record(model, Mode::Sample, Phase::Inference);
+    let batch = forward::expand_record(model, Mode::Batch, Phase::Inference);
+    // With dropout or batch norm, gradients are taken in training mode only (see `mode`).
+    let training = model.has_modes().then(|| {
+        let record = forward::expand_record(model, Mode::Batch, Phase::Training);
+        let train = backward::expand_backward(model, Mode::Batch, Sink::Grad, &record);
+        mode::expand_training(model, &record, train)
+    });
+    let (backward_sample, backward_batch, sgd_step) = match &training {
+        None => (
+            backward::expand_backward(model, Mode::Sample, Sink::Grad, &sample),
+            backward::expand_backward(model, Mode::Batch, Sink::Grad, &batch),
+            backward::expand_backward(model, Mode::Sample, Sink::Descend, &sample),
+        ),
+        Some(training) => (
+            training.refusal("backward", quote!(x, target, grad)),
+            training.refusal("backward_batch", quote!(x, targets, grad)),
+            training.refusal("sgd_step", quote!(x, target, lr)),
+        ),
+    };
+    let (training_record, training_methods) = match &training {
+        Some(training) => (Some(&training.record), Some(&training.methods)),
+        None => (None, None),
+    };
+    let refused_doc = training.as_ref().map(mode::TrainingApi::refusal_doc);
     let sgd_step_body = &sgd_step.body;
     let forward_scalars = lit(sample.scalars);
     let backward_scalars = lit(backward_sample.scalars);
@@ -300,6 +326,7 @@ fn expand_methods(model: &Model<'_>) -> TokenStream {
         const _: () = {
         #sample_record
         #batch_record
+        #training_record
 
         // The layer blocks open with their declaration as a doc line (see `layer_comment`).
         #[allow(unused_doc_comments)]
@@ -326,6 +353,8 @@ fn expand_methods(model: &Model<'_>) -> TokenStream {
 
             #batch_constructor
 
+            #training_methods
+
             #forward_doc
             #vis fn forward(&self, x: &#x_ty) -> #y_ty {
                 self.#sample_method(x).#output_field
@@ -345,6 +374,7 @@ fn expand_methods(model: &Model<'_>) -> TokenStream {
             /// Forward and backward for one sample: adds `∂L/∂θ` into `grad` (a value of the
             /// network's own type, cleared by the caller) and returns the loss. Allocates
             /// nothing.
+            #refused_doc
             #vis fn backward(&self, x: &#x_ty, target: &#y_ty, grad: &mut Self) -> T {
                 #backward_body
             }
@@ -355,6 +385,7 @@ fn expand_methods(model: &Model<'_>) -> TokenStream {
             /// step). Equal, up to rounding, to `backward` into a cleared gradient followed by
             /// an `Sgd` step with this `lr` (no momentum, no decay); returns the loss before
             /// the step. No gradient is stored and nothing is allocated.
+            #refused_doc
             #vis fn sgd_step(&mut self, x: &#x_ty, target: &#y_ty, lr: T) -> T {
                 #sgd_step_body
             }
@@ -386,6 +417,7 @@ fn expand_methods(model: &Model<'_>) -> TokenStream {
             /// # Panics
             /// If `x` and `targets` have different numbers of columns, or if the batch has no
             /// columns.
+            #refused_doc
             #vis fn backward_batch(&self, x: &#xb_ty, targets: &#yb_ty, grad: &mut Self) -> T {
                 #backward_batch_body
             }
@@ -463,6 +495,10 @@ fn expand_network_impl(model: &Model<'_>) -> TokenStream {
         Mode::Batch.signature_ty(model.input_width()),
         Mode::Batch.signature_ty(model.output_width()),
     );
+    // A network with modes trains through its own `train_batch`; the others keep the trait's.
+    let train_batch = model
+        .has_modes()
+        .then(|| mode::expand_train_batch_impl(model));
     let loss_kind = match model.loss() {
         LossKind::Mse => quote!(Mse),
         LossKind::BinaryCrossEntropy => quote!(BinaryCrossEntropy),
@@ -508,6 +544,8 @@ fn expand_network_impl(model: &Model<'_>) -> TokenStream {
             fn backward_batch(&self, x: &#xb_ty, targets: &#yb_ty, grad: &mut Self) -> T {
                 Self::backward_batch(self, x, targets, grad)
             }
+
+            #train_batch
         }
     }
 }

@@ -53,9 +53,11 @@ fn tensors(model: &Model<'_>) -> Vec<Tensor> {
     tensors
 }
 
+/// Trainable scalars: every tensor but the batch norms' running statistics (buffers).
 pub fn param_count(model: &Model<'_>) -> usize {
     tensors(model)
         .iter()
+        .filter(|t| !matches!(t.role, "RunningMean" | "RunningVar"))
         .map(|t| t.shape.iter().product::<usize>())
         .sum()
 }
@@ -84,17 +86,26 @@ fn fields(model: &Model<'_>) -> TokenStream {
                 node.in_width()
             ),
             NodeKind::LayerNorm { .. } => format!("gain and shift `[{}]`", node.width()),
+            NodeKind::BatchNorm { .. } => format!(
+                "gain and shift `[{0}]`, running mean and variance `[{0}]`",
+                node.width()
+            ),
+            NodeKind::Dropout { .. } => String::new(),
         };
         let doc = super::docs(&format!(
             "Layer `{}`: `{}`; {shapes}.",
             shown(name),
             layer.declared()
         ));
-        fields.extend(quote_spanned! {name.span()=>
-            #(#docs)*
-            #doc
-            #vis #name: #ty,
-        });
+        // A dropout has no parameters, so no field (its docs go nowhere: check allows only
+        // doc comments on a layer).
+        if let Some(ty) = ty {
+            fields.extend(quote_spanned! {name.span()=>
+                #(#docs)*
+                #doc
+                #vis #name: #ty,
+            });
+        }
         if let Some(residual) = node.residual.as_ref().filter(|r| r.project) {
             let proj = proj_field(node);
             let (source, width) = (lit(residual.width()), lit(node.width()));
@@ -206,6 +217,15 @@ fn layer_infos(model: &Model<'_>) -> Vec<TokenStream> {
                     let eps = proc_macro2::Literal::f64_suffixed(eps);
                     quote!(LayerNorm { eps: #eps })
                 }
+                NodeKind::Dropout { p } => {
+                    let p = proc_macro2::Literal::f64_suffixed(p);
+                    quote!(Dropout { p: #p })
+                }
+                NodeKind::BatchNorm { eps, momentum } => {
+                    let eps = proc_macro2::Literal::f64_suffixed(eps);
+                    let momentum = proc_macro2::Literal::f64_suffixed(momentum);
+                    quote!(BatchNorm { eps: #eps, momentum: #momentum })
+                }
             };
             let (input, width) = (lit(node.in_width()), lit(node.width()));
             let activation = activation_kind(node.layer.activation.kind);
@@ -259,7 +279,7 @@ pub fn expand_zeroable(model: &Model<'_>) -> TokenStream {
 fn field_types(model: &Model<'_>) -> Vec<(syn::Ident, TokenStream)> {
     let mut fields = Vec::new();
     for node in &model.nodes {
-        fields.push((node.layer.name.clone(), layer_type(node)));
+        fields.extend(layer_type(node).map(|ty| (node.layer.name.clone(), ty)));
         if let Some(residual) = node.residual.as_ref().filter(|r| r.project) {
             let (rt, source, width) = (rt(), lit(residual.width()), lit(node.width()));
             fields.push((proj_field(node), quote!(#rt::Linear<T, #source, #width>)));
@@ -268,15 +288,17 @@ fn field_types(model: &Model<'_>) -> Vec<(syn::Ident, TokenStream)> {
     fields
 }
 
-/// The parameter block of a layer: `Dense<T, IN, OUT>`, `Linear<T, IN, OUT>` (no bias) or
-/// `LayerNorm<T, N>`.
-fn layer_type(node: &Node<'_>) -> TokenStream {
+/// The parameter block of a layer: `Dense<T, IN, OUT>`, `Linear<T, IN, OUT>` (no bias),
+/// `LayerNorm<T, N>` or `BatchNorm<T, N>`; none for a dropout.
+fn layer_type(node: &Node<'_>) -> Option<TokenStream> {
     let (rt, input, width) = (rt(), lit(node.in_width()), lit(node.width()));
-    match node.kind {
+    Some(match node.kind {
         NodeKind::Dense { bias: true } => quote!(#rt::Dense<T, #input, #width>),
         NodeKind::Dense { bias: false } => quote!(#rt::Linear<T, #input, #width>),
         NodeKind::LayerNorm { .. } => quote!(#rt::LayerNorm<T, #width>),
-    }
+        NodeKind::BatchNorm { .. } => quote!(#rt::BatchNorm<T, #width>),
+        NodeKind::Dropout { .. } => return None,
+    })
 }
 
 fn activation_kind(kind: ActivationKind) -> TokenStream {

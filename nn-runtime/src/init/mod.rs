@@ -15,6 +15,8 @@
 //! | `Bias` | (any) | [`Scheme::Zeros`] |
 //! | `NormGain` (layer norm `γ`) | | [`Scheme::Constant`]`(1.0)` (PyTorch's `LayerNorm`) |
 //! | `NormShift` (layer norm `β`) | | [`Scheme::Zeros`] |
+//! | `RunningMean` (batch norm buffer) | | [`Scheme::Zeros`] (PyTorch's `BatchNorm1d`) |
+//! | `RunningVar` (batch norm buffer) | | [`Scheme::Constant`]`(1.0)` |
 //!
 //! The gain of an activation is PyTorch's `torch.nn.init.calculate_gain`, see [`gain`].
 //!
@@ -276,8 +278,8 @@ pub fn default_scheme(info: &TensorInfo) -> Scheme {
             | ActivationKind::Step => Scheme::XavierUniform(Gain::Activation),
         },
         TensorRole::Projection => Scheme::XavierUniform(Gain::Value(1.0)),
-        TensorRole::Bias | TensorRole::NormShift => Scheme::Zeros,
-        TensorRole::NormGain => Scheme::Constant(1.0),
+        TensorRole::Bias | TensorRole::NormShift | TensorRole::RunningMean => Scheme::Zeros,
+        TensorRole::NormGain | TensorRole::RunningVar => Scheme::Constant(1.0),
     }
 }
 
@@ -401,7 +403,10 @@ impl Init {
             TensorRole::Weight | TensorRole::Projection | TensorRole::NormGain => {
                 self.layers.iter().find(|(name, _)| name == info.layer)
             }
-            TensorRole::Bias | TensorRole::NormShift => None,
+            TensorRole::Bias
+            | TensorRole::NormShift
+            | TensorRole::RunningMean
+            | TensorRole::RunningVar => None,
         };
         let network_wide = match info.role {
             _ if weight_like => self.weights,

@@ -308,11 +308,9 @@ pub fn load_from_bytes_with<T: Real, N: Parameters<T>>(
         });
     }
     // In data order, so that the first extra tensor reported is the same on every run.
-    if let Some(extra) = file
-        .tensors()
-        .iter()
-        .find(|tensor| !file_names.contains(&tensor.name))
-    {
+    if let Some(extra) = file.tensors().iter().find(|tensor| {
+        !file_names.contains(&tensor.name) && !crate::mode::is_ignored_buffer::<T, N>(&tensor.name)
+    }) {
         return Err(WeightsError::UnexpectedTensor {
             file: None,
             name: extra.name.clone(),

@@ -237,6 +237,23 @@ impl Graph {
                     attributes,
                 );
             }
+            // Inference mode, as every exported graph: dropout is the identity, batch norm
+            // uses its running statistics (ONNX's `BatchNormalization` in inference).
+            LayerKind::Dropout { .. } => self.node("Identity", &[input], &z, Vec::new()),
+            LayerKind::BatchNorm { eps, momentum } => {
+                let (gain, shift) = (tensor("weight")?, tensor("bias")?);
+                let (mean, var) = (tensor("running_mean")?, tensor("running_var")?);
+                let attributes = vec![
+                    float("epsilon", eps as f32),
+                    float("momentum", (1.0 - momentum) as f32),
+                ];
+                self.node(
+                    "BatchNormalization",
+                    &[input, &gain, &shift, &mean, &var],
+                    &z,
+                    attributes,
+                );
+            }
         }
         let mut output = self.activation::<T>(layer, z);
         if let Some(residual) = layer.residual {

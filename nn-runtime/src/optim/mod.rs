@@ -162,6 +162,10 @@ fn for_each<T: Real, N: Parameters<T>, const K: usize>(
     mut f: impl FnMut(&mut T, T, [&mut T; K]),
 ) {
     for index in 0..N::TENSORS.len() {
+        // A batch norm's running statistics are buffers, updated by training mode only.
+        if !N::TENSORS[index].role.is_trained() {
+            continue;
+        }
         let grads = grad.tensor(index);
         let mut slices = state.each_mut().map(|s| s.tensor_mut(index));
         for (i, (p, g)) in net.tensor_mut(index).iter_mut().zip(grads).enumerate() {

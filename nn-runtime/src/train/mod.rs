@@ -39,6 +39,7 @@ use crate::data::Dataset;
 use crate::fpenv::FlushSubnormals;
 use crate::linalg::{Batch, PARALLEL_MIN_MACS};
 use crate::loss::LossKind;
+use crate::mode::Training;
 use crate::network::{Network, Parameters};
 use crate::optim::Optimizer;
 use log::Log;
@@ -151,6 +152,9 @@ pub struct History {
 ///
 /// Each epoch shuffles the samples with a generator seeded from `config.seed` and the epoch,
 /// then takes one optimizer step per minibatch on the gradient of the minibatch's mean loss.
+/// Steps run in training mode ([`Network::train_batch`]: dropout masks from a
+/// [`Training`] seeded with `config.seed` and the epoch, batch norms on the minibatch's
+/// statistics), the per-epoch metrics in inference mode (see [`mode`](crate::mode)).
 /// Returns the history; the network then holds finite weights (those of the best epoch under
 /// early stopping, else of the last).
 ///
@@ -172,7 +176,8 @@ pub struct History {
 /// # Errors
 ///
 /// - [`TrainError::Config`]: `config.batch_size` is 0, or an early-stopping `min_delta` is
-///   negative or not finite.
+///   negative or not finite, or, for a network with a batch norm, a batch would hold one
+///   sample.
 /// - [`TrainError::EmptyDataset`], [`TrainError::EmptyValidation`]: no samples to train on,
 ///   or a validation set with none (pass `None` instead).
 /// - [`TrainError::NonFiniteWeights`]: `net` holds a NaN or an infinity before training.
@@ -305,6 +310,7 @@ impl Run<'_> {
     {
         let config = self.config;
         config.check()?;
+        crate::mode::check_batch_norm_batches::<T, N>(config.batch_size, train.len())?;
         if train.is_empty() {
             return Err(TrainError::EmptyDataset);
         }
@@ -339,13 +345,16 @@ impl Run<'_> {
             let started = Instant::now();
             self.log.epoch(epoch, config.epochs);
             shuffle(&mut order, config.seed, epoch);
+            let mut training = training_for(config.seed, epoch);
             for (step, indices) in order.chunks(config.batch_size).enumerate() {
                 let step = step + 1;
                 let x: Batch<T, IN> = train.inputs.select_columns(indices);
                 let y: Batch<T, OUT> = train.targets.select_columns(indices);
+                // Before the step: training mode also moves batch norms' running statistics.
+                before_step.copy_from(net);
                 let loss = in_pool(step_pool, || {
                     grad.fill(T::zero());
-                    net.backward_batch(&x, &y, &mut grad)
+                    net.train_batch(&x, &y, &mut grad, &mut training)
                 })
                 .to_f64();
                 let failure = if !loss.is_finite() {
@@ -357,18 +366,15 @@ impl Run<'_> {
                         tensor,
                     })
                 } else {
-                    before_step.copy_from(net);
                     optimizer.step(net, &grad);
-                    non_finite_tensor(net).map(|tensor| {
-                        net.copy_from(&before_step);
-                        TrainError::NonFiniteUpdate {
-                            epoch,
-                            step,
-                            tensor,
-                        }
+                    non_finite_tensor(net).map(|tensor| TrainError::NonFiniteUpdate {
+                        epoch,
+                        step,
+                        tensor,
                     })
                 };
                 if let Some(error) = failure {
+                    net.copy_from(&before_step);
                     self.log.abandon();
                     return Err(error);
                 }
@@ -439,6 +445,15 @@ impl TrainConfig {
         }
         Ok(())
     }
+}
+
+/// The training-mode context of epoch `epoch` (dropout masks): seeded from the run's seed and
+/// the epoch alone, so that a run resumed after epoch `k` draws the masks of the uninterrupted
+/// run without storing a generator's position, and apart from the shuffles' generator.
+fn training_for(seed: u64, epoch: usize) -> Training {
+    /// Separates the mask stream from the shuffle seeds `seed + epoch`.
+    const MASKS: u64 = 0x6D61_736B_7300_0000; // "masks" in ASCII
+    Training::seeded((seed ^ MASKS).wrapping_add(epoch as u64))
 }
 
 /// Epoch `epoch`'s shuffle of the previous epoch's `order`, seeded with `seed + epoch`.
