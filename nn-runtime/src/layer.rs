@@ -10,6 +10,7 @@ use nalgebra::allocator::Allocator;
 use nalgebra::{Const, DefaultAllocator, Dim, Matrix, OMatrix, SMatrix, SVector, Storage, U1};
 
 use crate::Real;
+#[cfg(feature = "alloc")]
 use crate::linalg::{Batch, matmul};
 
 /// Types whose all-zero bit pattern is a valid value: here, blocks of `f32` or `f64`.
@@ -117,6 +118,7 @@ unsafe impl<T: Real, const IN: usize, const OUT: usize> Zeroable for Linear<T, I
 unsafe impl<T: Real, const N: usize> Zeroable for LayerNorm<T, N> {}
 
 /// `W X + b` for a batch: one GEMM, then the bias added to every column.
+#[cfg(feature = "alloc")]
 #[inline]
 pub fn dense_batch<T: Real, const IN: usize, const OUT: usize>(
     layer: &Dense<T, IN, OUT>,

@@ -3,6 +3,7 @@
 #![doc = include_str!("../README.md")]
 #![cfg_attr(not(feature = "std"), no_std)]
 
+#[cfg(feature = "alloc")]
 extern crate alloc;
 // Lets `network!` (whose expansion names `::nn_runtime`) be used in this crate's own tests.
 extern crate self as nn_runtime;
@@ -37,6 +38,7 @@ mod real;
 pub mod train;
 #[cfg(feature = "std")]
 pub mod ts;
+mod with_alloc;
 
 pub use activation::ActivationKind;
 pub use fpenv::FlushSubnormals;
@@ -47,8 +49,11 @@ pub use init::{Init, InitError, Scheme};
 #[cfg(feature = "std")]
 pub use io::WeightsError;
 pub use layer::{Dense, LayerNorm, Linear, Zeroable};
+#[cfg(feature = "alloc")]
 pub use linalg::Batch;
-pub use loss::{LossKind, one_hot, one_hot_batch, one_hot_checked};
+#[cfg(feature = "alloc")]
+pub use loss::one_hot_batch;
+pub use loss::{LossKind, one_hot, one_hot_checked};
 pub use network::{
     LayerInfo, LayerKind, Network, Parameters, ResidualInfo, ResidualSource, TensorInfo, TensorRole,
 };

@@ -299,7 +299,8 @@ fn expand_methods(model: &Model<'_>) -> TokenStream {
     quote! {
         const _: () = {
         #sample_record
-        #batch_record
+        // Everything on batches needs the heap: it exists when nn-runtime has `alloc`.
+        #rt::with_alloc! { #batch_record }
 
         // The layer blocks open with their declaration as a doc line (see `layer_comment`).
         #[allow(unused_doc_comments)]
@@ -324,7 +325,9 @@ fn expand_methods(model: &Model<'_>) -> TokenStream {
 
             #sample_constructor
 
-            #batch_constructor
+            #rt::with_alloc! {
+                #batch_constructor
+            }
 
             #forward_doc
             #vis fn forward(&self, x: &#x_ty) -> #y_ty {
@@ -359,6 +362,7 @@ fn expand_methods(model: &Model<'_>) -> TokenStream {
                 #sgd_step_body
             }
 
+            #rt::with_alloc! {
             /// Forward pass of a batch, one sample per column.
             #vis fn forward_batch(&self, x: &#xb_ty) -> #yb_ty {
                 self.#batch_method(x).#output_field
@@ -388,6 +392,7 @@ fn expand_methods(model: &Model<'_>) -> TokenStream {
             /// columns.
             #vis fn backward_batch(&self, x: &#xb_ty, targets: &#yb_ty, grad: &mut Self) -> T {
                 #backward_batch_body
+            }
             }
         }
         };
@@ -430,6 +435,7 @@ fn expand_label_methods(model: &Model<'_>, x_ty: &TokenStream, xb_ty: &TokenStre
             self.sgd_step(x, &#rt::one_hot::<T, #classes>(label), lr)
         }
 
+        #rt::with_alloc! {
         /// [`Self::loss_batch`] with the targets given as class indices, one per column.
         ///
         #panics
@@ -447,6 +453,7 @@ fn expand_label_methods(model: &Model<'_>, x_ty: &TokenStream, xb_ty: &TokenStre
             grad: &mut Self,
         ) -> T {
             self.backward_batch(x, &#rt::one_hot_batch::<T, #classes>(labels), grad)
+        }
         }
     }
 }
@@ -493,6 +500,7 @@ fn expand_network_impl(model: &Model<'_>) -> TokenStream {
                 Self::sgd_step(self, x, target, lr)
             }
 
+            #rt::with_alloc! {
             fn forward_batch(&self, x: &#xb_ty) -> #yb_ty {
                 Self::forward_batch(self, x)
             }
@@ -507,6 +515,7 @@ fn expand_network_impl(model: &Model<'_>) -> TokenStream {
 
             fn backward_batch(&self, x: &#xb_ty, targets: &#yb_ty, grad: &mut Self) -> T {
                 Self::backward_batch(self, x, targets, grad)
+            }
             }
         }
     }
