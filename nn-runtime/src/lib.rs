@@ -9,6 +9,7 @@ extern crate alloc;
 extern crate self as nn_runtime;
 
 pub mod activation;
+mod classifier;
 #[cfg(feature = "std")]
 pub mod data;
 mod embed;
@@ -41,6 +42,7 @@ pub mod ts;
 mod with_alloc;
 
 pub use activation::ActivationKind;
+pub use classifier::Classifier;
 pub use fpenv::FlushSubnormals;
 #[cfg(feature = "std")]
 pub use gradcheck::{GradientCheck, check_gradient, check_gradient_batch};

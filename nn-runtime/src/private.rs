@@ -19,7 +19,7 @@ pub use crate::{
     ActivationKind, Dense, LayerNorm, Linear, LossKind, Network, Parameters, Real, TensorInfo,
     TensorRole, Zeroable,
 };
-pub use crate::{LayerInfo, LayerKind, ResidualInfo, ResidualSource};
+pub use crate::{Classifier, LayerInfo, LayerKind, ResidualInfo, ResidualSource};
 #[cfg(feature = "alloc")]
 pub use ::alloc::boxed::Box;
 pub use ::core;

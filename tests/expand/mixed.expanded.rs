@@ -678,6 +678,50 @@ for Mixed<T> {
         }
     }
 }
+#[automatically_derived]
+impl<T: ::nn_runtime::__private::Real> ::nn_runtime::__private::Classifier<T, 4, 3>
+for Mixed<T> {
+    fn loss_label(
+        &self,
+        x: &::nn_runtime::__private::SVector<T, 4>,
+        label: ::core::primitive::usize,
+    ) -> T {
+        Self::loss_label(self, x, label)
+    }
+    fn backward_label(
+        &self,
+        x: &::nn_runtime::__private::SVector<T, 4>,
+        label: ::core::primitive::usize,
+        grad: &mut Self,
+    ) -> T {
+        Self::backward_label(self, x, label, grad)
+    }
+    fn sgd_step_label(
+        &mut self,
+        x: &::nn_runtime::__private::SVector<T, 4>,
+        label: ::core::primitive::usize,
+        lr: T,
+    ) -> T {
+        Self::sgd_step_label(self, x, label, lr)
+    }
+    ::nn_runtime::__private::with_alloc! {
+        fn loss_batch_labels(
+            &self,
+            x: &::nn_runtime::__private::Batch<T, 4>,
+            labels: &[::core::primitive::usize],
+        ) -> T {
+            Self::loss_batch_labels(self, x, labels)
+        }
+        fn backward_batch_labels(
+            &self,
+            x: &::nn_runtime::__private::Batch<T, 4>,
+            labels: &[::core::primitive::usize],
+            grad: &mut Self,
+        ) -> T {
+            Self::backward_batch_labels(self, x, labels, grad)
+        }
+    }
+}
 impl<T: ::nn_runtime::__private::Real> Mixed<T> {
     /// The network from the tensors of a weights file, for `nn_runtime::embed!`: checks
     /// every tensor's name, dtype and shape, panicking (a compile error in a `static`)

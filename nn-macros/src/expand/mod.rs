@@ -2,6 +2,7 @@
 //! backward code for a sample and for a batch, all generated from the same [`Model`].
 
 mod backward;
+mod classifier;
 mod embedded;
 mod forward;
 mod params;
@@ -25,6 +26,7 @@ pub fn expand(model: &Model<'_>) -> TokenStream {
         params::expand_parameters(model),
         params::expand_zeroable(model),
         expand_network_impl(model),
+        classifier::expand_classifier_impl(model),
         embedded::expand_embedded(model),
     ];
     quote! {
