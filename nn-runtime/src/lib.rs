@@ -18,6 +18,7 @@ pub mod fpenv;
 pub mod gradcheck;
 #[cfg(feature = "std")]
 pub mod idx;
+mod inference;
 #[cfg(feature = "std")]
 pub mod init;
 #[cfg(feature = "std")]
@@ -75,7 +76,7 @@ pub use nalgebra;
 /// network  := attr* vis 'struct' NAME '{' entry (',' entry)* ','? '}'
 /// entry    := 'input' ':' WIDTH                 first entry: the input width
 ///           | doc* LAYER ':' layer residual?    a layer; LAYER becomes a field name
-///           | 'loss' ':' LOSS                   last entry
+///           | 'loss' ':' LOSS                   last entry; none: inference only
 /// WIDTH    := an integer literal, 1 to 2^24
 /// layer    := 'dense' '(' WIDTH (',' activation)? (',' 'bias' '=' BOOL)? ')'
 ///           | 'layer_norm' ( '(' activation? (',' 'eps' '=' FLOAT)? ')' )?
@@ -90,8 +91,10 @@ pub use nalgebra;
 /// `dense(n, σ)` is `z = W h + b`, `h' = σ(z)` with `W` `[n, in]` (PyTorch's `nn.Linear`);
 /// `layer_norm` is PyTorch's `nn.LayerNorm` over the features (`eps = 1e-5` unless given). A
 /// residual is added after the activation. Losses are means over the batch; the cross-entropy
-/// losses take logits (the last layer has no activation). Every shape mistake is a compile
-/// error at the offending token. The [crate documentation](crate) ("The declaration", "What is
+/// losses take logits (the last layer has no activation). Without a `loss:` entry the network
+/// is inference-only: `forward`, `predict` (= `forward`) and their batch forms, its parameters,
+/// weight files and `embed!`, and no training methods (using one is a compile error saying
+/// so). Every shape mistake is a compile error at the offending token. The [crate documentation](crate) ("The declaration", "What is
 /// generated") has the details.
 ///
 /// # Examples

@@ -7,6 +7,7 @@ pub use crate::__with_alloc as with_alloc;
 pub use crate::Batch;
 pub use crate::activation::*;
 pub use crate::embed::{EmbedSource, EmbeddedTensor};
+pub use crate::inference::Trainable;
 #[cfg(feature = "alloc")]
 pub use crate::layer::dense_batch;
 pub use crate::layer::{add_column_sums, standardize, standardize_backward};

@@ -5,6 +5,7 @@ mod backward;
 mod classifier;
 mod embedded;
 mod forward;
+mod inference;
 mod params;
 
 use proc_macro2::{Literal, TokenStream, TokenTree};
@@ -21,12 +22,22 @@ use crate::syntax::{ActivationKind, LossKind, keyword, shown};
 pub fn expand(model: &Model<'_>) -> TokenStream {
     let definition = params::expand_struct(model);
     let cfgs = cfgs(&model.net.attrs);
+    // A network without a loss is inference-only: no training methods, no `Network` impl.
+    let (methods, training_impls) = match model.has_loss() {
+        true => (
+            expand_methods(model),
+            [
+                expand_network_impl(model),
+                classifier::expand_classifier_impl(model),
+            ],
+        ),
+        false => (inference::expand_methods(model), Default::default()),
+    };
     let items = [
-        expand_methods(model),
+        methods,
         params::expand_parameters(model),
         params::expand_zeroable(model),
-        expand_network_impl(model),
-        classifier::expand_classifier_impl(model),
+        quote!(#(#training_impls)*),
         embedded::expand_embedded(model),
     ];
     quote! {
@@ -210,7 +221,9 @@ fn architecture(model: &Model<'_>) -> String {
             .iter()
             .map(|n| format!("{}: {}", shown(&n.layer.name), n.layer.declared())),
     );
-    entries.push(format!("{}: {}", keyword::LOSS, model.loss().name()));
+    if model.has_loss() {
+        entries.push(format!("{}: {}", keyword::LOSS, model.loss().name()));
+    }
     entries.join(", ")
 }
 
