@@ -4,7 +4,7 @@ use nalgebra::SVector;
 
 use crate::Real;
 #[cfg(feature = "alloc")]
-use crate::linalg::Batch;
+use crate::linalg::{BatchOf, BatchStorage};
 use crate::network::Network;
 
 /// A network trained with `softmax_cross_entropy` over `CLASSES` classes, whose targets can be
@@ -61,17 +61,26 @@ pub trait Classifier<T: Real, const IN: usize, const CLASSES: usize>:
 
     /// [`Network::loss_batch`] with the targets given as class indices, one per column.
     #[cfg(feature = "alloc")]
-    fn loss_batch_labels(&self, x: &Batch<T, IN>, labels: &[usize]) -> T;
+    fn loss_batch_labels<S: BatchStorage<T, IN>>(
+        &self,
+        x: &BatchOf<T, IN, S>,
+        labels: &[usize],
+    ) -> T;
 
     /// [`Network::backward_batch`] with the targets given as class indices, one per column.
     #[cfg(feature = "alloc")]
-    fn backward_batch_labels(&self, x: &Batch<T, IN>, labels: &[usize], grad: &mut Self) -> T;
+    fn backward_batch_labels<S: BatchStorage<T, IN>>(
+        &self,
+        x: &BatchOf<T, IN, S>,
+        labels: &[usize],
+        grad: &mut Self,
+    ) -> T;
 }
 
 #[cfg(all(test, feature = "alloc"))]
 mod tests {
     use super::*;
-    use crate::{Parameters, one_hot, one_hot_batch};
+    use crate::{Batch, Parameters, one_hot, one_hot_batch};
 
     crate::network! {
         struct Net { input: 3, h: dense(5, tanh), out: dense(4), loss: softmax_cross_entropy }

@@ -53,7 +53,9 @@ pub use init::{Init, InitError, Scheme};
 pub use io::WeightsError;
 pub use layer::{Dense, LayerNorm, Linear, Zeroable};
 #[cfg(feature = "alloc")]
-pub use linalg::Batch;
+pub use linalg::{
+    Batch, BatchOf, BatchStorage, BatchView, RaggedSamples, batch_view, batch_view_flat,
+};
 #[cfg(feature = "alloc")]
 pub use loss::one_hot_batch;
 pub use loss::{LossKind, one_hot, one_hot_checked};

@@ -9,7 +9,7 @@ use crate::Real;
 use crate::activation::ActivationKind;
 use crate::layer::Zeroable;
 #[cfg(feature = "alloc")]
-use crate::linalg::Batch;
+use crate::linalg::{Batch, BatchOf, BatchStorage};
 use crate::loss::LossKind;
 
 /// What a parameter tensor is, for initializers and weight files.
@@ -241,25 +241,38 @@ pub trait Network<T: Real, const IN: usize, const OUT: usize>: Parameters<T> {
 
     /// [`Network::forward`] for every column of a batch (none for a batch of none).
     #[cfg(feature = "alloc")]
-    fn forward_batch(&self, x: &Batch<T, IN>) -> Batch<T, OUT>;
+    ///
+    /// `x` is an owned [`Batch`] or a [`BatchView`](crate::BatchView) of the caller's samples
+    /// ([`batch_view`](crate::batch_view): PyTorch's row-major `[n, IN]`, read in place); so
+    /// for every batch method.
+    fn forward_batch<S: BatchStorage<T, IN>>(&self, x: &BatchOf<T, IN, S>) -> Batch<T, OUT>;
 
     /// [`Network::predict`] for every column of a batch.
     #[cfg(feature = "alloc")]
-    fn predict_batch(&self, x: &Batch<T, IN>) -> Batch<T, OUT>;
+    fn predict_batch<S: BatchStorage<T, IN>>(&self, x: &BatchOf<T, IN, S>) -> Batch<T, OUT>;
 
     /// The mean loss over the columns of a batch.
     ///
     /// # Panics
     /// If `x` and `targets` have different numbers of columns, or none.
     #[cfg(feature = "alloc")]
-    fn loss_batch(&self, x: &Batch<T, IN>, targets: &Batch<T, OUT>) -> T;
+    fn loss_batch<S: BatchStorage<T, IN>>(
+        &self,
+        x: &BatchOf<T, IN, S>,
+        targets: &Batch<T, OUT>,
+    ) -> T;
 
     /// Adds the gradient of the batch's mean loss into `grad` and returns that mean loss.
     ///
     /// # Panics
     /// If `x` and `targets` have different numbers of columns, or none.
     #[cfg(feature = "alloc")]
-    fn backward_batch(&self, x: &Batch<T, IN>, targets: &Batch<T, OUT>, grad: &mut Self) -> T;
+    fn backward_batch<S: BatchStorage<T, IN>>(
+        &self,
+        x: &BatchOf<T, IN, S>,
+        targets: &Batch<T, OUT>,
+        grad: &mut Self,
+    ) -> T;
 }
 
 /// Panics: a batch's inputs and targets have different numbers of columns, or none (a

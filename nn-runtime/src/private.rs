@@ -3,8 +3,6 @@
 
 pub use crate::__impl_zeroable as impl_zeroable;
 pub use crate::__with_alloc as with_alloc;
-#[cfg(feature = "alloc")]
-pub use crate::Batch;
 pub use crate::activation::*;
 pub use crate::embed::{EmbedSource, EmbeddedTensor};
 pub use crate::inference::Trainable;
@@ -20,6 +18,8 @@ pub use crate::{
     ActivationKind, Dense, LayerNorm, Linear, LossKind, Network, Parameters, Real, TensorInfo,
     TensorRole, Zeroable,
 };
+#[cfg(feature = "alloc")]
+pub use crate::{Batch, BatchOf, BatchStorage};
 pub use crate::{Classifier, LayerInfo, LayerKind, ResidualInfo, ResidualSource};
 #[cfg(feature = "alloc")]
 pub use ::alloc::boxed::Box;

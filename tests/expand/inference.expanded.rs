@@ -61,9 +61,9 @@ const _: () = {
         }
         ::nn_runtime::__private::with_alloc! {
             /// The forward pass of a batch (one sample per column) with every intermediate kept, written once for `forward_batch` and `backward_batch`.
-            fn forward_batch_intermediates(
+            fn forward_batch_intermediates<S: ::nn_runtime::__private::BatchStorage<T, 3>>(
                 &self,
-                x: &::nn_runtime::__private::Batch<T, 3>,
+                x: &::nn_runtime::__private::BatchOf<T, 3, S>,
             ) -> ScorerForwardBatch<T> {
                 use ::nn_runtime::__private as nn;
                 /// h: dense(4, relu)
@@ -98,16 +98,16 @@ const _: () = {
         }
         ::nn_runtime::__private::with_alloc! {
             /// Forward pass of a batch, one sample per column.
-            pub fn forward_batch(
+            pub fn forward_batch<S: ::nn_runtime::__private::BatchStorage<T, 3>>(
                 &self,
-                x: &::nn_runtime::__private::Batch<T, 3>,
+                x: &::nn_runtime::__private::BatchOf<T, 3, S>,
             ) -> ::nn_runtime::__private::Batch<T, 2> {
                 self.forward_batch_intermediates(x).h_out
             }
             /// [`Self::predict`] for every column of a batch: the output itself.
-            pub fn predict_batch(
+            pub fn predict_batch<S: ::nn_runtime::__private::BatchStorage<T, 3>>(
                 &self,
-                x: &::nn_runtime::__private::Batch<T, 3>,
+                x: &::nn_runtime::__private::BatchOf<T, 3, S>,
             ) -> ::nn_runtime::__private::Batch<T, 2> {
                 self.forward_batch(x)
             }

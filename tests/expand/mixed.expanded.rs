@@ -102,9 +102,9 @@ const _: () = {
             ///
             /// # Panics
             /// If a label is not below 3, the number of classes.
-            pub fn loss_batch_labels(
+            pub fn loss_batch_labels<S: ::nn_runtime::__private::BatchStorage<T, 4>>(
                 &self,
-                x: &::nn_runtime::__private::Batch<T, 4>,
+                x: &::nn_runtime::__private::BatchOf<T, 4, S>,
                 labels: &[::core::primitive::usize],
             ) -> T {
                 self.loss_batch(x, &::nn_runtime::__private::one_hot_batch::<T, 3>(labels))
@@ -113,9 +113,9 @@ const _: () = {
             ///
             /// # Panics
             /// If a label is not below 3, the number of classes.
-            pub fn backward_batch_labels(
+            pub fn backward_batch_labels<S: ::nn_runtime::__private::BatchStorage<T, 4>>(
                 &self,
-                x: &::nn_runtime::__private::Batch<T, 4>,
+                x: &::nn_runtime::__private::BatchOf<T, 4, S>,
                 labels: &[::core::primitive::usize],
                 grad: &mut Self,
             ) -> T {
@@ -161,9 +161,9 @@ const _: () = {
         }
         ::nn_runtime::__private::with_alloc! {
             /// The forward pass of a batch (one sample per column) with every intermediate kept, written once for `forward_batch` and `backward_batch`.
-            fn forward_batch_intermediates(
+            fn forward_batch_intermediates<S: ::nn_runtime::__private::BatchStorage<T, 4>>(
                 &self,
-                x: &::nn_runtime::__private::Batch<T, 4>,
+                x: &::nn_runtime::__private::BatchOf<T, 4, S>,
             ) -> MixedForwardBatch<T> {
                 use ::nn_runtime::__private as nn;
                 /// h1: dense(8, tanh)
@@ -351,17 +351,18 @@ const _: () = {
             loss
         }
         ::nn_runtime::__private::with_alloc! {
-            /// Forward pass of a batch, one sample per column.
-            pub fn forward_batch(
+            /// Forward pass of a batch, one sample per column: a `Batch`, or a `BatchView` of
+            /// samples in row-major `[n, IN]` order (`nn_runtime::batch_view`), read in place.
+            pub fn forward_batch<S: ::nn_runtime::__private::BatchStorage<T, 4>>(
                 &self,
-                x: &::nn_runtime::__private::Batch<T, 4>,
+                x: &::nn_runtime::__private::BatchOf<T, 4, S>,
             ) -> ::nn_runtime::__private::Batch<T, 3> {
                 self.forward_batch_intermediates(x).z_out
             }
             /// [`Self::predict`] for every column of a batch.
-            pub fn predict_batch(
+            pub fn predict_batch<S: ::nn_runtime::__private::BatchStorage<T, 4>>(
                 &self,
-                x: &::nn_runtime::__private::Batch<T, 4>,
+                x: &::nn_runtime::__private::BatchOf<T, 4, S>,
             ) -> ::nn_runtime::__private::Batch<T, 3> {
                 use ::nn_runtime::__private as nn;
                 nn::softmax(&self.forward_batch(x))
@@ -371,9 +372,9 @@ const _: () = {
             /// # Panics
             /// If `x` and `targets` have different numbers of columns, or if the batch has no
             /// columns.
-            pub fn loss_batch(
+            pub fn loss_batch<S: ::nn_runtime::__private::BatchStorage<T, 4>>(
                 &self,
-                x: &::nn_runtime::__private::Batch<T, 4>,
+                x: &::nn_runtime::__private::BatchOf<T, 4, S>,
                 targets: &::nn_runtime::__private::Batch<T, 3>,
             ) -> T {
                 ::nn_runtime::__private::check_batch_columns(x.ncols(), targets.ncols());
@@ -385,9 +386,9 @@ const _: () = {
             /// # Panics
             /// If `x` and `targets` have different numbers of columns, or if the batch has no
             /// columns.
-            pub fn backward_batch(
+            pub fn backward_batch<S: ::nn_runtime::__private::BatchStorage<T, 4>>(
                 &self,
-                x: &::nn_runtime::__private::Batch<T, 4>,
+                x: &::nn_runtime::__private::BatchOf<T, 4, S>,
                 targets: &::nn_runtime::__private::Batch<T, 3>,
                 grad: &mut Self,
             ) -> T {
@@ -649,28 +650,28 @@ for Mixed<T> {
         Self::sgd_step(self, x, target, lr)
     }
     ::nn_runtime::__private::with_alloc! {
-        fn forward_batch(
+        fn forward_batch<S: ::nn_runtime::__private::BatchStorage<T, 4>>(
             &self,
-            x: &::nn_runtime::__private::Batch<T, 4>,
+            x: &::nn_runtime::__private::BatchOf<T, 4, S>,
         ) -> ::nn_runtime::__private::Batch<T, 3> {
             Self::forward_batch(self, x)
         }
-        fn predict_batch(
+        fn predict_batch<S: ::nn_runtime::__private::BatchStorage<T, 4>>(
             &self,
-            x: &::nn_runtime::__private::Batch<T, 4>,
+            x: &::nn_runtime::__private::BatchOf<T, 4, S>,
         ) -> ::nn_runtime::__private::Batch<T, 3> {
             Self::predict_batch(self, x)
         }
-        fn loss_batch(
+        fn loss_batch<S: ::nn_runtime::__private::BatchStorage<T, 4>>(
             &self,
-            x: &::nn_runtime::__private::Batch<T, 4>,
+            x: &::nn_runtime::__private::BatchOf<T, 4, S>,
             targets: &::nn_runtime::__private::Batch<T, 3>,
         ) -> T {
             Self::loss_batch(self, x, targets)
         }
-        fn backward_batch(
+        fn backward_batch<S: ::nn_runtime::__private::BatchStorage<T, 4>>(
             &self,
-            x: &::nn_runtime::__private::Batch<T, 4>,
+            x: &::nn_runtime::__private::BatchOf<T, 4, S>,
             targets: &::nn_runtime::__private::Batch<T, 3>,
             grad: &mut Self,
         ) -> T {
@@ -705,16 +706,16 @@ for Mixed<T> {
         Self::sgd_step_label(self, x, label, lr)
     }
     ::nn_runtime::__private::with_alloc! {
-        fn loss_batch_labels(
+        fn loss_batch_labels<S: ::nn_runtime::__private::BatchStorage<T, 4>>(
             &self,
-            x: &::nn_runtime::__private::Batch<T, 4>,
+            x: &::nn_runtime::__private::BatchOf<T, 4, S>,
             labels: &[::core::primitive::usize],
         ) -> T {
             Self::loss_batch_labels(self, x, labels)
         }
-        fn backward_batch_labels(
+        fn backward_batch_labels<S: ::nn_runtime::__private::BatchStorage<T, 4>>(
             &self,
-            x: &::nn_runtime::__private::Batch<T, 4>,
+            x: &::nn_runtime::__private::BatchOf<T, 4, S>,
             labels: &[::core::primitive::usize],
             grad: &mut Self,
         ) -> T {

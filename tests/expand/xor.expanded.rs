@@ -59,9 +59,9 @@ const _: () = {
         }
         ::nn_runtime::__private::with_alloc! {
             /// The forward pass of a batch (one sample per column) with every intermediate kept, written once for `forward_batch` and `backward_batch`.
-            fn forward_batch_intermediates(
+            fn forward_batch_intermediates<S: ::nn_runtime::__private::BatchStorage<T, 2>>(
                 &self,
-                x: &::nn_runtime::__private::Batch<T, 2>,
+                x: &::nn_runtime::__private::BatchOf<T, 2, S>,
             ) -> XorForwardBatch<T> {
                 use ::nn_runtime::__private as nn;
                 /// hidden: dense(2, sigmoid)
@@ -159,17 +159,18 @@ const _: () = {
             loss
         }
         ::nn_runtime::__private::with_alloc! {
-            /// Forward pass of a batch, one sample per column.
-            pub fn forward_batch(
+            /// Forward pass of a batch, one sample per column: a `Batch`, or a `BatchView` of
+            /// samples in row-major `[n, IN]` order (`nn_runtime::batch_view`), read in place.
+            pub fn forward_batch<S: ::nn_runtime::__private::BatchStorage<T, 2>>(
                 &self,
-                x: &::nn_runtime::__private::Batch<T, 2>,
+                x: &::nn_runtime::__private::BatchOf<T, 2, S>,
             ) -> ::nn_runtime::__private::Batch<T, 1> {
                 self.forward_batch_intermediates(x).z_out
             }
             /// [`Self::predict`] for every column of a batch.
-            pub fn predict_batch(
+            pub fn predict_batch<S: ::nn_runtime::__private::BatchStorage<T, 2>>(
                 &self,
-                x: &::nn_runtime::__private::Batch<T, 2>,
+                x: &::nn_runtime::__private::BatchOf<T, 2, S>,
             ) -> ::nn_runtime::__private::Batch<T, 1> {
                 use ::nn_runtime::__private as nn;
                 self.forward_batch(x)
@@ -179,9 +180,9 @@ const _: () = {
             /// # Panics
             /// If `x` and `targets` have different numbers of columns, or if the batch has no
             /// columns.
-            pub fn loss_batch(
+            pub fn loss_batch<S: ::nn_runtime::__private::BatchStorage<T, 2>>(
                 &self,
-                x: &::nn_runtime::__private::Batch<T, 2>,
+                x: &::nn_runtime::__private::BatchOf<T, 2, S>,
                 targets: &::nn_runtime::__private::Batch<T, 1>,
             ) -> T {
                 ::nn_runtime::__private::check_batch_columns(x.ncols(), targets.ncols());
@@ -193,9 +194,9 @@ const _: () = {
             /// # Panics
             /// If `x` and `targets` have different numbers of columns, or if the batch has no
             /// columns.
-            pub fn backward_batch(
+            pub fn backward_batch<S: ::nn_runtime::__private::BatchStorage<T, 2>>(
                 &self,
-                x: &::nn_runtime::__private::Batch<T, 2>,
+                x: &::nn_runtime::__private::BatchOf<T, 2, S>,
                 targets: &::nn_runtime::__private::Batch<T, 1>,
                 grad: &mut Self,
             ) -> T {
@@ -338,28 +339,28 @@ for Xor<T> {
         Self::sgd_step(self, x, target, lr)
     }
     ::nn_runtime::__private::with_alloc! {
-        fn forward_batch(
+        fn forward_batch<S: ::nn_runtime::__private::BatchStorage<T, 2>>(
             &self,
-            x: &::nn_runtime::__private::Batch<T, 2>,
+            x: &::nn_runtime::__private::BatchOf<T, 2, S>,
         ) -> ::nn_runtime::__private::Batch<T, 1> {
             Self::forward_batch(self, x)
         }
-        fn predict_batch(
+        fn predict_batch<S: ::nn_runtime::__private::BatchStorage<T, 2>>(
             &self,
-            x: &::nn_runtime::__private::Batch<T, 2>,
+            x: &::nn_runtime::__private::BatchOf<T, 2, S>,
         ) -> ::nn_runtime::__private::Batch<T, 1> {
             Self::predict_batch(self, x)
         }
-        fn loss_batch(
+        fn loss_batch<S: ::nn_runtime::__private::BatchStorage<T, 2>>(
             &self,
-            x: &::nn_runtime::__private::Batch<T, 2>,
+            x: &::nn_runtime::__private::BatchOf<T, 2, S>,
             targets: &::nn_runtime::__private::Batch<T, 1>,
         ) -> T {
             Self::loss_batch(self, x, targets)
         }
-        fn backward_batch(
+        fn backward_batch<S: ::nn_runtime::__private::BatchStorage<T, 2>>(
             &self,
-            x: &::nn_runtime::__private::Batch<T, 2>,
+            x: &::nn_runtime::__private::BatchOf<T, 2, S>,
             targets: &::nn_runtime::__private::Batch<T, 1>,
             grad: &mut Self,
         ) -> T {

@@ -26,7 +26,7 @@ pub fn expand_classifier_impl(model: &Model<'_>) -> TokenStream {
     let name = &model.net.name;
     let (input, classes) = (lit(model.input_width()), lit(model.output_width()));
     let x_ty = Mode::Sample.signature_ty(model.input_width());
-    let xb_ty = Mode::Batch.signature_ty(model.input_width());
+    let (xb_generics, xb_ty) = super::batch_input(model.input_width());
     quote! {
         #[automatically_derived]
         impl<T: #rt::Real> #rt::Classifier<T, #input, #classes> for #name<T> {
@@ -48,11 +48,11 @@ pub fn expand_classifier_impl(model: &Model<'_>) -> TokenStream {
             }
 
             #rt::with_alloc! {
-            fn loss_batch_labels(&self, x: &#xb_ty, labels: &[::core::primitive::usize]) -> T {
+            fn loss_batch_labels #xb_generics (&self, x: &#xb_ty, labels: &[::core::primitive::usize]) -> T {
                 Self::loss_batch_labels(self, x, labels)
             }
 
-            fn backward_batch_labels(
+            fn backward_batch_labels #xb_generics (
                 &self,
                 x: &#xb_ty,
                 labels: &[::core::primitive::usize],

@@ -81,7 +81,10 @@ pub fn expand_record(model: &Model<'_>, mode: Mode) -> Record {
     let method_doc = super::docs(&format!(
         "The forward pass of {what} with every intermediate kept, written once for {users}."
     ));
-    let input_ty = mode.signature_ty(model.input_width());
+    let (input_generics, input_ty) = match mode {
+        Mode::Sample => (TokenStream::new(), mode.signature_ty(model.input_width())),
+        Mode::Batch => super::batch_input(model.input_width()),
+    };
     Record {
         definition: quote! {
             #struct_doc
@@ -91,7 +94,7 @@ pub fn expand_record(model: &Model<'_>, mode: Mode) -> Record {
         },
         constructor: quote! {
             #method_doc
-            fn #method(&self, x: &#input_ty) -> #name<T> {
+            fn #method #input_generics (&self, x: &#input_ty) -> #name<T> {
                 use #rt as nn;
                 #statements
                 #name { #(#fields),* }

@@ -42,10 +42,8 @@ pub fn expand_methods(model: &Model<'_>) -> TokenStream {
         Mode::Sample.signature_ty(input),
         Mode::Sample.signature_ty(output),
     );
-    let (xb_ty, yb_ty) = (
-        Mode::Batch.signature_ty(input),
-        Mode::Batch.signature_ty(output),
-    );
+    let ((xb_generics, xb_ty), yb_ty) =
+        (super::batch_input(input), Mode::Batch.signature_ty(output));
     let forward_doc = docs(&format!(
         "Forward pass of one sample: `{input}` inputs → `{output}` outputs."
     ));
@@ -96,12 +94,12 @@ pub fn expand_methods(model: &Model<'_>) -> TokenStream {
 
             #rt::with_alloc! {
             /// Forward pass of a batch, one sample per column.
-            #vis fn forward_batch(&self, x: &#xb_ty) -> #yb_ty {
+            #vis fn forward_batch #xb_generics (&self, x: &#xb_ty) -> #yb_ty {
                 self.#batch_method(x).#output_field
             }
 
             /// [`Self::predict`] for every column of a batch: the output itself.
-            #vis fn predict_batch(&self, x: &#xb_ty) -> #yb_ty {
+            #vis fn predict_batch #xb_generics (&self, x: &#xb_ty) -> #yb_ty {
                 self.forward_batch(x)
             }
             }

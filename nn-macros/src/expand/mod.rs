@@ -171,6 +171,17 @@ impl Mode {
     }
 }
 
+/// The input `x` of a batch method, with any storage (an owned `Batch`, or a `BatchView` of
+/// the caller's samples, read without a copy): the generics and the type,
+/// `<S: BatchStorage<T, IN>>` and `BatchOf<T, IN, S>`.
+fn batch_input(width: usize) -> (TokenStream, TokenStream) {
+    let (rt, width) = (rt(), lit(width));
+    (
+        quote!(<S: #rt::BatchStorage<T, #width>>),
+        quote!(#rt::BatchOf<T, #width, S>),
+    )
+}
+
 /// The local binding holding a node's output: `x` (a reference) for the input, else an owned
 /// `h_<layer>` or `z_<layer>`.
 fn output_ref(model: &Model<'_>, source: Source) -> TokenStream {
@@ -271,10 +282,7 @@ fn expand_methods(model: &Model<'_>) -> TokenStream {
         Mode::Sample.signature_ty(input),
         Mode::Sample.signature_ty(output),
     );
-    let (xb_ty, yb_ty) = (
-        Mode::Batch.signature_ty(input),
-        Mode::Batch.signature_ty(output),
-    );
+    let ((xb_generics, xb_ty), yb_ty) = (batch_input(input), Mode::Batch.signature_ty(output));
     let (loss, _) = loss_fn(model.loss());
     let predict = link(model.loss(), quote!(self.forward(x)));
     let predict_batch = link(model.loss(), quote!(self.forward_batch(x)));
@@ -309,7 +317,7 @@ fn expand_methods(model: &Model<'_>) -> TokenStream {
          (the forward bindings, then every `dh`, `dz` and `dx̂`).",
         backward_sample.scalars
     ));
-    let labels = expand_label_methods(model, &x_ty, &xb_ty);
+    let labels = expand_label_methods(model, &x_ty);
     // In a `const _` block, so that the records' names stay out of the caller's namespace.
     quote! {
         const _: () = {
@@ -378,13 +386,14 @@ fn expand_methods(model: &Model<'_>) -> TokenStream {
             }
 
             #rt::with_alloc! {
-            /// Forward pass of a batch, one sample per column.
-            #vis fn forward_batch(&self, x: &#xb_ty) -> #yb_ty {
+            /// Forward pass of a batch, one sample per column: a `Batch`, or a `BatchView` of
+            /// samples in row-major `[n, IN]` order (`nn_runtime::batch_view`), read in place.
+            #vis fn forward_batch #xb_generics (&self, x: &#xb_ty) -> #yb_ty {
                 self.#batch_method(x).#output_field
             }
 
             /// [`Self::predict`] for every column of a batch.
-            #vis fn predict_batch(&self, x: &#xb_ty) -> #yb_ty {
+            #vis fn predict_batch #xb_generics (&self, x: &#xb_ty) -> #yb_ty {
                 use #rt as nn;
                 #predict_batch
             }
@@ -394,7 +403,7 @@ fn expand_methods(model: &Model<'_>) -> TokenStream {
             /// # Panics
             /// If `x` and `targets` have different numbers of columns, or if the batch has no
             /// columns.
-            #vis fn loss_batch(&self, x: &#xb_ty, targets: &#yb_ty) -> T {
+            #vis fn loss_batch #xb_generics (&self, x: &#xb_ty, targets: &#yb_ty) -> T {
                 #rt::check_batch_columns(x.ncols(), targets.ncols());
                 #rt::#loss(&self.forward_batch(x), targets)
             }
@@ -405,7 +414,7 @@ fn expand_methods(model: &Model<'_>) -> TokenStream {
             /// # Panics
             /// If `x` and `targets` have different numbers of columns, or if the batch has no
             /// columns.
-            #vis fn backward_batch(&self, x: &#xb_ty, targets: &#yb_ty, grad: &mut Self) -> T {
+            #vis fn backward_batch #xb_generics (&self, x: &#xb_ty, targets: &#yb_ty, grad: &mut Self) -> T {
                 #backward_batch_body
             }
             }
@@ -417,13 +426,14 @@ fn expand_methods(model: &Model<'_>) -> TokenStream {
 /// For `softmax_cross_entropy`, the loss and backward with class indices as targets:
 /// `loss_label(&x, 3)`, `backward_label(&x, 3, &mut grad)`, `sgd_step_label(&x, 3, lr)`, and
 /// the batch forms with `&[usize]`.
-fn expand_label_methods(model: &Model<'_>, x_ty: &TokenStream, xb_ty: &TokenStream) -> TokenStream {
+fn expand_label_methods(model: &Model<'_>, x_ty: &TokenStream) -> TokenStream {
     if model.loss() != LossKind::SoftmaxCrossEntropy {
         return TokenStream::new();
     }
     let rt = rt();
     let vis = &model.net.vis;
     let classes = lit(model.output_width());
+    let (xb_generics, xb_ty) = batch_input(model.input_width());
     let panics = docs(&format!(
         "# Panics\nIf a label is not below {}, the number of classes.",
         model.output_width()
@@ -454,14 +464,14 @@ fn expand_label_methods(model: &Model<'_>, x_ty: &TokenStream, xb_ty: &TokenStre
         /// [`Self::loss_batch`] with the targets given as class indices, one per column.
         ///
         #panics
-        #vis fn loss_batch_labels(&self, x: &#xb_ty, labels: &[::core::primitive::usize]) -> T {
+        #vis fn loss_batch_labels #xb_generics (&self, x: &#xb_ty, labels: &[::core::primitive::usize]) -> T {
             self.loss_batch(x, &#rt::one_hot_batch::<T, #classes>(labels))
         }
 
         /// [`Self::backward_batch`] with the targets given as class indices, one per column.
         ///
         #panics
-        #vis fn backward_batch_labels(
+        #vis fn backward_batch_labels #xb_generics (
             &self,
             x: &#xb_ty,
             labels: &[::core::primitive::usize],
@@ -481,8 +491,8 @@ fn expand_network_impl(model: &Model<'_>) -> TokenStream {
         Mode::Sample.signature_ty(model.input_width()),
         Mode::Sample.signature_ty(model.output_width()),
     );
-    let (xb_ty, yb_ty) = (
-        Mode::Batch.signature_ty(model.input_width()),
+    let ((xb_generics, xb_ty), yb_ty) = (
+        batch_input(model.input_width()),
         Mode::Batch.signature_ty(model.output_width()),
     );
     let loss_kind = match model.loss() {
@@ -516,19 +526,19 @@ fn expand_network_impl(model: &Model<'_>) -> TokenStream {
             }
 
             #rt::with_alloc! {
-            fn forward_batch(&self, x: &#xb_ty) -> #yb_ty {
+            fn forward_batch #xb_generics (&self, x: &#xb_ty) -> #yb_ty {
                 Self::forward_batch(self, x)
             }
 
-            fn predict_batch(&self, x: &#xb_ty) -> #yb_ty {
+            fn predict_batch #xb_generics (&self, x: &#xb_ty) -> #yb_ty {
                 Self::predict_batch(self, x)
             }
 
-            fn loss_batch(&self, x: &#xb_ty, targets: &#yb_ty) -> T {
+            fn loss_batch #xb_generics (&self, x: &#xb_ty, targets: &#yb_ty) -> T {
                 Self::loss_batch(self, x, targets)
             }
 
-            fn backward_batch(&self, x: &#xb_ty, targets: &#yb_ty, grad: &mut Self) -> T {
+            fn backward_batch #xb_generics (&self, x: &#xb_ty, targets: &#yb_ty, grad: &mut Self) -> T {
                 Self::backward_batch(self, x, targets, grad)
             }
             }

@@ -32,6 +32,8 @@ mod avx512;
 mod batch;
 mod sample;
 mod simd;
+#[cfg(feature = "alloc")]
+mod view;
 
 #[cfg(feature = "alloc")]
 use nalgebra::{Const, Dyn, OMatrix};
@@ -39,6 +41,8 @@ use nalgebra::{Const, Dyn, OMatrix};
 #[cfg(feature = "alloc")]
 pub use batch::{PARALLEL_MIN_MACS, add_mul_tr, matmul, tr_matmul};
 pub use sample::{add_outer, descend, descend_outer, matvec, tr_matvec, tr_matvec_descend};
+#[cfg(feature = "alloc")]
+pub use view::{BatchOf, BatchStorage, BatchView, RaggedSamples, batch_view, batch_view_flat};
 
 /// A minibatch of `N`-wide vectors, one sample per column: `OMatrix<T, Const<N>, Dyn>`.
 ///
