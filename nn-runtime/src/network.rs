@@ -216,6 +216,9 @@ pub trait Parameters<T: Real>: Zeroable {
 ///
 /// The gradient has the network's own type: [`Network::backward`] accumulates into a
 /// caller-owned `Self` (clear it with [`Parameters::fill`]).
+#[diagnostic::on_unimplemented(
+    note = "`network!` implements `Network<T, IN, OUT>` for a declaration with `loss:`; one without a loss is inference-only (forward and predict, no training)"
+)]
 pub trait Network<T: Real, const IN: usize, const OUT: usize>: Parameters<T> {
     /// The loss the network is trained on.
     const LOSS: LossKind;
