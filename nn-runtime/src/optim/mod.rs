@@ -37,10 +37,10 @@
 //!
 //! Every config field (`lr`, `momentum`, `beta1`, `eps`, `weight_decay`, `max_grad_norm`, a
 //! schedule's parameters) is an `f64`, whatever the network's scalar: one config serves an
-//! `f32` and an `f64` network, the schedule is computed in `f64` (a cosine or a step decay of
-//! an `f32` rate would otherwise round at every step), and checkpoints record the values
-//! exactly. At each step the scheduled rate `η_t` and the other constants are rounded to the
-//! network's scalar `T` once ([`Real::constant`](crate::Real::constant)), and the update runs
+//! `f32` and an `f64` network, and the schedule is computed in `f64` (a cosine or a step decay
+//! of an `f32` rate would otherwise round at every step). At each step the scheduled rate `η_t`
+//! and the other constants are rounded to the network's scalar `T` once
+//! ([`Real::constant`]), and the update runs
 //! in `T`; [`Optimizer::learning_rate`] returns that rounded `η_t` as a `T`. So write
 //! `SgdConfig { lr: 0.01, .. }` for an `f32` network too (no `0.01f32`, no cast).
 //!
