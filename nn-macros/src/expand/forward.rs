@@ -61,6 +61,12 @@ pub fn expand_record(model: &Model<'_>, mode: Mode) -> Record {
             "`forward_batch` and `backward_batch`",
         ),
     };
+    // An inference-only network (no loss) has no backward pass to share the record with.
+    let users = match (model.has_loss(), mode) {
+        (true, _) => users,
+        (false, Mode::Sample) => "`forward`",
+        (false, Mode::Batch) => "`forward_batch`",
+    };
     let mut statements = TokenStream::new();
     let mut bindings = Vec::new();
     for index in 0..model.nodes.len() {
