@@ -57,18 +57,8 @@ fn check_input(net: &Network, errors: &mut Errors) {
     }
 }
 
-// struct Net { input: 4, out: dense(1) }   (no `loss: mse`)      loss: mse, loss: mse
+// loss: mse, loss: mse   (no loss at all is an inference-only network, see `expand::inference`)
 fn check_loss_declared(net: &Network, errors: &mut Errors) {
-    if net.losses.is_empty() && !written(net, EntryKind::Loss) {
-        errors.at(
-            net.name.span(),
-            format!(
-                "`{}` declares no loss; add `loss: <loss>,` as its last entry, with a loss among {}",
-                shown(&net.name),
-                keyword::list(keyword::LOSSES.iter().map(|(name, _)| *name))
-            ),
-        );
-    }
     for extra in net.losses.iter().skip(1) {
         errors.at(extra.key.span(), "`loss` is declared twice; keep one");
     }

@@ -243,6 +243,11 @@ impl Model<'_> {
             .map_or_else(|| self.input_width(), Node::width)
     }
 
+    /// Whether the declaration has a loss (without one, the network is inference-only).
+    pub fn has_loss(&self) -> bool {
+        !self.net.losses.is_empty()
+    }
+
     pub fn loss(&self) -> LossKind {
         self.net.losses.first().expect(CHECKED).kind
     }

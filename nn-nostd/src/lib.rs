@@ -1,6 +1,7 @@
 //! A `#![no_std]` crate using nn's inference path, so that `cargo build -p nn-nostd` proves the
-//! runtime builds without `std` (run it on its own: in a workspace build, another member turns
-//! `std` on for everyone).
+//! runtime builds without `std` or `alloc` (run it on its own: in a workspace build, another
+//! member turns `std` on for everyone). `nn-bare/` goes further: a binary that links with no
+//! allocator.
 
 #![no_std]
 

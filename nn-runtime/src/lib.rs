@@ -3,11 +3,13 @@
 #![doc = include_str!("../README.md")]
 #![cfg_attr(not(feature = "std"), no_std)]
 
+#[cfg(feature = "alloc")]
 extern crate alloc;
 // Lets `network!` (whose expansion names `::nn_runtime`) be used in this crate's own tests.
 extern crate self as nn_runtime;
 
 pub mod activation;
+mod classifier;
 #[cfg(feature = "std")]
 pub mod data;
 mod embed;
@@ -16,6 +18,7 @@ pub mod fpenv;
 pub mod gradcheck;
 #[cfg(feature = "std")]
 pub mod idx;
+mod inference;
 #[cfg(feature = "std")]
 pub mod init;
 #[cfg(feature = "std")]
@@ -38,8 +41,10 @@ mod real;
 pub mod train;
 #[cfg(feature = "std")]
 pub mod ts;
+mod with_alloc;
 
 pub use activation::ActivationKind;
+pub use classifier::Classifier;
 pub use fpenv::FlushSubnormals;
 #[cfg(feature = "std")]
 pub use gradcheck::{GradientCheck, check_gradient, check_gradient_batch};
@@ -48,8 +53,13 @@ pub use init::{Init, InitError, Scheme};
 #[cfg(feature = "std")]
 pub use io::WeightsError;
 pub use layer::{Dense, LayerNorm, Linear, Zeroable};
-pub use linalg::Batch;
-pub use loss::{LossKind, one_hot, one_hot_batch, one_hot_checked};
+#[cfg(feature = "alloc")]
+pub use linalg::{
+    Batch, BatchOf, BatchStorage, BatchView, RaggedSamples, batch_view, batch_view_flat,
+};
+#[cfg(feature = "alloc")]
+pub use loss::one_hot_batch;
+pub use loss::{LossKind, one_hot, one_hot_checked};
 pub use mode::{BatchNorm, Training};
 pub use network::{
     LayerInfo, LayerKind, Network, Parameters, ResidualInfo, ResidualSource, TensorInfo, TensorRole,
@@ -70,7 +80,7 @@ pub use nalgebra;
 /// network  := attr* vis 'struct' NAME '{' entry (',' entry)* ','? '}'
 /// entry    := 'input' ':' WIDTH                 first entry: the input width
 ///           | doc* LAYER ':' layer residual?    a layer; LAYER becomes a field name
-///           | 'loss' ':' LOSS                   last entry
+///           | 'loss' ':' LOSS                   last entry; none: inference only
 /// WIDTH    := an integer literal, 1 to 2^24
 /// layer    := 'dense' '(' WIDTH (',' activation)? (',' 'bias' '=' BOOL)? ')'
 ///           | 'layer_norm' ( '(' activation? (',' 'eps' '=' FLOAT)? ')' )?
@@ -88,11 +98,13 @@ pub use nalgebra;
 /// `layer_norm` is PyTorch's `nn.LayerNorm` over the features (`eps = 1e-5` unless given).
 /// `dropout(p)` and `batch_norm` (PyTorch's `nn.Dropout` and `nn.BatchNorm1d`, `eps = 1e-5`,
 /// `momentum = 0.1`) compute differently in training (`train_batch`, which takes a
-/// [`Training`]) and at inference (every other method); see the module
-/// [`mode`]. A residual is added after the activation. Losses are means over the
-/// batch; the cross-entropy losses take logits (the last layer has no activation). Every
-/// shape mistake is a compile
-/// error at the offending token. The [crate documentation](crate) ("The declaration", "What is
+/// [`Training`]) and at inference (every other method); see the module [`mode`]. A residual
+/// is added after the activation. Losses are means over the batch; the cross-entropy losses
+/// take logits (the last layer has no activation). Without a `loss:` entry the network is
+/// inference-only: `forward`, `predict` (= `forward`) and their batch forms, its parameters,
+/// weight files and `embed!`, and no training methods (using one is a compile error saying
+/// so). Every shape mistake is a compile error at the offending token. The
+/// [crate documentation](crate) ("The declaration", "What is
 /// generated") has the details.
 ///
 /// # Examples

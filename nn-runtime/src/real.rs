@@ -1,5 +1,6 @@
 //! The scalar types a network computes in.
 
+#[cfg(feature = "alloc")]
 use alloc::vec::Vec;
 use core::mem::size_of;
 
@@ -23,6 +24,7 @@ pub trait Real: RealField + Copy + Default + Send + Sync + sealed::Sealed + 'sta
     /// Appends the little-endian bytes of every value to `out`: `size_of::<Self>()` bytes
     /// each (4 for `f32`, 8 for `f64`), bit for bit (NaN payloads included); the data of a
     /// safetensors tensor of dtype [`DTYPE`](Self::DTYPE).
+    #[cfg(feature = "alloc")]
     fn extend_le_bytes(values: &[Self], out: &mut Vec<u8>);
 
     /// Sets `values` from the little-endian bytes `bytes`, the inverse of
@@ -60,6 +62,7 @@ pub trait Real: RealField + Copy + Default + Send + Sync + sealed::Sealed + 'sta
     /// `a` is `m × k`, `b` is `k × n`, `c` is `m × n`, each valid for the given row and column
     /// strides (in elements), `c` writable and not overlapping `a` or `b`.
     #[doc(hidden)]
+    #[cfg(feature = "alloc")]
     #[allow(clippy::too_many_arguments)]
     unsafe fn gemm(
         m: usize,
@@ -85,6 +88,7 @@ macro_rules! impl_real {
             const DTYPE: &'static str = $dtype;
             const MIN_NORMAL: f64 = <$t>::MIN_POSITIVE as f64;
 
+            #[cfg(feature = "alloc")]
             fn extend_le_bytes(values: &[Self], out: &mut Vec<u8>) {
                 out.reserve(values.len() * size_of::<Self>());
                 for value in values {
@@ -119,6 +123,7 @@ macro_rules! impl_real {
                 $tanh(self)
             }
 
+            #[cfg(feature = "alloc")]
             #[inline]
             unsafe fn gemm(
                 m: usize,
