@@ -1,9 +1,24 @@
-//! The numerical check of the analytic gradient: central differences in `f64`.
+//! Checks of the analytic gradient (the generated backward) in `f64`: numerically, by central
+//! differences, and exactly, by forward-mode dual numbers.
+//!
+//! | | [`check_gradient`] | [`check_gradient_dual`] |
+//! |---|---|---|
+//! | derivative from | five-point central differences of the loss | dual numbers: one forward pass per [`TANGENTS`] parameters |
+//! | error of the reference | truncation `O(h⁴)` + cancellation `ε·|L|/h`, ≈ 1e-12 absolute | rounding only, ≈ 1e-16 relative |
+//! | agreement to expect | 1e-6 relative ([`RELATIVE_FLOOR`] below) | 1e-12 relative ([`DUAL_RELATIVE_FLOOR`] below) |
+//! | kinks (`relu` at 0) | a step straddling a kink errs by O(1) | takes the branch backward takes: exact |
+//! | needs | only `loss` (any function of the parameters) | the network over [`DualN`](crate::dual::DualN) (every `network!`) |
+//! | cost per parameter | 4 forward passes | `1/TANGENTS` of a dual pass, ≈ 1 plain pass / 3 |
+//!
+//! Use the dual check to pin a backward pass exactly (a wrong term anywhere shows as O(1), a
+//! right one as 1e-15); use central differences for code that is not generic over the
+//! scalar, or to check the dual arithmetic itself, as the tests of this crate do.
 
 use nalgebra::SVector;
 
+use crate::dual::{DualN, WithScalar, lift};
 use crate::linalg::Batch;
-use crate::network::Network;
+use crate::network::{Network, Parameters};
 
 /// Step `h` of the five-point central difference
 /// `f'(θ) ≈ (−f(θ+2h) + 8f(θ+h) − 8f(θ−h) + f(θ−2h)) / 12h`. Its truncation error is `O(h⁴)`
@@ -99,6 +114,111 @@ where
             if relative > report.max_relative_error || relative.is_nan() {
                 report.max_relative_error = relative;
                 report.worst = Some((info.name, i));
+            }
+            report.checked += 1;
+        }
+    }
+    report
+}
+
+/// Parameters seeded per forward pass of [`check_gradient_dual`]: each pass carries this many
+/// tangents, one per parameter. Eight amortizes the value's part of a pass over eight
+/// derivatives while a dual scalar (72 bytes in `f64`) stays small.
+pub const TANGENTS: usize = 8;
+
+/// The scale below which [`check_gradient_dual`] compares gradients absolutely: both sides
+/// are exact up to rounding (≈ 1e-16 of the terms summed), so only a gradient that is itself
+/// rounding noise of larger terms (a dead unit's `1e-18`) can't be resolved to 1e-12 relative.
+pub const DUAL_RELATIVE_FLOOR: f64 = 1e-8;
+
+/// The network and gradient check by dual numbers: `N` over `DualN<f64, TANGENTS>`.
+pub trait DualCheckable<const IN: usize, const OUT: usize>:
+    Network<f64, IN, OUT> + WithScalar<DualN<f64, TANGENTS>, Net = Self::Dual>
+{
+    /// `Self` over `DualN<f64, TANGENTS>`.
+    type Dual: Network<DualN<f64, TANGENTS>, IN, OUT>;
+}
+
+impl<N, D, const IN: usize, const OUT: usize> DualCheckable<IN, OUT> for N
+where
+    N: Network<f64, IN, OUT> + WithScalar<DualN<f64, TANGENTS>, Net = D>,
+    D: Network<DualN<f64, TANGENTS>, IN, OUT>,
+{
+    type Dual = D;
+}
+
+/// Checks the gradient of one sample's loss exactly: `backward`'s gradient against the
+/// forward-mode derivative of the loss along every parameter, [`TANGENTS`] parameters per
+/// pass of the network over dual numbers. No step size: the two agree to rounding (≈ 1e-15
+/// relative), so a test can ask for 1e-12.
+///
+/// Relative errors are taken against `max(|analytic|, |dual|, DUAL_RELATIVE_FLOOR)`. Costs
+/// `PARAM_COUNT / TANGENTS` dual forward passes and a copy of the network in duals.
+pub fn check_gradient_dual<N, const IN: usize, const OUT: usize>(
+    net: &N,
+    x: &SVector<f64, IN>,
+    target: &SVector<f64, OUT>,
+) -> GradientCheck
+where
+    N: DualCheckable<IN, OUT>,
+{
+    let mut grad = N::boxed_zeros();
+    net.backward(x, target, &mut grad);
+    let (x, target) = (crate::dual::constant(x), crate::dual::constant(target));
+    compare_dual(net, &grad, |dual| dual.loss(&x, &target))
+}
+
+/// [`check_gradient_dual`] for the mean loss of a batch and [`Network::backward_batch`].
+pub fn check_gradient_dual_batch<N, const IN: usize, const OUT: usize>(
+    net: &N,
+    x: &Batch<f64, IN>,
+    targets: &Batch<f64, OUT>,
+) -> GradientCheck
+where
+    N: DualCheckable<IN, OUT>,
+{
+    let mut grad = N::boxed_zeros();
+    net.backward_batch(x, targets, &mut grad);
+    let (x, targets) = (x.map(DualN::constant), targets.map(DualN::constant));
+    compare_dual(net, &grad, |dual| dual.loss_batch(&x, &targets))
+}
+
+/// Seeds the parameters [`TANGENTS`] at a time (tangent `k` of the `k`-th parameter of the
+/// pass), reads each derivative from the loss's tangents and compares it with `grad`.
+fn compare_dual<N, const IN: usize, const OUT: usize>(
+    net: &N,
+    grad: &N,
+    loss: impl Fn(&N::Dual) -> DualN<f64, TANGENTS>,
+) -> GradientCheck
+where
+    N: DualCheckable<IN, OUT>,
+{
+    let mut dual = lift(net);
+    let parameters: alloc::vec::Vec<(usize, usize)> = N::TENSORS
+        .iter()
+        .enumerate()
+        .flat_map(|(t, info)| (0..info.len()).map(move |i| (t, i)))
+        .collect();
+    let mut report = GradientCheck {
+        max_relative_error: 0.0,
+        max_absolute_error: 0.0,
+        worst: None,
+        checked: 0,
+    };
+    for pass in parameters.chunks(TANGENTS) {
+        for (k, &(t, i)) in pass.iter().enumerate() {
+            dual.tensor_mut(t)[i].eps[k] = 1.0;
+        }
+        let derivatives = loss(&dual).eps;
+        for (k, &(t, i)) in pass.iter().enumerate() {
+            dual.tensor_mut(t)[i].eps[k] = 0.0;
+            let (analytic, exact) = (grad.tensor(t)[i], derivatives[k]);
+            let absolute = (analytic - exact).abs();
+            let relative = absolute / analytic.abs().max(exact.abs()).max(DUAL_RELATIVE_FLOOR);
+            report.max_absolute_error = report.max_absolute_error.max(absolute);
+            if relative > report.max_relative_error || relative.is_nan() {
+                report.max_relative_error = relative;
+                report.worst = Some((N::TENSORS[t].name, i));
             }
             report.checked += 1;
         }

@@ -10,6 +10,7 @@ extern crate self as nn_runtime;
 pub mod activation;
 #[cfg(feature = "std")]
 pub mod data;
+pub mod dual;
 mod embed;
 pub mod fpenv;
 #[cfg(feature = "std")]
@@ -41,7 +42,10 @@ pub mod ts;
 pub use activation::ActivationKind;
 pub use fpenv::FlushSubnormals;
 #[cfg(feature = "std")]
-pub use gradcheck::{GradientCheck, check_gradient, check_gradient_batch};
+pub use gradcheck::{
+    GradientCheck, check_gradient, check_gradient_batch, check_gradient_dual,
+    check_gradient_dual_batch,
+};
 #[cfg(feature = "std")]
 pub use init::{Init, InitError, Scheme};
 #[cfg(feature = "std")]

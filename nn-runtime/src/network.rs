@@ -252,6 +252,18 @@ pub trait Network<T: Real, const IN: usize, const OUT: usize>: Parameters<T> {
     /// # Panics
     /// If `x` and `targets` have different numbers of columns, or none.
     fn backward_batch(&self, x: &Batch<T, IN>, targets: &Batch<T, OUT>, grad: &mut Self) -> T;
+
+    /// The gradient of one sample's loss with respect to its input, `∂L/∂x`, by the backward
+    /// pass run on to the input (no parameter gradient). See [`dual`](crate::dual) for
+    /// forward-mode derivatives and the input Jacobian.
+    fn input_gradient(&self, x: &SVector<T, IN>, target: &SVector<T, OUT>) -> SVector<T, IN>;
+
+    /// The gradient of the batch's mean loss with respect to each input column (sample `j`'s
+    /// own input gradient over the batch size).
+    ///
+    /// # Panics
+    /// If `x` and `targets` have different numbers of columns, or none.
+    fn input_gradient_batch(&self, x: &Batch<T, IN>, targets: &Batch<T, OUT>) -> Batch<T, IN>;
 }
 
 /// Panics: a batch's inputs and targets have different numbers of columns, or none (a

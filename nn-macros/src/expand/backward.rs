@@ -20,6 +20,9 @@ pub enum Sink {
     /// Straight into a plain SGD step on `self`, `θ −= lr ∂L/∂θ`, each weight updated in the
     /// same pass that reads it for `Wᵀ dz` (`sgd_step`; one sample only).
     Descend,
+    /// Nowhere: the chain rule runs on to the input and returns `dx = ∂L/∂x`
+    /// (`input_gradient`, `input_gradient_batch`; see `input.rs`).
+    Input,
 }
 
 /// `fn backward` / `fn backward_batch` (into `grad`), or `fn sgd_step` (into the weights): the
@@ -28,7 +31,7 @@ pub enum Sink {
 /// each layer from the last.
 pub fn expand_backward(model: &Model<'_>, mode: Mode, sink: Sink, record: &Record) -> Code {
     assert!(
-        sink == Sink::Grad || mode == Mode::Sample,
+        sink != Sink::Descend || mode == Mode::Sample,
         "the fused SGD step is generated per sample only"
     );
     let rt = rt();
@@ -47,14 +50,21 @@ pub fn expand_backward(model: &Model<'_>, mode: Mode, sink: Sink, record: &Recor
         ),
     };
 
-    let mut gradients = Gradients::new(model, mode);
+    let mut gradients = Gradients::new(model, mode, sink == Sink::Input);
     gradients.scalars += last.width();
     let mut layers = TokenStream::new();
     for index in (0..model.nodes.len()).rev() {
         layers.extend(layer_backward(model, index, mode, sink, &mut gradients));
     }
+    let (loss_binding, result) = match sink {
+        Sink::Input => (None, quote!(dx)),
+        _ => (
+            Some(quote!(let loss: T = nn::#loss(&#output, #target);)),
+            quote!(loss),
+        ),
+    };
     let chain = quote! {
-        let loss: T = nn::#loss(&#output, #target);
+        #loss_binding
         let #dh_last: #ty = nn::#loss_backward(&#output, #target);
         #layers
     };
@@ -67,7 +77,7 @@ pub fn expand_backward(model: &Model<'_>, mode: Mode, sink: Sink, record: &Recor
             #batch_check
             let #name { #(#read,)* #rest } = self.#method(x);
             #chain
-            loss
+            #result
         },
         scalars: record.scalars + gradients.scalars,
     }
@@ -103,26 +113,30 @@ struct Gradients<'m, 'a> {
     declared: Vec<bool>,
     remaining: Vec<usize>,
     scalars: usize,
+    /// `Some((declared, remaining))` of `dx` when the chain rule runs on to the input.
+    input: Option<(bool, usize)>,
 }
 
 /// A term of `∂L/∂h` for some node: a new value, or another node's `dh` (a residual).
-enum Term {
+pub(super) enum Term {
     Owned(TokenStream),
     Borrowed(Ident),
 }
 
 impl<'m, 'a> Gradients<'m, 'a> {
-    fn new(model: &'m Model<'a>, mode: Mode) -> Self {
+    fn new(model: &'m Model<'a>, mode: Mode, to_input: bool) -> Self {
         let n = model.nodes.len();
         let mut remaining = vec![0; n];
+        let mut input_remaining = 1;
         for (index, node) in model.nodes.iter().enumerate() {
             if index > 0 {
                 remaining[index - 1] += 1;
             }
-            if let Some(residual) = &node.residual
-                && let Source::Layer(source) = residual.source()
-            {
-                remaining[source] += 1;
+            if let Some(residual) = &node.residual {
+                match residual.source() {
+                    Source::Layer(source) => remaining[source] += 1,
+                    Source::Input => input_remaining += 1,
+                }
             }
         }
         let mut declared = vec![false; n];
@@ -134,13 +148,15 @@ impl<'m, 'a> Gradients<'m, 'a> {
             declared,
             remaining,
             scalars: 0,
+            input: to_input.then_some((false, input_remaining)),
         }
     }
 
-    /// Adds `term` into `dh_<target>`; nothing for the input (no one asks for `∂L/∂x`).
+    /// Adds `term` into `dh_<target>`; for the input into `dx` when the chain rule runs on to
+    /// it, else nothing.
     fn contribute(&mut self, target: Source, term: Term) -> TokenStream {
         let Source::Layer(index) = target else {
-            return TokenStream::new();
+            return super::input::contribute_dx(&mut self.input, self.mode, self.model, term);
         };
         let node = &self.model.nodes[index];
         let dh = binding("dh", node);
@@ -228,8 +244,10 @@ fn layer_backward(
                 Mode::Sample => quote!(grad.#name.bias += &#dz;),
                 Mode::Batch => quote!(nn::add_column_sums(&mut grad.#name.bias, &#dz);),
             });
-            code.extend(quote_spanned!(name.span()=> #weight_grad #bias_grad));
-            if input != Source::Input {
+            if sink == Sink::Grad {
+                code.extend(quote_spanned!(name.span()=> #weight_grad #bias_grad));
+            }
+            if input != Source::Input || sink == Sink::Input {
                 let back = match mode {
                     Mode::Sample => quote!(nn::tr_matvec(&self.#name.weight, &#dz)),
                     Mode::Batch => quote!(nn::tr_matmul(&self.#name.weight, &#dz)),
@@ -246,14 +264,15 @@ fn layer_backward(
                 Sink::Descend => quote_spanned!(name.span()=>
                     self.#name.descend(&#xhat, &#dz, lr);
                 ),
+                Sink::Input => TokenStream::new(),
             };
             // A fused step changes γ only after `dx̂ = γ ⊙ dz` has read it.
             let (first, last) = match sink {
-                Sink::Grad => (Some(params_grad), None),
+                Sink::Grad | Sink::Input => (Some(params_grad), None),
                 Sink::Descend => (None, Some(params_grad)),
             };
             code.extend(first);
-            if input != Source::Input {
+            if input != Source::Input || sink == Sink::Input {
                 let dxhat = binding("dxhat", node);
                 let eps = binding("eps", node);
                 gradients.scalars += node.width();
@@ -298,6 +317,7 @@ fn residual_backward(
         );
     }
     let mut code = match mode {
+        _ if sink == Sink::Input => TokenStream::new(),
         Mode::Sample => quote!(nn::add_outer(&mut grad.#proj.weight, &#dh, #source);),
         Mode::Batch => quote!(nn::add_mul_tr(&mut grad.#proj.weight, &#dh, #source);),
     };

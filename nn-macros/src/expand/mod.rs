@@ -4,6 +4,7 @@
 mod backward;
 mod embedded;
 mod forward;
+mod input;
 mod params;
 
 use proc_macro2::{Literal, TokenStream, TokenTree};
@@ -26,6 +27,7 @@ pub fn expand(model: &Model<'_>) -> TokenStream {
         params::expand_zeroable(model),
         expand_network_impl(model),
         embedded::expand_embedded(model),
+        input::expand_with_scalar(model),
     ];
     quote! {
         #definition
@@ -295,6 +297,7 @@ fn expand_methods(model: &Model<'_>) -> TokenStream {
         backward_sample.scalars
     ));
     let labels = expand_label_methods(model, &x_ty, &xb_ty);
+    let input_methods = input::expand_input_methods(model, &sample, &batch);
     // In a `const _` block, so that the records' names stay out of the caller's namespace.
     quote! {
         const _: () = {
@@ -389,6 +392,8 @@ fn expand_methods(model: &Model<'_>) -> TokenStream {
             #vis fn backward_batch(&self, x: &#xb_ty, targets: &#yb_ty, grad: &mut Self) -> T {
                 #backward_batch_body
             }
+
+            #input_methods
         }
         };
     }
@@ -468,6 +473,7 @@ fn expand_network_impl(model: &Model<'_>) -> TokenStream {
         LossKind::BinaryCrossEntropy => quote!(BinaryCrossEntropy),
         LossKind::SoftmaxCrossEntropy => quote!(SoftmaxCrossEntropy),
     };
+    let input_methods = input::expand_network_methods(model);
     quote! {
         #[automatically_derived]
         impl<T: #rt::Real> #rt::Network<T, #input, #output> for #name<T> {
@@ -508,6 +514,8 @@ fn expand_network_impl(model: &Model<'_>) -> TokenStream {
             fn backward_batch(&self, x: &#xb_ty, targets: &#yb_ty, grad: &mut Self) -> T {
                 Self::backward_batch(self, x, targets, grad)
             }
+
+            #input_methods
         }
     }
 }
