@@ -518,6 +518,9 @@ fn sgd_step_is_backward_then_an_sgd_step() {
 /// rounding, a few ulps (~1e-16) per operation over a handful of layers.
 const DUAL_TOLERANCE: f64 = 1e-12;
 
+/// Below this, derivatives are compared absolutely (see the runtime's constant).
+const DUAL_RELATIVE_FLOOR: f64 = nn_runtime::gradcheck::DUAL_RELATIVE_FLOOR;
+
 /// Every sample alone and the whole batch of network `N`, by `check_gradient_dual`; and the
 /// generated `input_gradient` (reverse mode) against the forward-mode input Jacobian of the
 /// loss. Returns the worst relative error of each.
@@ -555,7 +558,8 @@ where
             )
             .derivative();
             for value in [reverse[j], batch_column[j]] {
-                let relative = (value - forward).abs() / value.abs().max(forward.abs()).max(1e-8);
+                let relative = (value - forward).abs()
+                    / value.abs().max(forward.abs()).max(DUAL_RELATIVE_FLOOR);
                 input = input.max(if relative.is_nan() {
                     f64::INFINITY
                 } else {
