@@ -16,6 +16,10 @@
 //! cargo run --example dual
 //! ```
 
+use std::hint::black_box;
+use std::time::Instant;
+
+use nn_runtime::dual::{self, Dual, DualN};
 use nn_runtime::nalgebra::SVector;
 use nn_runtime::{Parameters, gradcheck};
 
@@ -80,6 +84,65 @@ fn loss_moved(
     moved.loss(x, t)
 }
 
+nn_runtime::network! {
+    /// A mid-sized network for the cost of a dual pass against a plain one.
+    struct Mlp { input: 64, h1: dense(128, tanh), h2: dense(128, relu), out: dense(10), loss: mse }
+}
+
+/// Nanoseconds per call of `f`, the best of five rounds of `calls` calls.
+fn time_ns(calls: u32, mut f: impl FnMut()) -> f64 {
+    (0..5)
+        .map(|_| {
+            let started = Instant::now();
+            for _ in 0..calls {
+                f();
+            }
+            started.elapsed().as_nanos() as f64 / f64::from(calls)
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
+/// The cost of one forward pass of [`Mlp`] per sample: `f64`, then over duals with 1 and 8
+/// tangents (every parameter a dual too, as `lift` makes it).
+fn costs() {
+    let mut plain = Mlp::<f64>::boxed_zeros();
+    for t in 0..Mlp::<f64>::TENSORS.len() {
+        for (i, v) in plain.tensor_mut(t).iter_mut().enumerate() {
+            *v = ((i * 7919) % 1000) as f64 / 1000.0 - 0.5;
+        }
+    }
+    let x = SVector::<f64, 64>::from_fn(|i, _| (i as f64 * 0.37).sin());
+    let one = dual::lift::<f64, 1, _>(&*plain);
+    let eight = dual::lift::<f64, 8, _>(&*plain);
+    let (x1, x8) = (
+        dual::seed(&x, [&SVector::from_element(1.0)]),
+        dual::constant::<f64, 8, 64>(&x),
+    );
+    let base = time_ns(2000, || {
+        black_box(plain.forward(black_box(&x)));
+    });
+    let t1 = time_ns(500, || {
+        black_box(one.forward(black_box(&x1)));
+    });
+    let t8 = time_ns(100, || {
+        black_box(eight.forward(black_box(&x8)));
+    });
+    let _: (&Dual<f64>, &DualN<f64, 8>) = (&x1[0], &x8[0]);
+    println!(
+        "\ncost of one forward pass of {} per sample:",
+        <Mlp<f64> as Parameters<f64>>::ARCHITECTURE
+    );
+    println!("  f64                {base:>9.0} ns");
+    println!(
+        "  Dual<f64>          {t1:>9.0} ns  ({:.1}× f64; 1 derivative)",
+        t1 / base
+    );
+    println!(
+        "  DualN<f64, 8>      {t8:>9.0} ns  ({:.1}× f64; 8 derivatives)",
+        t8 / base
+    );
+}
+
 fn max_error(derivative: &[f64], exact: &[f64; 10]) -> f64 {
     derivative
         .iter()
@@ -90,7 +153,7 @@ fn max_error(derivative: &[f64], exact: &[f64; 10]) -> f64 {
 
 fn main() {
     let mut net = Tiny::<f64>::zeros();
-    net.h.weight = SVector::from(W).into();
+    net.h.weight = SVector::from(W);
     net.h.bias = SVector::from(B);
     net.out.weight = SVector::from(V).transpose();
     net.out.bias[0] = C;
@@ -143,4 +206,5 @@ fn main() {
         "closed form: {}",
         exact.map(|d| format!("{d:.6}")).join(" ")
     );
+    costs();
 }

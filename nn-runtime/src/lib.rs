@@ -89,7 +89,9 @@ pub use nalgebra;
 /// residual is added after the activation. Losses are means over the batch; the cross-entropy
 /// losses take logits (the last layer has no activation). Every shape mistake is a compile
 /// error at the offending token. The [crate documentation](crate) ("The declaration", "What is
-/// generated") has the details.
+/// generated") has the details. Every network also has `input_gradient` (`∂L/∂x`, reverse
+/// mode) and runs over dual numbers for forward-mode derivatives ([`dual`], "Forward-mode
+/// derivatives").
 ///
 /// # Examples
 ///

@@ -5,7 +5,7 @@
 //! `f(x) + f'(x)·v·ε`: the value and its exact derivative along `v`, with no step size and
 //! no truncation error. [`Dual<T>`] is the common case of one tangent.
 //!
-//! Duals implement [`Real`](crate::Real), so every network `network!` generates runs over
+//! Duals implement [`Real`], so every network `network!` generates runs over
 //! them unchanged: `Net::<Dual<f64>>` has `forward`, `predict` and `loss`, with every
 //! activation, layer norm and loss differentiated exactly. Where a function has a kink, the
 //! tangent takes the branch the code takes, which is the value the generated backward uses
