@@ -16,7 +16,7 @@
 //!
 //! | derivative | function | cost |
 //! |---|---|---|
-//! | loss or outputs along a parameter direction `v` | [`loss_along`], [`output_along`] | one dual pass (≈ 3× an `f64` forward) and a copy of the network |
+//! | loss or outputs along a parameter direction `v` | [`loss_along`], [`output_along`] | one dual pass (2–3× an `f64` forward) and a copy of the network |
 //! | loss or outputs along an input direction `dx` | [`loss_along_input`], [`output_along_input`] | as above |
 //! | input Jacobian `∂f/∂x`, `OUT × IN` | [`input_jacobian`] on a [`lift`]ed network | `⌈IN / K⌉` passes with `K` tangents |
 //! | the whole gradient `∂L/∂θ` | the generated `backward` (reverse mode) | ≈ 2 forward passes |
