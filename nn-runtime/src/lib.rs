@@ -12,6 +12,7 @@ pub mod activation;
 mod classifier;
 #[cfg(feature = "std")]
 pub mod data;
+pub mod dual;
 mod embed;
 pub mod fpenv;
 #[cfg(feature = "std")]
@@ -47,7 +48,10 @@ pub use activation::ActivationKind;
 pub use classifier::Classifier;
 pub use fpenv::FlushSubnormals;
 #[cfg(feature = "std")]
-pub use gradcheck::{GradientCheck, check_gradient, check_gradient_batch};
+pub use gradcheck::{
+    GradientCheck, check_gradient, check_gradient_batch, check_gradient_dual,
+    check_gradient_dual_batch,
+};
 #[cfg(feature = "std")]
 pub use init::{Init, InitError, Scheme};
 #[cfg(feature = "std")]
@@ -105,7 +109,9 @@ pub use nalgebra;
 /// weight files and `embed!`, and no training methods (using one is a compile error saying
 /// so). Every shape mistake is a compile error at the offending token. The
 /// [crate documentation](crate) ("The declaration", "What is
-/// generated") has the details.
+/// generated") has the details. Every network also has `input_gradient` (`∂L/∂x`, reverse
+/// mode) and runs over dual numbers for forward-mode derivatives ([`dual`], "Forward-mode
+/// derivatives").
 ///
 /// # Examples
 ///

@@ -275,11 +275,11 @@ pub trait Network<T: Real, const IN: usize, const OUT: usize>: Parameters<T> {
     fn sgd_step(&mut self, x: &SVector<T, IN>, target: &SVector<T, OUT>, lr: T) -> T;
 
     /// [`Network::forward`] for every column of a batch (none for a batch of none).
-    #[cfg(feature = "alloc")]
     ///
     /// `x` is an owned [`Batch`] or a [`BatchView`](crate::BatchView) of the caller's samples
     /// ([`batch_view`](crate::batch_view): PyTorch's row-major `[n, IN]`, read in place); so
     /// for every batch method.
+    #[cfg(feature = "alloc")]
     fn forward_batch<S: BatchStorage<T, IN>>(&self, x: &BatchOf<T, IN, S>) -> Batch<T, OUT>;
 
     /// [`Network::predict`] for every column of a batch.
@@ -328,6 +328,19 @@ pub trait Network<T: Real, const IN: usize, const OUT: usize>: Parameters<T> {
         let _ = training;
         self.backward_batch(x, targets, grad)
     }
+
+    /// The gradient of one sample's loss with respect to its input, `∂L/∂x`, by the backward
+    /// pass run on to the input (no parameter gradient). See [`dual`](crate::dual) for
+    /// forward-mode derivatives and the input Jacobian.
+    fn input_gradient(&self, x: &SVector<T, IN>, target: &SVector<T, OUT>) -> SVector<T, IN>;
+
+    /// The gradient of the batch's mean loss with respect to each input column (sample `j`'s
+    /// own input gradient over the batch size).
+    ///
+    /// # Panics
+    /// If `x` and `targets` have different numbers of columns, or none.
+    #[cfg(feature = "alloc")]
+    fn input_gradient_batch(&self, x: &Batch<T, IN>, targets: &Batch<T, OUT>) -> Batch<T, IN>;
 }
 
 /// Panics: a batch's inputs and targets have different numbers of columns, or none (a

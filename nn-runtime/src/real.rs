@@ -10,13 +10,16 @@ mod sealed {
     pub trait Sealed {}
     impl Sealed for f32 {}
     impl Sealed for f64 {}
+    impl<T: super::Real, const N: usize> Sealed for crate::dual::DualN<T, N> {}
 }
 
-/// A floating-point scalar a network can be built over: `f32` (the default) or `f64`.
+/// A floating-point scalar a network can be built over: `f32` (the default) or `f64`, or a
+/// dual number over either ([`DualN`](crate::dual::DualN), for forward-mode derivatives).
 ///
-/// The trait is sealed: networks rely on every parameter being a plain IEEE float, for which
-/// all-zero bits are the value `0.0` (see [`Zeroable`](crate::Zeroable)), and on a fast matrix
-/// product from `matrixmultiply` for batches.
+/// The trait is sealed: networks rely on every parameter being made of plain IEEE floats, for
+/// which all-zero bits are the value `0.0` (see [`Zeroable`](crate::Zeroable); a dual's are its
+/// value and tangents), and on a matrix product for batches (`matrixmultiply` for `f32` and
+/// `f64`, a plain loop for duals).
 pub trait Real: RealField + Copy + Default + Send + Sync + sealed::Sealed + 'static {
     /// The safetensors dtype name of this scalar: `"F32"` or `"F64"`.
     const DTYPE: &'static str;

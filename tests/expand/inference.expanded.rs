@@ -268,3 +268,10 @@ impl<T: ::nn_runtime::__private::Real> Scorer<T> {
         net
     }
 }
+#[automatically_derived]
+impl<
+    T: ::nn_runtime::__private::Real,
+    U: ::nn_runtime::__private::Real,
+> ::nn_runtime::__private::WithScalar<U> for Scorer<T> {
+    type Net = Scorer<U>;
+}

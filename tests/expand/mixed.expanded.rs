@@ -434,6 +434,80 @@ const _: () = {
                 nn::add_column_sums(&mut grad.h1.bias, &dz_h1);
                 loss
             }
+            /// The gradient of the batch's mean loss with respect to each input column: column
+            /// `j` is `∂L_j/∂x_j / batch`, sample `j`'s own input gradient over the batch size.
+            ///
+            /// # Panics
+            /// If `x` and `targets` have different numbers of columns, or if the batch has no
+            /// columns.
+            pub fn input_gradient_batch(
+                &self,
+                x: &::nn_runtime::__private::Batch<T, 4>,
+                targets: &::nn_runtime::__private::Batch<T, 3>,
+            ) -> ::nn_runtime::__private::Batch<T, 4> {
+                use ::nn_runtime::__private as nn;
+                nn::check_batch_columns(x.ncols(), targets.ncols());
+                let MixedForwardBatch { z_h1, z_h2, z_h3, h_h3, eps_norm, z_out, .. } = self
+                    .forward_batch_intermediates(x);
+                let dh_out: nn::Batch<T, 3> = nn::softmax_cross_entropy_backward(&z_out, targets);
+                /// out: dense(3)
+                let dh_norm: nn::Batch<T, 6> = nn::tr_matmul(&self.out.weight, &dh_out);
+                /// norm: layer_norm(eps = 0.001)
+                let dxhat_norm: nn::Batch<T, 6> = self.norm.scale_backward(&dh_norm);
+                let dh_h3: nn::Batch<T, 6> = nn::standardize_backward(&h_h3, &dxhat_norm, eps_norm);
+                /// h3: dense(6, gelu, bias = false) + project(h1)
+                let dz_h3: nn::Batch<T, 6> = nn::gelu_backward(&z_h3, &dh_h3);
+                let dh_h2: nn::Batch<T, 8> = nn::tr_matmul(&self.h3.weight, &dz_h3);
+                let mut dh_h1: nn::Batch<T, 8> = nn::tr_matmul(&self.h3_proj.weight, &dh_h3);
+                /// h2: dense(8, relu) + h1
+                let dz_h2: nn::Batch<T, 8> = nn::relu_backward(&z_h2, &dh_h2);
+                dh_h1 += nn::tr_matmul(&self.h2.weight, &dz_h2);
+                dh_h1 += &dh_h2;
+                /// h1: dense(8, tanh)
+                let dz_h1: nn::Batch<T, 8> = nn::tanh_backward(&z_h1, &dh_h1);
+                let dx: nn::Batch<T, 4> = nn::tr_matmul(&self.h1.weight, &dz_h1);
+                dx
+            }
+        }
+        /// The gradient of one sample's loss with respect to its input, `∂L/∂x` (saliency,
+        /// adversarial examples): the backward pass run on to the input, no parameter
+        /// gradient. About the cost of `backward`; allocates nothing.
+        pub fn input_gradient(
+            &self,
+            x: &::nn_runtime::__private::SVector<T, 4>,
+            target: &::nn_runtime::__private::SVector<T, 3>,
+        ) -> ::nn_runtime::__private::SVector<T, 4> {
+            use ::nn_runtime::__private as nn;
+            let MixedForward { z_h1, z_h2, z_h3, h_h3, eps_norm, z_out, .. } = self
+                .forward_intermediates(x);
+            let dh_out: nn::SVector<T, 3> = nn::softmax_cross_entropy_backward(
+                &z_out,
+                target,
+            );
+            /// out: dense(3)
+            let dh_norm: nn::SVector<T, 6> = nn::tr_matvec(&self.out.weight, &dh_out);
+            /// norm: layer_norm(eps = 0.001)
+            let dxhat_norm: nn::SVector<T, 6> = self.norm.scale_backward(&dh_norm);
+            let dh_h3: nn::SVector<T, 6> = nn::standardize_backward(
+                &h_h3,
+                &dxhat_norm,
+                eps_norm,
+            );
+            /// h3: dense(6, gelu, bias = false) + project(h1)
+            let dz_h3: nn::SVector<T, 6> = nn::gelu_backward(&z_h3, &dh_h3);
+            let dh_h2: nn::SVector<T, 8> = nn::tr_matvec(&self.h3.weight, &dz_h3);
+            let mut dh_h1: nn::SVector<T, 8> = nn::tr_matvec(
+                &self.h3_proj.weight,
+                &dh_h3,
+            );
+            /// h2: dense(8, relu) + h1
+            let dz_h2: nn::SVector<T, 8> = nn::relu_backward(&z_h2, &dh_h2);
+            dh_h1 += nn::tr_matvec(&self.h2.weight, &dz_h2);
+            dh_h1 += &dh_h2;
+            /// h1: dense(8, tanh)
+            let dz_h1: nn::SVector<T, 8> = nn::tanh_backward(&z_h1, &dh_h1);
+            let dx: nn::SVector<T, 4> = nn::tr_matvec(&self.h1.weight, &dz_h1);
+            dx
         }
     }
 };
@@ -677,6 +751,20 @@ for Mixed<T> {
         ) -> T {
             Self::backward_batch(self, x, targets, grad)
         }
+        fn input_gradient_batch(
+            &self,
+            x: &::nn_runtime::__private::Batch<T, 4>,
+            targets: &::nn_runtime::__private::Batch<T, 3>,
+        ) -> ::nn_runtime::__private::Batch<T, 4> {
+            Self::input_gradient_batch(self, x, targets)
+        }
+    }
+    fn input_gradient(
+        &self,
+        x: &::nn_runtime::__private::SVector<T, 4>,
+        target: &::nn_runtime::__private::SVector<T, 3>,
+    ) -> ::nn_runtime::__private::SVector<T, 4> {
+        Self::input_gradient(self, x, target)
     }
 }
 #[automatically_derived]
@@ -765,4 +853,11 @@ impl<T: ::nn_runtime::__private::Real> Mixed<T> {
         source.check_no_extra(<Self as ::nn_runtime::__private::Parameters<T>>::TENSORS);
         net
     }
+}
+#[automatically_derived]
+impl<
+    T: ::nn_runtime::__private::Real,
+    U: ::nn_runtime::__private::Real,
+> ::nn_runtime::__private::WithScalar<U> for Mixed<T> {
+    type Net = Mixed<U>;
 }

@@ -444,6 +444,47 @@ const _: () = {
                 };
                 ::core::unreachable!()
             }
+            /// The gradient of the batch's mean loss with respect to each input column: column
+            /// `j` is `∂L_j/∂x_j / batch`, sample `j`'s own input gradient over the batch size.
+            ///
+            /// # Panics
+            /// If `x` and `targets` have different numbers of columns, or if the batch has no
+            /// columns.
+            ///
+            /// **Refused for `Modes`**: `drop_in: dropout(0.2)`, `bn: batch_norm(tanh)` or `drop: dropout(0.5)` computes differently in training, so a gradient needs training mode; calling this method fails to build. Use `train_batch`.
+            pub fn input_gradient_batch(
+                &self,
+                x: &::nn_runtime::__private::Batch<T, 4>,
+                targets: &::nn_runtime::__private::Batch<T, 3>,
+            ) -> ::nn_runtime::__private::Batch<T, 4> {
+                let _ = (x, targets);
+                const {
+                    ::core::assert!(
+                        ::core::mem::size_of:: < T > () == 0,
+                        "`Modes::input_gradient_batch` does not exist: `drop_in: dropout(0.2)`, `bn: batch_norm(tanh)` or `drop: dropout(0.5)` computes differently in training, so a gradient needs training mode; use `train_batch(&x, &targets, &mut grad, &mut Training::seeded(seed))` (what `train::fit` calls)"
+                    )
+                };
+                ::core::unreachable!()
+            }
+        }
+        /// The gradient of one sample's loss with respect to its input, `∂L/∂x` (saliency,
+        /// adversarial examples): the backward pass run on to the input, no parameter
+        /// gradient. About the cost of `backward`; allocates nothing.
+        ///
+        /// **Refused for `Modes`**: `drop_in: dropout(0.2)`, `bn: batch_norm(tanh)` or `drop: dropout(0.5)` computes differently in training, so a gradient needs training mode; calling this method fails to build. Use `train_batch`.
+        pub fn input_gradient(
+            &self,
+            x: &::nn_runtime::__private::SVector<T, 4>,
+            target: &::nn_runtime::__private::SVector<T, 3>,
+        ) -> ::nn_runtime::__private::SVector<T, 4> {
+            let _ = (x, target);
+            const {
+                ::core::assert!(
+                    ::core::mem::size_of:: < T > () == 0,
+                    "`Modes::input_gradient` does not exist: `drop_in: dropout(0.2)`, `bn: batch_norm(tanh)` or `drop: dropout(0.5)` computes differently in training, so a gradient needs training mode; use `train_batch(&x, &targets, &mut grad, &mut Training::seeded(seed))` (what `train::fit` calls)"
+                )
+            };
+            ::core::unreachable!()
         }
     }
 };
@@ -702,6 +743,20 @@ for Modes<T> {
         ) -> T {
             Self::train_batch(self, x, targets, grad, training)
         }
+        fn input_gradient_batch(
+            &self,
+            x: &::nn_runtime::__private::Batch<T, 4>,
+            targets: &::nn_runtime::__private::Batch<T, 3>,
+        ) -> ::nn_runtime::__private::Batch<T, 4> {
+            Self::input_gradient_batch(self, x, targets)
+        }
+    }
+    fn input_gradient(
+        &self,
+        x: &::nn_runtime::__private::SVector<T, 4>,
+        target: &::nn_runtime::__private::SVector<T, 3>,
+    ) -> ::nn_runtime::__private::SVector<T, 4> {
+        Self::input_gradient(self, x, target)
     }
 }
 #[automatically_derived]
@@ -787,4 +842,11 @@ impl<T: ::nn_runtime::__private::Real> Modes<T> {
         source.check_no_extra(<Self as ::nn_runtime::__private::Parameters<T>>::TENSORS);
         net
     }
+}
+#[automatically_derived]
+impl<
+    T: ::nn_runtime::__private::Real,
+    U: ::nn_runtime::__private::Real,
+> ::nn_runtime::__private::WithScalar<U> for Modes<T> {
+    type Net = Modes<U>;
 }

@@ -216,6 +216,49 @@ const _: () = {
                 nn::add_column_sums(&mut grad.hidden.bias, &dz_hidden);
                 loss
             }
+            /// The gradient of the batch's mean loss with respect to each input column: column
+            /// `j` is `∂L_j/∂x_j / batch`, sample `j`'s own input gradient over the batch size.
+            ///
+            /// # Panics
+            /// If `x` and `targets` have different numbers of columns, or if the batch has no
+            /// columns.
+            pub fn input_gradient_batch(
+                &self,
+                x: &::nn_runtime::__private::Batch<T, 2>,
+                targets: &::nn_runtime::__private::Batch<T, 1>,
+            ) -> ::nn_runtime::__private::Batch<T, 2> {
+                use ::nn_runtime::__private as nn;
+                nn::check_batch_columns(x.ncols(), targets.ncols());
+                let XorForwardBatch { z_hidden, z_out, .. } = self.forward_batch_intermediates(x);
+                let dh_out: nn::Batch<T, 1> = nn::mse_backward(&z_out, targets);
+                /// out: dense(1)
+                let dh_hidden: nn::Batch<T, 2> = nn::tr_matmul(&self.out.weight, &dh_out);
+                /// hidden: dense(2, sigmoid)
+                let dz_hidden: nn::Batch<T, 2> = nn::sigmoid_backward(&z_hidden, &dh_hidden);
+                let dx: nn::Batch<T, 2> = nn::tr_matmul(&self.hidden.weight, &dz_hidden);
+                dx
+            }
+        }
+        /// The gradient of one sample's loss with respect to its input, `∂L/∂x` (saliency,
+        /// adversarial examples): the backward pass run on to the input, no parameter
+        /// gradient. About the cost of `backward`; allocates nothing.
+        pub fn input_gradient(
+            &self,
+            x: &::nn_runtime::__private::SVector<T, 2>,
+            target: &::nn_runtime::__private::SVector<T, 1>,
+        ) -> ::nn_runtime::__private::SVector<T, 2> {
+            use ::nn_runtime::__private as nn;
+            let XorForward { z_hidden, z_out, .. } = self.forward_intermediates(x);
+            let dh_out: nn::SVector<T, 1> = nn::mse_backward(&z_out, target);
+            /// out: dense(1)
+            let dh_hidden: nn::SVector<T, 2> = nn::tr_matvec(&self.out.weight, &dh_out);
+            /// hidden: dense(2, sigmoid)
+            let dz_hidden: nn::SVector<T, 2> = nn::sigmoid_backward(
+                &z_hidden,
+                &dh_hidden,
+            );
+            let dx: nn::SVector<T, 2> = nn::tr_matvec(&self.hidden.weight, &dz_hidden);
+            dx
         }
     }
 };
@@ -366,6 +409,20 @@ for Xor<T> {
         ) -> T {
             Self::backward_batch(self, x, targets, grad)
         }
+        fn input_gradient_batch(
+            &self,
+            x: &::nn_runtime::__private::Batch<T, 2>,
+            targets: &::nn_runtime::__private::Batch<T, 1>,
+        ) -> ::nn_runtime::__private::Batch<T, 2> {
+            Self::input_gradient_batch(self, x, targets)
+        }
+    }
+    fn input_gradient(
+        &self,
+        x: &::nn_runtime::__private::SVector<T, 2>,
+        target: &::nn_runtime::__private::SVector<T, 1>,
+    ) -> ::nn_runtime::__private::SVector<T, 2> {
+        Self::input_gradient(self, x, target)
     }
 }
 impl<T: ::nn_runtime::__private::Real> Xor<T> {
@@ -395,4 +452,11 @@ impl<T: ::nn_runtime::__private::Real> Xor<T> {
         source.check_no_extra(<Self as ::nn_runtime::__private::Parameters<T>>::TENSORS);
         net
     }
+}
+#[automatically_derived]
+impl<
+    T: ::nn_runtime::__private::Real,
+    U: ::nn_runtime::__private::Real,
+> ::nn_runtime::__private::WithScalar<U> for Xor<T> {
+    type Net = Xor<U>;
 }

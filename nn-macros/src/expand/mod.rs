@@ -6,6 +6,7 @@ mod classifier;
 mod embedded;
 mod forward;
 mod inference;
+mod input;
 mod mode;
 mod params;
 
@@ -41,6 +42,7 @@ pub fn expand(model: &Model<'_>) -> TokenStream {
         params::expand_zeroable(model),
         quote!(#(#training_impls)*),
         embedded::expand_embedded(model),
+        input::expand_with_scalar(model),
     ];
     quote! {
         #definition
@@ -344,6 +346,26 @@ fn expand_methods(model: &Model<'_>) -> TokenStream {
         backward_sample.scalars
     ));
     let labels = expand_label_methods(model, &x_ty);
+    // `∂L/∂x`: the backward run on to the input; refused, as the other gradients, with modes.
+    let (input_sample, input_batch) = match &training {
+        None => (
+            backward::expand_backward(model, Mode::Sample, Sink::Input, &sample),
+            backward::expand_backward(model, Mode::Batch, Sink::Input, &batch),
+        ),
+        Some(training) => (
+            training.refusal("input_gradient", quote!(x, target)),
+            training.refusal("input_gradient_batch", quote!(x, targets)),
+        ),
+    };
+    let input::InputMethods {
+        sample: input_gradient,
+        batch: input_gradient_batch,
+    } = input::expand_input_methods(
+        model,
+        &input_sample.body,
+        &input_batch.body,
+        refused_doc.as_ref(),
+    );
     // In a `const _` block, so that the records' names stay out of the caller's namespace.
     quote! {
         const _: () = {
@@ -447,7 +469,11 @@ fn expand_methods(model: &Model<'_>) -> TokenStream {
             #vis fn backward_batch #xb_generics (&self, x: &#xb_ty, targets: &#yb_ty, grad: &mut Self) -> T {
                 #backward_batch_body
             }
+
+            #input_gradient_batch
             }
+
+            #input_gradient
         }
         };
     }
@@ -534,6 +560,10 @@ fn expand_network_impl(model: &Model<'_>) -> TokenStream {
         LossKind::BinaryCrossEntropy => quote!(BinaryCrossEntropy),
         LossKind::SoftmaxCrossEntropy => quote!(SoftmaxCrossEntropy),
     };
+    let input::InputMethods {
+        sample: input_gradient_impl,
+        batch: input_gradient_batch_impl,
+    } = input::expand_network_methods(model);
     quote! {
         #[automatically_derived]
         impl<T: #rt::Real> #rt::Network<T, #input, #output> for #name<T> {
@@ -577,7 +607,11 @@ fn expand_network_impl(model: &Model<'_>) -> TokenStream {
             }
 
             #train_batch
+
+            #input_gradient_batch_impl
             }
+
+            #input_gradient_impl
         }
     }
 }
