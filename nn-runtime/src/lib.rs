@@ -33,6 +33,7 @@ pub mod optim;
 #[cfg(feature = "plot")]
 pub mod plot;
 mod real;
+pub mod recurrent;
 #[cfg(feature = "std")]
 pub mod train;
 #[cfg(feature = "std")]

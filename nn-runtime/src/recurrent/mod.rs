@@ -1,0 +1,133 @@
+//! Recurrent cells as PyTorch defines them (`nn.RNN`, `nn.GRU`, `nn.LSTM` with one layer), their
+//! per-step forward and backward, and backpropagation through time over a sequence.
+//!
+//! Every size is static: a cell with `IN` inputs and `H` hidden units keeps its weights as
+//! `weight_ih_l0` `[G·H, IN]` and `weight_hh_l0` `[G·H, H]` (PyTorch's names and layouts, gates
+//! stacked along the rows in PyTorch's order), so a wrong shape anywhere in a cell's chain rule
+//! is a type error. The gate count `G·H` is the cell's last const parameter (`G3 = 3H` for a GRU,
+//! `G4 = 4H` for an LSTM; stable Rust cannot write `3 * H` in a type), checked at compile time.
+//!
+//! A step keeps what its backward pass needs in a record ([`Cell::Step`]); a sequence's forward
+//! pass fills a `Vec` of records and [`backward_sequence`] walks them from the last, adding each
+//! step's parameter gradient into a cell of the same type.
+
+mod gru;
+mod lstm;
+mod rnn;
+#[cfg(all(test, feature = "std"))]
+mod tests;
+
+use alloc::vec::Vec;
+
+use nalgebra::SVector;
+
+use crate::Real;
+
+pub use gru::{Gru, GruStep};
+pub use lstm::{Lstm, LstmState, LstmStep};
+pub use rnn::{Relu, Rnn, RnnActivation, RnnStep, Tanh};
+
+/// One recurrent cell with `IN` inputs and `H` hidden units: a step forward
+/// `(x_t, state_{t−1}) → state_t`, and its backward pass.
+pub trait Cell<T: Real, const IN: usize, const H: usize>: Sized {
+    /// What the cell carries from one step to the next: `h` (rnn, gru) or `(h, c)` (lstm). The
+    /// gradient with respect to a state has the same type.
+    type State: Clone;
+    /// What one step keeps for its backward pass (gate values, the new state).
+    type Step;
+
+    /// The state before the first step: all zeros, as PyTorch's default `h_0` (and `c_0`).
+    fn zero_state() -> Self::State;
+
+    /// The hidden output `h` of a state (what the next layer reads).
+    fn hidden(state: &Self::State) -> &SVector<T, H>;
+
+    /// The hidden output `h` of a state, to add a gradient into.
+    fn hidden_mut(state: &mut Self::State) -> &mut SVector<T, H>;
+
+    /// One step forward, keeping what backward needs.
+    fn forward_step(&self, x: &SVector<T, IN>, previous: &Self::State) -> Self::Step;
+
+    /// The state a step produced.
+    fn state(step: &Self::Step) -> &Self::State;
+
+    /// One step forward for streaming: replaces `state` with the next one, allocates nothing.
+    fn advance(&self, x: &SVector<T, IN>, state: &mut Self::State) {
+        let next = Self::state(&self.forward_step(x, state)).clone();
+        *state = next;
+    }
+
+    /// One step backward: given `d`, the gradient of the loss with respect to the state this
+    /// step produced, adds the step's parameter gradient into `grad` and returns `(∂L/∂x_t,
+    /// ∂L/∂state_{t−1})`.
+    fn backward_step(
+        &self,
+        x: &SVector<T, IN>,
+        previous: &Self::State,
+        step: &Self::Step,
+        d: &Self::State,
+        grad: &mut Self,
+    ) -> (SVector<T, IN>, Self::State);
+}
+
+/// The cell run over `xs` from `initial`: one record per step, appended to `steps` (cleared
+/// first). The outputs are `C::hidden(C::state(&steps[t]))`.
+pub fn forward_sequence<T: Real, C: Cell<T, IN, H>, const IN: usize, const H: usize>(
+    cell: &C,
+    xs: &[SVector<T, IN>],
+    initial: &C::State,
+    steps: &mut Vec<C::Step>,
+) {
+    steps.clear();
+    steps.reserve(xs.len());
+    for x in xs {
+        let step = match steps.last() {
+            Some(last) => cell.forward_step(x, C::state(last)),
+            None => cell.forward_step(x, initial),
+        };
+        steps.push(step);
+    }
+}
+
+/// Backpropagation through time over the steps of [`forward_sequence`]: `dhs[t]` is `∂L/∂h_t`
+/// from the layers above (one per step), `d_final` the gradient reaching the last state from
+/// beyond the sequence (zero for a whole sequence, or for truncated backpropagation, where the
+/// gradient is cut at the chunk's end). Adds the parameter gradient into `grad`, writes
+/// `∂L/∂x_t` into `dxs[t]`, and returns `∂L/∂initial`.
+///
+/// # Panics
+/// If `xs`, `steps`, `dhs` and `dxs` do not all have one entry per step.
+#[allow(clippy::too_many_arguments)]
+pub fn backward_sequence<T: Real, C: Cell<T, IN, H>, const IN: usize, const H: usize>(
+    cell: &C,
+    xs: &[SVector<T, IN>],
+    initial: &C::State,
+    steps: &[C::Step],
+    dhs: &[SVector<T, H>],
+    d_final: C::State,
+    grad: &mut C,
+    dxs: &mut [SVector<T, IN>],
+) -> C::State {
+    let n = xs.len();
+    assert!(
+        steps.len() == n && dhs.len() == n && dxs.len() == n,
+        "backward_sequence needs one record, output gradient and input gradient per step: \
+         {n} inputs, {} records, {} output gradients, {} input gradients",
+        steps.len(),
+        dhs.len(),
+        dxs.len()
+    );
+    let mut d = d_final;
+    for t in (0..n).rev() {
+        *C::hidden_mut(&mut d) += &dhs[t];
+        let previous = if t == 0 {
+            initial
+        } else {
+            C::state(&steps[t - 1])
+        };
+        let (dx, d_previous) = cell.backward_step(&xs[t], previous, &steps[t], &d, grad);
+        dxs[t] = dx;
+        d = d_previous;
+    }
+    d
+}
