@@ -229,8 +229,21 @@ fn parse_entry_items(input: ParseStream, network: &mut Network) -> syn::Result<E
         ));
     }
     if key == keyword::INPUT {
+        if let Some(sequence) = crate::recurrent::parse_sequence_keyword(input)? {
+            let width = parse_width(&sequence.args, "the number of features per step")?;
+            network.inputs.push(Input {
+                key,
+                width,
+                sequence: Some(sequence.keyword),
+            });
+            return Ok(EntryKind::Input);
+        }
         let width = parse_width(input, "the input width")?;
-        network.inputs.push(Input { key, width });
+        network.inputs.push(Input {
+            key,
+            width,
+            sequence: None,
+        });
         return Ok(EntryKind::Input);
     }
     if key == keyword::LOSS {
@@ -247,7 +260,7 @@ fn parse_entry_items(input: ParseStream, network: &mut Network) -> syn::Result<E
 /// the expansion makes (parameters, bytes, intermediates) far from overflowing `usize`.
 const MAX_WIDTH: usize = 1 << 24;
 
-fn parse_width(input: ParseStream, what: &str) -> syn::Result<Width> {
+pub(crate) fn parse_width(input: ParseStream, what: &str) -> syn::Result<Width> {
     if input.is_empty() {
         return Err(input.error(format!("expected {what}, an integer such as `64`")));
     }
@@ -444,6 +457,8 @@ fn parse_layer(input: ParseStream, attrs: Vec<Attribute>, name: Ident) -> syn::R
             keyword: keyword_ident,
             eps: eps.unwrap_or(DEFAULT_LAYER_NORM_EPS),
         }
+    } else if let Some(kind) = crate::recurrent::parse_sequence_layer(&keyword_ident, input)? {
+        kind
     } else {
         return Err(syn::Error::new(
             keyword_ident.span(),
@@ -457,9 +472,10 @@ fn parse_layer(input: ParseStream, attrs: Vec<Attribute>, name: Ident) -> syn::R
     let activation = activation.unwrap_or(Activation {
         kind: ActivationKind::Identity,
         span: match &kind {
-            LayerKind::Dense { keyword, .. } | LayerKind::LayerNorm { keyword, .. } => {
-                keyword.span()
-            }
+            LayerKind::Dense { keyword, .. }
+            | LayerKind::LayerNorm { keyword, .. }
+            | LayerKind::Recurrent { keyword, .. }
+            | LayerKind::Reduce { keyword, .. } => keyword.span(),
         },
     });
     let residual = parse_residual(input)?;

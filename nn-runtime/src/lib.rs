@@ -56,6 +56,7 @@ pub use network::{
 #[cfg(feature = "std")]
 pub use optim::Optimizer;
 pub use real::Real;
+pub use recurrent::SequenceNetwork;
 #[cfg(feature = "std")]
 pub use train::ConfigError;
 

@@ -23,6 +23,17 @@ pub enum TensorRole {
     NormGain,
     /// A layer norm's shift `β` `[width]`.
     NormShift,
+    /// A recurrent cell's `weight_ih_l0` `[G·H, in]` or `weight_hh_l0` `[G·H, H]`, with its
+    /// number of hidden units `H` (PyTorch draws them from `U(−1/√H, 1/√H)`).
+    RecurrentWeight {
+        /// The cell's hidden units `H`.
+        hidden: usize,
+    },
+    /// A recurrent cell's `bias_ih_l0` or `bias_hh_l0` `[G·H]` (PyTorch: `U(−1/√H, 1/√H)`).
+    RecurrentBias {
+        /// The cell's hidden units `H`.
+        hidden: usize,
+    },
 }
 
 /// One parameter tensor of a network: its name, shape and role.
@@ -89,6 +100,17 @@ pub enum LayerKind {
     LayerNorm {
         /// The epsilon added to the variance (`1e-5` unless declared).
         eps: f64,
+    },
+    /// A recurrent cell run over a sequence (PyTorch's `nn.RNN`, `nn.GRU`, `nn.LSTM`, one
+    /// layer); its input and output are sequences.
+    Recurrent {
+        /// Which cell.
+        cell: crate::recurrent::CellKind,
+    },
+    /// A sequence reduced to one vector (`last` or `mean`).
+    Reduce {
+        /// How.
+        reduction: crate::recurrent::Reduction,
     },
 }
 

@@ -11,6 +11,7 @@ pub use crate::linalg::{
 };
 pub use crate::loss::*;
 pub use crate::network::{check_batch_columns, tensor_index_out_of_range};
+pub use crate::recurrent::private::*;
 pub use crate::{
     ActivationKind, Batch, Dense, LayerNorm, Linear, LossKind, Network, Parameters, Real,
     TensorInfo, TensorRole, Zeroable,

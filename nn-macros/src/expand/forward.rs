@@ -172,6 +172,7 @@ fn layer_forward(model: &Model<'_>, index: usize, mode: Mode) -> (TokenStream, V
                 let #z: #ty = self.#name.scale_shift(&#xhat);
             }
         }
+        NodeKind::Sequence(_) => unreachable!("sequence networks expand in `expand::recurrent`"),
     };
     bindings.push(vector(z.clone()));
 

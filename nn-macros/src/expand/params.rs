@@ -15,7 +15,7 @@ struct Tensor {
     /// `self.h1.weight`, as a path below `self`.
     path: TokenStream,
     shape: Vec<usize>,
-    role: &'static str,
+    role: String,
     activation: ActivationKind,
     layer: String,
 }
@@ -84,6 +84,9 @@ fn fields(model: &Model<'_>) -> TokenStream {
                 node.in_width()
             ),
             NodeKind::LayerNorm { .. } => format!("gain and shift `[{}]`", node.width()),
+            NodeKind::Sequence(_) => {
+                unreachable!("sequence networks expand in `expand::recurrent`")
+            }
         };
         let doc = super::docs(&format!(
             "Layer `{}`: `{}`; {shapes}.",
@@ -145,7 +148,12 @@ pub fn expand_parameters(model: &Model<'_>) -> TokenStream {
     let tensors = tensors(model);
     let count = lit(tensors.len());
     let infos = tensors.iter().map(|t| {
-        let (tensor_name, layer, role) = (&t.name, &t.layer, quote::format_ident!("{}", t.role));
+        // `Weight`, or a variant with data: `RecurrentWeight { hidden: 32 }`.
+        let role: TokenStream = t
+            .role
+            .parse()
+            .expect("a role is a variant written by `model`");
+        let (tensor_name, layer) = (&t.name, &t.layer);
         let shape = t.shape.iter().map(|&d| lit(d));
         let activation = activation_kind(t.activation);
         quote! {
@@ -206,6 +214,7 @@ fn layer_infos(model: &Model<'_>) -> Vec<TokenStream> {
                     let eps = proc_macro2::Literal::f64_suffixed(eps);
                     quote!(LayerNorm { eps: #eps })
                 }
+                NodeKind::Sequence(op) => super::recurrent::layer_kind(op),
             };
             let (input, width) = (lit(node.in_width()), lit(node.width()));
             let activation = activation_kind(node.layer.activation.kind);
@@ -276,6 +285,7 @@ fn layer_type(node: &Node<'_>) -> TokenStream {
         NodeKind::Dense { bias: true } => quote!(#rt::Dense<T, #input, #width>),
         NodeKind::Dense { bias: false } => quote!(#rt::Linear<T, #input, #width>),
         NodeKind::LayerNorm { .. } => quote!(#rt::LayerNorm<T, #width>),
+        NodeKind::Sequence(_) => unreachable!("sequence networks expand in `expand::recurrent`"),
     }
 }
 

@@ -1,0 +1,230 @@
+//! Sequence networks: `input: seq(F)`, `rnn`/`gru`/`lstm`, per-step `dense` and `layer_norm`,
+//! residuals over time, `last`/`mean` reductions and sequence-to-sequence outputs.
+//!
+//! Backpropagation through time is checked against five-point central differences of the loss
+//! in f64 (`gradcheck::check_sequence_gradient`) for every cell, stacked, with residuals, over
+//! sequences of length 1 to 20; `step` is checked against the whole-sequence forward pass; the
+//! tensors are checked against PyTorch's names and shapes.
+
+use nn_runtime::gradcheck::check_sequence_gradient;
+use nn_runtime::nalgebra::SVector;
+use nn_runtime::{Parameters, SequenceNetwork, TensorRole, network};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+/// Largest accepted relative error of a gradient check: a wrong formula errs by O(1); the
+/// five-point difference at step 1e-4 is good to ~1e-10 here.
+const GRADIENT_TOLERANCE: f64 = 1e-6;
+
+network! {
+    /// A GRU classifier: the sketch of issue 13, smaller.
+    pub struct GruClassifier {
+        input: seq(3),
+        r1: gru(4),
+        last: last,
+        out: dense(3),
+        loss: softmax_cross_entropy,
+    }
+}
+
+network! {
+    /// Stacked cells with a residual over time and a mean over the steps.
+    pub struct Stacked {
+        input: seq(2),
+        r1: rnn(4),
+        r2: lstm(4) + r1,
+        r3: rnn(3, relu),
+        pool: mean,
+        hidden: dense(5, tanh),
+        out: dense(2),
+        loss: mse,
+    }
+}
+
+network! {
+    /// Per-step dense and layer norm, a projected residual from the input, sequence to sequence.
+    pub struct Effect {
+        input: seq(2),
+        pre: dense(4, tanh),
+        r1: gru(4) + pre,
+        norm: layer_norm,
+        r2: lstm(3) + project(input),
+        out: dense(1),
+        loss: mse,
+    }
+}
+
+network! {
+    /// Sequence to sequence with binary labels per step.
+    pub struct Tagger {
+        input: seq(2),
+        r1: lstm(3),
+        out: dense(2),
+        loss: binary_cross_entropy,
+    }
+}
+
+fn randomize<N: Parameters<f64>>(net: &mut N, rng: &mut StdRng) {
+    for index in 0..N::TENSORS.len() {
+        for value in net.tensor_mut(index) {
+            *value = rng.random_range(-0.7..0.7);
+        }
+    }
+}
+
+fn sequence<const N: usize>(rng: &mut StdRng, len: usize) -> Vec<SVector<f64, N>> {
+    (0..len)
+        .map(|_| SVector::from_fn(|_, _| rng.random_range(-1.0..1.0)))
+        .collect()
+}
+
+fn assert_gradient<N, const IN: usize, const OUT: usize>(
+    what: &str,
+    net: &mut N,
+    x: &[SVector<f64, IN>],
+    target: &N::Target,
+) where
+    N: SequenceNetwork<f64, IN, OUT>,
+{
+    let check = check_sequence_gradient(net, x, target);
+    assert!(
+        check.max_relative_error < GRADIENT_TOLERANCE,
+        "{what}, length {}: {check:?}",
+        x.len()
+    );
+}
+
+#[test]
+fn gru_classifier_bptt_matches_finite_differences_over_lengths_1_to_20() {
+    let mut rng = StdRng::seed_from_u64(1);
+    let mut net = GruClassifier::<f64>::zeros();
+    for len in 1..=20 {
+        randomize(&mut net, &mut rng);
+        let x = sequence::<3>(&mut rng, len);
+        let target = nn_runtime::one_hot::<f64, 3>(len % 3);
+        assert_gradient("gru classifier", &mut net, &x, &target);
+    }
+}
+
+#[test]
+fn stacked_cells_with_residual_and_mean_match_finite_differences_over_lengths_1_to_20() {
+    let mut rng = StdRng::seed_from_u64(2);
+    let mut net = Stacked::<f64>::zeros();
+    for len in 1..=20 {
+        randomize(&mut net, &mut rng);
+        let x = sequence::<2>(&mut rng, len);
+        let target = SVector::<f64, 2>::new(0.3, -0.4);
+        assert_gradient("stacked", &mut net, &x, &target);
+    }
+}
+
+#[test]
+fn sequence_to_sequence_with_norm_and_projection_matches_finite_differences() {
+    let mut rng = StdRng::seed_from_u64(3);
+    let mut net = Effect::<f64>::zeros();
+    for len in 1..=20 {
+        randomize(&mut net, &mut rng);
+        let x = sequence::<2>(&mut rng, len);
+        let target = sequence::<1>(&mut rng, len);
+        assert_gradient("effect", &mut net, &x, &target);
+    }
+}
+
+#[test]
+fn per_step_binary_labels_match_finite_differences() {
+    let mut rng = StdRng::seed_from_u64(4);
+    let mut net = Tagger::<f64>::zeros();
+    for len in [1, 7, 20] {
+        randomize(&mut net, &mut rng);
+        let x = sequence::<2>(&mut rng, len);
+        let target: Vec<SVector<f64, 2>> = (0..len)
+            .map(|t| SVector::<f64, 2>::new((t % 2) as f64, ((t + 1) % 3 == 0) as u8 as f64))
+            .collect();
+        assert_gradient("tagger", &mut net, &x, &target);
+    }
+}
+
+/// Streaming one step at a time gives the whole-sequence outputs: every step's output for a
+/// sequence-to-sequence network, and for a sequence-to-one network the output of the prefix.
+#[test]
+fn step_matches_the_whole_sequence_forward_pass() {
+    let mut rng = StdRng::seed_from_u64(5);
+    let mut effect = Effect::<f64>::zeros();
+    randomize(&mut effect, &mut rng);
+    let x = sequence::<2>(&mut rng, 12);
+    let outputs = effect.forward(&x);
+    let mut state = EffectState::default();
+    for (t, x_t) in x.iter().enumerate() {
+        let y = effect.step(&mut state, x_t);
+        assert!((y - outputs[t]).abs().max() < 1e-12, "step {t}");
+    }
+
+    let mut stacked = Stacked::<f64>::zeros();
+    randomize(&mut stacked, &mut rng);
+    let mut state = StackedState::default();
+    for (t, x_t) in x.iter().enumerate() {
+        let y = stacked.step(&mut state, x_t);
+        let prefix = stacked.forward(&x[..=t]);
+        assert!((y - prefix).abs().max() < 1e-12, "step {t}");
+    }
+    assert_eq!(state.steps, 12);
+    state.reset();
+    assert_eq!(state, StackedState::default());
+}
+
+#[test]
+fn tensors_are_named_and_shaped_as_pytorch() {
+    let names: Vec<(&str, &[usize])> = Stacked::<f32>::TENSORS
+        .iter()
+        .map(|t| (t.name, t.shape))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("r1.weight_ih_l0", &[4, 2][..]),
+            ("r1.weight_hh_l0", &[4, 4][..]),
+            ("r1.bias_ih_l0", &[4][..]),
+            ("r1.bias_hh_l0", &[4][..]),
+            ("r2.weight_ih_l0", &[16, 4][..]),
+            ("r2.weight_hh_l0", &[16, 4][..]),
+            ("r2.bias_ih_l0", &[16][..]),
+            ("r2.bias_hh_l0", &[16][..]),
+            ("r3.weight_ih_l0", &[3, 4][..]),
+            ("r3.weight_hh_l0", &[3, 3][..]),
+            ("r3.bias_ih_l0", &[3][..]),
+            ("r3.bias_hh_l0", &[3][..]),
+            ("hidden.weight", &[5, 3][..]),
+            ("hidden.bias", &[5][..]),
+            ("out.weight", &[2, 5][..]),
+            ("out.bias", &[2][..]),
+        ]
+    );
+    assert_eq!(
+        GruClassifier::<f32>::TENSORS[0].role,
+        TensorRole::RecurrentWeight { hidden: 4 }
+    );
+    assert_eq!(GruClassifier::<f32>::TENSORS[0].shape, &[12, 3]);
+    assert_eq!(
+        GruClassifier::<f32>::PARAM_COUNT,
+        12 * 3 + 12 * 4 + 24 + 3 * 4 + 3
+    );
+    assert_eq!(
+        GruClassifier::<f32>::ARCHITECTURE,
+        "input: seq(3), r1: gru(4), last: last, out: dense(3), loss: softmax_cross_entropy"
+    );
+}
+
+#[test]
+#[should_panic(expected = "the sequence is empty; a sequence needs at least one step")]
+fn an_empty_sequence_is_refused_with_a_clear_message() {
+    let net = GruClassifier::<f32>::zeros();
+    net.forward(&[]);
+}
+
+#[test]
+#[should_panic(expected = "the sequence has 3 steps but 2 targets; give one target per step")]
+fn sequence_targets_must_be_one_per_step() {
+    let net = Effect::<f32>::zeros();
+    let x = [SVector::zeros(); 3];
+    net.loss(&x, &[SVector::zeros(); 2]);
+}
