@@ -342,7 +342,13 @@ fn parse_loss(input: ParseStream, key: Ident) -> syn::Result<Loss> {
 }
 
 fn parse_layer(input: ParseStream, attrs: Vec<Attribute>, name: Ident) -> syn::Result<Layer> {
-    let kinds = || keyword::list(keyword::LAYER_KINDS.iter().copied());
+    let all_kinds = || {
+        keyword::LAYER_KINDS
+            .iter()
+            .chain(crate::recurrent::LAYER_KINDS)
+            .copied()
+    };
+    let kinds = || keyword::list(all_kinds());
     let keyword_ident: Ident = input.parse().map_err(|e| {
         syn::Error::new(
             e.span(),
@@ -464,7 +470,7 @@ fn parse_layer(input: ParseStream, attrs: Vec<Attribute>, name: Ident) -> syn::R
             keyword_ident.span(),
             format!(
                 "unknown layer kind `{keyword_ident}`{}; expected {}",
-                suggest(&keyword_ident, keyword::LAYER_KINDS.iter().copied()),
+                suggest(&keyword_ident, all_kinds()),
                 kinds()
             ),
         ));

@@ -28,6 +28,8 @@ pub const LSTM: &str = "lstm";
 pub const LAST: &str = "last";
 pub const MEAN: &str = "mean";
 const RNN_TANH: &str = "tanh";
+/// The layer kinds of this grammar, listed after `dense` and `layer_norm` in messages.
+pub const LAYER_KINDS: &[&str] = &[RNN, GRU, LSTM, LAST, MEAN];
 const RNN_RELU: &str = "relu";
 
 /// `seq(` … `)` of `input: seq(12)`: the keyword and the tokens inside.
@@ -254,28 +256,38 @@ fn check_sequence_inputs(model: &Model<'_>, errors: &mut Errors) {
             continue;
         };
         let name = shown(&node.layer.name);
+        // A vector input network wants `seq`; in a sequence network the value was reduced.
+        let fix = match model.input {
+            Some(Shape::Vector(features)) => format!(
+                "declare `input: seq({features})` to read a sequence of {features}-feature steps"
+            ),
+            _ => format!("move `{name}` before the reduction"),
+        };
         match &node.layer.kind {
             LayerKind::Recurrent { keyword, cell, .. } => errors.at(
                 keyword.span(),
                 format!(
-                    "`{name}`: `{}` runs over a sequence, but its input is {}; declare \
-                     `input: seq({width})` for a sequence input, or move `{name}` before the \
-                     reduction",
+                    "`{name}`: `{}` runs over a sequence, but its input is {}; {fix}",
                     cell.keyword(),
                     described(Shape::Vector(width))
                 ),
             ),
             LayerKind::Reduce {
                 keyword, reduction, ..
-            } => errors.at(
-                keyword.span(),
-                format!(
-                    "`{name}`: `{}` reduces a sequence, but its input is already {}; remove it, \
-                     or declare `input: seq({width})`",
-                    reduction.keyword(),
-                    described(Shape::Vector(width))
-                ),
-            ),
+            } => {
+                let fix = match model.input {
+                    Some(Shape::Vector(_)) => fix,
+                    _ => "a sequence is reduced once; remove it".to_owned(),
+                };
+                errors.at(
+                    keyword.span(),
+                    format!(
+                        "`{name}`: `{}` reduces a sequence, but its input is already {}; {fix}",
+                        reduction.keyword(),
+                        described(Shape::Vector(width))
+                    ),
+                );
+            }
             _ => {}
         }
     }

@@ -69,11 +69,15 @@ pub use nalgebra;
 /// ```text
 /// network  := attr* vis 'struct' NAME '{' entry (',' entry)* ','? '}'
 /// entry    := 'input' ':' WIDTH                 first entry: the input width
+///           | 'input' ':' 'seq' '(' WIDTH ')'   or a sequence of WIDTH-feature steps
 ///           | doc* LAYER ':' layer residual?    a layer; LAYER becomes a field name
 ///           | 'loss' ':' LOSS                   last entry
 /// WIDTH    := an integer literal, 1 to 2^24
 /// layer    := 'dense' '(' WIDTH (',' activation)? (',' 'bias' '=' BOOL)? ')'
 ///           | 'layer_norm' ( '(' activation? (',' 'eps' '=' FLOAT)? ')' )?
+///           | 'rnn' '(' WIDTH (',' ('tanh' | 'relu'))? ')' | 'gru' '(' WIDTH ')'
+///           | 'lstm' '(' WIDTH ')'              recurrent cells, on a sequence
+///           | 'last' | 'mean'                   a sequence reduced to a vector
 /// residual := '+' SOURCE                        h = σ(z) + h_SOURCE   (same width)
 ///           | '+' 'project' '(' SOURCE ')'      h = σ(z) + P h_SOURCE (P learned)
 /// SOURCE   := 'input' | an earlier LAYER
@@ -85,8 +89,11 @@ pub use nalgebra;
 /// `dense(n, σ)` is `z = W h + b`, `h' = σ(z)` with `W` `[n, in]` (PyTorch's `nn.Linear`);
 /// `layer_norm` is PyTorch's `nn.LayerNorm` over the features (`eps = 1e-5` unless given). A
 /// residual is added after the activation. Losses are means over the batch; the cross-entropy
-/// losses take logits (the last layer has no activation). Every shape mistake is a compile
-/// error at the offending token. The [crate documentation](crate) ("The declaration", "What is
+/// losses take logits (the last layer has no activation). `rnn`, `gru` and `lstm` are
+/// PyTorch's one-layer `nn.RNN`, `nn.GRU`, `nn.LSTM` (tensors `weight_ih_l0`, `weight_hh_l0`,
+/// `bias_ih_l0`, `bias_hh_l0`); `dense` and `layer_norm` on a sequence apply per step; a network
+/// that ends on a sequence has one output per step (see "Recurrent networks"). Every shape
+/// mistake is a compile error at the offending token. The [crate documentation](crate) ("The declaration", "What is
 /// generated") has the details.
 ///
 /// # Examples
