@@ -216,7 +216,9 @@ fn streaming_step_allocates_nothing() {
     );
     assert_eq!(state.steps, 0);
     // The counter sees the sequence path's buffers: a whole-sequence forward does allocate.
-    assert!(allocations(|| {
-        std::hint::black_box(net.forward(&[x; 3]));
-    }) > 0);
+    assert!(
+        allocations(|| {
+            std::hint::black_box(net.forward(&[x; 3]));
+        }) > 0
+    );
 }
