@@ -228,3 +228,118 @@ fn sequence_targets_must_be_one_per_step() {
     let x = [SVector::zeros(); 3];
     net.loss(&x, &[SVector::zeros(); 2]);
 }
+
+/// Sign of the sum of a sequence of any length 3..12: a task only a state over time solves.
+fn sign_task(rng: &mut StdRng, n: usize) -> (Vec<Vec<SVector<f32, 1>>>, Vec<usize>) {
+    (0..n)
+        .map(|_| {
+            let len = rng.random_range(3..=12);
+            let x: Vec<SVector<f32, 1>> = (0..len)
+                .map(|_| SVector::from([rng.random_range(-1.0f32..1.0)]))
+                .collect();
+            let label = usize::from(x.iter().map(|v| v[0]).sum::<f32>() > 0.0);
+            (x, label)
+        })
+        .unzip()
+}
+
+network! {
+    /// Classifies the sign of a sequence's sum.
+    pub struct SignClassifier {
+        input: seq(1),
+        r1: gru(8),
+        last: last,
+        out: dense(2),
+        loss: softmax_cross_entropy,
+    }
+}
+
+/// `fit_data` trains a sequence network on sequences of mixed lengths with the dense networks'
+/// loop (optimizer, seeded shuffles, history): the sign of a sum, learned to 90 % (near-zero sums are the hard cases).
+#[test]
+fn fit_data_trains_a_gru_on_sequences_of_mixed_lengths() {
+    use nn_runtime::optim::{Adam, AdamConfig};
+    use nn_runtime::recurrent::SequenceDataset;
+    use nn_runtime::train::{TrainConfig, TrainingData, fit_data};
+
+    let mut rng = StdRng::seed_from_u64(8);
+    let (x, y) = sign_task(&mut rng, 400);
+    let train = SequenceDataset::<f32, 1, 2>::classification(x, &y).expect("valid");
+    let (x, y) = sign_task(&mut rng, 200);
+    let test = SequenceDataset::<f32, 1, 2>::classification(x, &y).expect("valid");
+    let mut net: Box<SignClassifier<f32>> =
+        nn_runtime::Init::default().seed(1).build().expect("init");
+    let before = test.evaluate(&*net);
+    let mut adam = Adam::new(AdamConfig {
+        lr: 0.01,
+        ..Default::default()
+    })
+    .expect("config");
+    let config = TrainConfig {
+        epochs: 15,
+        batch_size: 16,
+        seed: 3,
+        progress: false,
+        ..Default::default()
+    };
+    let history = fit_data(&mut *net, &mut adam, &train, Some(&test), &config).expect("trains");
+    assert_eq!(history.epochs.len(), 15);
+    let after = test.evaluate(&*net);
+    assert!(after.loss < before.loss / 4.0, "{before:?} → {after:?}");
+    assert!(after.accuracy.expect("classification") > 0.9, "{after:?}");
+}
+
+/// A minibatch of sequences of different lengths has the mean of their gradients (nothing is
+/// padded, so no length affects another).
+#[test]
+fn a_minibatch_gradient_is_the_mean_over_sequences_of_any_length() {
+    use nn_runtime::recurrent::SequenceDataset;
+    use nn_runtime::train::TrainingData;
+
+    let mut rng = StdRng::seed_from_u64(9);
+    let mut net = GruClassifier::<f64>::zeros();
+    randomize(&mut net, &mut rng);
+    let sequences: Vec<Vec<SVector<f64, 3>>> = [2, 9, 5]
+        .iter()
+        .map(|&len| sequence::<3>(&mut rng, len))
+        .collect();
+    let data =
+        SequenceDataset::<f64, 3, 3>::classification(sequences.clone(), &[0, 2, 1]).expect("valid");
+    let mut batch = GruClassifier::<f64>::zeros();
+    let loss = data.backward(&net, &[0, 1, 2], &mut batch);
+    let mut sum = GruClassifier::<f64>::zeros();
+    let mut total = 0.0;
+    for (x, label) in sequences.iter().zip([0, 2, 1]) {
+        total += net.backward_label(x, label, &mut sum);
+    }
+    assert!((loss - total / 3.0).abs() < 1e-12);
+    for t in 0..GruClassifier::<f64>::TENSORS.len() {
+        for (b, s) in batch.tensor(t).iter().zip(sum.tensor(t)) {
+            assert!((b - s / 3.0).abs() < 1e-12);
+        }
+    }
+}
+
+#[test]
+fn a_sequence_dataset_refuses_bad_sequences_with_a_clear_message() {
+    use nn_runtime::recurrent::SequenceDataset;
+
+    let empty = SequenceDataset::<f32, 1, 2>::classification(vec![vec![]], &[0]);
+    assert_eq!(
+        empty.unwrap_err().to_string(),
+        "sequence 0 has no steps; every sequence needs at least one"
+    );
+    let label = SequenceDataset::<f32, 1, 2>::classification(vec![vec![SVector::zeros()]], &[2]);
+    assert_eq!(
+        label.unwrap_err().to_string(),
+        "sequence 0 has label 2, but there are 2 classes (0 to 1)"
+    );
+    let steps = SequenceDataset::<f32, 1, 1, Vec<SVector<f32, 1>>>::new(
+        vec![vec![SVector::zeros(); 3]],
+        vec![vec![SVector::zeros(); 2]],
+    );
+    assert_eq!(
+        steps.unwrap_err().to_string(),
+        "sequence 0 has 3 steps but 2 targets; give one per step"
+    );
+}

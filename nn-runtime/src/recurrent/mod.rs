@@ -11,6 +11,8 @@
 //! pass fills a `Vec` of records and [`backward_sequence`] walks them from the last, adding each
 //! step's parameter gradient into a cell of the same type.
 
+#[cfg(feature = "std")]
+mod data;
 mod gru;
 mod lstm;
 #[doc(hidden)]
@@ -25,6 +27,8 @@ use nalgebra::SVector;
 
 use crate::Real;
 
+#[cfg(feature = "std")]
+pub use data::{Columns, SequenceDataError, SequenceDataset};
 pub use gru::{Gru, GruStep};
 pub use lstm::{Lstm, LstmState, LstmStep};
 pub use rnn::{Relu, Rnn, RnnActivation, RnnStep, Tanh};
