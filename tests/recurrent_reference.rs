@@ -193,3 +193,30 @@ fn a_pytorch_named_file_loads_and_reproduces_the_reference() {
         );
     }
 }
+
+nn_runtime::embed! {
+    /// The script's GRU classifier, compiled into the binary (checked against the declaration).
+    static EMBEDDED: GruClassifier<f64> = "fixtures/recurrent/gru_classifier.safetensors";
+}
+
+/// The file embedded as a `static` reproduces the reference, over a whole sequence and one
+/// step at a time (one static network, the state owned by the caller).
+#[test]
+fn an_embedded_static_reproduces_the_reference_and_streams() {
+    let fixture = fixture("gru_classifier");
+    for case in fixture["cases"].as_array().expect("cases") {
+        let x = steps::<3>(&case["input"]);
+        assert_close(
+            "embedded output",
+            EMBEDDED.forward(&x).as_slice(),
+            &flat(&case["output"]),
+        );
+        let mut state = GruClassifierState::default();
+        let streamed = x.iter().map(|x_t| EMBEDDED.step(&mut state, x_t)).last();
+        assert_close(
+            "streamed output",
+            streamed.expect("a step").as_slice(),
+            &flat(&case["output"]),
+        );
+    }
+}

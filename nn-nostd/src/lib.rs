@@ -38,3 +38,19 @@ pub fn gradient(
 pub fn untrained() -> Controller {
     Controller::zeros()
 }
+
+nn_runtime::network! {
+    /// A streaming audio-style model: a GRU then a per-step dense layer (sequence to sequence).
+    pub struct Effect {
+        input: seq(1),
+        r1: gru(8),
+        out: dense(1),
+        loss: mse,
+    }
+}
+
+/// One sample of a stream through the recurrent model, the state carried by the caller: no
+/// heap, no std.
+pub fn process(net: &Effect, state: &mut EffectState, x: f32) -> f32 {
+    net.step(state, &SVector::from([x]))[0]
+}

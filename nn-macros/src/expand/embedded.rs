@@ -47,9 +47,7 @@ pub fn expand_embedded(model: &Model<'_>) -> TokenStream {
             NodeKind::LayerNorm { .. } => quote_spanned! {field.span()=>
                 #field: ::nn_runtime::__private::LayerNorm::embedded(&source, #weight, #bias),
             },
-            NodeKind::Sequence(_) => {
-                unreachable!("sequence networks expand in `expand::recurrent`")
-            }
+            NodeKind::Sequence(_) => super::recurrent::embedded_field(node),
         });
         if node.residual.as_ref().is_some_and(|r| r.project) {
             let proj = proj_field(node);

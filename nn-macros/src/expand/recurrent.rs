@@ -29,12 +29,37 @@ pub fn expand(model: &Model<'_>) -> TokenStream {
         params::expand_parameters(model),
         expand_zeroable(model),
         expand_network_impl(model),
+        super::embedded::expand_embedded(model),
     ];
     quote! {
         #definition
         #cfgs
         #state
         #(#cfgs #items)*
+    }
+}
+
+/// The field of a sequence node in `__embedded`:
+/// `r1: Gru::embedded(&source, ["r1.weight_ih_l0", ..])`; nothing for a reduction.
+pub fn embedded_field(node: &Node<'_>) -> TokenStream {
+    let NodeKind::Sequence(SequenceOp::Recurrent(cell)) = node.kind else {
+        return TokenStream::new();
+    };
+    let field = &node.layer.name;
+    let layer = shown(field);
+    let names = node
+        .tensors()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|tensor| format!("{layer}.{}", tensor.suffix));
+    // Spelled out at the layer's name, as the other layers' (see `expand_embedded`).
+    let ty = match cell {
+        CellKind::Rnn { .. } => quote_spanned!(field.span()=> ::nn_runtime::__private::Rnn),
+        CellKind::Gru => quote_spanned!(field.span()=> ::nn_runtime::__private::Gru),
+        CellKind::Lstm => quote_spanned!(field.span()=> ::nn_runtime::__private::Lstm),
+    };
+    quote_spanned! {field.span()=>
+        #field: #ty::embedded(&source, [#(#names),*]),
     }
 }
 

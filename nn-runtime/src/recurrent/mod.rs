@@ -13,6 +13,7 @@
 
 #[cfg(feature = "std")]
 mod data;
+mod embed;
 mod gru;
 mod lstm;
 #[doc(hidden)]
