@@ -47,9 +47,9 @@ pub fn embedded_field(node: &Node<'_>) -> TokenStream {
     };
     let field = &node.layer.name;
     let layer = shown(field);
-    let names = node
-        .tensors()
-        .unwrap_or_default()
+    // The cell's own four tensors (a projected residual's is a field of its own).
+    let names = SequenceOp::Recurrent(cell)
+        .tensors(node.in_width(), node.width())
         .into_iter()
         .map(|tensor| format!("{layer}.{}", tensor.suffix));
     // Spelled out at the layer's name, as the other layers' (see `expand_embedded`).
