@@ -11,6 +11,7 @@
 //! pass fills a `Vec` of records and [`backward_sequence`] walks them from the last, adding each
 //! step's parameter gradient into a cell of the same type.
 
+mod batch;
 #[cfg(feature = "std")]
 mod data;
 mod embed;
@@ -28,6 +29,10 @@ use nalgebra::SVector;
 
 use crate::Real;
 
+pub use batch::{
+    BatchCell, GruBatchStep, LstmBatchState, LstmBatchStep, backward_sequence_batch,
+    forward_sequence_batch, hidden_outputs_batch,
+};
 #[cfg(feature = "std")]
 pub use data::{Columns, SequenceDataError, SequenceDataset};
 pub use gru::{Gru, GruStep};

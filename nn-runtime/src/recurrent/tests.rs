@@ -259,3 +259,84 @@ fn streaming_advance_matches_forward_sequence() {
         assert_eq!(state, step.h);
     }
 }
+
+/// Over a batch (samples as columns, GEMMs), every cell computes what it computes sample by
+/// sample: the same outputs, input gradients, and the parameter gradient summed over samples.
+fn batch_matches_samples<C, const IN: usize, const H: usize>(seed: u64)
+where
+    C: BatchCell<f64, IN, H> + Tensors + Default,
+{
+    use crate::linalg::Batch;
+    const SAMPLES: usize = 3;
+    const LEN: usize = 6;
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let cell: C = random_cell(&mut rng);
+    let xs: Vec<Vec<SVector<f64, IN>>> = (0..SAMPLES)
+        .map(|_| random_vectors(&mut rng, LEN))
+        .collect();
+    let dhs: Vec<Vec<SVector<f64, H>>> = (0..SAMPLES)
+        .map(|_| random_vectors(&mut rng, LEN))
+        .collect();
+    let columns = |per: &[Vec<SVector<f64, IN>>], t: usize| {
+        Batch::from_columns(&per.iter().map(|s| s[t]).collect::<Vec<_>>())
+    };
+    let xb: Vec<Batch<f64, IN>> = (0..LEN).map(|t| columns(&xs, t)).collect();
+    let dhb: Vec<Batch<f64, H>> = (0..LEN)
+        .map(|t| Batch::from_columns(&dhs.iter().map(|s| s[t]).collect::<Vec<_>>()))
+        .collect();
+
+    let mut steps = Vec::new();
+    forward_sequence_batch(&cell, &xb, &C::zero_batch_state(SAMPLES), &mut steps);
+    let mut batch_grad = C::default();
+    let mut dxb = alloc::vec![Batch::zeros(SAMPLES); LEN];
+    backward_sequence_batch(
+        &cell,
+        &xb,
+        &C::zero_batch_state(SAMPLES),
+        &steps,
+        &dhb,
+        C::zero_batch_state(SAMPLES),
+        &mut batch_grad,
+        &mut dxb,
+    );
+
+    let mut sample_grad = C::default();
+    for s in 0..SAMPLES {
+        let mut sample_steps = Vec::new();
+        forward_sequence(&cell, &xs[s], &C::zero_state(), &mut sample_steps);
+        let mut dxs = alloc::vec![SVector::zeros(); LEN];
+        backward_sequence(
+            &cell,
+            &xs[s],
+            &C::zero_state(),
+            &sample_steps,
+            &dhs[s],
+            C::zero_state(),
+            &mut sample_grad,
+            &mut dxs,
+        );
+        for t in 0..LEN {
+            let h = C::hidden(C::state(&sample_steps[t]));
+            let hb = C::batch_hidden(C::batch_state(&steps[t])).column(s);
+            assert!((h - hb).abs().max() < 1e-12, "output, sample {s}, step {t}");
+            assert!(
+                (dxs[t] - dxb[t].column(s)).abs().max() < 1e-12,
+                "dx, sample {s}, step {t}"
+            );
+        }
+    }
+    let (batch, sample) = (batch_grad.tensors_mut(), sample_grad.tensors_mut());
+    for (b, s) in batch.iter().zip(sample.iter()) {
+        for (b, s) in b.iter().zip(s.iter()) {
+            assert!((b - s).abs() < 1e-12, "gradient {b} vs {s}");
+        }
+    }
+}
+
+#[test]
+fn batch_cells_match_the_per_sample_cells() {
+    batch_matches_samples::<Rnn<f64, 3, 4, Tanh>, 3, 4>(1);
+    batch_matches_samples::<Rnn<f64, 3, 4, Relu>, 3, 4>(2);
+    batch_matches_samples::<Gru<f64, 3, 4, 12>, 3, 4>(3);
+    batch_matches_samples::<Lstm<f64, 3, 4, 16>, 3, 4>(4);
+}
