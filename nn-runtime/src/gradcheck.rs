@@ -81,6 +81,21 @@ where
     compare(net, &grad, |net| net.loss(x, target))
 }
 
+/// [`check_sequence_gradient`] for the mean loss of a batch of equal-length sequences and
+/// [`SequenceNetwork::backward_batch`](crate::SequenceNetwork::backward_batch).
+pub fn check_sequence_gradient_batch<N, const IN: usize, const OUT: usize>(
+    net: &mut N,
+    x: &[Batch<f64, IN>],
+    target: &N::BatchTarget,
+) -> GradientCheck
+where
+    N: crate::SequenceNetwork<f64, IN, OUT>,
+{
+    let mut grad = N::boxed_zeros();
+    net.backward_batch(x, target, &mut grad);
+    compare(net, &grad, |net| net.loss_batch(x, target))
+}
+
 fn compare<N: crate::Parameters<f64>>(
     net: &mut N,
     grad: &N,

@@ -335,6 +335,86 @@ fn expand_state(model: &Model<'_>) -> TokenStream {
     }
 }
 
+/// Which code is written: per sample over a sequence (`SVector` per step), per batch of
+/// equal-length sequences (`Batch`, samples as columns, per step), or one streaming step.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Flow {
+    Sample,
+    Batch,
+    Step,
+}
+
+impl Flow {
+    /// The type of one step's value of width `width`.
+    fn step_ty(self, width: usize) -> TokenStream {
+        let (rt, width) = (rt(), lit(width));
+        match self {
+            Flow::Batch => quote!(#rt::Batch<T, #width>),
+            _ => quote!(#rt::SVector<T, #width>),
+        }
+    }
+
+    /// The type of a node's value: one step's, or a `Vec` of them for a sequence.
+    fn ty(self, shape: Option<Shape>, width: usize) -> TokenStream {
+        let (rt, step) = (rt(), self.step_ty(width));
+        if self != Flow::Step && is_sequence(shape) {
+            quote!(#rt::Vec<#step>)
+        } else {
+            step
+        }
+    }
+
+    /// The runtime helper for sequences of this flow: `add_steps` or `add_steps_batch`.
+    fn helper(self, name: &str) -> Ident {
+        match self {
+            Flow::Batch => format_ident!("{}_batch", name),
+            _ => format_ident!("{}", name),
+        }
+    }
+
+    /// `W x` or `W X`.
+    fn mul(self, weight: TokenStream, x: TokenStream) -> TokenStream {
+        match self {
+            Flow::Batch => quote!(nn::matmul(&#weight, #x)),
+            _ => quote!(nn::matvec(&#weight, #x)),
+        }
+    }
+
+    /// `Wᵀ d` or `Wᵀ D`.
+    fn tr_mul(self, weight: TokenStream, d: TokenStream) -> TokenStream {
+        match self {
+            Flow::Batch => quote!(nn::tr_matmul(&#weight, #d)),
+            _ => quote!(nn::tr_matvec(&#weight, #d)),
+        }
+    }
+
+    /// `∂W += d xᵀ` (summed over the columns of a batch).
+    fn add_outer(self, grad: TokenStream, d: TokenStream, x: TokenStream) -> TokenStream {
+        match self {
+            Flow::Batch => quote!(nn::add_mul_tr(&mut #grad, #d, #x);),
+            _ => quote!(nn::add_outer(&mut #grad, #d, #x);),
+        }
+    }
+
+    /// `∂b += d` (summed over the columns of a batch).
+    fn add_bias(self, grad: TokenStream, d: TokenStream) -> TokenStream {
+        match self {
+            Flow::Batch => quote!(nn::add_column_sums(&mut #grad, #d);),
+            _ => quote!(#grad += #d;),
+        }
+    }
+}
+
+/// A recurrent node's cell as the trait it is used through:
+/// `<Gru<T, 12, 32, 96> as nn::BatchCell<T, 12, 32>>`.
+fn cell_as(node: &Node<'_>, flow: Flow) -> TokenStream {
+    let (cell_ty, input, width) = (layer_type(node), lit(node.in_width()), lit(node.width()));
+    match flow {
+        Flow::Batch => quote!(<#cell_ty as nn::BatchCell<T, #input, #width>>),
+        _ => quote!(<#cell_ty as nn::Cell<T, #input, #width>>),
+    }
+}
+
 /// One intermediate of the forward pass, a field of the record.
 struct Binding {
     ident: Ident,
@@ -353,10 +433,10 @@ fn node_input(index: usize) -> Source {
     super::forward::layer_input(index)
 }
 
-/// `nn::relu(z)` (a reference `z`), or `*z` for identity.
+/// `nn::relu(z)` (a reference `z`), or `z.clone()` for identity.
 fn activate(node: &Node<'_>, z: TokenStream) -> TokenStream {
     match activation_fn(node.layer.activation.kind) {
-        (None, _) => quote!(*#z),
+        (None, _) => quote!(#z.clone()),
         (Some(function), parameter) => {
             let function = format_ident!("{}", function);
             let parameter = parameter.map(|p| quote!(, #p));
@@ -365,35 +445,53 @@ fn activate(node: &Node<'_>, z: TokenStream) -> TokenStream {
     }
 }
 
-/// Forward of node `index`. `streaming`: the code of `step`, every value one step's vector;
-/// else over the whole sequence. Returns the statements and the bindings they make.
-fn node_forward(model: &Model<'_>, index: usize, streaming: bool) -> (TokenStream, Vec<Binding>) {
+/// The zero state of a recurrent node: `SVector::zeros()`, `LstmState::default()`, or for a
+/// batch `<Cell as BatchCell>::zero_batch_state(columns)`.
+fn zero_state(node: &Node<'_>, cell: CellKind, flow: Flow) -> TokenStream {
+    match flow {
+        Flow::Batch => {
+            let cell = cell_as(node, flow);
+            quote!(#cell::zero_batch_state(x[0].ncols()))
+        }
+        _ => cell_zero_state(cell),
+    }
+}
+
+/// Forward of node `index` in `flow`. Returns the statements and the bindings they make.
+fn node_forward(model: &Model<'_>, index: usize, flow: Flow) -> (TokenStream, Vec<Binding>) {
     let node = &model.nodes[index];
     let name = &node.layer.name;
     let input = value(model, node_input(index));
+    let streaming = flow == Flow::Step;
     let per_step = !streaming && is_sequence(node.input);
     let out_seq = !streaming && is_sequence(node.output);
-    let ty = value_ty(if out_seq { node.output } else { None }, node.width());
+    let ty = flow.ty(node.output, node.width());
     let z = binding("z", node);
     let mut bindings = Vec::new();
-    let input_ref = if streaming || !is_sequence(node.input) || input != "x" {
-        quote!(&#input)
-    } else {
+    let input_ref = if !streaming && is_sequence(node.input) && input == "x" {
         quote!(#input)
+    } else {
+        quote!(&#input)
     };
-    // A per-step expression on `x_t`, applied to one vector or mapped over the steps.
+    // A per-step expression on `x_t`, applied to one value or mapped over the steps.
     let map = |per: TokenStream| -> TokenStream {
         if per_step {
             quote!(#input.iter().map(|x_t| #per).collect())
         } else {
-            let per = quote!({ let x_t = #input_ref; #per });
-            per
+            quote!({ let x_t = #input_ref; #per })
         }
     };
     let mut code = match node.kind {
         NodeKind::Dense { bias } => {
-            let bias = bias.then(|| quote!(+ self.#name.bias));
-            let value = map(quote!(nn::matvec(&self.#name.weight, x_t) #bias));
+            let per = match (flow, bias) {
+                (Flow::Batch, true) => quote!(nn::dense_batch(&self.#name, x_t)),
+                (_, true) => {
+                    let product = flow.mul(quote!(self.#name.weight), quote!(x_t));
+                    quote!(#product + self.#name.bias)
+                }
+                (_, false) => flow.mul(quote!(self.#name.weight), quote!(x_t)),
+            };
+            let value = map(per);
             quote_spanned!(name.span()=> let #z: #ty = #value;)
         }
         NodeKind::LayerNorm { eps } => {
@@ -431,19 +529,40 @@ fn node_forward(model: &Model<'_>, index: usize, streaming: bool) -> (TokenStrea
         }
         NodeKind::Sequence(SequenceOp::Recurrent(cell)) => {
             let steps = binding("steps", node);
-            let steps_ty = cell_step_ty(cell, node.width());
             let rt = rt();
+            let (input_width, width) = (lit(node.in_width()), lit(node.width()));
+            let cell_ty = layer_type(node);
+            let (steps_ty, forward, hidden) = match flow {
+                Flow::Batch => {
+                    let cell = cell_as(node, flow);
+                    (
+                        quote!(#cell::BatchStep),
+                        quote!(forward_sequence_batch),
+                        quote!(hidden_outputs_batch),
+                    )
+                }
+                _ => (
+                    cell_step_ty(cell, node.width()),
+                    quote!(forward_sequence),
+                    quote!(hidden_outputs),
+                ),
+            };
+            let steps_field_ty = match flow {
+                // The record's field types name the runtime by its absolute path.
+                Flow::Batch => {
+                    quote!(#rt::Vec<<#cell_ty as #rt::BatchCell<T, #input_width, #width>>::BatchStep>)
+                }
+                _ => quote!(#rt::Vec<#steps_ty>),
+            };
             bindings.push(Binding {
                 ident: steps.clone(),
-                ty: quote!(#rt::Vec<#steps_ty>),
+                ty: steps_field_ty,
             });
-            let zero = cell_zero_state(cell);
-            let (cell_ty, input_width, width) =
-                (layer_type(node), lit(node.in_width()), lit(node.width()));
+            let zero = zero_state(node, cell, flow);
             quote_spanned! {name.span()=>
                 let mut #steps: nn::Vec<#steps_ty> = nn::Vec::new();
-                nn::forward_sequence(&self.#name, #input_ref, &#zero, &mut #steps);
-                let #z: #ty = nn::hidden_outputs::<T, #cell_ty, #input_width, #width>(&#steps);
+                nn::#forward(&self.#name, #input_ref, &#zero, &mut #steps);
+                let #z: #ty = nn::#hidden::<T, #cell_ty, #input_width, #width>(&#steps);
             }
         }
         NodeKind::Sequence(SequenceOp::Reduce(reduction)) if streaming => match reduction {
@@ -457,10 +576,10 @@ fn node_forward(model: &Model<'_>, index: usize, streaming: bool) -> (TokenStrea
             }
         },
         NodeKind::Sequence(SequenceOp::Reduce(reduction)) => {
-            let function = match reduction {
-                Reduction::Last => quote!(last_step),
-                Reduction::Mean => quote!(mean_steps),
-            };
+            let function = flow.helper(match reduction {
+                Reduction::Last => "last_step",
+                Reduction::Mean => "mean_steps",
+            });
             quote_spanned!(name.span()=> let #z: #ty = nn::#function(&#input);)
         }
     };
@@ -474,13 +593,14 @@ fn node_forward(model: &Model<'_>, index: usize, streaming: bool) -> (TokenStrea
         let residual = node.residual.as_ref().map(|residual| {
             let source = value(model, residual.source());
             let source_t = if out_seq {
-                quote!(#source[t])
+                quote!(&#source[t])
             } else {
-                quote!(#source)
+                quote!(&#source)
             };
             if residual.project {
                 let proj = proj_field(node);
-                quote!(+ nn::matvec(&self.#proj.weight, &#source_t))
+                let product = flow.mul(quote!(self.#proj.weight), source_t);
+                quote!(+ #product)
             } else {
                 quote!(+ #source_t)
             }
@@ -501,22 +621,37 @@ fn node_forward(model: &Model<'_>, index: usize, streaming: bool) -> (TokenStrea
     (layer_comment(node, code), bindings)
 }
 
-/// The record of one forward pass over a sequence, and the method that fills it.
+/// The record of one forward pass over a sequence (or a batch of them), and the method that
+/// fills it.
 struct Record {
     name: Ident,
+    method: Ident,
     definition: TokenStream,
     constructor: TokenStream,
     fields: Vec<Ident>,
 }
 
-fn expand_record(model: &Model<'_>) -> Record {
+fn expand_record(model: &Model<'_>, flow: Flow) -> Record {
     let rt = rt();
     let network = &model.net.name;
-    let name = format_ident!("{}Forward", network);
+    let (name, method, what, check) = match flow {
+        Flow::Batch => (
+            format_ident!("{}ForwardBatch", network),
+            format_ident!("forward_batch_intermediates"),
+            "a batch of equal-length sequences (one `Batch` per step, samples as columns)",
+            quote!(nn::check_sequence_batch(x);),
+        ),
+        _ => (
+            format_ident!("{}Forward", network),
+            format_ident!("forward_intermediates"),
+            "a sequence",
+            quote!(nn::check_sequence(x.len());),
+        ),
+    };
     let mut statements = TokenStream::new();
     let mut bindings = Vec::new();
     for index in 0..model.nodes.len() {
-        let (block, block_bindings) = node_forward(model, index, false);
+        let (block, block_bindings) = node_forward(model, index, flow);
         statements.extend(block);
         bindings.extend(block_bindings);
     }
@@ -524,12 +659,16 @@ fn expand_record(model: &Model<'_>) -> Record {
     let field_defs = bindings
         .iter()
         .map(|Binding { ident, ty }| quote!(#ident: #ty,));
-    let input = lit(model.input_width());
+    let input = flow.step_ty(model.input_width());
     let struct_doc = docs(&format!(
-        "The values of one forward pass of `{}` over a sequence, one field per binding: per \
-         layer its `z_` and `h_` (one vector per step until the reduction), and a recurrent \
-         layer's step records `steps_`.",
+        "The values of one forward pass of `{}` over {what}, one field per binding: per layer \
+         its `z_` and `h_` (one value per step until the reduction), and a recurrent layer's \
+         step records `steps_`.",
         shown(network)
+    ));
+    let method_doc = docs(&format!(
+        "The forward pass over {what} with every intermediate kept, written once for the \
+         forward, loss and backward methods."
     ));
     Record {
         definition: quote! {
@@ -539,16 +678,16 @@ fn expand_record(model: &Model<'_>) -> Record {
             }
         },
         constructor: quote! {
-            /// The forward pass over a sequence with every intermediate kept, written once for
-            /// `forward` and `backward`.
-            fn forward_intermediates(&self, x: &[#rt::SVector<T, #input>]) -> #name<T> {
+            #method_doc
+            fn #method(&self, x: &[#input]) -> #name<T> {
                 use #rt as nn;
-                nn::check_sequence(x.len());
+                #check
                 #statements
                 #name { #(#fields),* }
             }
         },
         name,
+        method,
         fields,
     }
 }
@@ -557,7 +696,7 @@ fn expand_record(model: &Model<'_>) -> Record {
 fn expand_step_body(model: &Model<'_>) -> TokenStream {
     let mut statements = TokenStream::new();
     for index in 0..model.nodes.len() {
-        statements.extend(node_forward(model, index, true).0);
+        statements.extend(node_forward(model, index, Flow::Step).0);
     }
     let output = model.nodes.last().map(output_ident);
     let input = lit(model.input_width());
@@ -585,14 +724,19 @@ impl Gradients {
 
 /// Backward of node `index`, given its complete `dh` (already bound): the parameter gradients
 /// into `grad`, and the terms it passes to its input and residual source.
-fn node_backward(model: &Model<'_>, index: usize, gradients: &mut Gradients) -> TokenStream {
+fn node_backward(
+    model: &Model<'_>,
+    index: usize,
+    flow: Flow,
+    gradients: &mut Gradients,
+) -> TokenStream {
     let node = &model.nodes[index];
     let name = &node.layer.name;
     let input_source = node_input(index);
     let input = value(model, input_source);
     let seq_out = is_sequence(node.output);
-    let out_ty = value_ty(node.output, node.width());
-    let in_ty = value_ty(node.input, node.in_width());
+    let out_ty = flow.ty(node.output, node.width());
+    let in_ty = flow.ty(node.input, node.in_width());
     let (dh, dz, z) = (binding("dh", node), binding("dz", node), binding("z", node));
     let dx = binding("dx", node);
     let mut code = TokenStream::new();
@@ -615,28 +759,30 @@ fn node_backward(model: &Model<'_>, index: usize, gradients: &mut Gradients) -> 
     let passes_back = input_source != Source::Input;
     match node.kind {
         NodeKind::Dense { bias } => {
-            let bias = bias.then(|| quote!(grad.#name.bias += dz_t;));
+            let weight_grad = flow.add_outer(quote!(grad.#name.weight), quote!(dz_t), quote!(x_t));
+            let bias_grad = bias.then(|| flow.add_bias(quote!(grad.#name.bias), quote!(dz_t)));
+            let back = flow.tr_mul(quote!(self.#name.weight), quote!(dz_t));
             if seq_out {
                 code.extend(quote_spanned! {name.span()=>
                     for (dz_t, x_t) in #dz.iter().zip(#input.iter()) {
-                        nn::add_outer(&mut grad.#name.weight, dz_t, x_t);
-                        #bias
+                        #weight_grad
+                        #bias_grad
                     }
                 });
                 if passes_back {
                     code.extend(quote_spanned! {name.span()=>
-                        let #dx: #in_ty = #dz.iter().map(|dz_t| nn::tr_matvec(&self.#name.weight, dz_t)).collect();
+                        let #dx: #in_ty = #dz.iter().map(|dz_t| #back).collect();
                     });
                 }
             } else {
                 code.extend(quote_spanned! {name.span()=>
-                    let dz_t = &#dz;
-                    nn::add_outer(&mut grad.#name.weight, dz_t, &#input);
-                    #bias
+                    let (dz_t, x_t) = (&#dz, &#input);
+                    #weight_grad
+                    #bias_grad
                 });
                 if passes_back {
                     code.extend(quote_spanned! {name.span()=>
-                        let #dx: #in_ty = nn::tr_matvec(&self.#name.weight, &#dz);
+                        let #dx: #in_ty = #back;
                     });
                 }
             }
@@ -671,24 +817,31 @@ fn node_backward(model: &Model<'_>, index: usize, gradients: &mut Gradients) -> 
         }
         NodeKind::Sequence(SequenceOp::Recurrent(cell)) => {
             let steps_binding = binding("steps", node);
-            let zero = cell_zero_state(cell);
+            let zero = zero_state(node, cell, flow);
             let input_ref = if input == "x" {
                 quote!(x)
             } else {
                 quote!(&#input)
             };
+            let (zeros, backward) = match flow {
+                Flow::Batch => (
+                    quote!(nn::zero_steps_batch(#steps, x[0].ncols())),
+                    quote!(backward_sequence_batch),
+                ),
+                _ => (quote!(nn::zero_steps(#steps)), quote!(backward_sequence)),
+            };
             code.extend(quote_spanned! {name.span()=>
-                let mut #dx: #in_ty = nn::zero_steps(#steps);
-                nn::backward_sequence(
+                let mut #dx: #in_ty = #zeros;
+                nn::#backward(
                     &self.#name, #input_ref, &#zero, &#steps_binding, &#dz, #zero, &mut grad.#name, &mut #dx,
                 );
             });
         }
         NodeKind::Sequence(SequenceOp::Reduce(reduction)) => {
-            let function = match reduction {
-                Reduction::Last => quote!(last_step_backward),
-                Reduction::Mean => quote!(mean_steps_backward),
-            };
+            let function = flow.helper(match reduction {
+                Reduction::Last => "last_step_backward",
+                Reduction::Mean => "mean_steps_backward",
+            });
             if passes_back {
                 code.extend(quote_spanned! {name.span()=>
                     let #dx: #in_ty = nn::#function(#steps, &#dz);
@@ -704,26 +857,29 @@ fn node_backward(model: &Model<'_>, index: usize, gradients: &mut Gradients) -> 
         if residual.project {
             let proj = proj_field(node);
             let dres = binding("dres", node);
-            let source_ty = value_ty(node.output, residual.width());
+            let source_ty = flow.ty(node.output, residual.width());
             let to_input = residual.source() == Source::Input;
+            let weight_grad = flow.add_outer(quote!(grad.#proj.weight), quote!(dh_t), quote!(s_t));
+            let back = flow.tr_mul(quote!(self.#proj.weight), quote!(dh_t));
             if seq_out {
                 code.extend(quote_spanned! {name.span()=>
                     for (dh_t, s_t) in #dh.iter().zip(#source.iter()) {
-                        nn::add_outer(&mut grad.#proj.weight, dh_t, s_t);
+                        #weight_grad
                     }
                 });
                 if !to_input {
                     code.extend(quote_spanned! {name.span()=>
-                        let #dres: #source_ty = #dh.iter().map(|dh_t| nn::tr_matvec(&self.#proj.weight, dh_t)).collect();
+                        let #dres: #source_ty = #dh.iter().map(|dh_t| #back).collect();
                     });
                 }
             } else {
                 code.extend(quote_spanned! {name.span()=>
-                    nn::add_outer(&mut grad.#proj.weight, &#dh, &#source);
+                    let (dh_t, s_t) = (&#dh, &#source);
+                    #weight_grad
                 });
                 if !to_input {
                     code.extend(quote_spanned! {name.span()=>
-                        let #dres: #source_ty = nn::tr_matvec(&self.#proj.weight, &#dh);
+                        let #dres: #source_ty = #back;
                     });
                 }
             }
@@ -737,9 +893,9 @@ fn node_backward(model: &Model<'_>, index: usize, gradients: &mut Gradients) -> 
 
 /// `let dh_r1: Vec<SVector<T, 32>> = nn::add_steps(&dx_r2, &dh_r3);`: a node's `dh` from its
 /// terms.
-fn sum_terms(node: &Node<'_>, terms: &[Ident]) -> TokenStream {
+fn sum_terms(node: &Node<'_>, terms: &[Ident], flow: Flow) -> TokenStream {
     let dh = binding("dh", node);
-    let ty = value_ty(node.output, node.width());
+    let ty = flow.ty(node.output, node.width());
     let Some((first, rest)) = terms.split_first() else {
         unreachable!("every node but the last feeds a later one")
     };
@@ -747,49 +903,69 @@ fn sum_terms(node: &Node<'_>, terms: &[Ident]) -> TokenStream {
         return quote!(let #dh: #ty = #first;);
     }
     if is_sequence(node.output) {
+        let add = flow.helper("add_steps");
         let mut statements = quote!(let mut #dh: #ty = #first;);
         for term in rest {
-            statements.extend(quote!(#dh = nn::add_steps(&#dh, &#term);));
+            statements.extend(quote!(#dh = nn::#add(&#dh, &#term);));
         }
         statements
     } else {
-        quote!(let #dh: #ty = #first #(+ #rest)*;)
+        quote!(let #dh: #ty = #first #(+ &#rest)*;)
     }
 }
 
 /// The backward body: forward record, loss, then each layer from the last.
-fn expand_backward(model: &Model<'_>, record: &Record) -> TokenStream {
+fn expand_backward(model: &Model<'_>, record: &Record, flow: Flow) -> TokenStream {
     let Some(last) = model.nodes.last() else {
         unreachable!("check proved the network has a layer")
     };
     let (loss, loss_backward) = loss_fn(model.loss());
     let output = output_ident(last);
     let dh_last = binding("dh", last);
-    let last_ty = value_ty(last.output, last.width());
+    let last_ty = flow.ty(last.output, last.width());
     let width = lit(last.width());
-    let loss_code = if ends_on_sequence(model) {
-        quote! {
+    let loss_code = match (ends_on_sequence(model), flow) {
+        (true, Flow::Batch) => quote! {
+            nn::check_sequence_targets(x.len(), target.len());
+            let steps: T = T::constant(x.len() as f64);
+            let loss: T = #output
+                .iter()
+                .zip(target)
+                .fold(T::zero(), |sum, (y, y_target)| sum + nn::#loss(y, y_target))
+                / steps;
+            let #dh_last: #last_ty = #output
+                .iter()
+                .zip(target)
+                .map(|(y, y_target)| nn::#loss_backward(y, y_target) / steps)
+                .collect();
+        },
+        (true, _) => quote! {
             nn::check_sequence_targets(x.len(), target.len());
             let y: nn::Batch<T, #width> = nn::steps_to_batch(&#output);
             let y_target: nn::Batch<T, #width> = nn::steps_to_batch(target);
             let loss: T = nn::#loss(&y, &y_target);
             let #dh_last: #last_ty = nn::batch_to_steps(&nn::#loss_backward(&y, &y_target));
-        }
-    } else {
-        quote! {
+        },
+        (false, _) => quote! {
             let loss: T = nn::#loss(&#output, target);
             let #dh_last: #last_ty = nn::#loss_backward(&#output, target);
-        }
+        },
     };
+    let batch_check = (flow == Flow::Batch && !ends_on_sequence(model))
+        .then(|| quote!(nn::check_batch_columns(x[0].ncols(), target.ncols());));
     let mut gradients = Gradients {
         terms: vec![Vec::new(); model.nodes.len()],
     };
     let mut layers = TokenStream::new();
     for index in (0..model.nodes.len()).rev() {
         if index + 1 < model.nodes.len() {
-            layers.extend(sum_terms(&model.nodes[index], &gradients.terms[index]));
+            layers.extend(sum_terms(
+                &model.nodes[index],
+                &gradients.terms[index],
+                flow,
+            ));
         }
-        layers.extend(node_backward(model, index, &mut gradients));
+        layers.extend(node_backward(model, index, flow, &mut gradients));
     }
     let chain = quote! {
         #loss_code
@@ -797,9 +973,10 @@ fn expand_backward(model: &Model<'_>, record: &Record) -> TokenStream {
     };
     let read = super::backward::named_in(&chain, &record.fields);
     let rest = (read.len() < record.fields.len()).then(|| quote!(..));
-    let name = &record.name;
+    let (name, method) = (&record.name, &record.method);
     quote! {
-        let #name { #(#read,)* #rest } = self.forward_intermediates(x);
+        let #name { #(#read,)* #rest } = self.#method(x);
+        #batch_check
         #chain
         loss
     }
@@ -812,9 +989,16 @@ fn expand_methods(model: &Model<'_>) -> TokenStream {
     let (input_lit, output_lit) = (lit(input), lit(output));
     let param_count = lit(params::param_count(model));
     let state = state_ident(model);
-    let record = expand_record(model);
-    let backward_body = expand_backward(model, &record);
+    let record = expand_record(model, Flow::Sample);
+    let backward_body = expand_backward(model, &record, Flow::Sample);
+    let batch_record = expand_record(model, Flow::Batch);
+    let backward_batch_body = expand_backward(model, &batch_record, Flow::Batch);
+    let (batch_definition, batch_constructor) =
+        (&batch_record.definition, &batch_record.constructor);
+    let xb_ty = quote!([#rt::Batch<T, #input_lit>]);
+    let (yb_ty, targetb_ty) = batch_types(model);
     let step_body = expand_step_body(model);
+    let (loss, _) = loss_fn(model.loss());
     let (record_definition, record_constructor) = (&record.definition, &record.constructor);
     let output_field = model.nodes.last().map(output_ident);
     let x_ty = quote!([#rt::SVector<T, #input_lit>]);
@@ -831,7 +1015,22 @@ fn expand_methods(model: &Model<'_>) -> TokenStream {
             quote!(#rt::SVector<T, #output_lit>),
         )
     };
-    let (loss, _) = loss_fn(model.loss());
+    let loss_batch_body = if seq2seq {
+        quote! {
+            nn::check_sequence_targets(x.len(), target.len());
+            let steps: T = T::constant(x.len() as f64);
+            self.forward_batch(x)
+                .iter()
+                .zip(target)
+                .fold(T::zero(), |sum, (y, y_target)| sum + nn::#loss(y, y_target))
+                / steps
+        }
+    } else {
+        quote! {
+            nn::check_batch_columns(x[0].ncols(), target.ncols());
+            nn::#loss(&self.forward_batch(x), target)
+        }
+    };
     let predict = if seq2seq {
         let per_step = link(model.loss(), quote!((*y)));
         quote!(self.forward(x).iter().map(|y| #per_step).collect())
@@ -873,6 +1072,7 @@ fn expand_methods(model: &Model<'_>) -> TokenStream {
     quote! {
         const _: () = {
         #record_definition
+        #batch_definition
 
         #[allow(unused_doc_comments)]
         impl<T: #rt::Real> #name<T> {
@@ -887,6 +1087,8 @@ fn expand_methods(model: &Model<'_>) -> TokenStream {
                 #param_count * ::core::mem::size_of::<T>();
 
             #record_constructor
+
+            #batch_constructor
 
             #labels
 
@@ -924,8 +1126,56 @@ fn expand_methods(model: &Model<'_>) -> TokenStream {
                 use nn::Cell as _;
                 #step_body
             }
+
+            /// Forward pass over a batch of equal-length sequences: `x[t]` holds step `t` of
+            /// every sample, one column each. The products are GEMMs.
+            ///
+            /// # Panics
+            /// If there are no steps, no samples, or steps with different numbers of samples.
+            #vis fn forward_batch(&self, x: &#xb_ty) -> #yb_ty {
+                self.forward_batch_intermediates(x).#output_field
+            }
+
+            /// The mean loss over the samples of a batch (and over the steps, for a
+            /// sequence-to-sequence network).
+            ///
+            /// # Panics
+            /// As [`Self::forward_batch`], and if the targets do not match the samples (or the
+            /// steps).
+            #vis fn loss_batch(&self, x: &#xb_ty, target: &#targetb_ty) -> T {
+                use #rt as nn;
+                #loss_batch_body
+            }
+
+            /// Forward and backpropagation through time over a batch of equal-length
+            /// sequences: adds the gradient of the batch's mean loss into `grad` and returns
+            /// that mean loss. Every product is a GEMM over the samples.
+            ///
+            /// # Panics
+            /// As [`Self::loss_batch`].
+            #vis fn backward_batch(&self, x: &#xb_ty, target: &#targetb_ty, grad: &mut Self) -> T {
+                use #rt as nn;
+                #backward_batch_body
+            }
         }
         };
+    }
+}
+
+/// What `forward_batch` returns and `loss_batch` compares it with: `Batch<T, OUT>` (sequence
+/// to one), or one batch per step (sequence to sequence).
+fn batch_types(model: &Model<'_>) -> (TokenStream, TokenStream) {
+    let (rt, output) = (rt(), lit(model.output_width()));
+    if ends_on_sequence(model) {
+        (
+            quote!(#rt::Vec<#rt::Batch<T, #output>>),
+            quote!([#rt::Batch<T, #output>]),
+        )
+    } else {
+        (
+            quote!(#rt::Batch<T, #output>),
+            quote!(#rt::Batch<T, #output>),
+        )
     }
 }
 
@@ -964,6 +1214,7 @@ fn expand_network_impl(model: &Model<'_>) -> TokenStream {
     let name = &model.net.name;
     let state = state_ident(model);
     let (input, output) = (lit(model.input_width()), lit(model.output_width()));
+    let (yb_ty, targetb_ty) = batch_types(model);
     let (y_ty, target_ty) = if ends_on_sequence(model) {
         (
             quote!(#rt::Vec<#rt::SVector<T, #output>>),
@@ -987,6 +1238,8 @@ fn expand_network_impl(model: &Model<'_>) -> TokenStream {
             type Output = #y_ty;
             type Target = #target_ty;
             type State = #state<T>;
+            type BatchOutput = #yb_ty;
+            type BatchTarget = #targetb_ty;
 
             fn forward(&self, x: &[#rt::SVector<T, #input>]) -> #y_ty {
                 Self::forward(self, x)
@@ -1002,6 +1255,18 @@ fn expand_network_impl(model: &Model<'_>) -> TokenStream {
 
             fn step(&self, state: &mut #state<T>, x: &#rt::SVector<T, #input>) -> #rt::SVector<T, #output> {
                 Self::step(self, state, x)
+            }
+
+            fn forward_batch(&self, x: &[#rt::Batch<T, #input>]) -> #yb_ty {
+                Self::forward_batch(self, x)
+            }
+
+            fn loss_batch(&self, x: &[#rt::Batch<T, #input>], target: &#targetb_ty) -> T {
+                Self::loss_batch(self, x, target)
+            }
+
+            fn backward_batch(&self, x: &[#rt::Batch<T, #input>], target: &#targetb_ty, grad: &mut Self) -> T {
+                Self::backward_batch(self, x, target, grad)
             }
         }
     }

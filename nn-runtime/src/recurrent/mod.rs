@@ -139,6 +139,26 @@ pub trait SequenceNetwork<T: Real, const IN: usize, const OUT: usize>:
 
     /// One step for streaming: advances `state` and returns this step's output.
     fn step(&self, state: &mut Self::State, x: &SVector<T, IN>) -> SVector<T, OUT>;
+
+    /// What `forward_batch` returns: `Batch<T, OUT>`, or one per step.
+    type BatchOutput;
+    /// What `loss_batch` and `backward_batch` compare it with.
+    type BatchTarget: ?Sized;
+
+    /// The outputs for a batch of equal-length sequences (`x[t]`: step `t`, one column per
+    /// sample).
+    fn forward_batch(&self, x: &[crate::Batch<T, IN>]) -> Self::BatchOutput;
+
+    /// The mean loss over the batch.
+    fn loss_batch(&self, x: &[crate::Batch<T, IN>], target: &Self::BatchTarget) -> T;
+
+    /// Adds the gradient of the batch's mean loss into `grad`, returns that loss.
+    fn backward_batch(
+        &self,
+        x: &[crate::Batch<T, IN>],
+        target: &Self::BatchTarget,
+        grad: &mut Self,
+    ) -> T;
 }
 
 /// The cell run over `xs` from `initial`: one record per step, appended to `steps` (cleared

@@ -101,3 +101,71 @@ pub fn batch_to_steps<T: Real, const N: usize>(batch: &Batch<T, N>) -> Vec<SVect
         .map(|column| column.into_owned())
         .collect()
 }
+
+pub use super::{
+    BatchCell, LstmBatchState, backward_sequence_batch, forward_sequence_batch,
+    hidden_outputs_batch,
+};
+
+/// Panics unless a batch of sequences has at least one step, at least one sample, and the
+/// same samples (columns) at every step.
+#[track_caller]
+pub fn check_sequence_batch<T: Real, const N: usize>(steps: &[Batch<T, N>]) {
+    check_sequence(steps.len());
+    let columns = steps[0].ncols();
+    crate::loss::check_not_empty(columns);
+    if let Some((t, step)) = steps.iter().enumerate().find(|(_, s)| s.ncols() != columns) {
+        panic!(
+            "step {t} of the batch has {} samples but step 0 has {columns}; a batch holds \
+             sequences of equal length, one column per sample at every step",
+            step.ncols()
+        );
+    }
+}
+
+/// `n` zero batches of `columns` samples.
+pub fn zero_steps_batch<T: Real, const N: usize>(n: usize, columns: usize) -> Vec<Batch<T, N>> {
+    alloc::vec![Batch::zeros(columns); n]
+}
+
+/// `a_t + b_t` for every step of a batch: a residual over time.
+pub fn add_steps_batch<T: Real, const N: usize>(
+    a: &[Batch<T, N>],
+    b: &[Batch<T, N>],
+) -> Vec<Batch<T, N>> {
+    a.iter().zip(b).map(|(a, b)| a + b).collect()
+}
+
+/// The last step of every sample (`last`).
+pub fn last_step_batch<T: Real, const N: usize>(steps: &[Batch<T, N>]) -> Batch<T, N> {
+    check_sequence(steps.len());
+    steps[steps.len() - 1].clone()
+}
+
+/// The gradient of `last` over a batch: `dh` at the last step, zero elsewhere.
+pub fn last_step_backward_batch<T: Real, const N: usize>(
+    steps: usize,
+    dh: &Batch<T, N>,
+) -> Vec<Batch<T, N>> {
+    let mut d = zero_steps_batch(steps, dh.ncols());
+    d[steps - 1] = dh.clone();
+    d
+}
+
+/// The mean over the steps of every sample (`mean`).
+pub fn mean_steps_batch<T: Real, const N: usize>(steps: &[Batch<T, N>]) -> Batch<T, N> {
+    check_sequence(steps.len());
+    let mut sum = steps[0].clone();
+    for step in &steps[1..] {
+        sum += step;
+    }
+    sum / T::constant(steps.len() as f64)
+}
+
+/// The gradient of `mean` over a batch: `dh / n` at every step.
+pub fn mean_steps_backward_batch<T: Real, const N: usize>(
+    steps: usize,
+    dh: &Batch<T, N>,
+) -> Vec<Batch<T, N>> {
+    alloc::vec![dh / T::constant(steps as f64); steps]
+}
