@@ -239,8 +239,8 @@ fn cell_zero_state(cell: CellKind) -> TokenStream {
 }
 
 /// The step record of a cell: `GruStep<T, H>`.
-fn cell_step_ty(cell: CellKind, width: usize) -> TokenStream {
-    let (rt, width) = (rt(), lit(width));
+fn cell_step_ty(rt: TokenStream, cell: CellKind, width: usize) -> TokenStream {
+    let width = lit(width);
     match cell {
         CellKind::Rnn { .. } => quote!(#rt::RnnStep<T, #width>),
         CellKind::Gru => quote!(#rt::GruStep<T, #width>),
@@ -345,9 +345,10 @@ enum Flow {
 }
 
 impl Flow {
-    /// The type of one step's value of width `width`.
-    fn step_ty(self, width: usize) -> TokenStream {
-        let (rt, width) = (rt(), lit(width));
+    /// The type of one step's value of width `width`, its paths under `rt` (`nn` inside a
+    /// body that has `use … as nn`).
+    fn step_ty_in(self, rt: TokenStream, width: usize) -> TokenStream {
+        let width = lit(width);
         match self {
             Flow::Batch => quote!(#rt::Batch<T, #width>),
             _ => quote!(#rt::SVector<T, #width>),
@@ -356,7 +357,16 @@ impl Flow {
 
     /// The type of a node's value: one step's, or a `Vec` of them for a sequence.
     fn ty(self, shape: Option<Shape>, width: usize) -> TokenStream {
-        let (rt, step) = (rt(), self.step_ty(width));
+        self.ty_in(quote!(nn), shape, width)
+    }
+
+    /// [`Flow::ty`] by absolute path (for signatures and the record's fields).
+    fn signature_ty(self, shape: Option<Shape>, width: usize) -> TokenStream {
+        self.ty_in(rt(), shape, width)
+    }
+
+    fn ty_in(self, rt: TokenStream, shape: Option<Shape>, width: usize) -> TokenStream {
+        let step = self.step_ty_in(rt.clone(), width);
         if self != Flow::Step && is_sequence(shape) {
             quote!(#rt::Vec<#step>)
         } else {
@@ -466,6 +476,7 @@ fn node_forward(model: &Model<'_>, index: usize, flow: Flow) -> (TokenStream, Ve
     let per_step = !streaming && is_sequence(node.input);
     let out_seq = !streaming && is_sequence(node.output);
     let ty = flow.ty(node.output, node.width());
+    let field_ty = flow.signature_ty(node.output, node.width());
     let z = binding("z", node);
     let mut bindings = Vec::new();
     let input_ref = if !streaming && is_sequence(node.input) && input == "x" {
@@ -502,7 +513,7 @@ fn node_forward(model: &Model<'_>, index: usize, flow: Flow) -> (TokenStream, Ve
             });
             bindings.push(Binding {
                 ident: xhat.clone(),
-                ty: ty.clone(),
+                ty: field_ty.clone(),
             });
             let eps = constant(eps);
             let standardized = map(quote!(nn::standardize(x_t, #eps_binding)));
@@ -542,7 +553,7 @@ fn node_forward(model: &Model<'_>, index: usize, flow: Flow) -> (TokenStream, Ve
                     )
                 }
                 _ => (
-                    cell_step_ty(cell, node.width()),
+                    cell_step_ty(quote!(nn), cell, node.width()),
                     quote!(forward_sequence),
                     quote!(hidden_outputs),
                 ),
@@ -552,7 +563,10 @@ fn node_forward(model: &Model<'_>, index: usize, flow: Flow) -> (TokenStream, Ve
                 Flow::Batch => {
                     quote!(#rt::Vec<<#cell_ty as #rt::BatchCell<T, #input_width, #width>>::BatchStep>)
                 }
-                _ => quote!(#rt::Vec<#steps_ty>),
+                _ => {
+                    let steps_ty = cell_step_ty(rt.clone(), cell, node.width());
+                    quote!(#rt::Vec<#steps_ty>)
+                }
             };
             bindings.push(Binding {
                 ident: steps.clone(),
@@ -585,7 +599,7 @@ fn node_forward(model: &Model<'_>, index: usize, flow: Flow) -> (TokenStream, Ve
     };
     bindings.push(Binding {
         ident: z.clone(),
-        ty: ty.clone(),
+        ty: field_ty.clone(),
     });
 
     if has_own_output(node) {
@@ -614,7 +628,7 @@ fn node_forward(model: &Model<'_>, index: usize, flow: Flow) -> (TokenStream, Ve
         };
         bindings.push(Binding {
             ident: h.clone(),
-            ty: ty.clone(),
+            ty: field_ty.clone(),
         });
         code.extend(quote_spanned!(name.span()=> let #h: #ty = #value;));
     }
@@ -659,7 +673,7 @@ fn expand_record(model: &Model<'_>, flow: Flow) -> Record {
     let field_defs = bindings
         .iter()
         .map(|Binding { ident, ty }| quote!(#ident: #ty,));
-    let input = flow.step_ty(model.input_width());
+    let input = flow.step_ty_in(rt.clone(), model.input_width());
     let struct_doc = docs(&format!(
         "The values of one forward pass of `{}` over {what}, one field per binding: per layer \
          its `z_` and `h_` (one value per step until the reduction), and a recurrent layer's \
