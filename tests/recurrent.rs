@@ -449,3 +449,55 @@ fn a_batch_of_unequal_steps_is_refused() {
     let net = GruClassifier::<f32>::zeros();
     net.forward_batch(&[nn_runtime::Batch::zeros(3), nn_runtime::Batch::zeros(2)]);
 }
+
+/// Truncated BPTT through the network: one chunk covering the sequence is `backward` exactly;
+/// over two chunks the state is carried (the second chunk's loss is the streamed outputs' loss
+/// and the state ends where streaming leaves it) and the gradient is cut at the boundary.
+#[test]
+fn backward_chunk_carries_the_state_and_cuts_the_gradient() {
+    let mut rng = StdRng::seed_from_u64(31);
+    let mut net = Effect::<f64>::zeros();
+    randomize(&mut net, &mut rng);
+    let x = sequence::<2>(&mut rng, 14);
+    let target = sequence::<1>(&mut rng, 14);
+
+    let mut full = Effect::<f64>::zeros();
+    let full_loss = net.backward(&x, &target, &mut full);
+    let mut state = EffectState::default();
+    let mut whole = Effect::<f64>::zeros();
+    assert_eq!(
+        net.backward_chunk(&mut state, &x, &target, &mut whole),
+        full_loss
+    );
+    for t in 0..Effect::<f64>::TENSORS.len() {
+        assert_eq!(whole.tensor(t), full.tensor(t));
+    }
+    let mut streamed = EffectState::default();
+    let outputs: Vec<SVector<f64, 1>> = x.iter().map(|x_t| net.step(&mut streamed, x_t)).collect();
+    assert_eq!(state, streamed);
+
+    let mut state = EffectState::default();
+    let mut chunked = Effect::<f64>::zeros();
+    net.backward_chunk(&mut state, &x[..6], &target[..6], &mut chunked);
+    let second = net.backward_chunk(&mut state, &x[6..], &target[6..], &mut chunked);
+    let streamed_loss = outputs[6..]
+        .iter()
+        .zip(&target[6..])
+        .map(|(y, t)| (y - t).norm_squared())
+        .sum::<f64>()
+        / 8.0;
+    assert!(
+        (second - streamed_loss).abs() < 1e-12,
+        "{second} vs {streamed_loss}"
+    );
+    assert!((state.r2.c - streamed.r2.c).abs().max() < 1e-12);
+    assert_eq!(state.steps, 14);
+    let differs = (0..Effect::<f64>::TENSORS.len()).any(|t| {
+        chunked
+            .tensor(t)
+            .iter()
+            .zip(full.tensor(t))
+            .any(|(a, b)| (a - b).abs() > 1e-9)
+    });
+    assert!(differs, "the gradient through the chunk boundary is cut");
+}

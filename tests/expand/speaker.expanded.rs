@@ -82,16 +82,17 @@ const _: () = {
         /// Bytes of the parameters: `PARAM_COUNT * size_of::<T>()`.
         pub const PARAM_BYTES: ::core::primitive::usize = 278
             * ::core::mem::size_of::<T>();
-        /// The forward pass over a sequence with every intermediate kept, written once for the forward, loss and backward methods.
+        /// The forward pass over a sequence with every intermediate kept, written once for the forward, loss and backward methods; the recurrent layers start from `initial` (zeros, or a chunk's carried state).
         fn forward_intermediates(
             &self,
             x: &[::nn_runtime::__private::SVector<T, 3>],
+            initial: &SpeakerState<T>,
         ) -> SpeakerForward<T> {
             use ::nn_runtime::__private as nn;
             nn::check_sequence(x.len());
             /// r1: gru(4)
             let mut steps_r1: nn::Vec<nn::GruStep<T, 4>> = nn::Vec::new();
-            nn::forward_sequence(&self.r1, x, &nn::SVector::zeros(), &mut steps_r1);
+            nn::forward_sequence(&self.r1, x, &initial.r1, &mut steps_r1);
             let z_r1: nn::Vec<nn::SVector<T, 4>> = nn::hidden_outputs::<
                 T,
                 ::nn_runtime::__private::Gru<T, 3, 4, 12>,
@@ -100,12 +101,7 @@ const _: () = {
             >(&steps_r1);
             /// r2: lstm(4) + r1
             let mut steps_r2: nn::Vec<nn::LstmStep<T, 4>> = nn::Vec::new();
-            nn::forward_sequence(
-                &self.r2,
-                &z_r1,
-                &nn::LstmState::default(),
-                &mut steps_r2,
-            );
+            nn::forward_sequence(&self.r2, &z_r1, &initial.r2, &mut steps_r2);
             let z_r2: nn::Vec<nn::SVector<T, 4>> = nn::hidden_outputs::<
                 T,
                 ::nn_runtime::__private::Lstm<T, 4, 4, 16>,
@@ -246,7 +242,7 @@ const _: () = {
             &self,
             x: &[::nn_runtime::__private::SVector<T, 3>],
         ) -> ::nn_runtime::__private::SVector<T, 2> {
-            self.forward_intermediates(x).z_out
+            self.forward_intermediates(x, &::core::default::Default::default()).z_out
         }
         /// The prediction: the output with the loss's link applied (softmax or sigmoid
         /// probabilities, or the raw output for `mse`).
@@ -279,8 +275,9 @@ const _: () = {
             grad: &mut Self,
         ) -> T {
             use ::nn_runtime::__private as nn;
+            let initial: &SpeakerState<T> = &::core::default::Default::default();
             let SpeakerForward { steps_r1, z_r1, steps_r2, z_last, z_out, .. } = self
-                .forward_intermediates(x);
+                .forward_intermediates(x, initial);
             let loss: T = nn::softmax_cross_entropy(&z_out, target);
             let dh_out: nn::SVector<T, 2> = nn::softmax_cross_entropy_backward(
                 &z_out,
@@ -303,7 +300,7 @@ const _: () = {
             nn::backward_sequence(
                 &self.r2,
                 &z_r1,
-                &nn::LstmState::default(),
+                &initial.r2,
                 &steps_r2,
                 &dh_r2,
                 nn::LstmState::default(),
@@ -317,13 +314,79 @@ const _: () = {
             nn::backward_sequence(
                 &self.r1,
                 x,
-                &nn::SVector::zeros(),
+                &initial.r1,
                 &steps_r1,
                 &dh_r1,
                 nn::SVector::zeros(),
                 &mut grad.r1,
                 &mut dx_r1,
             );
+            loss
+        }
+        /// Truncated backpropagation through time, one chunk of a long stream: forward
+        /// over `x` from `state` (the recurrent layers' states at the chunk's start),
+        /// backward through the chunk only (the gradient into the carried state is cut),
+        /// adds `∂L/∂θ` into `grad` and returns the chunk's loss; then `state` holds the
+        /// states at the chunk's end, ready for the next chunk. From a default state over
+        /// a whole sequence it is `backward`. A `last` or `mean` reduction sees the chunk's
+        /// steps only.
+        pub fn backward_chunk(
+            &self,
+            state: &mut SpeakerState<T>,
+            x: &[::nn_runtime::__private::SVector<T, 3>],
+            target: &::nn_runtime::__private::SVector<T, 2>,
+            grad: &mut Self,
+        ) -> T {
+            use ::nn_runtime::__private as nn;
+            let initial: &SpeakerState<T> = &state.clone();
+            let SpeakerForward { steps_r1, z_r1, steps_r2, z_last, z_out, .. } = self
+                .forward_intermediates(x, initial);
+            let loss: T = nn::softmax_cross_entropy(&z_out, target);
+            let dh_out: nn::SVector<T, 2> = nn::softmax_cross_entropy_backward(
+                &z_out,
+                target,
+            );
+            /// out: dense(2)
+            let (dz_t, x_t) = (&dh_out, &z_last);
+            nn::add_outer(&mut grad.out.weight, dz_t, x_t);
+            grad.out.bias += dz_t;
+            let dx_out: nn::SVector<T, 4> = nn::tr_matvec(&self.out.weight, dz_t);
+            let dh_last: nn::SVector<T, 4> = dx_out;
+            /// last: last
+            let dx_last: nn::Vec<nn::SVector<T, 4>> = nn::last_step_backward(
+                x.len(),
+                &dh_last,
+            );
+            let dh_r2: nn::Vec<nn::SVector<T, 4>> = dx_last;
+            /// r2: lstm(4) + r1
+            let mut dx_r2: nn::Vec<nn::SVector<T, 4>> = nn::zero_steps(x.len());
+            nn::backward_sequence(
+                &self.r2,
+                &z_r1,
+                &initial.r2,
+                &steps_r2,
+                &dh_r2,
+                nn::LstmState::default(),
+                &mut grad.r2,
+                &mut dx_r2,
+            );
+            let mut dh_r1: nn::Vec<nn::SVector<T, 4>> = dx_r2;
+            dh_r1 = nn::add_steps(&dh_r1, &dh_r2);
+            /// r1: gru(4)
+            let mut dx_r1: nn::Vec<nn::SVector<T, 3>> = nn::zero_steps(x.len());
+            nn::backward_sequence(
+                &self.r1,
+                x,
+                &initial.r1,
+                &steps_r1,
+                &dh_r1,
+                nn::SVector::zeros(),
+                &mut grad.r1,
+                &mut dx_r1,
+            );
+            state.r1 = steps_r1[x.len() - 1].h;
+            state.r2 = steps_r2[x.len() - 1].state.clone();
+            state.steps += x.len();
             loss
         }
         /// One time step for streaming: reads `x`, advances `state` (one field per

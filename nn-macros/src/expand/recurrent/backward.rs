@@ -126,10 +126,16 @@ pub(super) fn node_backward(
                 ),
                 _ => (quote!(nn::zero_steps(#steps)), quote!(backward_sequence)),
             };
+            // Per sample the pass starts from `initial` (zeros, or a carried state); the
+            // gradient reaching it is cut (`d_final` zero at the end, the return ignored).
+            let start = match flow {
+                Flow::Batch => quote!(&#zero),
+                _ => quote!(&initial.#name),
+            };
             code.extend(quote_spanned! {name.span()=>
                 let mut #dx: #in_ty = #zeros;
                 nn::#backward(
-                    &self.#name, #input_ref, &#zero, &#steps_binding, &#dz, #zero, &mut grad.#name, &mut #dx,
+                    &self.#name, #input_ref, #start, &#steps_binding, &#dz, #zero, &mut grad.#name, &mut #dx,
                 );
             });
         }
@@ -211,7 +217,13 @@ pub(super) fn sum_terms(node: &Node<'_>, terms: &[Ident], flow: Flow) -> TokenSt
 }
 
 /// The backward body: forward record, loss, then each layer from the last.
-pub(super) fn expand_backward(model: &Model<'_>, record: &Record, flow: Flow) -> TokenStream {
+/// `tail` runs after the chain rule, before `loss` is returned (a chunk's state update).
+pub(super) fn expand_backward(
+    model: &Model<'_>,
+    record: &Record,
+    flow: Flow,
+    tail: TokenStream,
+) -> TokenStream {
     let Some(last) = model.nodes.last() else {
         unreachable!("check proved the network has a layer")
     };
@@ -267,13 +279,15 @@ pub(super) fn expand_backward(model: &Model<'_>, record: &Record, flow: Flow) ->
         #loss_code
         #layers
     };
-    let read = crate::expand::backward::named_in(&chain, &record.fields);
+    let read = crate::expand::backward::named_in(&quote!(#chain #tail), &record.fields);
     let rest = (read.len() < record.fields.len()).then(|| quote!(..));
     let (name, method) = (&record.name, &record.method);
+    let initial = (flow != Flow::Batch).then(|| quote!(, initial));
     quote! {
-        let #name { #(#read,)* #rest } = self.#method(x);
+        let #name { #(#read,)* #rest } = self.#method(x #initial);
         #batch_check
         #chain
+        #tail
         loss
     }
 }

@@ -249,10 +249,16 @@ pub(super) fn node_forward(
                 ident: steps.clone(),
                 ty: steps_field_ty,
             });
-            let zero = zero_state(node, cell, flow);
+            let start = match flow {
+                Flow::Batch => {
+                    let zero = zero_state(node, cell, flow);
+                    quote!(&#zero)
+                }
+                _ => quote!(&initial.#name),
+            };
             quote_spanned! {name.span()=>
                 let mut #steps: nn::Vec<#steps_ty> = nn::Vec::new();
-                nn::#forward(&self.#name, #input_ref, &#zero, &mut #steps);
+                nn::#forward(&self.#name, #input_ref, #start, &mut #steps);
                 let #z: #ty = nn::#hidden::<T, #cell_ty, #input_width, #width>(&#steps);
             }
         }
@@ -359,8 +365,15 @@ pub(super) fn expand_record(model: &Model<'_>, flow: Flow) -> Record {
     ));
     let method_doc = docs(&format!(
         "The forward pass over {what} with every intermediate kept, written once for the \
-         forward, loss and backward methods."
+         forward, loss and backward methods{}.",
+        if flow == Flow::Batch {
+            ""
+        } else {
+            "; the recurrent layers start from `initial` (zeros, or a chunk's carried state)"
+        }
     ));
+    let state = super::state_ident(model);
+    let initial_param = (flow != Flow::Batch).then(|| quote!(, initial: &#state<T>));
     Record {
         definition: quote! {
             #struct_doc
@@ -370,7 +383,7 @@ pub(super) fn expand_record(model: &Model<'_>, flow: Flow) -> Record {
         },
         constructor: quote! {
             #method_doc
-            fn #method(&self, x: &[#input]) -> #name<T> {
+            fn #method(&self, x: &[#input] #initial_param) -> #name<T> {
                 use #rt as nn;
                 #check
                 #statements

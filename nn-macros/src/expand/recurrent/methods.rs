@@ -13,9 +13,11 @@ pub(super) fn expand_methods(model: &Model<'_>) -> TokenStream {
     let param_count = lit(params::param_count(model));
     let state = state_ident(model);
     let record = expand_record(model, Flow::Sample);
-    let backward_body = expand_backward(model, &record, Flow::Sample);
+    let backward_body = expand_backward(model, &record, Flow::Sample, TokenStream::new());
+    let chunk_body = expand_backward(model, &record, Flow::Sample, chunk_tail(model));
     let batch_record = expand_record(model, Flow::Batch);
-    let backward_batch_body = expand_backward(model, &batch_record, Flow::Batch);
+    let backward_batch_body =
+        expand_backward(model, &batch_record, Flow::Batch, TokenStream::new());
     let (batch_definition, batch_constructor) =
         (&batch_record.definition, &batch_record.constructor);
     let xb_ty = quote!([#rt::Batch<T, #input_lit>]);
@@ -117,7 +119,8 @@ pub(super) fn expand_methods(model: &Model<'_>) -> TokenStream {
 
             #forward_doc
             #vis fn forward(&self, x: &#x_ty) -> #y_ty {
-                self.forward_intermediates(x).#output_field
+                self.forward_intermediates(x, &::core::default::Default::default())
+                    .#output_field
             }
 
             /// The prediction: the output with the loss's link applied (softmax or sigmoid
@@ -138,7 +141,27 @@ pub(super) fn expand_methods(model: &Model<'_>) -> TokenStream {
             /// loss.
             #vis fn backward(&self, x: &#x_ty, target: &#target_ty, grad: &mut Self) -> T {
                 use #rt as nn;
+                let initial: &#state<T> = &::core::default::Default::default();
                 #backward_body
+            }
+
+            /// Truncated backpropagation through time, one chunk of a long stream: forward
+            /// over `x` from `state` (the recurrent layers' states at the chunk's start),
+            /// backward through the chunk only (the gradient into the carried state is cut),
+            /// adds `∂L/∂θ` into `grad` and returns the chunk's loss; then `state` holds the
+            /// states at the chunk's end, ready for the next chunk. From a default state over
+            /// a whole sequence it is `backward`. A `last` or `mean` reduction sees the chunk's
+            /// steps only.
+            #vis fn backward_chunk(
+                &self,
+                state: &mut #state<T>,
+                x: &#x_ty,
+                target: &#target_ty,
+                grad: &mut Self,
+            ) -> T {
+                use #rt as nn;
+                let initial: &#state<T> = &state.clone();
+                #chunk_body
             }
 
             /// One time step for streaming: reads `x`, advances `state` (one field per
@@ -183,6 +206,39 @@ pub(super) fn expand_methods(model: &Model<'_>) -> TokenStream {
         }
         };
     }
+}
+
+/// After a chunk: each recurrent layer's last state into `state`, the steps counted, and each
+/// `mean`'s running sum advanced (as `step` would leave them).
+/// ```text
+/// state.r1 = steps_r1[x.len() - 1].h;  state.r2 = steps_r2[x.len() - 1].state.clone();
+/// ```
+fn chunk_tail(model: &Model<'_>) -> TokenStream {
+    let mut tail = TokenStream::new();
+    for (index, node) in model.nodes.iter().enumerate() {
+        let name = &node.layer.name;
+        match node.kind {
+            NodeKind::Sequence(SequenceOp::Recurrent(cell)) => {
+                let steps = binding("steps", node);
+                tail.extend(match cell {
+                    CellKind::Lstm => quote!(state.#name = #steps[x.len() - 1].state.clone();),
+                    _ => quote!(state.#name = #steps[x.len() - 1].h;),
+                });
+            }
+            NodeKind::Sequence(SequenceOp::Reduce(Reduction::Mean)) => {
+                let sum = format_ident!("sum_{}", name);
+                let input = super::forward::value(model, super::forward::node_input(index));
+                tail.extend(quote! {
+                    for x_t in #input.iter() {
+                        ::core::ops::AddAssign::add_assign(&mut state.#sum, x_t);
+                    }
+                });
+            }
+            _ => {}
+        }
+    }
+    tail.extend(quote!(state.steps += x.len();));
+    tail
 }
 
 /// What `forward_batch` returns and `loss_batch` compares it with: `Batch<T, OUT>` (sequence
