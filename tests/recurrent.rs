@@ -501,3 +501,33 @@ fn backward_chunk_carries_the_state_and_cuts_the_gradient() {
     });
     assert!(differs, "the gradient through the chunk boundary is cut");
 }
+
+/// The default initialization is PyTorch's for recurrent tensors, `U(−1/√H, 1/√H)`, and a
+/// sequence network saves and loads through `io` with its PyTorch names, bit for bit.
+#[test]
+fn recurrent_tensors_initialize_as_pytorch_and_round_trip_through_io() {
+    let net: Box<Stacked<f32>> = nn_runtime::Init::default().seed(5).build().expect("init");
+    for (index, info) in Stacked::<f32>::TENSORS.iter().enumerate() {
+        if let TensorRole::RecurrentWeight { hidden } | TensorRole::RecurrentBias { hidden } =
+            info.role
+        {
+            let bound = 1.0 / (hidden as f32).sqrt();
+            let values = net.tensor(index);
+            assert!(values.iter().all(|v| v.abs() <= bound), "{}", info.name);
+            assert!(
+                values.iter().any(|v| v.abs() > bound / 2.0),
+                "{} spreads",
+                info.name
+            );
+        }
+    }
+    let dir = std::env::temp_dir().join(format!("nn-recurrent-io-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("stacked.safetensors");
+    nn_runtime::io::save(&*net, &path).expect("saves");
+    let loaded: Box<Stacked<f32>> = nn_runtime::io::load_boxed(&path).expect("loads");
+    for index in 0..Stacked::<f32>::TENSORS.len() {
+        assert_eq!(loaded.tensor(index), net.tensor(index));
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
