@@ -33,6 +33,7 @@ pub fn check(model: &Model<'_>, errors: &mut Errors) -> bool {
     check_loss_width(model, errors);
     check_network_name(net, errors);
     check_tensor_sizes(model, errors);
+    crate::recurrent::check(model, errors);
     before && errors.is_empty()
 }
 
@@ -145,9 +146,11 @@ fn check_widths(net: &Network, errors: &mut Errors) {
         .map(|input| ("the input".to_owned(), &input.width));
     let layers = net.layers.iter().filter_map(|layer| match &layer.kind {
         LayerKind::Dense { width, .. } => Some((format!("`{}`", shown(&layer.name)), width)),
-        LayerKind::LayerNorm { .. } | LayerKind::Dropout { .. } | LayerKind::BatchNorm { .. } => {
-            None
-        }
+        LayerKind::Recurrent { width, .. } => Some((format!("`{}`", shown(&layer.name)), width)),
+        LayerKind::LayerNorm { .. }
+        | LayerKind::Dropout { .. }
+        | LayerKind::BatchNorm { .. }
+        | LayerKind::Reduce { .. } => None,
     });
     for (what, width) in inputs.chain(layers) {
         if width.value == 0 {

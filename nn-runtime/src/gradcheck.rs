@@ -84,14 +84,41 @@ where
     compare(net, &grad, |net| net.loss_batch(x, targets))
 }
 
-fn compare<N, const IN: usize, const OUT: usize>(
+/// [`check_gradient`] for one sequence of a sequence network and its backpropagation through
+/// time ([`SequenceNetwork::backward`](crate::SequenceNetwork::backward)).
+pub fn check_sequence_gradient<N, const IN: usize, const OUT: usize>(
+    net: &mut N,
+    x: &[SVector<f64, IN>],
+    target: &N::Target,
+) -> GradientCheck
+where
+    N: crate::SequenceNetwork<f64, IN, OUT>,
+{
+    let mut grad = N::boxed_zeros();
+    net.backward(x, target, &mut grad);
+    compare(net, &grad, |net| net.loss(x, target))
+}
+
+/// [`check_sequence_gradient`] for the mean loss of a batch of equal-length sequences and
+/// [`SequenceNetwork::backward_batch`](crate::SequenceNetwork::backward_batch).
+pub fn check_sequence_gradient_batch<N, const IN: usize, const OUT: usize>(
+    net: &mut N,
+    x: &[Batch<f64, IN>],
+    target: &N::BatchTarget,
+) -> GradientCheck
+where
+    N: crate::SequenceNetwork<f64, IN, OUT>,
+{
+    let mut grad = N::boxed_zeros();
+    net.backward_batch(x, target, &mut grad);
+    compare(net, &grad, |net| net.loss_batch(x, target))
+}
+
+fn compare<N: crate::Parameters<f64>>(
     net: &mut N,
     grad: &N,
     loss: impl Fn(&N) -> f64,
-) -> GradientCheck
-where
-    N: Network<f64, IN, OUT>,
-{
+) -> GradientCheck {
     let mut report = GradientCheck {
         max_relative_error: 0.0,
         max_absolute_error: 0.0,

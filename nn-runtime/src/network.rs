@@ -32,6 +32,17 @@ pub enum TensorRole {
     RunningMean,
     /// A batch norm's running variance `[channels]`: a buffer, as [`TensorRole::RunningMean`].
     RunningVar,
+    /// A recurrent cell's `weight_ih_l0` `[G·H, in]` or `weight_hh_l0` `[G·H, H]`, with its
+    /// number of hidden units `H` (PyTorch draws them from `U(−1/√H, 1/√H)`).
+    RecurrentWeight {
+        /// The cell's hidden units `H`.
+        hidden: usize,
+    },
+    /// A recurrent cell's `bias_ih_l0` or `bias_hh_l0` `[G·H]` (PyTorch: `U(−1/√H, 1/√H)`).
+    RecurrentBias {
+        /// The cell's hidden units `H`.
+        hidden: usize,
+    },
 }
 
 impl TensorRole {
@@ -119,6 +130,17 @@ pub enum LayerKind {
         eps: f64,
         /// The weight of a batch in the running estimates (`0.1` unless declared).
         momentum: f64,
+    },
+    /// A recurrent cell run over a sequence (PyTorch's `nn.RNN`, `nn.GRU`, `nn.LSTM`, one
+    /// layer); its input and output are sequences.
+    Recurrent {
+        /// Which cell.
+        cell: crate::recurrent::CellKind,
+    },
+    /// A sequence reduced to one vector (`last` or `mean`).
+    Reduce {
+        /// How.
+        reduction: crate::recurrent::Reduction,
     },
 }
 

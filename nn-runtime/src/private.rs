@@ -2,6 +2,7 @@
 //! without notice. Only `pub use` lines: every item lives beside its topic.
 
 pub use crate::__impl_zeroable as impl_zeroable;
+pub use crate::__require_alloc as require_alloc;
 pub use crate::__with_alloc as with_alloc;
 pub use crate::activation::*;
 pub use crate::dual::WithScalar;
@@ -20,6 +21,8 @@ pub use crate::mode::{
     batch_mean, batch_normalize, batch_normalize_backward, batch_variance, dropout_mask,
 };
 pub use crate::network::{check_batch_columns, tensor_index_out_of_range};
+#[cfg(feature = "alloc")]
+pub use crate::recurrent::private::*;
 pub use crate::{
     ActivationKind, Dense, LayerNorm, Linear, LossKind, Network, Parameters, Real, TensorInfo,
     TensorRole, Zeroable,

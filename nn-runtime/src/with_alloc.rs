@@ -24,3 +24,28 @@ macro_rules! __with_alloc {
 macro_rules! __with_alloc {
     ($($tokens:tt)*) => {};
 }
+
+/// Expands to its items when nn-runtime has the `alloc` feature, and to a compile error with
+/// the given message without it: for what cannot exist at all without the heap.
+///
+/// `network!` wraps a sequence network in it (its sequences are `Vec`s of steps; per-step
+/// streaming alone without an allocator is not generated yet).
+#[cfg(feature = "alloc")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __require_alloc {
+    ($message:literal, $($tokens:tt)*) => {
+        $($tokens)*
+    };
+}
+
+/// Expands to its items when nn-runtime has the `alloc` feature, and to a compile error with
+/// the given message without it (here: without it).
+#[cfg(not(feature = "alloc"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __require_alloc {
+    ($message:literal, $($tokens:tt)*) => {
+        ::core::compile_error!($message);
+    };
+}

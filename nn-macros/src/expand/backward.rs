@@ -85,7 +85,7 @@ pub fn expand_backward(model: &Model<'_>, mode: Mode, sink: Sink, record: &Recor
 }
 
 /// The `fields` that `code` names, in the fields' order.
-fn named_in(code: &TokenStream, fields: &[Ident]) -> Vec<Ident> {
+pub(super) fn named_in(code: &TokenStream, fields: &[Ident]) -> Vec<Ident> {
     fn collect(code: &TokenStream, found: &mut HashSet<String>) {
         for tree in code.clone() {
             match tree {
@@ -332,6 +332,7 @@ fn layer_backward(
             }
             code.extend(mode::batch_norm_update(node));
         }
+        NodeKind::Sequence(_) => unreachable!("sequence networks expand in `expand::recurrent`"),
     }
     code.extend(residual_backward(model, node, mode, sink, gradients));
     super::layer_comment(node, code)

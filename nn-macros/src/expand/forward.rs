@@ -236,6 +236,7 @@ fn layer_forward(
             let code = block.code;
             quote!(#code #eps_check)
         }
+        NodeKind::Sequence(_) => unreachable!("sequence networks expand in `expand::recurrent`"),
     };
     bindings.push(vector(z.clone()));
 

@@ -9,6 +9,7 @@ mod inference;
 mod input;
 mod mode;
 mod params;
+mod recurrent;
 
 use proc_macro2::{Literal, TokenStream, TokenTree};
 use quote::{format_ident, quote};
@@ -23,6 +24,9 @@ use crate::syntax::{ActivationKind, LossKind, keyword, shown};
 /// The whole expansion of a checked network. The struct's `#[cfg]`s are repeated on every
 /// other item, so that a configured-out network takes its impls with it.
 pub fn expand(model: &Model<'_>) -> TokenStream {
+    if crate::recurrent::is_sequence_model(model) {
+        return recurrent::expand(model);
+    }
     let definition = params::expand_struct(model);
     let cfgs = cfgs(&model.net.attrs);
     // A network without a loss is inference-only: no training methods, no `Network` impl.
@@ -233,7 +237,11 @@ fn constant(value: f64) -> TokenStream {
 
 /// The normalized declaration, recorded as `ARCHITECTURE`.
 fn architecture(model: &Model<'_>) -> String {
-    let mut entries = vec![format!("{}: {}", keyword::INPUT, model.input_width())];
+    let input = match model.input {
+        Some(crate::model::Shape::Sequence(features)) => format!("seq({features})"),
+        _ => model.input_width().to_string(),
+    };
+    let mut entries = vec![format!("{}: {input}", keyword::INPUT)];
     entries.extend(
         model
             .nodes

@@ -15,7 +15,7 @@ struct Tensor {
     /// `self.h1.weight`, as a path below `self`.
     path: TokenStream,
     shape: Vec<usize>,
-    role: &'static str,
+    role: String,
     activation: ActivationKind,
     layer: String,
 }
@@ -57,7 +57,7 @@ fn tensors(model: &Model<'_>) -> Vec<Tensor> {
 pub fn param_count(model: &Model<'_>) -> usize {
     tensors(model)
         .iter()
-        .filter(|t| !matches!(t.role, "RunningMean" | "RunningVar"))
+        .filter(|t| !matches!(t.role.as_str(), "RunningMean" | "RunningVar"))
         .map(|t| t.shape.iter().product::<usize>())
         .sum()
 }
@@ -91,6 +91,9 @@ fn fields(model: &Model<'_>) -> TokenStream {
                 node.width()
             ),
             NodeKind::Dropout { .. } => String::new(),
+            NodeKind::Sequence(_) => {
+                unreachable!("sequence networks expand in `expand::recurrent`")
+            }
         };
         let doc = super::docs(&format!(
             "Layer `{}`: `{}`; {shapes}.",
@@ -159,7 +162,12 @@ pub fn expand_parameters(model: &Model<'_>) -> TokenStream {
     let tensors = tensors(model);
     let count = lit(tensors.len());
     let infos = tensors.iter().map(|t| {
-        let (tensor_name, layer, role) = (&t.name, &t.layer, quote::format_ident!("{}", t.role));
+        // `Weight`, or a variant with data: `RecurrentWeight { hidden: 32 }`.
+        let role: TokenStream = t
+            .role
+            .parse()
+            .expect("a role is a variant written by `model`");
+        let (tensor_name, layer) = (&t.name, &t.layer);
         let shape = t.shape.iter().map(|&d| lit(d));
         let activation = activation_kind(t.activation);
         quote! {
@@ -229,6 +237,7 @@ fn layer_infos(model: &Model<'_>) -> Vec<TokenStream> {
                     let momentum = proc_macro2::Literal::f64_suffixed(momentum);
                     quote!(BatchNorm { eps: #eps, momentum: #momentum })
                 }
+                NodeKind::Sequence(op) => super::recurrent::layer_kind(op),
             };
             let (input, width) = (lit(node.in_width()), lit(node.width()));
             let activation = activation_kind(node.layer.activation.kind);
@@ -301,6 +310,7 @@ fn layer_type(node: &Node<'_>) -> Option<TokenStream> {
         NodeKind::LayerNorm { .. } => quote!(#rt::LayerNorm<T, #width>),
         NodeKind::BatchNorm { .. } => quote!(#rt::BatchNorm<T, #width>),
         NodeKind::Dropout { .. } => return None,
+        NodeKind::Sequence(_) => unreachable!("sequence networks expand in `expand::recurrent`"),
     })
 }
 

@@ -36,12 +36,18 @@ fn pretty(tokens: TokenStream) -> String {
     for item in &mut file.items {
         hide_with_alloc_bodies(item, &mut bodies);
     }
+    splice(&prettyplease::unparse(&file), &bodies)
+}
+
+/// Puts each hidden body back in place of its mark, indented as the mark (bodies may hold
+/// marks of their own).
+fn splice(text: &str, bodies: &[(String, String)]) -> String {
     let mut out = String::new();
-    for line in prettyplease::unparse(&file).lines() {
-        match bodies.iter().position(|(mark, _)| line.trim() == mark) {
-            Some(index) => {
+    for line in text.lines() {
+        match bodies.iter().find(|(mark, _)| line.trim() == mark) {
+            Some((_, body)) => {
                 let indent = &line[..line.len() - line.trim_start().len()];
-                for body_line in bodies[index].1.lines() {
+                for body_line in splice(body, bodies).lines() {
                     if !body_line.is_empty() {
                         out.push_str(indent);
                     }
@@ -89,19 +95,34 @@ fn hide_with_alloc_bodies(item: &mut syn::Item, bodies: &mut Vec<(String, String
 }
 
 fn hide_with_alloc_body(mac: &mut syn::Macro, bodies: &mut Vec<(String, String)>) {
-    if mac
-        .path
-        .segments
-        .last()
-        .is_none_or(|s| s.ident != "with_alloc")
-    {
+    let Some(name) = mac.path.segments.last().map(|s| s.ident.to_string()) else {
         return;
+    };
+    // `require_alloc! { "message", items }` (a sequence network): the message, then the items.
+    let (message, tokens) = match name.as_str() {
+        "with_alloc" => (None, mac.tokens.clone()),
+        "require_alloc" => {
+            let parser = |input: syn::parse::ParseStream| {
+                let message: syn::LitStr = input.parse()?;
+                input.parse::<syn::Token![,]>()?;
+                Ok((message, input.parse::<proc_macro2::TokenStream>()?))
+            };
+            let (message, tokens) = syn::parse::Parser::parse2(parser, mac.tokens.clone())
+                .expect("require_alloc! holds a message and items");
+            (Some(message), tokens)
+        }
+        _ => return,
+    };
+    let mut items: syn::File = syn::parse2(tokens).expect("the macro holds items");
+    for item in &mut items.items {
+        hide_with_alloc_bodies(item, bodies);
     }
-    let items: syn::File = syn::parse2(mac.tokens.clone()).expect("with_alloc! holds items");
     let mark = format!("__with_alloc_body_{}", bodies.len());
     let ident = proc_macro2::Ident::new(&mark, proc_macro2::Span::call_site());
     mac.tokens = quote::quote!(#ident);
-    bodies.push((mark, prettyplease::unparse(&items)));
+    let mut body = message.map_or_else(String::new, |m| format!("{:?},\n", m.value()));
+    body.push_str(&prettyplease::unparse(&items));
+    bodies.push((mark, body));
 }
 
 /// `tests/expand/<net>.rs` expands to `tests/expand/<net>.expanded.rs`. With
