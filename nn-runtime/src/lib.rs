@@ -8,6 +8,7 @@ extern crate alloc;
 extern crate self as nn_runtime;
 
 pub mod activation;
+pub mod conv;
 #[cfg(feature = "std")]
 pub mod data;
 mod embed;

@@ -3,6 +3,7 @@
 
 pub use crate::__impl_zeroable as impl_zeroable;
 pub use crate::activation::*;
+pub use crate::conv::*;
 pub use crate::embed::{EmbedSource, EmbeddedTensor};
 pub use crate::layer::{add_column_sums, dense_batch, standardize, standardize_backward};
 pub use crate::linalg::{

@@ -35,6 +35,7 @@ mod simd;
 use nalgebra::{Const, Dyn, OMatrix};
 
 pub use batch::{PARALLEL_MIN_MACS, add_mul_tr, matmul, tr_matmul};
+pub(crate) use batch::{View, gemm};
 pub use sample::{add_outer, descend, descend_outer, matvec, tr_matvec, tr_matvec_descend};
 
 /// A minibatch of `N`-wide vectors, one sample per column: `OMatrix<T, Const<N>, Dyn>`.
