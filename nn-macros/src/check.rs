@@ -33,6 +33,11 @@ pub fn check(model: &Model<'_>, errors: &mut Errors) -> bool {
     check_loss_width(model, errors);
     check_network_name(net, errors);
     check_tensor_sizes(model, errors);
+    crate::conv::check_spatial_input(model, errors);
+    crate::conv::check_spatial_window(model, errors);
+    crate::conv::check_spatial_residual(model, errors);
+    crate::conv::check_layer_norm_input(model, errors);
+    crate::conv::check_has_parameters(model, errors);
     before && errors.is_empty()
 }
 
@@ -155,7 +160,7 @@ fn check_widths(net: &Network, errors: &mut Errors) {
         .map(|input| ("the input".to_owned(), &input.width));
     let layers = net.layers.iter().filter_map(|layer| match &layer.kind {
         LayerKind::Dense { width, .. } => Some((format!("`{}`", shown(&layer.name)), width)),
-        LayerKind::LayerNorm { .. } => None,
+        LayerKind::LayerNorm { .. } | LayerKind::Spatial(_) => None,
     });
     for (what, width) in inputs.chain(layers) {
         if width.value == 0 {

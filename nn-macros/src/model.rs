@@ -14,6 +14,14 @@ use crate::syntax::{EntryKind, Layer, LayerKind, LossKind, Network, keyword, sho
 pub enum Shape {
     /// A vector of this many features.
     Vector(usize),
+    /// A 1-D feature map `[C, L]` (PyTorch's channels first), carried flattened.
+    Signal { channels: usize, length: usize },
+    /// A 2-D feature map `[C, H, W]`, carried flattened in C×H×W order.
+    Image {
+        channels: usize,
+        height: usize,
+        width: usize,
+    },
 }
 
 impl Shape {
@@ -21,6 +29,12 @@ impl Shape {
     pub fn len(self) -> usize {
         match self {
             Shape::Vector(width) => width,
+            Shape::Signal { channels, length } => channels.saturating_mul(length),
+            Shape::Image {
+                channels,
+                height,
+                width,
+            } => channels.saturating_mul(height).saturating_mul(width),
         }
     }
 }
@@ -53,6 +67,8 @@ pub enum NodeKind {
     Dense { bias: bool },
     /// `z = γ ⊙ (x − μ)/√(σ² + eps) + β` over the features, shape unchanged.
     LayerNorm { eps: f64 },
+    /// A convolution or a pooling over a feature map (see `crate::conv`).
+    Spatial(crate::conv::SpatialNode),
 }
 
 /// Where a residual reads from.
@@ -77,7 +93,11 @@ pub fn build(net: &Network) -> Model<'_> {
     let input = net
         .inputs
         .first()
-        .map(|input| Shape::Vector(input.width.value));
+        .map(|input| match input.dims.as_slice() {
+            [] => Some(Shape::Vector(input.width.value)),
+            dims => crate::conv::input_shape(dims),
+        })
+        .and_then(|shape| shape);
     let mut nodes: Vec<Node<'_>> = Vec::new();
     let mut layers = net.layers.iter();
     let mut previous = input;
@@ -97,6 +117,7 @@ pub fn build(net: &Network) -> Model<'_> {
         let kind = match &layer.kind {
             LayerKind::Dense { bias, .. } => NodeKind::Dense { bias: *bias },
             LayerKind::LayerNorm { eps, .. } => NodeKind::LayerNorm { eps: *eps },
+            LayerKind::Spatial(layer) => NodeKind::Spatial(layer.node()),
         };
         let output = output_shape(layer, previous);
         let residual = layer.residual.as_ref().map(|syntax| {
@@ -130,6 +151,7 @@ fn output_shape(layer: &Layer, input: Option<Shape>) -> Option<Shape> {
     match &layer.kind {
         LayerKind::Dense { width, .. } => Some(Shape::Vector(width.value)),
         LayerKind::LayerNorm { .. } => input,
+        LayerKind::Spatial(spatial) => crate::conv::output_shape(spatial.node(), input),
     }
 }
 
@@ -186,10 +208,13 @@ impl Node<'_> {
                 tensor("weight", vec![output], "NormGain"),
                 tensor("bias", vec![output], "NormShift"),
             ],
+            NodeKind::Spatial(spatial) => crate::conv::tensors(spatial, self.input?),
         };
         if let Some(residual) = self.residual.as_ref().filter(|r| r.project) {
             let source = residual.shape?.len();
-            tensors.push(tensor("proj.weight", vec![output, source], "Projection"));
+            let shape = crate::conv::projection_shape(self.output?, residual.shape?)
+                .unwrap_or(vec![output, source]);
+            tensors.push(tensor("proj.weight", shape, "Projection"));
         }
         Some(tensors)
     }

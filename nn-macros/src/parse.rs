@@ -228,9 +228,22 @@ fn parse_entry_items(input: ParseStream, network: &mut Network) -> syn::Result<E
             format!("`{key}` takes no attributes"),
         ));
     }
+    if key == keyword::INPUT && input.peek(syn::token::Bracket) {
+        let dims = crate::conv::parse_input_dims(input)?;
+        let width = Width {
+            value: dims.iter().map(|d| d.value).product(),
+            lit: dims[0].lit.clone(),
+        };
+        network.inputs.push(Input { key, width, dims });
+        return Ok(EntryKind::Input);
+    }
     if key == keyword::INPUT {
         let width = parse_width(input, "the input width")?;
-        network.inputs.push(Input { key, width });
+        network.inputs.push(Input {
+            key,
+            width,
+            dims: Vec::new(),
+        });
         return Ok(EntryKind::Input);
     }
     if key == keyword::LOSS {
@@ -247,7 +260,7 @@ fn parse_entry_items(input: ParseStream, network: &mut Network) -> syn::Result<E
 /// the expansion makes (parameters, bytes, intermediates) far from overflowing `usize`.
 const MAX_WIDTH: usize = 1 << 24;
 
-fn parse_width(input: ParseStream, what: &str) -> syn::Result<Width> {
+pub(crate) fn parse_width(input: ParseStream, what: &str) -> syn::Result<Width> {
     if input.is_empty() {
         return Err(input.error(format!("expected {what}, an integer such as `64`")));
     }
@@ -444,6 +457,8 @@ fn parse_layer(input: ParseStream, attrs: Vec<Attribute>, name: Ident) -> syn::R
             keyword: keyword_ident,
             eps: eps.unwrap_or(DEFAULT_LAYER_NORM_EPS),
         }
+    } else if let Some(kind) = crate::conv::parse_layer(&keyword_ident, input, &mut activation)? {
+        kind
     } else {
         return Err(syn::Error::new(
             keyword_ident.span(),
@@ -460,6 +475,7 @@ fn parse_layer(input: ParseStream, attrs: Vec<Attribute>, name: Ident) -> syn::R
             LayerKind::Dense { keyword, .. } | LayerKind::LayerNorm { keyword, .. } => {
                 keyword.span()
             }
+            LayerKind::Spatial(layer) => crate::conv::activation_span(layer),
         },
     });
     let residual = parse_residual(input)?;
@@ -472,7 +488,10 @@ fn parse_layer(input: ParseStream, attrs: Vec<Attribute>, name: Ident) -> syn::R
     })
 }
 
-fn set_activation(slot: &mut Option<Activation>, activation: Activation) -> syn::Result<()> {
+pub(crate) fn set_activation(
+    slot: &mut Option<Activation>,
+    activation: Activation,
+) -> syn::Result<()> {
     match slot {
         Some(first) => Err(syn::Error::new(
             activation.span,
@@ -489,7 +508,7 @@ fn set_activation(slot: &mut Option<Activation>, activation: Activation) -> syn:
     }
 }
 
-fn parse_activation(input: ParseStream) -> syn::Result<Activation> {
+pub(crate) fn parse_activation(input: ParseStream) -> syn::Result<Activation> {
     let expected = || keyword::list(keyword::ACTIVATIONS.iter().map(|(name, _)| *name));
     let ident: Ident = input.parse().map_err(|e| {
         syn::Error::new(

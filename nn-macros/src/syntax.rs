@@ -40,7 +40,11 @@ pub enum EntryKind {
 
 pub struct Input {
     pub key: Ident,
+    /// The width of a vector input; for a feature map (`[C, L]`, `[C, H, W]`), the number of
+    /// scalars, at its first dimension's token.
     pub width: Width,
+    /// The dimensions of a feature map input, channels first; empty for a vector.
+    pub dims: Vec<Width>,
 }
 
 /// A width as written (`64`), with its value.
@@ -67,6 +71,8 @@ pub enum LayerKind {
     },
     /// `layer_norm` or `layer_norm(activation?, eps = float?)`; the width is its input's.
     LayerNorm { keyword: Ident, eps: f64 },
+    /// `conv1d`, `conv2d`, `max_pool`, `avg_pool` or `global_avg_pool` (see `crate::conv`).
+    Spatial(Box<crate::conv::SpatialLayer>),
 }
 
 /// PyTorch's default `nn.LayerNorm` epsilon.
@@ -137,7 +143,15 @@ pub mod keyword {
     pub const PROJECT: &str = "project";
     pub const BIAS: &str = "bias";
     pub const EPS: &str = "eps";
-    pub const LAYER_KINDS: &[&str] = &[DENSE, LAYER_NORM];
+    pub const LAYER_KINDS: &[&str] = &[
+        DENSE,
+        LAYER_NORM,
+        crate::conv::CONV1D,
+        crate::conv::CONV2D,
+        crate::conv::MAX_POOL,
+        crate::conv::AVG_POOL,
+        crate::conv::GLOBAL_AVG_POOL,
+    ];
 
     /// Activations without arguments. `leaky_relu` and `gelu` also take one (see parse).
     pub const ACTIVATIONS: &[(&str, ActivationKind)] = &[
@@ -226,6 +240,7 @@ impl Layer {
                     format!("{}({})", keyword::LAYER_NORM, args.join(", "))
                 }
             }
+            LayerKind::Spatial(layer) => layer.declared(activation),
         };
         if let Some(residual) = &self.residual {
             match residual.project {

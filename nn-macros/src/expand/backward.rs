@@ -142,6 +142,9 @@ impl<'m, 'a> Gradients<'m, 'a> {
         let Source::Layer(index) = target else {
             return TokenStream::new();
         };
+        if !crate::conv::needs_gradient(self.model, index) {
+            return TokenStream::new(); // a pool on the input: nothing before it learns
+        }
         let node = &self.model.nodes[index];
         let dh = binding("dh", node);
         let total = self.remaining[index];
@@ -182,6 +185,9 @@ fn layer_backward(
     gradients: &mut Gradients<'_, '_>,
 ) -> TokenStream {
     let node = &model.nodes[index];
+    if !crate::conv::needs_gradient(model, index) {
+        return TokenStream::new();
+    }
     let name = &node.layer.name;
     let ty = mode.ty(node.width());
     let (dh, dz, z) = (binding("dh", node), binding("dz", node), binding("z", node));
@@ -265,6 +271,14 @@ fn layer_backward(
             }
             code.extend(last);
         }
+        NodeKind::Spatial(kind) => {
+            let step = super::conv::backward(node, kind, mode, sink, &dz, &input_ref);
+            code.extend(step.before);
+            if input != Source::Input {
+                code.extend(gradients.contribute(input, Term::Owned(step.back)));
+            }
+            code.extend(step.after);
+        }
     }
     code.extend(residual_backward(model, node, mode, sink, gradients));
     super::layer_comment(node, code)
@@ -288,6 +302,12 @@ fn residual_backward(
     }
     let proj = proj_field(node);
     let source = output_ref(model, residual.source());
+    if let Some(step) = super::conv::projection_backward(node, mode, sink, &dh, &source) {
+        let mut code = step.before;
+        code.extend(gradients.contribute(residual.source(), Term::Owned(step.back)));
+        code.extend(step.after);
+        return code;
+    }
     if sink == Sink::Descend {
         return weight_descend(
             quote!(self.#proj.weight),

@@ -47,8 +47,11 @@ pub fn expand_embedded(model: &Model<'_>) -> TokenStream {
             NodeKind::LayerNorm { .. } => quote_spanned! {field.span()=>
                 #field: ::nn_runtime::__private::LayerNorm::embedded(&source, #weight, #bias),
             },
+            NodeKind::Spatial(_) => super::conv::embedded_field(node),
         });
-        if node.residual.as_ref().is_some_and(|r| r.project) {
+        if let Some(projection) = super::conv::embedded_projection(node) {
+            fields.extend(projection);
+        } else if node.residual.as_ref().is_some_and(|r| r.project) {
             let proj = proj_field(node);
             let weight = format!("{layer}.proj.weight");
             fields.extend(quote_spanned! {field.span()=>

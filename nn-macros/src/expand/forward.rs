@@ -172,6 +172,10 @@ fn layer_forward(model: &Model<'_>, index: usize, mode: Mode) -> (TokenStream, V
                 let #z: #ty = self.#name.scale_shift(&#xhat);
             }
         }
+        NodeKind::Spatial(kind) => {
+            let value = super::conv::forward(node, kind, mode, &input);
+            quote_spanned!(name.span()=> let #z: #ty = #value;)
+        }
     };
     bindings.push(vector(z.clone()));
 
@@ -232,6 +236,9 @@ fn residual_term(model: &Model<'_>, node: &Node<'_>, mode: Mode) -> Option<Token
     let source = output_ref(model, residual.source());
     if !residual.project {
         return Some(source);
+    }
+    if let Some(projected) = super::conv::projection_forward(node, mode, &source) {
+        return Some(projected);
     }
     let proj = proj_field(node);
     Some(match mode {

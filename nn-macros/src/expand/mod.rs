@@ -2,6 +2,7 @@
 //! backward code for a sample and for a batch, all generated from the same [`Model`].
 
 mod backward;
+mod conv;
 mod embedded;
 mod forward;
 mod params;
@@ -201,7 +202,8 @@ fn constant(value: f64) -> TokenStream {
 
 /// The normalized declaration, recorded as `ARCHITECTURE`.
 fn architecture(model: &Model<'_>) -> String {
-    let mut entries = vec![format!("{}: {}", keyword::INPUT, model.input_width())];
+    let input = crate::conv::declared_shape(model.input.expect("checked"));
+    let mut entries = vec![format!("{}: {}", keyword::INPUT, input)];
     entries.extend(
         model
             .nodes
@@ -295,6 +297,7 @@ fn expand_methods(model: &Model<'_>) -> TokenStream {
         backward_sample.scalars
     ));
     let labels = expand_label_methods(model, &x_ty, &xb_ty);
+    let windows = conv::expand_windows(model);
     // In a `const _` block, so that the records' names stay out of the caller's namespace.
     quote! {
         const _: () = {
@@ -316,6 +319,7 @@ fn expand_methods(model: &Model<'_>) -> TokenStream {
             #forward_bytes_doc
             #vis const FORWARD_BYTES: ::core::primitive::usize =
                 #forward_scalars * ::core::mem::size_of::<T>();
+            #windows
             #backward_bytes_doc
             #vis const BACKWARD_BYTES: ::core::primitive::usize =
                 #backward_scalars * ::core::mem::size_of::<T>();

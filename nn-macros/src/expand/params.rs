@@ -84,20 +84,25 @@ fn fields(model: &Model<'_>) -> TokenStream {
                 node.in_width()
             ),
             NodeKind::LayerNorm { .. } => format!("gain and shift `[{}]`", node.width()),
+            NodeKind::Spatial(_) => super::conv::field_doc(node),
         };
         let doc = super::docs(&format!(
             "Layer `{}`: `{}`; {shapes}.",
             shown(name),
             layer.declared()
         ));
-        fields.extend(quote_spanned! {name.span()=>
-            #(#docs)*
-            #doc
-            #vis #name: #ty,
-        });
+        if !crate::conv::is_parameterless(node) {
+            fields.extend(quote_spanned! {name.span()=>
+                #(#docs)*
+                #doc
+                #vis #name: #ty,
+            });
+        }
         if let Some(residual) = node.residual.as_ref().filter(|r| r.project) {
             let proj = proj_field(node);
             let (source, width) = (lit(residual.width()), lit(node.width()));
+            let proj_ty = super::conv::projection_type(node)
+                .unwrap_or_else(|| quote!(#rt::Linear<T, #source, #width>));
             let shown = shown(name);
             let doc = super::docs(&format!(
                 "Projection of `{shown}`'s residual (`{shown}.proj.weight`): `[{}, {}]` = `[out, source width]`.",
@@ -106,7 +111,7 @@ fn fields(model: &Model<'_>) -> TokenStream {
             ));
             fields.extend(quote_spanned! {name.span()=>
                 #doc
-                #vis #proj: #rt::Linear<T, #source, #width>,
+                #vis #proj: #proj_ty,
             });
         }
     }
@@ -206,6 +211,7 @@ fn layer_infos(model: &Model<'_>) -> Vec<TokenStream> {
                     let eps = proc_macro2::Literal::f64_suffixed(eps);
                     quote!(LayerNorm { eps: #eps })
                 }
+                NodeKind::Spatial(kind) => super::conv::layer_kind(node, kind),
             };
             let (input, width) = (lit(node.in_width()), lit(node.width()));
             let activation = activation_kind(node.layer.activation.kind);
@@ -259,10 +265,14 @@ pub fn expand_zeroable(model: &Model<'_>) -> TokenStream {
 fn field_types(model: &Model<'_>) -> Vec<(syn::Ident, TokenStream)> {
     let mut fields = Vec::new();
     for node in &model.nodes {
-        fields.push((node.layer.name.clone(), layer_type(node)));
+        if !crate::conv::is_parameterless(node) {
+            fields.push((node.layer.name.clone(), layer_type(node)));
+        }
         if let Some(residual) = node.residual.as_ref().filter(|r| r.project) {
             let (rt, source, width) = (rt(), lit(residual.width()), lit(node.width()));
-            fields.push((proj_field(node), quote!(#rt::Linear<T, #source, #width>)));
+            let proj_ty = super::conv::projection_type(node)
+                .unwrap_or_else(|| quote!(#rt::Linear<T, #source, #width>));
+            fields.push((proj_field(node), proj_ty));
         }
     }
     fields
@@ -276,6 +286,7 @@ fn layer_type(node: &Node<'_>) -> TokenStream {
         NodeKind::Dense { bias: true } => quote!(#rt::Dense<T, #input, #width>),
         NodeKind::Dense { bias: false } => quote!(#rt::Linear<T, #input, #width>),
         NodeKind::LayerNorm { .. } => quote!(#rt::LayerNorm<T, #width>),
+        NodeKind::Spatial(kind) => super::conv::layer_type(node, kind),
     }
 }
 
