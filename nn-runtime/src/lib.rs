@@ -67,12 +67,19 @@ pub use nalgebra;
 ///
 /// ```text
 /// network  := attr* vis 'struct' NAME '{' entry (',' entry)* ','? '}'
-/// entry    := 'input' ':' WIDTH                 first entry: the input width
+/// entry    := 'input' ':' (WIDTH | SHAPE)       first entry: the input width or shape
 ///           | doc* LAYER ':' layer residual?    a layer; LAYER becomes a field name
 ///           | 'loss' ':' LOSS                   last entry
 /// WIDTH    := an integer literal, 1 to 2^24
+/// SHAPE    := '[' C ',' L ']' | '[' C ',' H ',' W ']'   channels first, as PyTorch
 /// layer    := 'dense' '(' WIDTH (',' activation)? (',' 'bias' '=' BOOL)? ')'
 ///           | 'layer_norm' ( '(' activation? (',' 'eps' '=' FLOAT)? ')' )?
+///           | ('conv1d' | 'conv2d') '(' CHANNELS (',' conv_arg)* ')'
+///           | ('max_pool' | 'avg_pool') '(' SIZE (',' 'stride' '=' SIZE)? ')'
+///           | 'global_avg_pool'
+/// conv_arg := 'kernel' '=' SIZE | 'stride' '=' SIZE | 'padding' '=' (SIZE | 'same')
+///           | 'dilation' '=' SIZE | 'bias' '=' BOOL | activation
+/// SIZE     := INT | '(' INT ',' INT ')'         (height, width): conv2d and 2-D pools only
 /// residual := '+' SOURCE                        h = σ(z) + h_SOURCE   (same width)
 ///           | '+' 'project' '(' SOURCE ')'      h = σ(z) + P h_SOURCE (P learned)
 /// SOURCE   := 'input' | an earlier LAYER
@@ -84,9 +91,12 @@ pub use nalgebra;
 /// `dense(n, σ)` is `z = W h + b`, `h' = σ(z)` with `W` `[n, in]` (PyTorch's `nn.Linear`);
 /// `layer_norm` is PyTorch's `nn.LayerNorm` over the features (`eps = 1e-5` unless given). A
 /// residual is added after the activation. Losses are means over the batch; the cross-entropy
-/// losses take logits (the last layer has no activation). Every shape mistake is a compile
-/// error at the offending token. The [crate documentation](crate) ("The declaration", "What is
-/// generated") has the details.
+/// losses take logits (the last layer has no activation). `conv1d`/`conv2d` are PyTorch's
+/// `nn.Conv1d`/`nn.Conv2d` (weight `[out, in, k]` / `[out, in, kh, kw]`, zero padding, `same`
+/// with stride 1); pools default their stride to the kernel; a feature map flows into a dense
+/// layer flattened in C×H×W order ([`conv`] has the layout). Every shape mistake is a compile
+/// error at the offending token. The [crate documentation](crate) ("The declaration",
+/// "Convolutional networks", "What is generated") has the details.
 ///
 /// # Examples
 ///

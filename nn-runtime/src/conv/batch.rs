@@ -1,7 +1,6 @@
 //! A batch: the input patches of a chunk of samples gathered into one matrix (im2col), then
 //! one GEMM per chunk and product.
 
-use alloc::vec;
 use alloc::vec::Vec;
 
 use nalgebra::{SMatrix, SVector};
@@ -10,10 +9,10 @@ use super::Window;
 use crate::Real;
 use crate::linalg::{Batch, View, gemm};
 
-/// The most scalars one chunk's patch matrix holds (16 MiB of `f32`): a batch is cut into
-/// chunks of samples so that the patches of a wide layer never take the whole batch's
-/// `positions · fan-in · columns`.
-const CHUNK_SCALARS: usize = 1 << 22;
+/// The most scalars one chunk's patch matrix holds (1 MiB of `f32`): a batch is cut into
+/// chunks of samples so that the patches stay in the cache between being written and being
+/// packed by the GEMM (and never take the whole batch's `positions · fan-in · columns`).
+const CHUNK_SCALARS: usize = 1 << 18;
 
 /// Samples per chunk for `window`: as many as fit in [`CHUNK_SCALARS`], at least one.
 fn chunk_len(window: &Window) -> usize {
@@ -23,24 +22,34 @@ fn chunk_len(window: &Window) -> usize {
 /// The patches of the samples `columns` of `x` (one sample per column, `[C, H, W]` each): the
 /// column-major `[samples · positions, C · kh · kw]` matrix whose row `s·positions + p` holds the
 /// inputs output position `p` of sample `s` reads (zeros for padding).
-fn patches<T: Real>(x: &[T], columns: core::ops::Range<usize>, window: &Window) -> Vec<T> {
+fn patches<T: Real>(
+    patches: &mut Vec<T>,
+    x: &[T],
+    columns: core::ops::Range<usize>,
+    window: &Window,
+) {
     let (len, plane) = (window.input_len(), window.positions());
     let kernel = window.kernel[0] * window.kernel[1];
     let rows = columns.len() * plane;
     let step = window.stride[1];
-    let mut patches = vec![T::zero(); rows * window.taps()];
+    patches.clear();
+    patches.resize(rows * window.taps(), T::zero());
     for (s, column) in columns.enumerate() {
         let x = &x[column * len..(column + 1) * len];
         for ci in 0..window.channels {
             window.rows(ci, |tap, x_at, z_at, n| {
                 let at = (ci * kernel + tap) * rows + s * plane + z_at;
-                for (j, p) in patches[at..at + n].iter_mut().enumerate() {
-                    *p = x[x_at + j * step];
+                let to = &mut patches[at..at + n];
+                if step == 1 {
+                    to.copy_from_slice(&x[x_at..x_at + n]);
+                } else {
+                    for (j, p) in to.iter_mut().enumerate() {
+                        *p = x[x_at + j * step];
+                    }
                 }
             });
         }
     }
-    patches
 }
 
 /// `Z = W ⋆ X + b` for every column of a batch: per chunk of samples, the patches times the
@@ -61,14 +70,15 @@ pub fn conv_batch<
     let n = x.ncols();
     let plane = window.positions();
     let mut z = Batch::<T, OUT>::zeros(n);
+    let (mut patches_of, mut product) = (Vec::new(), Vec::new());
     let mut start = 0;
     while start < n {
         let end = (start + chunk_len(window)).min(n);
         let rows = (end - start) * plane;
-        let patches = patches(x.as_slice(), start..end, window);
-        let mut product = vec![T::zero(); rows * CO];
+        patches(&mut patches_of, x.as_slice(), start..end, window);
+        product.resize(rows * CO, T::zero());
         gemm(
-            View::plain(&patches, rows, FAN_IN),
+            View::plain(&patches_of, rows, FAN_IN),
             View::plain(weight.as_slice(), FAN_IN, CO),
             T::zero(),
             &mut product,
@@ -92,13 +102,15 @@ pub fn conv_batch<
 /// The batch's deltas of chunk `columns` as the column-major `[samples · positions, CO]` matrix
 /// (the layout of [`conv_batch`]'s product).
 fn gather<T: Real>(
+    gathered: &mut Vec<T>,
     dz: &[T],
     columns: core::ops::Range<usize>,
     out_channels: usize,
     plane: usize,
-) -> Vec<T> {
+) {
     let rows = columns.len() * plane;
-    let mut gathered = vec![T::zero(); rows * out_channels];
+    gathered.clear();
+    gathered.resize(rows * out_channels, T::zero());
     let len = out_channels * plane;
     for (s, column) in columns.enumerate() {
         let dz = &dz[column * len..(column + 1) * len];
@@ -107,7 +119,6 @@ fn gather<T: Real>(
                 .copy_from_slice(&dz[co * plane..(co + 1) * plane]);
         }
     }
-    gathered
 }
 
 /// `∂L/∂W += Σ_columns dz ⋆ x` (one GEMM per chunk: patchesᵀ · deltas) and `∂L/∂b += Σ dz` over
@@ -129,14 +140,15 @@ pub fn conv_grad_batch<
     let n = x.ncols();
     crate::network::check_batch_columns(n, dz.ncols());
     let plane = window.positions();
+    let (mut patches_of, mut deltas) = (Vec::new(), Vec::new());
     let mut start = 0;
     while start < n {
         let end = (start + chunk_len(window)).min(n);
         let rows = (end - start) * plane;
-        let patches = patches(x.as_slice(), start..end, window);
-        let deltas = gather(dz.as_slice(), start..end, CO, plane);
+        patches(&mut patches_of, x.as_slice(), start..end, window);
+        gather(&mut deltas, dz.as_slice(), start..end, CO, plane);
         gemm(
-            View::transposed(&patches, rows, FAN_IN),
+            View::transposed(&patches_of, rows, FAN_IN),
             View::plain(&deltas, rows, CO),
             T::one(),
             grad_weight.as_mut_slice(),
@@ -170,12 +182,13 @@ pub fn conv_backward_input_batch<
     let kernel = window.kernel[0] * window.kernel[1];
     let step = window.stride[1];
     let mut dx = Batch::<T, IN>::zeros(n);
+    let (mut deltas, mut dpatches) = (Vec::new(), Vec::new());
     let mut start = 0;
     while start < n {
         let end = (start + chunk_len(window)).min(n);
         let rows = (end - start) * plane;
-        let deltas = gather(dz.as_slice(), start..end, CO, plane);
-        let mut dpatches = vec![T::zero(); rows * FAN_IN];
+        gather(&mut deltas, dz.as_slice(), start..end, CO, plane);
+        dpatches.resize(rows * FAN_IN, T::zero());
         gemm(
             View::plain(&deltas, rows, CO),
             View::transposed(weight.as_slice(), FAN_IN, CO),
@@ -187,8 +200,15 @@ pub fn conv_backward_input_batch<
             for ci in 0..window.channels {
                 window.rows(ci, |tap, x_at, z_at, n| {
                     let at = (ci * kernel + tap) * rows + s * plane + z_at;
-                    for (j, &d) in dpatches[at..at + n].iter().enumerate() {
-                        dx[x_at + j * step] += d;
+                    let from = &dpatches[at..at + n];
+                    if step == 1 {
+                        for (dx, &d) in dx[x_at..x_at + n].iter_mut().zip(from) {
+                            *dx += d;
+                        }
+                    } else {
+                        for (j, &d) in from.iter().enumerate() {
+                            dx[x_at + j * step] += d;
+                        }
                     }
                 });
             }

@@ -37,6 +37,27 @@ pub use pool::{
 };
 pub use sample::{conv, conv_backward_input, conv_descend, conv_grad};
 
+/// A sample already laid out as the network reads it (for a feature map, PyTorch's contiguous
+/// C×H×W order) viewed as the `SVector` that `forward`, `predict` and `backward` take, without
+/// copying. From a slice, convert to an array reference first; a slice of another length is
+/// an error there, never a wrong read:
+///
+/// ```
+/// use nn_runtime::conv::as_sample;
+///
+/// let pixels: Vec<f32> = (0..2 * 3 * 4).map(|i| i as f32).collect(); // [2, 3, 4], C×H×W
+/// let x = as_sample::<f32, 24>(pixels.as_slice().try_into().unwrap());
+/// assert_eq!(x[(1 * 3 + 2) * 4 + 3], 23.0); // element (c = 1, h = 2, w = 3)
+/// assert!(<&[f32; 24]>::try_from(&pixels[1..]).is_err());
+/// ```
+pub fn as_sample<T: Real, const N: usize>(values: &[T; N]) -> &SVector<T, N> {
+    // SAFETY: `SVector<T, N>` is `Matrix<T, Const<N>, Const<1>, ArrayStorage<T, N, 1>>`;
+    // `Matrix` is `repr(C)` with its storage first and only zero-sized markers after it, and
+    // `ArrayStorage` is `repr(transparent)` over `[[T; N]; 1]`: the same size, alignment and
+    // bytes as `[T; N]`. The lifetime and immutability carry over.
+    unsafe { &*(values as *const [T; N]).cast::<SVector<T, N>>() }
+}
+
 /// A convolution's parameters: `z[o] = b[o] + Σ_{i,kh,kw} W[o, i, kh, kw] · x[i, ·, ·]`, weight
 /// `[out, in, kh, kw]` (PyTorch's `nn.Conv2d`; `[out, in, k]` for `nn.Conv1d`), bias `[out]`.
 #[derive(Clone, Debug, PartialEq)]

@@ -53,7 +53,7 @@ fn for_each_tap(window: &Window, c: usize, mut f: impl FnMut(usize, usize)) {
 }
 
 /// Max pooling (PyTorch's `nn.MaxPool1d/2d`, no padding): each output is the largest input of
-/// its window, per channel.
+/// its window, per channel; NaN if the window holds a NaN (as PyTorch).
 #[inline]
 pub fn max_pool<T: Real, const IN: usize, const OUT: usize, C: Dim>(
     x: &Columns<T, IN, C>,
@@ -63,17 +63,46 @@ where
     DefaultAllocator: Allocator<Const<IN>, C> + Allocator<Const<OUT>, C>,
 {
     window.check(IN, OUT, window.channels);
-    map_columns(x, |x, y| {
-        y.iter_mut()
-            .for_each(|y| *y = T::constant(f64::NEG_INFINITY));
-        for c in 0..window.channels {
-            for_each_tap(window, c, |out_at, x_at| {
-                if x[x_at] > y[out_at] || is_nan(x[x_at]) {
-                    y[out_at] = x[x_at];
+    map_columns(x, |x, y| max_pool_slices(x, y, window))
+}
+
+/// [`max_pool`] of one sample, row by row: each output row takes the running maximum over the
+/// window's taps, one pass over the row per tap (no data-dependent branch).
+fn max_pool_slices<T: Real>(x: &[T], y: &mut [T], window: &Window) {
+    let ([height, width], [out_height, out_width]) = (window.input, window.output);
+    let ([kernel_h, kernel_w], [stride_h, stride_w]) = (window.kernel, window.stride);
+    for (x, y) in x
+        .chunks_exact(height * width)
+        .zip(y.chunks_exact_mut(out_height * out_width))
+    {
+        for (oh, y) in y.chunks_exact_mut(out_width).enumerate() {
+            let mut nan = false;
+            for kh in 0..kernel_h {
+                let row = &x[(oh * stride_h + kh) * width..][..width];
+                for kw in 0..kernel_w {
+                    let first = kh == 0 && kw == 0;
+                    for (ow, y) in y.iter_mut().enumerate() {
+                        let v = row[ow * stride_w + kw];
+                        *y = if first || v > *y { v } else { *y };
+                        nan |= is_nan(v);
+                    }
                 }
-            });
+            }
+            if nan {
+                // Rare: find the windows that hold a NaN and make their output NaN.
+                for (ow, y) in y.iter_mut().enumerate() {
+                    for kh in 0..kernel_h {
+                        let row = &x[(oh * stride_h + kh) * width..][..width];
+                        for kw in 0..kernel_w {
+                            if is_nan(row[ow * stride_w + kw]) {
+                                *y = row[ow * stride_w + kw];
+                            }
+                        }
+                    }
+                }
+            }
         }
-    })
+    }
 }
 
 /// `∂L/∂x` of [`max_pool`]: each output's gradient goes to the first largest input of its window
@@ -90,26 +119,29 @@ where
     window.check(IN, OUT, window.channels);
     let mut dx = x.clone_owned();
     dx.fill(T::zero());
-    let column_pairs = x
+    let ([height, width], [out_height, out_width]) = (window.input, window.output);
+    let ([kernel_h, kernel_w], [stride_h, stride_w]) = (window.kernel, window.stride);
+    let (plane, out_plane) = (height * width, out_height * out_width);
+    let columns = x
         .as_slice()
-        .chunks_exact(IN.max(1))
-        .zip(dy.as_slice().chunks_exact(OUT.max(1)))
-        .zip(dx.as_mut_slice().chunks_exact_mut(IN.max(1)));
-    let window_len = window.kernel[0] * window.kernel[1];
-    for ((x, dy), dx) in column_pairs {
-        for c in 0..window.channels {
-            // Taps arrive window by window, `window_len` each, in order: keep the first max.
-            let (mut best, mut best_at, mut seen) = (T::constant(f64::NEG_INFINITY), usize::MAX, 0);
-            for_each_tap(window, c, |out_at, x_at| {
-                if seen == 0 || x[x_at] > best || (is_nan(x[x_at]) && !is_nan(best)) {
-                    (best, best_at) = (x[x_at], x_at);
+        .chunks_exact(plane)
+        .zip(dy.as_slice().chunks_exact(out_plane))
+        .zip(dx.as_mut_slice().chunks_exact_mut(plane));
+    for ((x, dy), dx) in columns {
+        for oh in 0..out_height {
+            for ow in 0..out_width {
+                let corner = oh * stride_h * width + ow * stride_w;
+                let (mut best, mut best_at) = (x[corner], corner);
+                for kh in 0..kernel_h {
+                    for kw in 0..kernel_w {
+                        let at = corner + kh * width + kw;
+                        if x[at] > best || (is_nan(x[at]) && !is_nan(best)) {
+                            (best, best_at) = (x[at], at);
+                        }
+                    }
                 }
-                seen += 1;
-                if seen == window_len {
-                    dx[best_at] += dy[out_at];
-                    seen = 0;
-                }
-            });
+                dx[best_at] += dy[oh * out_width + ow];
+            }
         }
     }
     dx
