@@ -267,3 +267,18 @@ impl Checker {
         }
     }
 }
+
+nn_runtime::embed! {
+    /// The script's state dict, compiled into the binary (checked against `LenetBce<f64>`).
+    static EMBEDDED: LenetBce<f64> = "fixtures/conv/lenet_bce.safetensors";
+}
+
+/// `embed!` builds the same network from the same file, bit for bit.
+#[test]
+fn embedded_state_dict_equals_the_loaded_one() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/conv/lenet_bce.safetensors");
+    let loaded: Box<LenetBce<f64>> = nn_runtime::io::load_boxed(path).expect("the file loads");
+    for t in 0..LenetBce::<f64>::TENSORS.len() {
+        assert_eq!(EMBEDDED.tensor(t), loaded.tensor(t), "{}", LenetBce::<f64>::TENSORS[t].name);
+    }
+}
