@@ -315,3 +315,22 @@ fn tensors_have_pytorch_names_and_shapes() {
          loss: binary_cross_entropy"
     );
 }
+
+/// A batch larger than `conv::FORWARD_CHUNK` runs in pieces: every column is still the
+/// per-sample output.
+#[test]
+fn large_batches_run_in_pieces() {
+    let s = Setup::<Lenet<f64>, 100, 2>::new(Target::Labels);
+    let columns = 2 * nn_runtime::conv::FORWARD_CHUNK + 7;
+    let x =
+        Batch::<f64, 100>::from_fn(columns, |r, c| ((r * 31 + c * 17) % 23) as f64 / 11.5 - 1.0);
+    let outputs = s.net.forward_batch(&x);
+    assert_eq!(outputs.ncols(), columns);
+    for c in 0..columns {
+        let y = s.net.forward(&x.column(c).into_owned());
+        assert!(
+            (y - outputs.column(c)).amax() <= REORDER_TOLERANCE,
+            "column {c}"
+        );
+    }
+}

@@ -276,9 +276,17 @@ nn_runtime::embed! {
 /// `embed!` builds the same network from the same file, bit for bit.
 #[test]
 fn embedded_state_dict_equals_the_loaded_one() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/conv/lenet_bce.safetensors");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/conv/lenet_bce.safetensors"
+    );
     let loaded: Box<LenetBce<f64>> = nn_runtime::io::load_boxed(path).expect("the file loads");
     for t in 0..LenetBce::<f64>::TENSORS.len() {
-        assert_eq!(EMBEDDED.tensor(t), loaded.tensor(t), "{}", LenetBce::<f64>::TENSORS[t].name);
+        assert_eq!(
+            EMBEDDED.tensor(t),
+            loaded.tensor(t),
+            "{}",
+            LenetBce::<f64>::TENSORS[t].name
+        );
     }
 }

@@ -375,3 +375,17 @@ pub fn embedded_projection(node: &Node<'_>) -> Option<TokenStream> {
         #proj: ::nn_runtime::__private::ConvNoBias::embedded(&source, #name, &[#(#shape),*]),
     })
 }
+
+/// The body of `forward_batch`: `forward` as it is, or, in a network with feature maps,
+/// `nn::in_column_chunks(x, |x| forward)` (a large batch in cache-sized pieces).
+pub fn forward_batch_body(model: &Model<'_>, forward: TokenStream) -> TokenStream {
+    let spatial = model
+        .nodes
+        .iter()
+        .any(|node| matches!(node.kind, NodeKind::Spatial(_)));
+    if !spatial {
+        return forward;
+    }
+    let rt = rt();
+    quote!(#rt::in_column_chunks(x, |x| #forward))
+}

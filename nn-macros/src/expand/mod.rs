@@ -298,6 +298,8 @@ fn expand_methods(model: &Model<'_>) -> TokenStream {
     ));
     let labels = expand_label_methods(model, &x_ty, &xb_ty);
     let windows = conv::expand_windows(model);
+    let forward_batch_body =
+        conv::forward_batch_body(model, quote!(self.#batch_method(x).#output_field));
     // In a `const _` block, so that the records' names stay out of the caller's namespace.
     quote! {
         const _: () = {
@@ -365,7 +367,7 @@ fn expand_methods(model: &Model<'_>) -> TokenStream {
 
             /// Forward pass of a batch, one sample per column.
             #vis fn forward_batch(&self, x: &#xb_ty) -> #yb_ty {
-                self.#batch_method(x).#output_field
+                #forward_batch_body
             }
 
             /// [`Self::predict`] for every column of a batch.
