@@ -16,8 +16,8 @@
 //!
 //! One sample runs direct loops ([`conv`], [`conv_backward_input`], …), which allocate nothing;
 //! a batch gathers the input patches (im2col) and runs one GEMM per chunk of samples
-//! ([`conv_batch`], [`conv_backward_batch`]), on the same `matrixmultiply` path as the dense
-//! layers' batch products (threads included).
+//! ([`conv_batch`], [`conv_grad_batch`], [`conv_backward_input_batch`]), on the same
+//! `matrixmultiply` path as the dense layers' batch products (threads included).
 
 mod batch;
 mod pool;
