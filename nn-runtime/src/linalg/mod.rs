@@ -32,6 +32,7 @@ mod avx512;
 mod batch;
 mod sample;
 mod simd;
+pub(crate) mod split;
 #[cfg(feature = "alloc")]
 mod view;
 
@@ -41,6 +42,7 @@ use nalgebra::{Const, Dyn, OMatrix};
 #[cfg(feature = "alloc")]
 pub use batch::{PARALLEL_MIN_MACS, add_mul_tr, matmul, tr_matmul};
 pub use sample::{add_outer, descend, descend_outer, matvec, tr_matvec, tr_matvec_descend};
+pub use split::PARALLEL_MIN_ELEMENTS;
 #[cfg(feature = "alloc")]
 pub use view::{BatchOf, BatchStorage, BatchView, RaggedSamples, batch_view, batch_view_flat};
 
