@@ -25,6 +25,12 @@
 //! let loss = pool.install(|| net.backward_batch_labels(&x, &labels, &mut grad));
 //! assert!((loss - 10f32.ln()).abs() < 1e-5); // zero weights: a uniform prediction
 //! ```
+//!
+//! Element-wise passes over a tensor of at least [`PARALLEL_MIN_ELEMENTS`] parameters split
+//! the same way inside a pool: an optimizer's `step` and
+//! [`Parameters::fill`](crate::Parameters::fill) (clearing a gradient). Each element is
+//! computed by the same expression on any thread, so the weights after a step are bit for bit
+//! those of one thread.
 
 #[cfg(all(feature = "std", target_arch = "x86_64"))]
 mod avx512;
