@@ -249,7 +249,7 @@ pub trait Parameters<T: Real>: Zeroable {
     /// Sets every parameter to `value` (`T::zero()` to clear a gradient between steps).
     fn fill(&mut self, value: T) {
         for index in 0..Self::TENSORS.len() {
-            self.tensor_mut(index).fill(value);
+            crate::linalg::split::fill(self.tensor_mut(index), value);
         }
     }
 

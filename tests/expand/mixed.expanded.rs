@@ -241,8 +241,7 @@ const _: () = {
                 z_norm,
                 z_out,
             } = self.forward_intermediates(x);
-            let loss: T = nn::softmax_cross_entropy(&z_out, target);
-            let dh_out: nn::SVector<T, 3> = nn::softmax_cross_entropy_backward(
+            let (loss, dh_out): (T, nn::SVector<T, 3>) = nn::softmax_cross_entropy_and_backward(
                 &z_out,
                 target,
             );
@@ -304,8 +303,7 @@ const _: () = {
                 z_norm,
                 z_out,
             } = self.forward_intermediates(x);
-            let loss: T = nn::softmax_cross_entropy(&z_out, target);
-            let dh_out: nn::SVector<T, 3> = nn::softmax_cross_entropy_backward(
+            let (loss, dh_out): (T, nn::SVector<T, 3>) = nn::softmax_cross_entropy_and_backward(
                 &z_out,
                 target,
             );
@@ -406,8 +404,10 @@ const _: () = {
                     z_norm,
                     z_out,
                 } = self.forward_batch_intermediates(x);
-                let loss: T = nn::softmax_cross_entropy(&z_out, targets);
-                let dh_out: nn::Batch<T, 3> = nn::softmax_cross_entropy_backward(&z_out, targets);
+                let (loss, dh_out): (T, nn::Batch<T, 3>) = nn::softmax_cross_entropy_and_backward(
+                    &z_out,
+                    targets,
+                );
                 /// out: dense(3)
                 nn::add_mul_tr(&mut grad.out.weight, &dh_out, &z_norm);
                 nn::add_column_sums(&mut grad.out.bias, &dh_out);

@@ -282,8 +282,10 @@ const _: () = {
                     z_out,
                     ..
                 } = self.forward_train_intermediates(x, training);
-                let loss: T = nn::softmax_cross_entropy(&z_out, targets);
-                let dh_out: nn::Batch<T, 3> = nn::softmax_cross_entropy_backward(&z_out, targets);
+                let (loss, dh_out): (T, nn::Batch<T, 3>) = nn::softmax_cross_entropy_and_backward(
+                    &z_out,
+                    targets,
+                );
                 /// out: dense(3)
                 nn::add_mul_tr(&mut grad.out.weight, &dh_out, &h_h2);
                 nn::add_column_sums(&mut grad.out.bias, &dh_out);

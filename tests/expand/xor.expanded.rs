@@ -110,8 +110,10 @@ const _: () = {
         ) -> T {
             use ::nn_runtime::__private as nn;
             let XorForward { z_hidden, h_hidden, z_out } = self.forward_intermediates(x);
-            let loss: T = nn::mse(&z_out, target);
-            let dh_out: nn::SVector<T, 1> = nn::mse_backward(&z_out, target);
+            let (loss, dh_out): (T, nn::SVector<T, 1>) = nn::mse_and_backward(
+                &z_out,
+                target,
+            );
             /// out: dense(1)
             nn::add_outer(&mut grad.out.weight, &dh_out, &h_hidden);
             grad.out.bias += &dh_out;
@@ -139,8 +141,10 @@ const _: () = {
         ) -> T {
             use ::nn_runtime::__private as nn;
             let XorForward { z_hidden, h_hidden, z_out } = self.forward_intermediates(x);
-            let loss: T = nn::mse(&z_out, target);
-            let dh_out: nn::SVector<T, 1> = nn::mse_backward(&z_out, target);
+            let (loss, dh_out): (T, nn::SVector<T, 1>) = nn::mse_and_backward(
+                &z_out,
+                target,
+            );
             /// out: dense(1)
             nn::descend(&mut self.out.bias, &dh_out, lr);
             let dh_hidden: nn::SVector<T, 2> = nn::tr_matvec_descend(
@@ -204,8 +208,7 @@ const _: () = {
                 nn::check_batch_columns(x.ncols(), targets.ncols());
                 let XorForwardBatch { z_hidden, h_hidden, z_out } = self
                     .forward_batch_intermediates(x);
-                let loss: T = nn::mse(&z_out, targets);
-                let dh_out: nn::Batch<T, 1> = nn::mse_backward(&z_out, targets);
+                let (loss, dh_out): (T, nn::Batch<T, 1>) = nn::mse_and_backward(&z_out, targets);
                 /// out: dense(1)
                 nn::add_mul_tr(&mut grad.out.weight, &dh_out, &h_hidden);
                 nn::add_column_sums(&mut grad.out.bias, &dh_out);

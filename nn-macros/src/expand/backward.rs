@@ -57,16 +57,22 @@ pub fn expand_backward(model: &Model<'_>, mode: Mode, sink: Sink, record: &Recor
     for index in (0..model.nodes.len()).rev() {
         layers.extend(layer_backward(model, index, mode, sink, &mut gradients));
     }
-    let (loss_binding, result) = match sink {
-        Sink::Input => (None, quote!(dx)),
-        _ => (
-            Some(quote!(let loss: T = nn::#loss(&#output, #target);)),
-            quote!(loss),
+    // The loss and its gradient come from one call (one softmax for the cross-entropy).
+    let (seed, result) = match sink {
+        Sink::Input => (
+            quote!(let #dh_last: #ty = nn::#loss_backward(&#output, #target);),
+            quote!(dx),
         ),
+        _ => {
+            let loss_and_backward = format_ident!("{}_and_backward", loss);
+            (
+                quote!(let (loss, #dh_last): (T, #ty) = nn::#loss_and_backward(&#output, #target);),
+                quote!(loss),
+            )
+        }
     };
     let chain = quote! {
-        #loss_binding
-        let #dh_last: #ty = nn::#loss_backward(&#output, #target);
+        #seed
         #layers
     };
     let read = named_in(&chain, &record.fields);

@@ -7,6 +7,7 @@ use core::ops::Range;
 use nalgebra::SMatrix;
 
 use super::Batch;
+use super::split::pool_threads;
 use super::view::{BatchOf, BatchStorage, packed};
 use crate::Real;
 
@@ -79,15 +80,6 @@ fn parts(macs: usize) -> usize {
     } else {
         1
     }
-}
-
-/// The threads of the rayon pool the caller runs in, or 1 outside a pool.
-fn pool_threads() -> usize {
-    #[cfg(feature = "std")]
-    if rayon::current_thread_index().is_some() {
-        return rayon::current_num_threads();
-    }
-    1
 }
 
 /// Below this many multiply-adds (`m · k · n`) a product stays on the calling thread even

@@ -25,6 +25,12 @@
 //! let loss = pool.install(|| net.backward_batch_labels(&x, &labels, &mut grad));
 //! assert!((loss - 10f32.ln()).abs() < 1e-5); // zero weights: a uniform prediction
 //! ```
+//!
+//! Element-wise passes over a tensor of at least [`PARALLEL_MIN_ELEMENTS`] parameters split
+//! the same way inside a pool: an optimizer's `step` and
+//! [`Parameters::fill`](crate::Parameters::fill) (clearing a gradient). Each element is
+//! computed by the same expression on any thread, so the weights after a step are bit for bit
+//! those of one thread.
 
 #[cfg(all(feature = "std", target_arch = "x86_64"))]
 mod avx512;
@@ -32,6 +38,7 @@ mod avx512;
 mod batch;
 mod sample;
 mod simd;
+pub(crate) mod split;
 #[cfg(feature = "alloc")]
 mod view;
 
@@ -43,6 +50,7 @@ pub use batch::{PARALLEL_MIN_MACS, add_mul_tr, matmul, tr_matmul};
 #[cfg(feature = "alloc")]
 pub(crate) use batch::{View, gemm};
 pub use sample::{add_outer, descend, descend_outer, matvec, tr_matvec, tr_matvec_descend};
+pub use split::PARALLEL_MIN_ELEMENTS;
 #[cfg(feature = "alloc")]
 pub use view::{BatchOf, BatchStorage, BatchView, RaggedSamples, batch_view, batch_view_flat};
 

@@ -179,6 +179,18 @@ where
 {
     let max = x.max();
     let lse = max + x.fold(T::zero(), |acc, v| acc + (v - max).exp()).ln();
+    cross_entropy_with_lse(x, y, lse)
+}
+
+/// One sample's `−Σᵢ yᵢ (xᵢ − lse)`, given `lse = logsumexp(x)`.
+#[inline]
+fn cross_entropy_with_lse<T, R, S1, S2>(x: &Vector<T, R, S1>, y: &Vector<T, R, S2>, lse: T) -> T
+where
+    T: Real,
+    R: Dim,
+    S1: Storage<T, R>,
+    S2: Storage<T, R>,
+{
     x.zip_fold(y, T::zero(), |acc, x, y| {
         let term = y * (x - lse);
         if y == T::zero() {
@@ -214,6 +226,85 @@ where
         p.zip_apply(&y, |p, y| *p = (*p * mass - y) * scale);
     }
     grad
+}
+
+/// [`mse`] and [`mse_backward`] together: `(loss, ∂loss/∂ŷ)`.
+///
+/// # Panics
+/// On a batch of no samples.
+#[inline]
+#[track_caller]
+pub fn mse_and_backward<T: Real, R: Dim, C: Dim>(
+    output: &Mat<T, R, C>,
+    target: &Mat<T, R, C>,
+) -> (T, Mat<T, R, C>)
+where
+    DefaultAllocator: Allocator<R, C>,
+{
+    (mse(output, target), mse_backward(output, target))
+}
+
+/// [`binary_cross_entropy`] and [`binary_cross_entropy_backward`] together:
+/// `(loss, ∂loss/∂x)`.
+///
+/// # Panics
+/// On a batch of no samples.
+#[inline]
+#[track_caller]
+pub fn binary_cross_entropy_and_backward<T: Real, R: Dim, C: Dim>(
+    logits: &Mat<T, R, C>,
+    target: &Mat<T, R, C>,
+) -> (T, Mat<T, R, C>)
+where
+    DefaultAllocator: Allocator<R, C>,
+{
+    (
+        binary_cross_entropy(logits, target),
+        binary_cross_entropy_backward(logits, target),
+    )
+}
+
+/// [`softmax_cross_entropy`] and [`softmax_cross_entropy_backward`] from one softmax:
+/// `(loss, (p Σy − y) / batch)`, bit for bit the values of the two functions.
+///
+/// Per column one maximum and one pass of exponentials `eᵢ = e^(xᵢ − max)` give both
+/// `logsumexp(x) = max + ln Σe` for the loss and `p = e / Σe` for the gradient.
+///
+/// # Panics
+/// On a batch of no samples.
+#[inline]
+#[track_caller]
+pub fn softmax_cross_entropy_and_backward<T: Real, R: Dim, C: Dim>(
+    logits: &Mat<T, R, C>,
+    target: &Mat<T, R, C>,
+) -> (T, Mat<T, R, C>)
+where
+    DefaultAllocator: Allocator<R, C>,
+{
+    check_not_empty(logits.ncols());
+    let scale = T::one() / count(logits.ncols());
+    let mut grad = logits.clone();
+    let mut total = T::zero();
+    for ((mut p, x), y) in grad
+        .column_iter_mut()
+        .zip(logits.column_iter())
+        .zip(target.column_iter())
+    {
+        let max = x.max();
+        p.apply(|v| *v = (*v - max).exp());
+        let sum = p.sum();
+        total += cross_entropy_with_lse(&x, &y, max + sum.ln());
+        let mass = y.sum();
+        p.apply(|v| *v /= sum);
+        p.zip_apply(&y, |p, y| *p = (*p * mass - y) * scale);
+    }
+    let loss = if total.is_finite() {
+        total / count(logits.ncols())
+    } else {
+        // The sum overflowed: the loss's own mean scales each term first.
+        softmax_cross_entropy(logits, target)
+    };
+    (loss, grad)
 }
 
 /// The one-hot vector of class `class`: `1` at that index, `0` elsewhere.

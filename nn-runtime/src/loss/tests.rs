@@ -232,3 +232,72 @@ fn forward_and_predict_of_no_samples_are_no_samples() {
     assert_eq!(net.forward_batch(&crate::Batch::zeros(0)).ncols(), 0);
     assert_eq!(net.predict_batch(&crate::Batch::zeros(0)).ncols(), 0);
 }
+
+/// `(loss, backward)` of each fused `*_and_backward` against the two separate functions, bit
+/// for bit (`to_bits` tells `-0.0` from `0.0` and compares NaN too).
+fn assert_fused_equals_separate<T: Real, C: Dim>(x: &OMatrix<T, U2, C>, y: &OMatrix<T, U2, C>)
+where
+    DefaultAllocator: Allocator<U2, C>,
+{
+    type Fused<T, C> = fn(&OMatrix<T, U2, C>, &OMatrix<T, U2, C>) -> (T, OMatrix<T, U2, C>);
+    type Loss<T, C> = fn(&OMatrix<T, U2, C>, &OMatrix<T, U2, C>) -> T;
+    type Grad<T, C> = fn(&OMatrix<T, U2, C>, &OMatrix<T, U2, C>) -> OMatrix<T, U2, C>;
+    type Case<T, C> = (&'static str, Fused<T, C>, Loss<T, C>, Grad<T, C>);
+    let cases: [Case<T, C>; 3] = [
+        ("mse", mse_and_backward, mse, mse_backward),
+        (
+            "binary cross-entropy",
+            binary_cross_entropy_and_backward,
+            binary_cross_entropy,
+            binary_cross_entropy_backward,
+        ),
+        (
+            "softmax cross-entropy",
+            softmax_cross_entropy_and_backward,
+            softmax_cross_entropy,
+            softmax_cross_entropy_backward,
+        ),
+    ];
+    let bits = |v: T| v.to_f64().to_bits();
+    for (name, fused, loss, grad) in cases {
+        let (value, gradient) = fused(x, y);
+        assert_eq!(bits(value), bits(loss(x, y)), "{name}: loss");
+        let separate = grad(x, y);
+        for (a, b) in gradient.iter().zip(separate.iter()) {
+            assert_eq!(
+                bits(*a),
+                bits(*b),
+                "{name}: gradient {gradient} vs {separate}"
+            );
+        }
+    }
+}
+
+fn fused_losses_equal_the_separate_ones<T: Extremes>() {
+    let pairs = extreme_pairs::<T>();
+    let (zero, one, half) = (T::zero(), T::one(), T::constant(0.5));
+    for target in [[one, zero], [zero, one], [half, half], [zero, zero]] {
+        let y = |n| Pairs::<T>::from_fn(n, |i, _| target[i]);
+        // Each pair of extremes alone, then all of them as one batch (whose cross-entropy
+        // sum overflows: the fused function must fall back to the scaled mean too).
+        for column in pairs.column_iter() {
+            assert_fused_equals_separate(&Pairs::from_columns(&[column]), &y(1));
+        }
+        assert_fused_equals_separate(&pairs, &y(pairs.ncols()));
+    }
+    let x = Matrix3x2::new(0.5, -1.5, 2.0, 0.1, -0.3, 3.0).map(T::constant);
+    let y = Matrix3x2::new(0.2, 0.0, 0.7, 1.0, 0.1, 0.0).map(T::constant);
+    let (value, gradient) = softmax_cross_entropy_and_backward(&x, &y);
+    assert_eq!(value, softmax_cross_entropy(&x, &y));
+    assert_eq!(gradient, softmax_cross_entropy_backward(&x, &y));
+}
+
+#[test]
+fn fused_losses_equal_the_separate_ones_f32() {
+    fused_losses_equal_the_separate_ones::<f32>();
+}
+
+#[test]
+fn fused_losses_equal_the_separate_ones_f64() {
+    fused_losses_equal_the_separate_ones::<f64>();
+}

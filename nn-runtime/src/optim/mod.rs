@@ -96,6 +96,7 @@ pub use sgd::{Sgd, SgdConfig, SgdRule};
 use alloc::boxed::Box;
 
 use crate::Real;
+use crate::linalg::split;
 use crate::network::Parameters;
 
 /// An optimizer: `θ ← θ − η_t · update(g, state)`, one step per minibatch.
@@ -174,18 +175,17 @@ fn for_each<T: Real, N: Parameters<T>, const K: usize>(
     net: &mut N,
     grad: &N,
     mut state: [&mut N; K],
-    mut f: impl FnMut(&mut T, T, [&mut T; K]),
+    f: impl Fn(&mut T, T, [&mut T; K]) + Sync,
 ) {
     for index in 0..N::TENSORS.len() {
         // A batch norm's running statistics are buffers, updated by training mode only.
         if !N::TENSORS[index].role.is_trained() {
             continue;
         }
-        let grads = grad.tensor(index);
-        let mut slices = state.each_mut().map(|s| s.tensor_mut(index));
-        for (i, (p, g)) in net.tensor_mut(index).iter_mut().zip(grads).enumerate() {
-            f(p, *g, slices.each_mut().map(|s| &mut s[i]));
-        }
+        let slices = state.each_mut().map(|s| s.tensor_mut(index));
+        // Long tensors split over the caller's rayon pool; every element's update is the
+        // same expression on any thread, so the result does not depend on the thread count.
+        split::zip_apply(net.tensor_mut(index), grad.tensor(index), slices, &f);
     }
 }
 

@@ -60,9 +60,10 @@ pub struct TrainConfig {
     /// Report progress on stderr: a progress bar on a terminal (epoch `k/N`, samples per
     /// second, ETA), else one line per epoch ([`summary`], the epoch's time and rate).
     pub progress: bool,
-    /// Threads for the large matrix products of each step and of the evaluation (a rayon
-    /// pool of this size; see [`linalg`](crate::linalg#threads)): 1 runs everything on the
-    /// calling thread, 0 uses every core. Products under [`PARALLEL_MIN_MACS`] multiply-adds
+    /// Threads for the large matrix products and the gradient clear of each step and for the
+    /// evaluation's products (a rayon pool of this size; see
+    /// [`linalg`](crate::linalg#threads)): 1 runs everything on the calling thread, 0 uses
+    /// every core. Products under [`PARALLEL_MIN_MACS`] multiply-adds
     /// stay on one thread, and a step none of whose products is that large runs on the calling
     /// thread without visiting the pool (a hand-off costs tens of microseconds).
     pub threads: usize,
