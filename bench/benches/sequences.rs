@@ -4,13 +4,36 @@
 //!
 //! `cargo bench -p nn-bench --bench sequences [-- FILTER]`; `NN_BENCH_QUICK=1` for a smoke run
 //! with short times. Single thread, subnormals flushed, as the `workloads` bench
-//! (`nn_bench::single_thread`).
+//! (`nn_bench::single_thread`); each row records the process's CPU time over its wall time
+//! (`cpu.json`), which falls below 1.0 when other processes take the CPU from the bench.
 
-use std::time::Duration;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use criterion::{Criterion, SamplingMode};
 use nn_bench::stream::{self, StreamVisitor};
 use nn_bench::{conv, seqtrain};
+
+/// criterion's output directory, found as criterion finds it.
+fn criterion_home() -> PathBuf {
+    if let Some(home) = std::env::var_os("CRITERION_HOME") {
+        return PathBuf::from(home);
+    }
+    if let Some(target) = std::env::var_os("CARGO_TARGET_DIR") {
+        return PathBuf::from(target).join("criterion");
+    }
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/criterion")
+}
+
+/// User plus system CPU time of this process (fields 14 and 15 of `/proc/self/stat`, in
+/// clock ticks of 10 ms).
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    Duration::from_millis((ticks(11) + ticks(12)) * 10)
+}
 
 struct Bench {
     c: Criterion,
@@ -33,8 +56,20 @@ impl StreamVisitor for Bench {
         if slow {
             g.sampling_mode(SamplingMode::Flat);
         }
+        let (cpu0, wall0) = (cpu_time(), Instant::now());
         g.bench_function(name, |b| b.iter(&mut *op));
+        let (cpu, wall) = (cpu_time() - cpu0, wall0.elapsed());
         g.finish();
+        let dir = criterion_home().join(group).join(name);
+        // A row the filter left out took no time: keep the figure of the run that measured it.
+        if dir.is_dir() && wall > Duration::from_millis(200) {
+            let ratio = cpu.as_secs_f64() / wall.as_secs_f64();
+            let json = format!("{{\"cpu_over_wall\": {ratio:.3}}}\n");
+            if let Err(e) = std::fs::write(dir.join("cpu.json"), json) {
+                eprintln!("cannot write cpu.json in {}: {e}", dir.display());
+            }
+            eprintln!("{group}/{name}: CPU time / wall time {ratio:.2}");
+        }
     }
 }
 

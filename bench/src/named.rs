@@ -5,13 +5,13 @@
 use nn_runtime::Parameters;
 
 /// A tensor: PyTorch name, row-major values, PyTorch shape.
-pub type Named<'a> = (&'a str, &'a [f32], &'a [usize]);
+pub type Named<'a> = (&'a str, &'a [f32], Vec<usize>);
 
 /// The bytes of a safetensors file holding `tensors` as F32.
 pub fn safetensors(tensors: &[Named<'_>]) -> Vec<u8> {
     let mut header = serde_json::Map::new();
     let mut data = Vec::new();
-    for &(name, values, shape) in tensors {
+    for (name, values, shape) in tensors {
         assert_eq!(
             values.len(),
             shape.iter().product::<usize>(),
@@ -20,7 +20,7 @@ pub fn safetensors(tensors: &[Named<'_>]) -> Vec<u8> {
         let start = data.len();
         data.extend(values.iter().flat_map(|v| v.to_le_bytes()));
         header.insert(
-            name.to_string(),
+            (*name).to_string(),
             serde_json::json!({ "dtype": "F32", "shape": shape, "data_offsets": [start, data.len()] }),
         );
     }

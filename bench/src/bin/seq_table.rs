@@ -27,6 +27,7 @@ struct Row {
     median: f64,
     q1: f64,
     q3: f64,
+    cpu_over_wall: Option<f64>,
 }
 
 fn read_json(path: &Path) -> Option<serde_json::Value> {
@@ -59,6 +60,7 @@ fn read_row(root: &Path, group: &str, name: &str) -> Option<Row> {
         median,
         q1: quantile(&per_iter, 0.25),
         q3: quantile(&per_iter, 0.75),
+        cpu_over_wall: read_json(&dir.join("cpu.json")).and_then(|c| c["cpu_over_wall"].as_f64()),
     })
 }
 
@@ -117,7 +119,9 @@ fn main() {
 
     println!(
         "Median: criterion's median of the per-iteration sample times. Spread: their \
-         interquartile range. vs limit: the row's median over the limit's (> 1: slower).\n"
+         interquartile range. vs limit: the row's median over the limit's (> 1: slower). \
+         CPU/wall: the process's CPU time over wall time while the row ran (below 1.0: other \
+         processes had the CPU part of the time).\n"
     );
     for (group, title, rtneural) in &groups {
         let rows: Vec<(&str, Row)> = ROWS
@@ -129,8 +133,8 @@ fn main() {
         }
         let limit = get(group, "limit");
         println!("#### {title}\n");
-        println!("| implementation | median | spread (IQR) | vs limit |");
-        println!("|---|---:|---:|---:|");
+        println!("| implementation | median | spread (IQR) | vs limit | CPU/wall |");
+        println!("|---|---:|---:|---:|---:|");
         for (label, r) in rows {
             let ratio = limit.map_or("—".into(), |l| format!("{:.2}×", r.median / l.median));
             let median = if label == "nn" {
@@ -138,8 +142,9 @@ fn main() {
             } else {
                 time(r.median)
             };
+            let cpu = r.cpu_over_wall.map_or("—".into(), |c| format!("{c:.2}"));
             println!(
-                "| {label} | {median} | {}–{} | {ratio} |",
+                "| {label} | {median} | {}–{} | {ratio} | {cpu} |",
                 time(r.q1),
                 time(r.q3)
             );
@@ -148,7 +153,7 @@ fn main() {
             let ratio = limit.map_or("—".into(), |l| format!("{:.2}×", ns / l.median));
             println!(
                 "| RTNeural `-O3 -march=native` (the team's figure, not this run) | {} | — | \
-                 {ratio} |",
+                 {ratio} | — |",
                 time(*ns)
             );
         }

@@ -135,6 +135,19 @@ impl StreamParams {
             b_out,
         }
     }
+
+    /// Every tensor with its PyTorch name and shape.
+    pub fn tensors(&self) -> Vec<crate::named::Named<'_>> {
+        let (n, h) = (self.model.rows(), self.model.hidden);
+        vec![
+            ("rnn.weight_ih_l0", &self.w_ih, vec![n, 1]),
+            ("rnn.weight_hh_l0", &self.w_hh, vec![n, h]),
+            ("rnn.bias_ih_l0", &self.b_ih, vec![n]),
+            ("rnn.bias_hh_l0", &self.b_hh, vec![n]),
+            ("out.weight", &self.w_out, vec![1, h]),
+            ("out.bias", std::slice::from_ref(&self.b_out), vec![1]),
+        ]
+    }
 }
 
 /// `n` input samples: a sine sweep plus seeded noise, in `[-1, 1)` (audio-like).
