@@ -78,6 +78,24 @@ impl SeqParams {
         }
     }
 
+    /// Every tensor with its PyTorch name and shape.
+    pub fn named(&self) -> Vec<crate::named::Named<'_>> {
+        let g = self.cell.gates() * HIDDEN;
+        let shapes = [
+            vec![g, INPUT],
+            vec![g, HIDDEN],
+            vec![g],
+            vec![g],
+            vec![CLASSES, HIDDEN],
+            vec![CLASSES],
+        ];
+        self.tensors()
+            .into_iter()
+            .zip(shapes)
+            .map(|((name, t), shape)| (name, t, shape))
+            .collect()
+    }
+
     /// Every tensor with its PyTorch name.
     pub fn tensors(&self) -> [(&'static str, &[f32]); 6] {
         [
