@@ -1,11 +1,13 @@
 //! The LeNet's batch-1 limit: direct convolution written for exactly these sizes (every
 //! shape a const generic, every loop a known trip count).
 //!
-//! Each convolution computes a block of output rows of one channel at once (`conv1`: 4 rows
-//! of 24, twelve 8-lane accumulators; `conv2`: all 8 rows of 8), broadcasting one weight
-//! against a shifted input row per FMA, so the accumulators stay in registers and no im2col
-//! buffer is built; relu is applied on the store, the 2×2 max pool in a pass over the
-//! (L1-resident) map. The dense layers keep their weights transposed (`[in, out]`) and
+//! `conv1` (one input channel, 24-pixel rows) computes 4 output rows of one channel at once,
+//! broadcasting one weight against a shifted input row per FMA; `conv2` (16 output channels,
+//! 8-pixel rows) puts the 16 output channels in the lanes instead (its weight stored
+//! `[in, ky, kx, out]`) and computes one output row of 8 pixels at a time, each tap's 16
+//! weights against the broadcast input pixel. Either way the accumulators stay in registers
+//! and no im2col buffer is built; relu is applied on the store, the 2×2 max pool in a pass
+//! over the (L1-resident) map. The dense layers keep their weights transposed (`[in, out]`) and
 //! accumulate `Σ_j x_j W[:, j]` over all outputs at once. The body is compiled for AVX-512F,
 //! AVX2 + FMA and the baseline target, chosen at run time ([`Level`]).
 
@@ -26,7 +28,8 @@ pub fn image(x: &[f32]) -> Box<Image> {
 pub struct LeNet {
     conv1_w: [[[[f32; 5]; 5]; 1]; 6],
     conv1_b: [f32; 6],
-    conv2_w: [[[[f32; 5]; 5]; 6]; 16],
+    /// `conv2.weight` as `[in, ky, kx, out]`: the 16 output channels of one tap contiguous.
+    conv2_w: [[[[f32; 16]; 5]; 5]; 6],
     conv2_b: [f32; 16],
     /// `fc1.weight`ᵀ.
     fc1_wt: Box<[[f32; 120]; 256]>,
@@ -42,6 +45,16 @@ fn kernels<const O: usize, const C: usize>(w: &[f32]) -> [[[[f32; 5]; 5]; C]; O]
     std::array::from_fn(|o| {
         std::array::from_fn(|c| {
             std::array::from_fn(|ky| std::array::from_fn(|kx| w[((o * C + c) * 5 + ky) * 5 + kx]))
+        })
+    })
+}
+
+/// `[O, C, 5, 5]` row-major as `[C][5][5][O]`.
+fn taps<const O: usize, const C: usize>(w: &[f32]) -> [[[[f32; O]; 5]; 5]; C] {
+    assert_eq!(w.len(), O * C * 25, "a [{O}, {C}, 5, 5] weight");
+    std::array::from_fn(|c| {
+        std::array::from_fn(|ky| {
+            std::array::from_fn(|kx| std::array::from_fn(|o| w[((o * C + c) * 5 + ky) * 5 + kx]))
         })
     })
 }
@@ -95,6 +108,46 @@ fn conv_relu<
     }
 }
 
+/// `y = relu(conv(x, w) + b)`, valid 5×5, stride 1, with the output channels in the lanes:
+/// one output row (`R` pixels × `O` channels) at a time, each tap's `O` weights against the
+/// broadcast input pixel.
+#[inline(always)]
+fn conv_relu_channels<
+    const C: usize,
+    const S: usize,
+    const O: usize,
+    const R: usize,
+    const FMA: bool,
+>(
+    x: &[[[f32; S]; S]; C],
+    w: &[[[[f32; O]; 5]; 5]; C],
+    b: &[f32; O],
+    y: &mut [[[f32; R]; R]; O],
+) {
+    for r in 0..R {
+        let mut acc = [*b; R];
+        for c in 0..C {
+            for ky in 0..5 {
+                let row = &x[c][r + ky];
+                for kx in 0..5 {
+                    let tap = &w[c][ky][kx];
+                    for (q, a) in acc.iter_mut().enumerate() {
+                        let xv = row[q + kx];
+                        for (ao, &wo) in a.iter_mut().zip(tap) {
+                            *ao = madd::<FMA>(wo, xv, *ao);
+                        }
+                    }
+                }
+            }
+        }
+        for (q, a) in acc.iter().enumerate() {
+            for (o, &v) in a.iter().enumerate() {
+                y[o][r][q] = v.max(0.0);
+            }
+        }
+    }
+}
+
 /// 2×2 max pooling, stride 2.
 #[inline(always)]
 fn max_pool<const C: usize, const S: usize, const R: usize>(
@@ -133,7 +186,7 @@ impl LeNet {
         Self {
             conv1_w: kernels(&p.conv1_w),
             conv1_b: array(&p.conv1_b),
-            conv2_w: kernels(&p.conv2_w),
+            conv2_w: taps(&p.conv2_w),
             conv2_b: array(&p.conv2_b),
             fc1_wt: transposed(&p.fc1_w),
             fc1_b: array(&p.fc1_b),
@@ -178,7 +231,7 @@ impl LeNet {
         let mut p1 = [[[0f32; 12]; 12]; 6];
         max_pool(&h1, &mut p1);
         let mut h2 = [[[0f32; 8]; 8]; 16];
-        conv_relu::<6, 12, 16, 8, 8, FMA>(&p1, &self.conv2_w, &self.conv2_b, &mut h2);
+        conv_relu_channels::<6, 12, 16, 8, FMA>(&p1, &self.conv2_w, &self.conv2_b, &mut h2);
         let mut p2 = [[[0f32; 4]; 4]; 16];
         max_pool(&h2, &mut p2);
         // torch.flatten's order: channel, row, column.
