@@ -3,6 +3,7 @@
 //! The library itself is `nn-runtime`.
 
 pub mod digits;
+pub mod dual;
 pub mod mnist;
 pub mod sine;
 pub mod xor;

@@ -114,3 +114,22 @@ fn the_embedded_model_is_ready_without_allocating() {
         1
     );
 }
+
+mod bare {
+    // `SAMPLE` and `EXPECTED_CLASS`, shared with `nn-bare`, the `#![no_std]` binary that
+    // predicts with the same file embedded and no allocator, and exits with 0 when it finds
+    // `EXPECTED_CLASS` (`.ci/run` builds and runs it).
+    include!("../nn-bare/src/sample.rs");
+
+    /// The class `nn-bare` checks is the one the hosted runtime predicts, by a clear margin (a
+    /// near tie could flip between the two builds' roundings).
+    #[test]
+    fn the_bare_binary_expects_the_hosted_prediction() {
+        let loaded: Box<super::Mixed<f32>> =
+            nn_runtime::io::load_boxed(super::MIXED_F32).expect("fixture loads");
+        let p = loaded.predict(&super::SVector::from(SAMPLE));
+        assert_eq!(p.imax(), EXPECTED_CLASS, "probabilities {p:?}");
+        let mut others = (0..3).filter(|&c| c != EXPECTED_CLASS).map(|c| p[c]);
+        assert!(others.all(|q| p[EXPECTED_CLASS] > q + 0.05), "{p:?}");
+    }
+}

@@ -512,3 +512,96 @@ fn sgd_step_is_backward_then_an_sgd_step() {
     assert_sgd_step_matches::<Example<f64>, _, _>("example", Target::Labels);
     assert_sgd_step_matches::<SoftmaxMse<f64>, _, _>("softmax_mse", Target::Soft);
 }
+
+/// Largest accepted `max_relative_error` of the exact check (`check_gradient_dual`): backward
+/// and forward mode compute the same derivative in a different order, so they differ by
+/// rounding, a few ulps (~1e-16) per operation over a handful of layers.
+const DUAL_TOLERANCE: f64 = 1e-12;
+
+/// Below this, derivatives are compared absolutely (see the runtime's constant).
+const DUAL_RELATIVE_FLOOR: f64 = nn_runtime::gradcheck::DUAL_RELATIVE_FLOOR;
+
+/// Every sample alone and the whole batch of network `N`, by `check_gradient_dual`; and the
+/// generated `input_gradient` (reverse mode) against the forward-mode input Jacobian of the
+/// loss. Returns the worst relative error of each.
+fn check_dual<N, const IN: usize, const OUT: usize>(target: Target) -> [f64; 3]
+where
+    N: nn_runtime::gradcheck::DualCheckable<IN, OUT>
+        + nn_runtime::dual::WithScalar<nn_runtime::dual::Dual<f64>>,
+    <N as nn_runtime::dual::WithScalar<nn_runtime::dual::Dual<f64>>>::Net:
+        Network<nn_runtime::dual::Dual<f64>, IN, OUT>,
+{
+    let s = Setup::<N, IN, OUT>::new(target);
+    let sample = (0..BATCH)
+        .map(|i| {
+            error(&nn_runtime::check_gradient_dual(
+                &*s.net, &s.xs[i], &s.ys[i],
+            ))
+        })
+        .fold(0.0, f64::max);
+    let batch = error(&nn_runtime::check_gradient_dual_batch(
+        &*s.net,
+        &s.x_batch(),
+        &s.y_batch(),
+    ));
+    let mut input = 0.0f64;
+    let gradients = s.net.input_gradient_batch(&s.x_batch(), &s.y_batch());
+    for i in 0..BATCH {
+        let reverse = s.net.input_gradient(&s.xs[i], &s.ys[i]);
+        let batch_column = gradients.column(i) * BATCH as f64;
+        for j in 0..IN {
+            let forward = nn_runtime::dual::loss_along_input(
+                &*s.net,
+                &s.xs[i],
+                &SVector::from_fn(|i, _| f64::from(u8::from(i == j))),
+                &s.ys[i],
+            )
+            .derivative();
+            for value in [reverse[j], batch_column[j]] {
+                let relative = (value - forward).abs()
+                    / value.abs().max(forward.abs()).max(DUAL_RELATIVE_FLOOR);
+                input = input.max(if relative.is_nan() {
+                    f64::INFINITY
+                } else {
+                    relative
+                });
+            }
+        }
+    }
+    [sample, batch, input]
+}
+
+#[test]
+fn gradients_match_dual_numbers_exactly() {
+    let rows = [
+        ("d1", check_dual::<D1<f64>, _, _>(Target::Values)),
+        ("d2", check_dual::<D2<f64>, _, _>(Target::Labels)),
+        ("d3", check_dual::<D3<f64>, _, _>(Target::OneHot)),
+        ("d4", check_dual::<D4<f64>, _, _>(Target::Labels)),
+        ("d5", check_dual::<D5<f64>, _, _>(Target::Soft)),
+        ("d6", check_dual::<D6<f64>, _, _>(Target::Values)),
+        ("example", check_dual::<Example<f64>, _, _>(Target::Labels)),
+        ("step", check_dual::<Step<f64>, _, _>(Target::Values)),
+        (
+            "softmax_mse",
+            check_dual::<SoftmaxMse<f64>, _, _>(Target::Soft),
+        ),
+        (
+            "norm_first",
+            check_dual::<NormFirst<f64>, _, _>(Target::Values),
+        ),
+    ];
+    println!("network      per sample   per batch  input gradient (exact checks)");
+    for (name, [sample, batch, input]) in &rows {
+        println!("{name:<12} {sample:>11.2e} {batch:>11.2e} {input:>15.2e}");
+    }
+    let worst = rows
+        .iter()
+        .flat_map(|(_, r)| r)
+        .fold(0.0f64, |a, &b| a.max(b));
+    println!("worst: {worst:.2e}");
+    assert!(
+        worst < DUAL_TOLERANCE,
+        "exact checks above {DUAL_TOLERANCE:e}: worst {worst:e}"
+    );
+}

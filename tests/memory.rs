@@ -181,3 +181,44 @@ fn an_idx_header_declaring_too_much_is_refused_before_reading() {
     assert!(peak < SMALL_READ_PEAK, "held {peak} bytes to read 1000");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+nn_runtime::network! {
+    /// A streaming audio-style model: every cell, a residual, a per-step dense and a mean.
+    pub struct Streaming {
+        input: seq(2),
+        r1: gru(8),
+        r2: lstm(8) + r1,
+        r3: rnn(4, relu),
+        pool: mean,
+        out: dense(1),
+        loss: mse,
+    }
+}
+
+#[test]
+fn streaming_step_allocates_nothing() {
+    let mut net = Streaming::<f32>::zeros();
+    for t in 0..Streaming::<f32>::TENSORS.len() {
+        for (i, w) in net.tensor_mut(t).iter_mut().enumerate() {
+            *w = ((i * 31 + t * 7) % 11) as f32 / 11.0 - 0.5;
+        }
+    }
+    let mut state = StreamingState::default();
+    let x = SVector::<f32, 2>::new(0.3, -0.2);
+    assert_eq!(
+        allocations(|| {
+            for _ in 0..100 {
+                std::hint::black_box(net.step(&mut state, &x));
+            }
+            state.reset();
+        }),
+        0
+    );
+    assert_eq!(state.steps, 0);
+    // The counter sees the sequence path's buffers: a whole-sequence forward does allocate.
+    assert!(
+        allocations(|| {
+            std::hint::black_box(net.forward(&[x; 3]));
+        }) > 0
+    );
+}

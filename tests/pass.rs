@@ -31,6 +31,20 @@ mod strict {
     }
 }
 
+/// An inference-only network (no loss) under the same lints: its record's unread fields and
+/// its training stubs warn about nothing.
+mod strict_inference_only {
+    nn_runtime::network! {
+        /// Scores two classes.
+        pub struct Scorer {
+            input: 4,
+            h: dense(8, relu) + project(input),
+            n: layer_norm,
+            out: dense(2, softmax),
+        }
+    }
+}
+
 /// The generated code names nothing from the caller's scope.
 #[allow(non_camel_case_types, dead_code)]
 mod hostile {

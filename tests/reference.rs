@@ -11,7 +11,7 @@
 //! `declaration`); the tensor names, shapes and order are checked against the fixture too.
 
 use nn_runtime::nalgebra::SVector;
-use nn_runtime::{Batch, LossKind, Network, Parameters, network};
+use nn_runtime::{Batch, LossKind, Parameters, network};
 use serde_json::Value;
 
 /// Largest accepted error, measured as `|got − expected| / max(1, |expected|)`: absolute for
@@ -133,7 +133,7 @@ fn tensor_lists_match_the_fixtures() {
 /// backward of sample 0, of every sample accumulated, and of the batch.
 fn check_fixture<N, const IN: usize, const OUT: usize>(text: &str)
 where
-    N: Network<f64, IN, OUT>,
+    N: nn_runtime::gradcheck::DualCheckable<IN, OUT>,
 {
     let fixture: Value = serde_json::from_str(text).expect("fixture is valid JSON");
     let name = field(&fixture, "name")
@@ -253,6 +253,27 @@ where
         grad.tensor_mut(index).iter_mut().for_each(|g| *g /= 2.0);
     }
     check.tensors(&*grad, batch_grad, "backward_batch twice, halved");
+
+    // Forward mode (dual numbers, no backward code) against JAX, and exactly against backward.
+    let sample0 = nn_runtime::gradcheck::gradient_dual(&*net, &inputs[0], &targets[0]);
+    let sample0_grad = field(&fixture, "sample0_grad");
+    check.tensors(&*sample0, sample0_grad, "forward mode, sample 0");
+    let forward_batch = nn_runtime::gradcheck::gradient_dual_batch(&*net, &xb, &yb);
+    check.tensors(&*forward_batch, batch_grad, "forward mode, batch");
+    let exact = [
+        nn_runtime::check_gradient_dual(&*net, &inputs[0], &targets[0]),
+        nn_runtime::check_gradient_dual_batch(&*net, &xb, &yb),
+    ];
+    println!(
+        "{name}: backward against forward mode, worst relative {:.2e}",
+        exact[0].max_relative_error.max(exact[1].max_relative_error)
+    );
+    for result in exact {
+        assert!(
+            result.max_relative_error < 1e-12,
+            "{name}: backward against forward mode {result:?}"
+        );
+    }
 
     println!(
         "{name}: max error {:.3e} (tolerance {TOLERANCE:e})",

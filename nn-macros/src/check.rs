@@ -33,6 +33,7 @@ pub fn check(model: &Model<'_>, errors: &mut Errors) -> bool {
     check_loss_width(model, errors);
     check_network_name(net, errors);
     check_tensor_sizes(model, errors);
+    crate::recurrent::check(model, errors);
     before && errors.is_empty()
 }
 
@@ -57,18 +58,8 @@ fn check_input(net: &Network, errors: &mut Errors) {
     }
 }
 
-// struct Net { input: 4, out: dense(1) }   (no `loss: mse`)      loss: mse, loss: mse
+// loss: mse, loss: mse   (no loss at all is an inference-only network, see `expand::inference`)
 fn check_loss_declared(net: &Network, errors: &mut Errors) {
-    if net.losses.is_empty() && !written(net, EntryKind::Loss) {
-        errors.at(
-            net.name.span(),
-            format!(
-                "`{}` declares no loss; add `loss: <loss>,` as its last entry, with a loss among {}",
-                shown(&net.name),
-                keyword::list(keyword::LOSSES.iter().map(|(name, _)| *name))
-            ),
-        );
-    }
     for extra in net.losses.iter().skip(1) {
         errors.at(extra.key.span(), "`loss` is declared twice; keep one");
     }
@@ -155,9 +146,11 @@ fn check_widths(net: &Network, errors: &mut Errors) {
         .map(|input| ("the input".to_owned(), &input.width));
     let layers = net.layers.iter().filter_map(|layer| match &layer.kind {
         LayerKind::Dense { width, .. } => Some((format!("`{}`", shown(&layer.name)), width)),
-        LayerKind::LayerNorm { .. } | LayerKind::Dropout { .. } | LayerKind::BatchNorm { .. } => {
-            None
-        }
+        LayerKind::Recurrent { width, .. } => Some((format!("`{}`", shown(&layer.name)), width)),
+        LayerKind::LayerNorm { .. }
+        | LayerKind::Dropout { .. }
+        | LayerKind::BatchNorm { .. }
+        | LayerKind::Reduce { .. } => None,
     });
     for (what, width) in inputs.chain(layers) {
         if width.value == 0 {

@@ -11,6 +11,7 @@ mod errors;
 mod expand;
 mod model;
 mod parse;
+mod recurrent;
 mod syntax;
 
 #[cfg(test)]

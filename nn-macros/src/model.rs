@@ -9,18 +9,22 @@
 
 use crate::syntax::{EntryKind, Layer, LayerKind, LossKind, Network, keyword, shown};
 
+pub use crate::recurrent::SequenceOp;
+
 /// The shape of the value one sample flows through a layer as.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Shape {
     /// A vector of this many features.
     Vector(usize),
+    /// A sequence of steps of this many features each; its length is known at run time.
+    Sequence(usize),
 }
 
 impl Shape {
-    /// Scalars per sample.
+    /// Scalars per sample (per step, for a sequence).
     pub fn len(self) -> usize {
         match self {
-            Shape::Vector(width) => width,
+            Shape::Vector(width) | Shape::Sequence(width) => width,
         }
     }
 }
@@ -58,6 +62,8 @@ pub enum NodeKind {
     /// `z = γ ⊙ (x − μ)/√(σ² + eps) + β` per feature over the batch in training, with the
     /// running statistics at inference; shape unchanged.
     BatchNorm { eps: f64, momentum: f64 },
+    /// A recurrent cell or a reduction over time (see [`crate::recurrent`]).
+    Sequence(SequenceOp),
 }
 
 impl NodeKind {
@@ -86,10 +92,10 @@ pub struct Residual<'a> {
 
 /// Lowers a declaration: shapes flow from the input through the entries in order.
 pub fn build(net: &Network) -> Model<'_> {
-    let input = net
-        .inputs
-        .first()
-        .map(|input| Shape::Vector(input.width.value));
+    let input = net.inputs.first().map(|input| match input.sequence {
+        Some(_) => Shape::Sequence(input.width.value),
+        None => Shape::Vector(input.width.value),
+    });
     let mut nodes: Vec<Node<'_>> = Vec::new();
     let mut layers = net.layers.iter();
     let mut previous = input;
@@ -114,6 +120,9 @@ pub fn build(net: &Network) -> Model<'_> {
                 eps: *eps,
                 momentum: *momentum,
             },
+            LayerKind::Recurrent { .. } | LayerKind::Reduce { .. } => {
+                NodeKind::Sequence(SequenceOp::of(&layer.kind))
+            }
         };
         let output = output_shape(layer, previous);
         let residual = layer.residual.as_ref().map(|syntax| {
@@ -145,9 +154,16 @@ pub fn build(net: &Network) -> Model<'_> {
 /// The shape a layer makes of its input: each kind's shape rule.
 fn output_shape(layer: &Layer, input: Option<Shape>) -> Option<Shape> {
     match &layer.kind {
-        LayerKind::Dense { width, .. } => Some(Shape::Vector(width.value)),
+        // Per step on a sequence.
+        LayerKind::Dense { width, .. } => match input {
+            Some(Shape::Sequence(_)) => Some(Shape::Sequence(width.value)),
+            _ => Some(Shape::Vector(width.value)),
+        },
         LayerKind::LayerNorm { .. } | LayerKind::Dropout { .. } | LayerKind::BatchNorm { .. } => {
             input
+        }
+        LayerKind::Recurrent { .. } | LayerKind::Reduce { .. } => {
+            crate::recurrent::output_shape(&layer.kind, input)
         }
     }
 }
@@ -174,7 +190,7 @@ pub struct Tensor {
     /// PyTorch's shape: `[out, in]` for a weight.
     pub shape: Vec<usize>,
     /// The runtime's `TensorRole` variant.
-    pub role: &'static str,
+    pub role: String,
 }
 
 impl Tensor {
@@ -188,10 +204,10 @@ impl Node<'_> {
     /// The node's parameter tensors, once its shapes are known.
     pub fn tensors(&self) -> Option<Vec<Tensor>> {
         let (input, output) = (self.input?.len(), self.output?.len());
-        let tensor = |suffix, shape, role| Tensor {
+        let tensor = |suffix, shape, role: &str| Tensor {
             suffix,
             shape,
-            role,
+            role: role.to_owned(),
         };
         let mut tensors = match self.kind {
             NodeKind::Dense { bias } => {
@@ -212,6 +228,7 @@ impl Node<'_> {
                 tensor("running_mean", vec![output], "RunningMean"),
                 tensor("running_var", vec![output], "RunningVar"),
             ],
+            NodeKind::Sequence(op) => op.tensors(input, output),
         };
         if let Some(residual) = self.residual.as_ref().filter(|r| r.project) {
             let source = residual.shape?.len();
@@ -241,6 +258,11 @@ impl Model<'_> {
         self.nodes
             .last()
             .map_or_else(|| self.input_width(), Node::width)
+    }
+
+    /// Whether the declaration has a loss (without one, the network is inference-only).
+    pub fn has_loss(&self) -> bool {
+        !self.net.losses.is_empty()
     }
 
     pub fn loss(&self) -> LossKind {

@@ -232,8 +232,21 @@ fn parse_entry_items(input: ParseStream, network: &mut Network) -> syn::Result<E
         ));
     }
     if key == keyword::INPUT {
+        if let Some(sequence) = crate::recurrent::parse_sequence_keyword(input)? {
+            let width = parse_width(&sequence.args, "the number of features per step")?;
+            network.inputs.push(Input {
+                key,
+                width,
+                sequence: Some(sequence.keyword),
+            });
+            return Ok(EntryKind::Input);
+        }
         let width = parse_width(input, "the input width")?;
-        network.inputs.push(Input { key, width });
+        network.inputs.push(Input {
+            key,
+            width,
+            sequence: None,
+        });
         return Ok(EntryKind::Input);
     }
     if key == keyword::LOSS {
@@ -250,7 +263,7 @@ fn parse_entry_items(input: ParseStream, network: &mut Network) -> syn::Result<E
 /// the expansion makes (parameters, bytes, intermediates) far from overflowing `usize`.
 const MAX_WIDTH: usize = 1 << 24;
 
-fn parse_width(input: ParseStream, what: &str) -> syn::Result<Width> {
+pub(crate) fn parse_width(input: ParseStream, what: &str) -> syn::Result<Width> {
     if input.is_empty() {
         return Err(input.error(format!("expected {what}, an integer such as `64`")));
     }
@@ -332,7 +345,13 @@ fn parse_loss(input: ParseStream, key: Ident) -> syn::Result<Loss> {
 }
 
 fn parse_layer(input: ParseStream, attrs: Vec<Attribute>, name: Ident) -> syn::Result<Layer> {
-    let kinds = || keyword::list(keyword::LAYER_KINDS.iter().copied());
+    let all_kinds = || {
+        keyword::LAYER_KINDS
+            .iter()
+            .chain(crate::recurrent::LAYER_KINDS)
+            .copied()
+    };
+    let kinds = || keyword::list(all_kinds());
     let keyword_ident: Ident = input.parse().map_err(|e| {
         syn::Error::new(
             e.span(),
@@ -451,12 +470,14 @@ fn parse_layer(input: ParseStream, attrs: Vec<Attribute>, name: Ident) -> syn::R
         mode::parse_dropout(input, &name, keyword_ident)?
     } else if keyword_ident == keyword::BATCH_NORM {
         mode::parse_batch_norm(input, &name, keyword_ident, &mut activation)?
+    } else if let Some(kind) = crate::recurrent::parse_sequence_layer(&keyword_ident, input)? {
+        kind
     } else {
         return Err(syn::Error::new(
             keyword_ident.span(),
             format!(
                 "unknown layer kind `{keyword_ident}`{}; expected {}",
-                suggest(&keyword_ident, keyword::LAYER_KINDS.iter().copied()),
+                suggest(&keyword_ident, all_kinds()),
                 kinds()
             ),
         ));
@@ -467,7 +488,9 @@ fn parse_layer(input: ParseStream, attrs: Vec<Attribute>, name: Ident) -> syn::R
             LayerKind::Dense { keyword, .. }
             | LayerKind::LayerNorm { keyword, .. }
             | LayerKind::Dropout { keyword, .. }
-            | LayerKind::BatchNorm { keyword, .. } => keyword.span(),
+            | LayerKind::BatchNorm { keyword, .. }
+            | LayerKind::Recurrent { keyword, .. }
+            | LayerKind::Reduce { keyword, .. } => keyword.span(),
         },
     });
     let residual = parse_residual(input)?;

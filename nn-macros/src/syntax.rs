@@ -41,6 +41,8 @@ pub enum EntryKind {
 pub struct Input {
     pub key: Ident,
     pub width: Width,
+    /// The `seq` keyword of `input: seq(F)`: a sequence of `F`-feature steps.
+    pub sequence: Option<Ident>,
 }
 
 /// A width as written (`64`), with its value.
@@ -75,6 +77,37 @@ pub enum LayerKind {
         eps: f64,
         momentum: f64,
     },
+    /// `rnn(H, tanh|relu)`, `gru(H)`, `lstm(H)`: a recurrent cell over a sequence.
+    Recurrent {
+        keyword: Ident,
+        cell: CellKind,
+        width: Width,
+    },
+    /// `last` or `mean`: a sequence reduced to one vector.
+    Reduce {
+        keyword: Ident,
+        reduction: Reduction,
+    },
+}
+
+/// The cell of a recurrent layer (PyTorch's `nn.RNN`, `nn.GRU`, `nn.LSTM`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum CellKind {
+    /// The Elman cell, `tanh` (PyTorch's default) or `relu`.
+    Rnn {
+        relu: bool,
+    },
+    Gru,
+    Lstm,
+}
+
+/// How a sequence becomes a vector.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Reduction {
+    /// The last step.
+    Last,
+    /// The mean over the steps.
+    Mean,
 }
 
 /// PyTorch's default `nn.LayerNorm` epsilon.
@@ -230,6 +263,9 @@ impl Layer {
                     args.push("bias = false".to_owned());
                 }
                 format!("{}({})", keyword::DENSE, args.join(", "))
+            }
+            LayerKind::Recurrent { .. } | LayerKind::Reduce { .. } => {
+                crate::recurrent::declared(&self.kind)
             }
             LayerKind::LayerNorm { eps, .. } => {
                 let mut args: Vec<String> = activation.into_iter().collect();

@@ -1,6 +1,7 @@
 //! A `#![no_std]` crate using nn's inference path, so that `cargo build -p nn-nostd` proves the
 //! runtime builds without `std` (run it on its own: in a workspace build, another member turns
-//! `std` on for everyone).
+//! `std` on for everyone). It enables `alloc`, which its streaming sequence network needs;
+//! `nn-bare/` goes further for vector networks: a binary that links with no allocator.
 
 #![no_std]
 
@@ -55,4 +56,20 @@ nn_runtime::network! {
 /// std, no random generator.
 pub fn classify_regularized(net: &Regularized, x: &SVector<f32, 6>) -> SVector<f32, 3> {
     net.predict(x)
+}
+
+nn_runtime::network! {
+    /// A streaming audio-style model: a GRU then a per-step dense layer (sequence to sequence).
+    pub struct Effect {
+        input: seq(1),
+        r1: gru(8),
+        out: dense(1),
+        loss: mse,
+    }
+}
+
+/// One sample of a stream through the recurrent model, the state carried by the caller: no
+/// heap, no std.
+pub fn process(net: &Effect, state: &mut EffectState, x: f32) -> f32 {
+    net.step(state, &SVector::from([x]))[0]
 }

@@ -72,7 +72,7 @@ impl EmbedSource {
     /// At compile time, with a message naming the file and the tensor, if the file lacks the
     /// tensor or has it with another dtype or shape.
     #[track_caller]
-    const fn matrix<T: Real, const R: usize, const C: usize>(
+    pub(crate) const fn matrix<T: Real, const R: usize, const C: usize>(
         &self,
         name: &str,
         shape: &[usize],
@@ -110,7 +110,7 @@ impl EmbedSource {
 
     /// The tensor `name` as a vector (`[N]` in the file).
     #[track_caller]
-    const fn vector<T: Real, const N: usize>(&self, name: &str) -> SVector<T, N> {
+    pub(crate) const fn vector<T: Real, const N: usize>(&self, name: &str) -> SVector<T, N> {
         self.matrix::<T, N, 1>(name, &[N])
     }
 

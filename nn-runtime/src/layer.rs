@@ -10,7 +10,8 @@ use nalgebra::allocator::Allocator;
 use nalgebra::{Const, DefaultAllocator, Dim, Matrix, OMatrix, SMatrix, SVector, Storage, U1};
 
 use crate::Real;
-use crate::linalg::{Batch, matmul};
+#[cfg(feature = "alloc")]
+use crate::linalg::{Batch, BatchOf, BatchStorage, matmul};
 
 /// Types whose all-zero bit pattern is a valid value: here, blocks of `f32` or `f64`.
 ///
@@ -117,10 +118,11 @@ unsafe impl<T: Real, const IN: usize, const OUT: usize> Zeroable for Linear<T, I
 unsafe impl<T: Real, const N: usize> Zeroable for LayerNorm<T, N> {}
 
 /// `W X + b` for a batch: one GEMM, then the bias added to every column.
+#[cfg(feature = "alloc")]
 #[inline]
-pub fn dense_batch<T: Real, const IN: usize, const OUT: usize>(
+pub fn dense_batch<T: Real, const IN: usize, const OUT: usize, S: BatchStorage<T, IN>>(
     layer: &Dense<T, IN, OUT>,
-    x: &Batch<T, IN>,
+    x: &BatchOf<T, IN, S>,
 ) -> Batch<T, OUT> {
     let mut z = matmul(&layer.weight, x);
     for mut column in z.column_iter_mut() {
@@ -144,14 +146,14 @@ pub fn add_column_sums<T: Real, const N: usize, C: Dim>(
 
 /// `x̂ = (x − μ) / √(σ² + ε)` for each column, `σ²` the biased variance (PyTorch's).
 #[inline]
-pub fn standardize<T: Real, const N: usize, C: Dim>(
-    x: &OMatrix<T, Const<N>, C>,
+pub fn standardize<T: Real, const N: usize, C: Dim, S: Storage<T, Const<N>, C>>(
+    x: &Matrix<T, Const<N>, C, S>,
     eps: T,
 ) -> OMatrix<T, Const<N>, C>
 where
     DefaultAllocator: Allocator<Const<N>, C>,
 {
-    let mut xhat = x.clone();
+    let mut xhat = x.clone_owned();
     for mut column in xhat.column_iter_mut() {
         let (mean, rstd) = moments(&column, eps);
         column.apply(|v| *v = (*v - mean) * rstd);
@@ -165,8 +167,8 @@ where
 /// Takes the input `x` (not `x̂`) and recomputes the column moments, so a layer keeps one
 /// binding less.
 #[inline]
-pub fn standardize_backward<T: Real, const N: usize, C: Dim>(
-    x: &OMatrix<T, Const<N>, C>,
+pub fn standardize_backward<T: Real, const N: usize, C: Dim, S: Storage<T, Const<N>, C>>(
+    x: &Matrix<T, Const<N>, C, S>,
     dxhat: &OMatrix<T, Const<N>, C>,
     eps: T,
 ) -> OMatrix<T, Const<N>, C>

@@ -3,19 +3,23 @@
 #![doc = include_str!("../README.md")]
 #![cfg_attr(not(feature = "std"), no_std)]
 
+#[cfg(feature = "alloc")]
 extern crate alloc;
 // Lets `network!` (whose expansion names `::nn_runtime`) be used in this crate's own tests.
 extern crate self as nn_runtime;
 
 pub mod activation;
+mod classifier;
 #[cfg(feature = "std")]
 pub mod data;
+pub mod dual;
 mod embed;
 pub mod fpenv;
 #[cfg(feature = "std")]
 pub mod gradcheck;
 #[cfg(feature = "std")]
 pub mod idx;
+mod inference;
 #[cfg(feature = "std")]
 pub mod init;
 #[cfg(feature = "std")]
@@ -34,22 +38,33 @@ pub mod optim;
 #[cfg(feature = "plot")]
 pub mod plot;
 mod real;
+pub mod recurrent;
 #[cfg(feature = "std")]
 pub mod train;
 #[cfg(feature = "std")]
 pub mod ts;
+mod with_alloc;
 
 pub use activation::ActivationKind;
+pub use classifier::Classifier;
 pub use fpenv::FlushSubnormals;
 #[cfg(feature = "std")]
-pub use gradcheck::{GradientCheck, check_gradient, check_gradient_batch};
+pub use gradcheck::{
+    GradientCheck, check_gradient, check_gradient_batch, check_gradient_dual,
+    check_gradient_dual_batch,
+};
 #[cfg(feature = "std")]
 pub use init::{Init, InitError, Scheme};
 #[cfg(feature = "std")]
 pub use io::WeightsError;
 pub use layer::{Dense, LayerNorm, Linear, Zeroable};
-pub use linalg::Batch;
-pub use loss::{LossKind, one_hot, one_hot_batch, one_hot_checked};
+#[cfg(feature = "alloc")]
+pub use linalg::{
+    Batch, BatchOf, BatchStorage, BatchView, RaggedSamples, batch_view, batch_view_flat,
+};
+#[cfg(feature = "alloc")]
+pub use loss::one_hot_batch;
+pub use loss::{LossKind, one_hot, one_hot_checked};
 pub use mode::{BatchNorm, Training};
 pub use network::{
     LayerInfo, LayerKind, Network, Parameters, ResidualInfo, ResidualSource, TensorInfo, TensorRole,
@@ -57,6 +72,8 @@ pub use network::{
 #[cfg(feature = "std")]
 pub use optim::Optimizer;
 pub use real::Real;
+#[cfg(feature = "alloc")]
+pub use recurrent::SequenceNetwork;
 #[cfg(feature = "std")]
 pub use train::ConfigError;
 
@@ -69,13 +86,17 @@ pub use nalgebra;
 /// ```text
 /// network  := attr* vis 'struct' NAME '{' entry (',' entry)* ','? '}'
 /// entry    := 'input' ':' WIDTH                 first entry: the input width
+///           | 'input' ':' 'seq' '(' WIDTH ')'   or a sequence of WIDTH-feature steps
 ///           | doc* LAYER ':' layer residual?    a layer; LAYER becomes a field name
-///           | 'loss' ':' LOSS                   last entry
+///           | 'loss' ':' LOSS                   last entry; none: inference only
 /// WIDTH    := an integer literal, 1 to 2^24
 /// layer    := 'dense' '(' WIDTH (',' activation)? (',' 'bias' '=' BOOL)? ')'
 ///           | 'layer_norm' ( '(' activation? (',' 'eps' '=' FLOAT)? ')' )?
 ///           | 'dropout' '(' P ')'               P in [0, 1): dropped in training
 ///           | 'batch_norm' ( '(' activation? (',' 'eps' '=' FLOAT)? (',' 'momentum' '=' FLOAT)? ')' )?
+///           | 'rnn' '(' WIDTH (',' ('tanh' | 'relu'))? ')' | 'gru' '(' WIDTH ')'
+///           | 'lstm' '(' WIDTH ')'              recurrent cells, on a sequence
+///           | 'last' | 'mean'                   a sequence reduced to a vector
 /// residual := '+' SOURCE                        h = σ(z) + h_SOURCE   (same width)
 ///           | '+' 'project' '(' SOURCE ')'      h = σ(z) + P h_SOURCE (P learned)
 /// SOURCE   := 'input' | an earlier LAYER
@@ -88,12 +109,18 @@ pub use nalgebra;
 /// `layer_norm` is PyTorch's `nn.LayerNorm` over the features (`eps = 1e-5` unless given).
 /// `dropout(p)` and `batch_norm` (PyTorch's `nn.Dropout` and `nn.BatchNorm1d`, `eps = 1e-5`,
 /// `momentum = 0.1`) compute differently in training (`train_batch`, which takes a
-/// [`Training`]) and at inference (every other method); see the module
-/// [`mode`]. A residual is added after the activation. Losses are means over the
-/// batch; the cross-entropy losses take logits (the last layer has no activation). Every
-/// shape mistake is a compile
-/// error at the offending token. The [crate documentation](crate) ("The declaration", "What is
-/// generated") has the details.
+/// [`Training`]) and at inference (every other method); see the module [`mode`]. `rnn`, `gru`
+/// and `lstm` are PyTorch's one-layer `nn.RNN`, `nn.GRU`, `nn.LSTM` (tensors `weight_ih_l0`,
+/// `weight_hh_l0`, `bias_ih_l0`, `bias_hh_l0`); `dense` and `layer_norm` on a sequence apply
+/// per step; a network that ends on a sequence has one output per step (see "Recurrent
+/// networks"). A residual is added after the activation. Losses are means over the batch; the
+/// cross-entropy losses take logits (the last layer has no activation). Without a `loss:` entry
+/// the network is inference-only: `forward`, `predict` (= `forward`) and their batch forms,
+/// its parameters, weight files and `embed!`, and no training methods (using one is a compile
+/// error saying so). Every shape mistake is a compile error at the offending token. The
+/// [crate documentation](crate) ("The declaration", "What is generated") has the details.
+/// Every network also has `input_gradient` (`∂L/∂x`, reverse mode) and runs over dual numbers
+/// for forward-mode derivatives ([`dual`], "Forward-mode derivatives").
 ///
 /// # Examples
 ///

@@ -1,5 +1,6 @@
 //! The scalar types a network computes in.
 
+#[cfg(feature = "alloc")]
 use alloc::vec::Vec;
 use core::mem::size_of;
 
@@ -9,13 +10,16 @@ mod sealed {
     pub trait Sealed {}
     impl Sealed for f32 {}
     impl Sealed for f64 {}
+    impl<T: super::Real, const N: usize> Sealed for crate::dual::DualN<T, N> {}
 }
 
-/// A floating-point scalar a network can be built over: `f32` (the default) or `f64`.
+/// A floating-point scalar a network can be built over: `f32` (the default) or `f64`, or a
+/// dual number over either ([`DualN`](crate::dual::DualN), for forward-mode derivatives).
 ///
-/// The trait is sealed: networks rely on every parameter being a plain IEEE float, for which
-/// all-zero bits are the value `0.0` (see [`Zeroable`](crate::Zeroable)), and on a fast matrix
-/// product from `matrixmultiply` for batches.
+/// The trait is sealed: networks rely on every parameter being made of plain IEEE floats, for
+/// which all-zero bits are the value `0.0` (see [`Zeroable`](crate::Zeroable); a dual's are its
+/// value and tangents), and on a matrix product for batches (`matrixmultiply` for `f32` and
+/// `f64`, a plain loop for duals).
 pub trait Real: RealField + Copy + Default + Send + Sync + sealed::Sealed + 'static {
     /// The safetensors dtype name of this scalar: `"F32"` or `"F64"`.
     const DTYPE: &'static str;
@@ -23,6 +27,7 @@ pub trait Real: RealField + Copy + Default + Send + Sync + sealed::Sealed + 'sta
     /// Appends the little-endian bytes of every value to `out`: `size_of::<Self>()` bytes
     /// each (4 for `f32`, 8 for `f64`), bit for bit (NaN payloads included); the data of a
     /// safetensors tensor of dtype [`DTYPE`](Self::DTYPE).
+    #[cfg(feature = "alloc")]
     fn extend_le_bytes(values: &[Self], out: &mut Vec<u8>);
 
     /// Sets `values` from the little-endian bytes `bytes`, the inverse of
@@ -60,6 +65,7 @@ pub trait Real: RealField + Copy + Default + Send + Sync + sealed::Sealed + 'sta
     /// `a` is `m × k`, `b` is `k × n`, `c` is `m × n`, each valid for the given row and column
     /// strides (in elements), `c` writable and not overlapping `a` or `b`.
     #[doc(hidden)]
+    #[cfg(feature = "alloc")]
     #[allow(clippy::too_many_arguments)]
     unsafe fn gemm(
         m: usize,
@@ -85,6 +91,7 @@ macro_rules! impl_real {
             const DTYPE: &'static str = $dtype;
             const MIN_NORMAL: f64 = <$t>::MIN_POSITIVE as f64;
 
+            #[cfg(feature = "alloc")]
             fn extend_le_bytes(values: &[Self], out: &mut Vec<u8>) {
                 out.reserve(values.len() * size_of::<Self>());
                 for value in values {
@@ -119,6 +126,7 @@ macro_rules! impl_real {
                 $tanh(self)
             }
 
+            #[cfg(feature = "alloc")]
             #[inline]
             unsafe fn gemm(
                 m: usize,

@@ -30,18 +30,20 @@ const _: () = {
         z_norm: ::nn_runtime::__private::SVector<T, 6>,
         z_out: ::nn_runtime::__private::SVector<T, 3>,
     }
-    /// The values of one forward pass of `Mixed` for a batch (one sample per column), one field per binding of the forward code: `eps_`, `xhat_` (layer norm), `z_` and `h_` (when not `z`) per layer.
-    struct MixedForwardBatch<T: ::nn_runtime::__private::Real> {
-        z_h1: ::nn_runtime::__private::Batch<T, 8>,
-        h_h1: ::nn_runtime::__private::Batch<T, 8>,
-        z_h2: ::nn_runtime::__private::Batch<T, 8>,
-        h_h2: ::nn_runtime::__private::Batch<T, 8>,
-        z_h3: ::nn_runtime::__private::Batch<T, 6>,
-        h_h3: ::nn_runtime::__private::Batch<T, 6>,
-        eps_norm: T,
-        xhat_norm: ::nn_runtime::__private::Batch<T, 6>,
-        z_norm: ::nn_runtime::__private::Batch<T, 6>,
-        z_out: ::nn_runtime::__private::Batch<T, 3>,
+    ::nn_runtime::__private::with_alloc! {
+        /// The values of one forward pass of `Mixed` for a batch (one sample per column), one field per binding of the forward code: `eps_`, `xhat_` (layer norm), `z_` and `h_` (when not `z`) per layer.
+        struct MixedForwardBatch<T: ::nn_runtime::__private::Real> {
+            z_h1: ::nn_runtime::__private::Batch<T, 8>,
+            h_h1: ::nn_runtime::__private::Batch<T, 8>,
+            z_h2: ::nn_runtime::__private::Batch<T, 8>,
+            h_h2: ::nn_runtime::__private::Batch<T, 8>,
+            z_h3: ::nn_runtime::__private::Batch<T, 6>,
+            h_h3: ::nn_runtime::__private::Batch<T, 6>,
+            eps_norm: T,
+            xhat_norm: ::nn_runtime::__private::Batch<T, 6>,
+            z_norm: ::nn_runtime::__private::Batch<T, 6>,
+            z_out: ::nn_runtime::__private::Batch<T, 3>,
+        }
     }
     #[allow(unused_doc_comments)]
     impl<T: ::nn_runtime::__private::Real> Mixed<T> {
@@ -95,32 +97,30 @@ const _: () = {
         ) -> T {
             self.sgd_step(x, &::nn_runtime::__private::one_hot::<T, 3>(label), lr)
         }
-        /// [`Self::loss_batch`] with the targets given as class indices, one per column.
-        ///
-        /// # Panics
-        /// If a label is not below 3, the number of classes.
-        pub fn loss_batch_labels(
-            &self,
-            x: &::nn_runtime::__private::Batch<T, 4>,
-            labels: &[::core::primitive::usize],
-        ) -> T {
-            self.loss_batch(x, &::nn_runtime::__private::one_hot_batch::<T, 3>(labels))
-        }
-        /// [`Self::backward_batch`] with the targets given as class indices, one per column.
-        ///
-        /// # Panics
-        /// If a label is not below 3, the number of classes.
-        pub fn backward_batch_labels(
-            &self,
-            x: &::nn_runtime::__private::Batch<T, 4>,
-            labels: &[::core::primitive::usize],
-            grad: &mut Self,
-        ) -> T {
-            self.backward_batch(
-                x,
-                &::nn_runtime::__private::one_hot_batch::<T, 3>(labels),
-                grad,
-            )
+        ::nn_runtime::__private::with_alloc! {
+            /// [`Self::loss_batch`] with the targets given as class indices, one per column.
+            ///
+            /// # Panics
+            /// If a label is not below 3, the number of classes.
+            pub fn loss_batch_labels<S: ::nn_runtime::__private::BatchStorage<T, 4>>(
+                &self,
+                x: &::nn_runtime::__private::BatchOf<T, 4, S>,
+                labels: &[::core::primitive::usize],
+            ) -> T {
+                self.loss_batch(x, &::nn_runtime::__private::one_hot_batch::<T, 3>(labels))
+            }
+            /// [`Self::backward_batch`] with the targets given as class indices, one per column.
+            ///
+            /// # Panics
+            /// If a label is not below 3, the number of classes.
+            pub fn backward_batch_labels<S: ::nn_runtime::__private::BatchStorage<T, 4>>(
+                &self,
+                x: &::nn_runtime::__private::BatchOf<T, 4, S>,
+                labels: &[::core::primitive::usize],
+                grad: &mut Self,
+            ) -> T {
+                self.backward_batch(x, &::nn_runtime::__private::one_hot_batch::<T, 3>(labels), grad)
+            }
         }
         /// The forward pass of one sample with every intermediate kept, written once for `forward`, `backward` and `sgd_step`.
         fn forward_intermediates(
@@ -159,39 +159,41 @@ const _: () = {
                 z_out,
             }
         }
-        /// The forward pass of a batch (one sample per column) with every intermediate kept, written once for `forward_batch` and `backward_batch`.
-        fn forward_batch_intermediates(
-            &self,
-            x: &::nn_runtime::__private::Batch<T, 4>,
-        ) -> MixedForwardBatch<T> {
-            use ::nn_runtime::__private as nn;
-            /// h1: dense(8, tanh)
-            let z_h1: nn::Batch<T, 8> = nn::dense_batch(&self.h1, x);
-            let h_h1: nn::Batch<T, 8> = nn::tanh(&z_h1);
-            /// h2: dense(8, relu) + h1
-            let z_h2: nn::Batch<T, 8> = nn::dense_batch(&self.h2, &h_h1);
-            let h_h2: nn::Batch<T, 8> = nn::relu(&z_h2) + &h_h1;
-            /// h3: dense(6, gelu, bias = false) + project(h1)
-            let z_h3: nn::Batch<T, 6> = nn::matmul(&self.h3.weight, &h_h2);
-            let h_h3: nn::Batch<T, 6> = nn::gelu(&z_h3)
-                + nn::matmul(&self.h3_proj.weight, &h_h1);
-            /// norm: layer_norm(eps = 0.001)
-            let eps_norm: T = T::constant(0.001f64);
-            let xhat_norm: nn::Batch<T, 6> = nn::standardize(&h_h3, eps_norm);
-            let z_norm: nn::Batch<T, 6> = self.norm.scale_shift(&xhat_norm);
-            /// out: dense(3)
-            let z_out: nn::Batch<T, 3> = nn::dense_batch(&self.out, &z_norm);
-            MixedForwardBatch {
-                z_h1,
-                h_h1,
-                z_h2,
-                h_h2,
-                z_h3,
-                h_h3,
-                eps_norm,
-                xhat_norm,
-                z_norm,
-                z_out,
+        ::nn_runtime::__private::with_alloc! {
+            /// The forward pass of a batch (one sample per column) with every intermediate kept, written once for `forward_batch` and `backward_batch`.
+            fn forward_batch_intermediates<S: ::nn_runtime::__private::BatchStorage<T, 4>>(
+                &self,
+                x: &::nn_runtime::__private::BatchOf<T, 4, S>,
+            ) -> MixedForwardBatch<T> {
+                use ::nn_runtime::__private as nn;
+                /// h1: dense(8, tanh)
+                let z_h1: nn::Batch<T, 8> = nn::dense_batch(&self.h1, x);
+                let h_h1: nn::Batch<T, 8> = nn::tanh(&z_h1);
+                /// h2: dense(8, relu) + h1
+                let z_h2: nn::Batch<T, 8> = nn::dense_batch(&self.h2, &h_h1);
+                let h_h2: nn::Batch<T, 8> = nn::relu(&z_h2) + &h_h1;
+                /// h3: dense(6, gelu, bias = false) + project(h1)
+                let z_h3: nn::Batch<T, 6> = nn::matmul(&self.h3.weight, &h_h2);
+                let h_h3: nn::Batch<T, 6> = nn::gelu(&z_h3)
+                    + nn::matmul(&self.h3_proj.weight, &h_h1);
+                /// norm: layer_norm(eps = 0.001)
+                let eps_norm: T = T::constant(0.001f64);
+                let xhat_norm: nn::Batch<T, 6> = nn::standardize(&h_h3, eps_norm);
+                let z_norm: nn::Batch<T, 6> = self.norm.scale_shift(&xhat_norm);
+                /// out: dense(3)
+                let z_out: nn::Batch<T, 3> = nn::dense_batch(&self.out, &z_norm);
+                MixedForwardBatch {
+                    z_h1,
+                    h_h1,
+                    z_h2,
+                    h_h2,
+                    z_h3,
+                    h_h3,
+                    eps_norm,
+                    xhat_norm,
+                    z_norm,
+                    z_out,
+                }
             }
         }
         /// Forward pass of one sample: `4` inputs → `3` outputs (logits).
@@ -348,97 +350,164 @@ const _: () = {
             nn::descend_outer(&mut self.h1.weight, &dz_h1, x, lr);
             loss
         }
-        /// Forward pass of a batch, one sample per column.
-        pub fn forward_batch(
-            &self,
-            x: &::nn_runtime::__private::Batch<T, 4>,
-        ) -> ::nn_runtime::__private::Batch<T, 3> {
-            self.forward_batch_intermediates(x).z_out
+        ::nn_runtime::__private::with_alloc! {
+            /// Forward pass of a batch, one sample per column: a `Batch`, or a `BatchView` of
+            /// samples in row-major `[n, IN]` order (`nn_runtime::batch_view`), read in place.
+            pub fn forward_batch<S: ::nn_runtime::__private::BatchStorage<T, 4>>(
+                &self,
+                x: &::nn_runtime::__private::BatchOf<T, 4, S>,
+            ) -> ::nn_runtime::__private::Batch<T, 3> {
+                self.forward_batch_intermediates(x).z_out
+            }
+            /// [`Self::predict`] for every column of a batch.
+            pub fn predict_batch<S: ::nn_runtime::__private::BatchStorage<T, 4>>(
+                &self,
+                x: &::nn_runtime::__private::BatchOf<T, 4, S>,
+            ) -> ::nn_runtime::__private::Batch<T, 3> {
+                use ::nn_runtime::__private as nn;
+                nn::softmax(&self.forward_batch(x))
+            }
+            /// The mean loss over the columns of a batch.
+            ///
+            /// # Panics
+            /// If `x` and `targets` have different numbers of columns, or if the batch has no
+            /// columns.
+            pub fn loss_batch<S: ::nn_runtime::__private::BatchStorage<T, 4>>(
+                &self,
+                x: &::nn_runtime::__private::BatchOf<T, 4, S>,
+                targets: &::nn_runtime::__private::Batch<T, 3>,
+            ) -> T {
+                ::nn_runtime::__private::check_batch_columns(x.ncols(), targets.ncols());
+                ::nn_runtime::__private::softmax_cross_entropy(&self.forward_batch(x), targets)
+            }
+            /// Forward and backward for a batch: adds the gradient of the batch's mean loss into
+            /// `grad` and returns that mean loss. The products are GEMMs (`matrixmultiply`).
+            ///
+            /// # Panics
+            /// If `x` and `targets` have different numbers of columns, or if the batch has no
+            /// columns.
+            pub fn backward_batch<S: ::nn_runtime::__private::BatchStorage<T, 4>>(
+                &self,
+                x: &::nn_runtime::__private::BatchOf<T, 4, S>,
+                targets: &::nn_runtime::__private::Batch<T, 3>,
+                grad: &mut Self,
+            ) -> T {
+                use ::nn_runtime::__private as nn;
+                nn::check_batch_columns(x.ncols(), targets.ncols());
+                let MixedForwardBatch {
+                    z_h1,
+                    h_h1,
+                    z_h2,
+                    h_h2,
+                    z_h3,
+                    h_h3,
+                    eps_norm,
+                    xhat_norm,
+                    z_norm,
+                    z_out,
+                } = self.forward_batch_intermediates(x);
+                let loss: T = nn::softmax_cross_entropy(&z_out, targets);
+                let dh_out: nn::Batch<T, 3> = nn::softmax_cross_entropy_backward(&z_out, targets);
+                /// out: dense(3)
+                nn::add_mul_tr(&mut grad.out.weight, &dh_out, &z_norm);
+                nn::add_column_sums(&mut grad.out.bias, &dh_out);
+                let dh_norm: nn::Batch<T, 6> = nn::tr_matmul(&self.out.weight, &dh_out);
+                /// norm: layer_norm(eps = 0.001)
+                nn::LayerNorm::accumulate_grad(&mut grad.norm, &xhat_norm, &dh_norm);
+                let dxhat_norm: nn::Batch<T, 6> = self.norm.scale_backward(&dh_norm);
+                let dh_h3: nn::Batch<T, 6> = nn::standardize_backward(&h_h3, &dxhat_norm, eps_norm);
+                /// h3: dense(6, gelu, bias = false) + project(h1)
+                let dz_h3: nn::Batch<T, 6> = nn::gelu_backward(&z_h3, &dh_h3);
+                nn::add_mul_tr(&mut grad.h3.weight, &dz_h3, &h_h2);
+                let dh_h2: nn::Batch<T, 8> = nn::tr_matmul(&self.h3.weight, &dz_h3);
+                nn::add_mul_tr(&mut grad.h3_proj.weight, &dh_h3, &h_h1);
+                let mut dh_h1: nn::Batch<T, 8> = nn::tr_matmul(&self.h3_proj.weight, &dh_h3);
+                /// h2: dense(8, relu) + h1
+                let dz_h2: nn::Batch<T, 8> = nn::relu_backward(&z_h2, &dh_h2);
+                nn::add_mul_tr(&mut grad.h2.weight, &dz_h2, &h_h1);
+                nn::add_column_sums(&mut grad.h2.bias, &dz_h2);
+                dh_h1 += nn::tr_matmul(&self.h2.weight, &dz_h2);
+                dh_h1 += &dh_h2;
+                /// h1: dense(8, tanh)
+                let dz_h1: nn::Batch<T, 8> = nn::tanh_backward(&z_h1, &dh_h1);
+                nn::add_mul_tr(&mut grad.h1.weight, &dz_h1, x);
+                nn::add_column_sums(&mut grad.h1.bias, &dz_h1);
+                loss
+            }
+            /// The gradient of the batch's mean loss with respect to each input column: column
+            /// `j` is `∂L_j/∂x_j / batch`, sample `j`'s own input gradient over the batch size.
+            ///
+            /// # Panics
+            /// If `x` and `targets` have different numbers of columns, or if the batch has no
+            /// columns.
+            pub fn input_gradient_batch(
+                &self,
+                x: &::nn_runtime::__private::Batch<T, 4>,
+                targets: &::nn_runtime::__private::Batch<T, 3>,
+            ) -> ::nn_runtime::__private::Batch<T, 4> {
+                use ::nn_runtime::__private as nn;
+                nn::check_batch_columns(x.ncols(), targets.ncols());
+                let MixedForwardBatch { z_h1, z_h2, z_h3, h_h3, eps_norm, z_out, .. } = self
+                    .forward_batch_intermediates(x);
+                let dh_out: nn::Batch<T, 3> = nn::softmax_cross_entropy_backward(&z_out, targets);
+                /// out: dense(3)
+                let dh_norm: nn::Batch<T, 6> = nn::tr_matmul(&self.out.weight, &dh_out);
+                /// norm: layer_norm(eps = 0.001)
+                let dxhat_norm: nn::Batch<T, 6> = self.norm.scale_backward(&dh_norm);
+                let dh_h3: nn::Batch<T, 6> = nn::standardize_backward(&h_h3, &dxhat_norm, eps_norm);
+                /// h3: dense(6, gelu, bias = false) + project(h1)
+                let dz_h3: nn::Batch<T, 6> = nn::gelu_backward(&z_h3, &dh_h3);
+                let dh_h2: nn::Batch<T, 8> = nn::tr_matmul(&self.h3.weight, &dz_h3);
+                let mut dh_h1: nn::Batch<T, 8> = nn::tr_matmul(&self.h3_proj.weight, &dh_h3);
+                /// h2: dense(8, relu) + h1
+                let dz_h2: nn::Batch<T, 8> = nn::relu_backward(&z_h2, &dh_h2);
+                dh_h1 += nn::tr_matmul(&self.h2.weight, &dz_h2);
+                dh_h1 += &dh_h2;
+                /// h1: dense(8, tanh)
+                let dz_h1: nn::Batch<T, 8> = nn::tanh_backward(&z_h1, &dh_h1);
+                let dx: nn::Batch<T, 4> = nn::tr_matmul(&self.h1.weight, &dz_h1);
+                dx
+            }
         }
-        /// [`Self::predict`] for every column of a batch.
-        pub fn predict_batch(
+        /// The gradient of one sample's loss with respect to its input, `∂L/∂x` (saliency,
+        /// adversarial examples): the backward pass run on to the input, no parameter
+        /// gradient. About the cost of `backward`; allocates nothing.
+        pub fn input_gradient(
             &self,
-            x: &::nn_runtime::__private::Batch<T, 4>,
-        ) -> ::nn_runtime::__private::Batch<T, 3> {
+            x: &::nn_runtime::__private::SVector<T, 4>,
+            target: &::nn_runtime::__private::SVector<T, 3>,
+        ) -> ::nn_runtime::__private::SVector<T, 4> {
             use ::nn_runtime::__private as nn;
-            nn::softmax(&self.forward_batch(x))
-        }
-        /// The mean loss over the columns of a batch.
-        ///
-        /// # Panics
-        /// If `x` and `targets` have different numbers of columns, or if the batch has no
-        /// columns.
-        pub fn loss_batch(
-            &self,
-            x: &::nn_runtime::__private::Batch<T, 4>,
-            targets: &::nn_runtime::__private::Batch<T, 3>,
-        ) -> T {
-            ::nn_runtime::__private::check_batch_columns(x.ncols(), targets.ncols());
-            ::nn_runtime::__private::softmax_cross_entropy(
-                &self.forward_batch(x),
-                targets,
-            )
-        }
-        /// Forward and backward for a batch: adds the gradient of the batch's mean loss into
-        /// `grad` and returns that mean loss. The products are GEMMs (`matrixmultiply`).
-        ///
-        /// # Panics
-        /// If `x` and `targets` have different numbers of columns, or if the batch has no
-        /// columns.
-        pub fn backward_batch(
-            &self,
-            x: &::nn_runtime::__private::Batch<T, 4>,
-            targets: &::nn_runtime::__private::Batch<T, 3>,
-            grad: &mut Self,
-        ) -> T {
-            use ::nn_runtime::__private as nn;
-            nn::check_batch_columns(x.ncols(), targets.ncols());
-            let MixedForwardBatch {
-                z_h1,
-                h_h1,
-                z_h2,
-                h_h2,
-                z_h3,
-                h_h3,
-                eps_norm,
-                xhat_norm,
-                z_norm,
-                z_out,
-            } = self.forward_batch_intermediates(x);
-            let loss: T = nn::softmax_cross_entropy(&z_out, targets);
-            let dh_out: nn::Batch<T, 3> = nn::softmax_cross_entropy_backward(
+            let MixedForward { z_h1, z_h2, z_h3, h_h3, eps_norm, z_out, .. } = self
+                .forward_intermediates(x);
+            let dh_out: nn::SVector<T, 3> = nn::softmax_cross_entropy_backward(
                 &z_out,
-                targets,
+                target,
             );
             /// out: dense(3)
-            nn::add_mul_tr(&mut grad.out.weight, &dh_out, &z_norm);
-            nn::add_column_sums(&mut grad.out.bias, &dh_out);
-            let dh_norm: nn::Batch<T, 6> = nn::tr_matmul(&self.out.weight, &dh_out);
+            let dh_norm: nn::SVector<T, 6> = nn::tr_matvec(&self.out.weight, &dh_out);
             /// norm: layer_norm(eps = 0.001)
-            nn::LayerNorm::accumulate_grad(&mut grad.norm, &xhat_norm, &dh_norm);
-            let dxhat_norm: nn::Batch<T, 6> = self.norm.scale_backward(&dh_norm);
-            let dh_h3: nn::Batch<T, 6> = nn::standardize_backward(
+            let dxhat_norm: nn::SVector<T, 6> = self.norm.scale_backward(&dh_norm);
+            let dh_h3: nn::SVector<T, 6> = nn::standardize_backward(
                 &h_h3,
                 &dxhat_norm,
                 eps_norm,
             );
             /// h3: dense(6, gelu, bias = false) + project(h1)
-            let dz_h3: nn::Batch<T, 6> = nn::gelu_backward(&z_h3, &dh_h3);
-            nn::add_mul_tr(&mut grad.h3.weight, &dz_h3, &h_h2);
-            let dh_h2: nn::Batch<T, 8> = nn::tr_matmul(&self.h3.weight, &dz_h3);
-            nn::add_mul_tr(&mut grad.h3_proj.weight, &dh_h3, &h_h1);
-            let mut dh_h1: nn::Batch<T, 8> = nn::tr_matmul(&self.h3_proj.weight, &dh_h3);
+            let dz_h3: nn::SVector<T, 6> = nn::gelu_backward(&z_h3, &dh_h3);
+            let dh_h2: nn::SVector<T, 8> = nn::tr_matvec(&self.h3.weight, &dz_h3);
+            let mut dh_h1: nn::SVector<T, 8> = nn::tr_matvec(
+                &self.h3_proj.weight,
+                &dh_h3,
+            );
             /// h2: dense(8, relu) + h1
-            let dz_h2: nn::Batch<T, 8> = nn::relu_backward(&z_h2, &dh_h2);
-            nn::add_mul_tr(&mut grad.h2.weight, &dz_h2, &h_h1);
-            nn::add_column_sums(&mut grad.h2.bias, &dz_h2);
-            dh_h1 += nn::tr_matmul(&self.h2.weight, &dz_h2);
+            let dz_h2: nn::SVector<T, 8> = nn::relu_backward(&z_h2, &dh_h2);
+            dh_h1 += nn::tr_matvec(&self.h2.weight, &dz_h2);
             dh_h1 += &dh_h2;
             /// h1: dense(8, tanh)
-            let dz_h1: nn::Batch<T, 8> = nn::tanh_backward(&z_h1, &dh_h1);
-            nn::add_mul_tr(&mut grad.h1.weight, &dz_h1, x);
-            nn::add_column_sums(&mut grad.h1.bias, &dz_h1);
-            loss
+            let dz_h1: nn::SVector<T, 8> = nn::tanh_backward(&z_h1, &dh_h1);
+            let dx: nn::SVector<T, 4> = nn::tr_matvec(&self.h1.weight, &dz_h1);
+            dx
         }
     }
 };
@@ -654,32 +723,92 @@ for Mixed<T> {
     ) -> T {
         Self::sgd_step(self, x, target, lr)
     }
-    fn forward_batch(
-        &self,
-        x: &::nn_runtime::__private::Batch<T, 4>,
-    ) -> ::nn_runtime::__private::Batch<T, 3> {
-        Self::forward_batch(self, x)
+    ::nn_runtime::__private::with_alloc! {
+        fn forward_batch<S: ::nn_runtime::__private::BatchStorage<T, 4>>(
+            &self,
+            x: &::nn_runtime::__private::BatchOf<T, 4, S>,
+        ) -> ::nn_runtime::__private::Batch<T, 3> {
+            Self::forward_batch(self, x)
+        }
+        fn predict_batch<S: ::nn_runtime::__private::BatchStorage<T, 4>>(
+            &self,
+            x: &::nn_runtime::__private::BatchOf<T, 4, S>,
+        ) -> ::nn_runtime::__private::Batch<T, 3> {
+            Self::predict_batch(self, x)
+        }
+        fn loss_batch<S: ::nn_runtime::__private::BatchStorage<T, 4>>(
+            &self,
+            x: &::nn_runtime::__private::BatchOf<T, 4, S>,
+            targets: &::nn_runtime::__private::Batch<T, 3>,
+        ) -> T {
+            Self::loss_batch(self, x, targets)
+        }
+        fn backward_batch<S: ::nn_runtime::__private::BatchStorage<T, 4>>(
+            &self,
+            x: &::nn_runtime::__private::BatchOf<T, 4, S>,
+            targets: &::nn_runtime::__private::Batch<T, 3>,
+            grad: &mut Self,
+        ) -> T {
+            Self::backward_batch(self, x, targets, grad)
+        }
+        fn input_gradient_batch(
+            &self,
+            x: &::nn_runtime::__private::Batch<T, 4>,
+            targets: &::nn_runtime::__private::Batch<T, 3>,
+        ) -> ::nn_runtime::__private::Batch<T, 4> {
+            Self::input_gradient_batch(self, x, targets)
+        }
     }
-    fn predict_batch(
+    fn input_gradient(
         &self,
-        x: &::nn_runtime::__private::Batch<T, 4>,
-    ) -> ::nn_runtime::__private::Batch<T, 3> {
-        Self::predict_batch(self, x)
+        x: &::nn_runtime::__private::SVector<T, 4>,
+        target: &::nn_runtime::__private::SVector<T, 3>,
+    ) -> ::nn_runtime::__private::SVector<T, 4> {
+        Self::input_gradient(self, x, target)
     }
-    fn loss_batch(
+}
+#[automatically_derived]
+impl<T: ::nn_runtime::__private::Real> ::nn_runtime::__private::Classifier<T, 4, 3>
+for Mixed<T> {
+    fn loss_label(
         &self,
-        x: &::nn_runtime::__private::Batch<T, 4>,
-        targets: &::nn_runtime::__private::Batch<T, 3>,
+        x: &::nn_runtime::__private::SVector<T, 4>,
+        label: ::core::primitive::usize,
     ) -> T {
-        Self::loss_batch(self, x, targets)
+        Self::loss_label(self, x, label)
     }
-    fn backward_batch(
+    fn backward_label(
         &self,
-        x: &::nn_runtime::__private::Batch<T, 4>,
-        targets: &::nn_runtime::__private::Batch<T, 3>,
+        x: &::nn_runtime::__private::SVector<T, 4>,
+        label: ::core::primitive::usize,
         grad: &mut Self,
     ) -> T {
-        Self::backward_batch(self, x, targets, grad)
+        Self::backward_label(self, x, label, grad)
+    }
+    fn sgd_step_label(
+        &mut self,
+        x: &::nn_runtime::__private::SVector<T, 4>,
+        label: ::core::primitive::usize,
+        lr: T,
+    ) -> T {
+        Self::sgd_step_label(self, x, label, lr)
+    }
+    ::nn_runtime::__private::with_alloc! {
+        fn loss_batch_labels<S: ::nn_runtime::__private::BatchStorage<T, 4>>(
+            &self,
+            x: &::nn_runtime::__private::BatchOf<T, 4, S>,
+            labels: &[::core::primitive::usize],
+        ) -> T {
+            Self::loss_batch_labels(self, x, labels)
+        }
+        fn backward_batch_labels<S: ::nn_runtime::__private::BatchStorage<T, 4>>(
+            &self,
+            x: &::nn_runtime::__private::BatchOf<T, 4, S>,
+            labels: &[::core::primitive::usize],
+            grad: &mut Self,
+        ) -> T {
+            Self::backward_batch_labels(self, x, labels, grad)
+        }
     }
 }
 impl<T: ::nn_runtime::__private::Real> Mixed<T> {
@@ -724,4 +853,11 @@ impl<T: ::nn_runtime::__private::Real> Mixed<T> {
         source.check_no_extra(<Self as ::nn_runtime::__private::Parameters<T>>::TENSORS);
         net
     }
+}
+#[automatically_derived]
+impl<
+    T: ::nn_runtime::__private::Real,
+    U: ::nn_runtime::__private::Real,
+> ::nn_runtime::__private::WithScalar<U> for Mixed<T> {
+    type Net = Mixed<U>;
 }

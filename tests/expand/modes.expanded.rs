@@ -24,36 +24,38 @@ const _: () = {
         h_h2: ::nn_runtime::__private::SVector<T, 8>,
         z_out: ::nn_runtime::__private::SVector<T, 3>,
     }
-    /// The values of one forward pass of `Modes` for a batch (one sample per column), one field per binding of the forward code: `eps_`, `xhat_` (layer norm), `z_` and `h_` (when not `z`) per layer.
-    struct ModesForwardBatch<T: ::nn_runtime::__private::Real> {
-        z_drop_in: ::nn_runtime::__private::Batch<T, 4>,
-        z_h1: ::nn_runtime::__private::Batch<T, 8>,
-        h_h1: ::nn_runtime::__private::Batch<T, 8>,
-        eps_bn: T,
-        z_bn: ::nn_runtime::__private::Batch<T, 8>,
-        h_bn: ::nn_runtime::__private::Batch<T, 8>,
-        z_drop: ::nn_runtime::__private::Batch<T, 8>,
-        z_h2: ::nn_runtime::__private::Batch<T, 8>,
-        h_h2: ::nn_runtime::__private::Batch<T, 8>,
-        z_out: ::nn_runtime::__private::Batch<T, 3>,
-    }
-    /// The values of one forward pass of `Modes` for a batch in training mode, one field per binding of the forward code: `eps_`, `xhat_` (layer norm), `z_` and `h_` (when not `z`) per layer.
-    struct ModesForwardTrain<T: ::nn_runtime::__private::Real> {
-        mask_drop_in: ::nn_runtime::__private::Batch<T, 4>,
-        z_drop_in: ::nn_runtime::__private::Batch<T, 4>,
-        z_h1: ::nn_runtime::__private::Batch<T, 8>,
-        h_h1: ::nn_runtime::__private::Batch<T, 8>,
-        eps_bn: T,
-        mean_bn: ::nn_runtime::__private::SVector<T, 8>,
-        var_bn: ::nn_runtime::__private::SVector<T, 8>,
-        xhat_bn: ::nn_runtime::__private::Batch<T, 8>,
-        z_bn: ::nn_runtime::__private::Batch<T, 8>,
-        h_bn: ::nn_runtime::__private::Batch<T, 8>,
-        mask_drop: ::nn_runtime::__private::Batch<T, 8>,
-        z_drop: ::nn_runtime::__private::Batch<T, 8>,
-        z_h2: ::nn_runtime::__private::Batch<T, 8>,
-        h_h2: ::nn_runtime::__private::Batch<T, 8>,
-        z_out: ::nn_runtime::__private::Batch<T, 3>,
+    ::nn_runtime::__private::with_alloc! {
+        /// The values of one forward pass of `Modes` for a batch (one sample per column), one field per binding of the forward code: `eps_`, `xhat_` (layer norm), `z_` and `h_` (when not `z`) per layer.
+        struct ModesForwardBatch<T: ::nn_runtime::__private::Real> {
+            z_drop_in: ::nn_runtime::__private::Batch<T, 4>,
+            z_h1: ::nn_runtime::__private::Batch<T, 8>,
+            h_h1: ::nn_runtime::__private::Batch<T, 8>,
+            eps_bn: T,
+            z_bn: ::nn_runtime::__private::Batch<T, 8>,
+            h_bn: ::nn_runtime::__private::Batch<T, 8>,
+            z_drop: ::nn_runtime::__private::Batch<T, 8>,
+            z_h2: ::nn_runtime::__private::Batch<T, 8>,
+            h_h2: ::nn_runtime::__private::Batch<T, 8>,
+            z_out: ::nn_runtime::__private::Batch<T, 3>,
+        }
+        /// The values of one forward pass of `Modes` for a batch in training mode, one field per binding of the forward code: `eps_`, `xhat_` (layer norm), `z_` and `h_` (when not `z`) per layer.
+        struct ModesForwardTrain<T: ::nn_runtime::__private::Real> {
+            mask_drop_in: ::nn_runtime::__private::Batch<T, 4>,
+            z_drop_in: ::nn_runtime::__private::Batch<T, 4>,
+            z_h1: ::nn_runtime::__private::Batch<T, 8>,
+            h_h1: ::nn_runtime::__private::Batch<T, 8>,
+            eps_bn: T,
+            mean_bn: ::nn_runtime::__private::SVector<T, 8>,
+            var_bn: ::nn_runtime::__private::SVector<T, 8>,
+            xhat_bn: ::nn_runtime::__private::Batch<T, 8>,
+            z_bn: ::nn_runtime::__private::Batch<T, 8>,
+            h_bn: ::nn_runtime::__private::Batch<T, 8>,
+            mask_drop: ::nn_runtime::__private::Batch<T, 8>,
+            z_drop: ::nn_runtime::__private::Batch<T, 8>,
+            z_h2: ::nn_runtime::__private::Batch<T, 8>,
+            h_h2: ::nn_runtime::__private::Batch<T, 8>,
+            z_out: ::nn_runtime::__private::Batch<T, 3>,
+        }
     }
     #[allow(unused_doc_comments)]
     impl<T: ::nn_runtime::__private::Real> Modes<T> {
@@ -107,32 +109,30 @@ const _: () = {
         ) -> T {
             self.sgd_step(x, &::nn_runtime::__private::one_hot::<T, 3>(label), lr)
         }
-        /// [`Self::loss_batch`] with the targets given as class indices, one per column.
-        ///
-        /// # Panics
-        /// If a label is not below 3, the number of classes.
-        pub fn loss_batch_labels(
-            &self,
-            x: &::nn_runtime::__private::Batch<T, 4>,
-            labels: &[::core::primitive::usize],
-        ) -> T {
-            self.loss_batch(x, &::nn_runtime::__private::one_hot_batch::<T, 3>(labels))
-        }
-        /// [`Self::backward_batch`] with the targets given as class indices, one per column.
-        ///
-        /// # Panics
-        /// If a label is not below 3, the number of classes.
-        pub fn backward_batch_labels(
-            &self,
-            x: &::nn_runtime::__private::Batch<T, 4>,
-            labels: &[::core::primitive::usize],
-            grad: &mut Self,
-        ) -> T {
-            self.backward_batch(
-                x,
-                &::nn_runtime::__private::one_hot_batch::<T, 3>(labels),
-                grad,
-            )
+        ::nn_runtime::__private::with_alloc! {
+            /// [`Self::loss_batch`] with the targets given as class indices, one per column.
+            ///
+            /// # Panics
+            /// If a label is not below 3, the number of classes.
+            pub fn loss_batch_labels<S: ::nn_runtime::__private::BatchStorage<T, 4>>(
+                &self,
+                x: &::nn_runtime::__private::BatchOf<T, 4, S>,
+                labels: &[::core::primitive::usize],
+            ) -> T {
+                self.loss_batch(x, &::nn_runtime::__private::one_hot_batch::<T, 3>(labels))
+            }
+            /// [`Self::backward_batch`] with the targets given as class indices, one per column.
+            ///
+            /// # Panics
+            /// If a label is not below 3, the number of classes.
+            pub fn backward_batch_labels<S: ::nn_runtime::__private::BatchStorage<T, 4>>(
+                &self,
+                x: &::nn_runtime::__private::BatchOf<T, 4, S>,
+                labels: &[::core::primitive::usize],
+                grad: &mut Self,
+            ) -> T {
+                self.backward_batch(x, &::nn_runtime::__private::one_hot_batch::<T, 3>(labels), grad)
+            }
         }
         /// The forward pass of one sample with every intermediate kept, written once for `forward`, `backward` and `sgd_step`.
         fn forward_intermediates(
@@ -141,7 +141,7 @@ const _: () = {
         ) -> ModesForward<T> {
             use ::nn_runtime::__private as nn;
             /// drop_in: dropout(0.2)
-            let z_drop_in: nn::SVector<T, 4> = ::core::clone::Clone::clone(x);
+            let z_drop_in: nn::SVector<T, 4> = (x).clone_owned();
             /// h1: dense(8, relu)
             let z_h1: nn::SVector<T, 8> = nn::matvec(&self.h1.weight, &z_drop_in)
                 + &self.h1.bias;
@@ -151,7 +151,7 @@ const _: () = {
             let z_bn: nn::SVector<T, 8> = self.bn.infer(&h_h1, eps_bn);
             let h_bn: nn::SVector<T, 8> = nn::tanh(&z_bn);
             /// drop: dropout(0.5)
-            let z_drop: nn::SVector<T, 8> = ::core::clone::Clone::clone(&h_bn);
+            let z_drop: nn::SVector<T, 8> = (&h_bn).clone_owned();
             /// h2: dense(8, relu) + bn
             let z_h2: nn::SVector<T, 8> = nn::matvec(&self.h2.weight, &z_drop)
                 + &self.h2.bias;
@@ -172,175 +172,158 @@ const _: () = {
                 z_out,
             }
         }
-        /// The forward pass of a batch (one sample per column) with every intermediate kept, written once for `forward_batch` and `backward_batch`.
-        fn forward_batch_intermediates(
-            &self,
-            x: &::nn_runtime::__private::Batch<T, 4>,
-        ) -> ModesForwardBatch<T> {
-            use ::nn_runtime::__private as nn;
-            /// drop_in: dropout(0.2)
-            let z_drop_in: nn::Batch<T, 4> = ::core::clone::Clone::clone(x);
-            /// h1: dense(8, relu)
-            let z_h1: nn::Batch<T, 8> = nn::dense_batch(&self.h1, &z_drop_in);
-            let h_h1: nn::Batch<T, 8> = nn::relu(&z_h1);
-            /// bn: batch_norm(tanh)
-            let eps_bn: T = T::constant(0.00001f64);
-            let z_bn: nn::Batch<T, 8> = self.bn.infer(&h_h1, eps_bn);
-            let h_bn: nn::Batch<T, 8> = nn::tanh(&z_bn);
-            /// drop: dropout(0.5)
-            let z_drop: nn::Batch<T, 8> = ::core::clone::Clone::clone(&h_bn);
-            /// h2: dense(8, relu) + bn
-            let z_h2: nn::Batch<T, 8> = nn::dense_batch(&self.h2, &z_drop);
-            let h_h2: nn::Batch<T, 8> = nn::relu(&z_h2) + &h_bn;
-            /// out: dense(3)
-            let z_out: nn::Batch<T, 3> = nn::dense_batch(&self.out, &h_h2);
-            ModesForwardBatch {
-                z_drop_in,
-                z_h1,
-                h_h1,
-                eps_bn,
-                z_bn,
-                h_bn,
-                z_drop,
-                z_h2,
-                h_h2,
-                z_out,
+        ::nn_runtime::__private::with_alloc! {
+            /// The forward pass of a batch (one sample per column) with every intermediate kept, written once for `forward_batch` and `backward_batch`.
+            fn forward_batch_intermediates<S: ::nn_runtime::__private::BatchStorage<T, 4>>(
+                &self,
+                x: &::nn_runtime::__private::BatchOf<T, 4, S>,
+            ) -> ModesForwardBatch<T> {
+                use ::nn_runtime::__private as nn;
+                /// drop_in: dropout(0.2)
+                let z_drop_in: nn::Batch<T, 4> = (x).clone_owned();
+                /// h1: dense(8, relu)
+                let z_h1: nn::Batch<T, 8> = nn::dense_batch(&self.h1, &z_drop_in);
+                let h_h1: nn::Batch<T, 8> = nn::relu(&z_h1);
+                /// bn: batch_norm(tanh)
+                let eps_bn: T = T::constant(0.00001f64);
+                let z_bn: nn::Batch<T, 8> = self.bn.infer(&h_h1, eps_bn);
+                let h_bn: nn::Batch<T, 8> = nn::tanh(&z_bn);
+                /// drop: dropout(0.5)
+                let z_drop: nn::Batch<T, 8> = (&h_bn).clone_owned();
+                /// h2: dense(8, relu) + bn
+                let z_h2: nn::Batch<T, 8> = nn::dense_batch(&self.h2, &z_drop);
+                let h_h2: nn::Batch<T, 8> = nn::relu(&z_h2) + &h_bn;
+                /// out: dense(3)
+                let z_out: nn::Batch<T, 3> = nn::dense_batch(&self.out, &h_h2);
+                ModesForwardBatch {
+                    z_drop_in,
+                    z_h1,
+                    h_h1,
+                    eps_bn,
+                    z_bn,
+                    h_bn,
+                    z_drop,
+                    z_h2,
+                    h_h2,
+                    z_out,
+                }
             }
-        }
-        /// The forward pass of a batch in training mode with every intermediate kept, written once for `train_batch` and `forward_batch_train`.
-        fn forward_train_intermediates(
-            &self,
-            x: &::nn_runtime::__private::Batch<T, 4>,
-            training: &mut ::nn_runtime::__private::Training,
-        ) -> ModesForwardTrain<T> {
-            use ::nn_runtime::__private as nn;
-            /// drop_in: dropout(0.2)
-            let mask_drop_in: nn::Batch<T, 4> = nn::dropout_mask(
-                training,
-                0.2f64,
-                x.ncols(),
-            );
-            let z_drop_in: nn::Batch<T, 4> = mask_drop_in.component_mul(x);
-            /// h1: dense(8, relu)
-            let z_h1: nn::Batch<T, 8> = nn::dense_batch(&self.h1, &z_drop_in);
-            let h_h1: nn::Batch<T, 8> = nn::relu(&z_h1);
-            /// bn: batch_norm(tanh)
-            let eps_bn: T = T::constant(0.00001f64);
-            let mean_bn: nn::SVector<T, 8> = nn::batch_mean(&h_h1);
-            let var_bn: nn::SVector<T, 8> = nn::batch_variance(&h_h1, &mean_bn);
-            let xhat_bn: nn::Batch<T, 8> = nn::batch_normalize(
-                &h_h1,
-                &mean_bn,
-                &var_bn,
-                eps_bn,
-            );
-            let z_bn: nn::Batch<T, 8> = self.bn.scale_shift(&xhat_bn);
-            let h_bn: nn::Batch<T, 8> = nn::tanh(&z_bn);
-            /// drop: dropout(0.5)
-            let mask_drop: nn::Batch<T, 8> = nn::dropout_mask(
-                training,
-                0.5f64,
-                x.ncols(),
-            );
-            let z_drop: nn::Batch<T, 8> = mask_drop.component_mul(&h_bn);
-            /// h2: dense(8, relu) + bn
-            let z_h2: nn::Batch<T, 8> = nn::dense_batch(&self.h2, &z_drop);
-            let h_h2: nn::Batch<T, 8> = nn::relu(&z_h2) + &h_bn;
-            /// out: dense(3)
-            let z_out: nn::Batch<T, 3> = nn::dense_batch(&self.out, &h_h2);
-            ModesForwardTrain {
-                mask_drop_in,
-                z_drop_in,
-                z_h1,
-                h_h1,
-                eps_bn,
-                mean_bn,
-                var_bn,
-                xhat_bn,
-                z_bn,
-                h_bn,
-                mask_drop,
-                z_drop,
-                z_h2,
-                h_h2,
-                z_out,
+            /// The forward pass of a batch in training mode with every intermediate kept, written once for `train_batch` and `forward_batch_train`.
+            fn forward_train_intermediates(
+                &self,
+                x: &::nn_runtime::__private::Batch<T, 4>,
+                training: &mut ::nn_runtime::__private::Training,
+            ) -> ModesForwardTrain<T> {
+                use ::nn_runtime::__private as nn;
+                /// drop_in: dropout(0.2)
+                let mask_drop_in: nn::Batch<T, 4> = nn::dropout_mask(training, 0.2f64, x.ncols());
+                let z_drop_in: nn::Batch<T, 4> = mask_drop_in.component_mul(x);
+                /// h1: dense(8, relu)
+                let z_h1: nn::Batch<T, 8> = nn::dense_batch(&self.h1, &z_drop_in);
+                let h_h1: nn::Batch<T, 8> = nn::relu(&z_h1);
+                /// bn: batch_norm(tanh)
+                let eps_bn: T = T::constant(0.00001f64);
+                let mean_bn: nn::SVector<T, 8> = nn::batch_mean(&h_h1);
+                let var_bn: nn::SVector<T, 8> = nn::batch_variance(&h_h1, &mean_bn);
+                let xhat_bn: nn::Batch<T, 8> = nn::batch_normalize(&h_h1, &mean_bn, &var_bn, eps_bn);
+                let z_bn: nn::Batch<T, 8> = self.bn.scale_shift(&xhat_bn);
+                let h_bn: nn::Batch<T, 8> = nn::tanh(&z_bn);
+                /// drop: dropout(0.5)
+                let mask_drop: nn::Batch<T, 8> = nn::dropout_mask(training, 0.5f64, x.ncols());
+                let z_drop: nn::Batch<T, 8> = mask_drop.component_mul(&h_bn);
+                /// h2: dense(8, relu) + bn
+                let z_h2: nn::Batch<T, 8> = nn::dense_batch(&self.h2, &z_drop);
+                let h_h2: nn::Batch<T, 8> = nn::relu(&z_h2) + &h_bn;
+                /// out: dense(3)
+                let z_out: nn::Batch<T, 3> = nn::dense_batch(&self.out, &h_h2);
+                ModesForwardTrain {
+                    mask_drop_in,
+                    z_drop_in,
+                    z_h1,
+                    h_h1,
+                    eps_bn,
+                    mean_bn,
+                    var_bn,
+                    xhat_bn,
+                    z_bn,
+                    h_bn,
+                    mask_drop,
+                    z_drop,
+                    z_h2,
+                    h_h2,
+                    z_out,
+                }
             }
-        }
-        /// Training mode on a batch (one sample per column): the forward pass with dropout masks drawn from `training` and batch norms over the batch's statistics, then backward. Adds the gradient of the batch's mean loss into `grad` (a value of the network's type, cleared by the caller), moves the batch norms' running statistics, and returns that mean loss. `Modes` has no other gradient: its layers compute differently in training.
-        ///
-        /// # Panics
-        /// If `x` and `targets` have different numbers of columns, or none; with a batch norm, if the batch has one column.
-        pub fn train_batch(
-            &mut self,
-            x: &::nn_runtime::__private::Batch<T, 4>,
-            targets: &::nn_runtime::__private::Batch<T, 3>,
-            grad: &mut Self,
-            training: &mut ::nn_runtime::__private::Training,
-        ) -> T {
-            use ::nn_runtime::__private as nn;
-            nn::check_batch_columns(x.ncols(), targets.ncols());
-            let ModesForwardTrain {
-                z_drop_in,
-                z_h1,
-                eps_bn,
-                mean_bn,
-                var_bn,
-                xhat_bn,
-                z_bn,
-                mask_drop,
-                z_drop,
-                z_h2,
-                h_h2,
-                z_out,
-                ..
-            } = self.forward_train_intermediates(x, training);
-            let loss: T = nn::softmax_cross_entropy(&z_out, targets);
-            let dh_out: nn::Batch<T, 3> = nn::softmax_cross_entropy_backward(
-                &z_out,
-                targets,
-            );
-            /// out: dense(3)
-            nn::add_mul_tr(&mut grad.out.weight, &dh_out, &h_h2);
-            nn::add_column_sums(&mut grad.out.bias, &dh_out);
-            let dh_h2: nn::Batch<T, 8> = nn::tr_matmul(&self.out.weight, &dh_out);
-            /// h2: dense(8, relu) + bn
-            let dz_h2: nn::Batch<T, 8> = nn::relu_backward(&z_h2, &dh_h2);
-            nn::add_mul_tr(&mut grad.h2.weight, &dz_h2, &z_drop);
-            nn::add_column_sums(&mut grad.h2.bias, &dz_h2);
-            let dh_drop: nn::Batch<T, 8> = nn::tr_matmul(&self.h2.weight, &dz_h2);
-            let mut dh_bn: nn::Batch<T, 8> = dh_h2.clone();
-            /// drop: dropout(0.5)
-            ::core::ops::AddAssign::add_assign(
-                &mut dh_bn,
-                dh_drop.component_mul(&mask_drop),
-            );
-            /// bn: batch_norm(tanh)
-            let dz_bn: nn::Batch<T, 8> = nn::tanh_backward(&z_bn, &dh_bn);
-            nn::BatchNorm::accumulate_grad(&mut grad.bn, &xhat_bn, &dz_bn);
-            let dxhat_bn: nn::Batch<T, 8> = self.bn.scale_backward(&dz_bn);
-            let dh_h1: nn::Batch<T, 8> = nn::batch_normalize_backward(
-                &xhat_bn,
-                &dxhat_bn,
-                &var_bn,
-                eps_bn,
-            );
-            self.bn.update_running(&mean_bn, &var_bn, x.ncols(), T::constant(0.1f64));
-            /// h1: dense(8, relu)
-            let dz_h1: nn::Batch<T, 8> = nn::relu_backward(&z_h1, &dh_h1);
-            nn::add_mul_tr(&mut grad.h1.weight, &dz_h1, &z_drop_in);
-            nn::add_column_sums(&mut grad.h1.bias, &dz_h1);
-            loss
-        }
-        /// The training-mode output of a batch (dropout masks from `training`, batch norms over the batch's statistics), without moving the running statistics: what `train_batch` differentiates.
-        ///
-        /// # Panics
-        /// With a batch norm, if the batch has fewer than 2 columns.
-        pub fn forward_batch_train(
-            &self,
-            x: &::nn_runtime::__private::Batch<T, 4>,
-            training: &mut ::nn_runtime::__private::Training,
-        ) -> ::nn_runtime::__private::Batch<T, 3> {
-            self.forward_train_intermediates(x, training).z_out
+            /// Training mode on a batch (one sample per column): the forward pass with dropout masks drawn from `training` and batch norms over the batch's statistics, then backward. Adds the gradient of the batch's mean loss into `grad` (a value of the network's type, cleared by the caller), moves the batch norms' running statistics, and returns that mean loss. `Modes` has no other gradient: its layers compute differently in training.
+            ///
+            /// # Panics
+            /// If `x` and `targets` have different numbers of columns, or none; with a batch norm, if the batch has one column.
+            pub fn train_batch(
+                &mut self,
+                x: &::nn_runtime::__private::Batch<T, 4>,
+                targets: &::nn_runtime::__private::Batch<T, 3>,
+                grad: &mut Self,
+                training: &mut ::nn_runtime::__private::Training,
+            ) -> T {
+                use ::nn_runtime::__private as nn;
+                nn::check_batch_columns(x.ncols(), targets.ncols());
+                let ModesForwardTrain {
+                    z_drop_in,
+                    z_h1,
+                    eps_bn,
+                    mean_bn,
+                    var_bn,
+                    xhat_bn,
+                    z_bn,
+                    mask_drop,
+                    z_drop,
+                    z_h2,
+                    h_h2,
+                    z_out,
+                    ..
+                } = self.forward_train_intermediates(x, training);
+                let loss: T = nn::softmax_cross_entropy(&z_out, targets);
+                let dh_out: nn::Batch<T, 3> = nn::softmax_cross_entropy_backward(&z_out, targets);
+                /// out: dense(3)
+                nn::add_mul_tr(&mut grad.out.weight, &dh_out, &h_h2);
+                nn::add_column_sums(&mut grad.out.bias, &dh_out);
+                let dh_h2: nn::Batch<T, 8> = nn::tr_matmul(&self.out.weight, &dh_out);
+                /// h2: dense(8, relu) + bn
+                let dz_h2: nn::Batch<T, 8> = nn::relu_backward(&z_h2, &dh_h2);
+                nn::add_mul_tr(&mut grad.h2.weight, &dz_h2, &z_drop);
+                nn::add_column_sums(&mut grad.h2.bias, &dz_h2);
+                let dh_drop: nn::Batch<T, 8> = nn::tr_matmul(&self.h2.weight, &dz_h2);
+                let mut dh_bn: nn::Batch<T, 8> = dh_h2.clone();
+                /// drop: dropout(0.5)
+                ::core::ops::AddAssign::add_assign(&mut dh_bn, dh_drop.component_mul(&mask_drop));
+                /// bn: batch_norm(tanh)
+                let dz_bn: nn::Batch<T, 8> = nn::tanh_backward(&z_bn, &dh_bn);
+                nn::BatchNorm::accumulate_grad(&mut grad.bn, &xhat_bn, &dz_bn);
+                let dxhat_bn: nn::Batch<T, 8> = self.bn.scale_backward(&dz_bn);
+                let dh_h1: nn::Batch<T, 8> = nn::batch_normalize_backward(
+                    &xhat_bn,
+                    &dxhat_bn,
+                    &var_bn,
+                    eps_bn,
+                );
+                self.bn.update_running(&mean_bn, &var_bn, x.ncols(), T::constant(0.1f64));
+                /// h1: dense(8, relu)
+                let dz_h1: nn::Batch<T, 8> = nn::relu_backward(&z_h1, &dh_h1);
+                nn::add_mul_tr(&mut grad.h1.weight, &dz_h1, &z_drop_in);
+                nn::add_column_sums(&mut grad.h1.bias, &dz_h1);
+                loss
+            }
+            /// The training-mode output of a batch (dropout masks from `training`, batch norms over the batch's statistics), without moving the running statistics: what `train_batch` differentiates.
+            ///
+            /// # Panics
+            /// With a batch norm, if the batch has fewer than 2 columns.
+            pub fn forward_batch_train(
+                &self,
+                x: &::nn_runtime::__private::Batch<T, 4>,
+                training: &mut ::nn_runtime::__private::Training,
+            ) -> ::nn_runtime::__private::Batch<T, 3> {
+                self.forward_train_intermediates(x, training).z_out
+            }
         }
         /// Forward pass of one sample: `4` inputs → `3` outputs (logits).
         pub fn forward(
@@ -408,56 +391,97 @@ const _: () = {
             };
             ::core::unreachable!()
         }
-        /// Forward pass of a batch, one sample per column.
-        pub fn forward_batch(
-            &self,
-            x: &::nn_runtime::__private::Batch<T, 4>,
-        ) -> ::nn_runtime::__private::Batch<T, 3> {
-            self.forward_batch_intermediates(x).z_out
+        ::nn_runtime::__private::with_alloc! {
+            /// Forward pass of a batch, one sample per column: a `Batch`, or a `BatchView` of
+            /// samples in row-major `[n, IN]` order (`nn_runtime::batch_view`), read in place.
+            pub fn forward_batch<S: ::nn_runtime::__private::BatchStorage<T, 4>>(
+                &self,
+                x: &::nn_runtime::__private::BatchOf<T, 4, S>,
+            ) -> ::nn_runtime::__private::Batch<T, 3> {
+                self.forward_batch_intermediates(x).z_out
+            }
+            /// [`Self::predict`] for every column of a batch.
+            pub fn predict_batch<S: ::nn_runtime::__private::BatchStorage<T, 4>>(
+                &self,
+                x: &::nn_runtime::__private::BatchOf<T, 4, S>,
+            ) -> ::nn_runtime::__private::Batch<T, 3> {
+                use ::nn_runtime::__private as nn;
+                nn::softmax(&self.forward_batch(x))
+            }
+            /// The mean loss over the columns of a batch.
+            ///
+            /// # Panics
+            /// If `x` and `targets` have different numbers of columns, or if the batch has no
+            /// columns.
+            pub fn loss_batch<S: ::nn_runtime::__private::BatchStorage<T, 4>>(
+                &self,
+                x: &::nn_runtime::__private::BatchOf<T, 4, S>,
+                targets: &::nn_runtime::__private::Batch<T, 3>,
+            ) -> T {
+                ::nn_runtime::__private::check_batch_columns(x.ncols(), targets.ncols());
+                ::nn_runtime::__private::softmax_cross_entropy(&self.forward_batch(x), targets)
+            }
+            /// Forward and backward for a batch: adds the gradient of the batch's mean loss into
+            /// `grad` and returns that mean loss. The products are GEMMs (`matrixmultiply`).
+            ///
+            /// # Panics
+            /// If `x` and `targets` have different numbers of columns, or if the batch has no
+            /// columns.
+            ///
+            /// **Refused for `Modes`**: `drop_in: dropout(0.2)`, `bn: batch_norm(tanh)` or `drop: dropout(0.5)` computes differently in training, so a gradient needs training mode; calling this method fails to build. Use `train_batch`.
+            pub fn backward_batch<S: ::nn_runtime::__private::BatchStorage<T, 4>>(
+                &self,
+                x: &::nn_runtime::__private::BatchOf<T, 4, S>,
+                targets: &::nn_runtime::__private::Batch<T, 3>,
+                grad: &mut Self,
+            ) -> T {
+                let _ = (x, targets, grad);
+                const {
+                    ::core::assert!(
+                        ::core::mem::size_of:: < T > () == 0,
+                        "`Modes::backward_batch` does not exist: `drop_in: dropout(0.2)`, `bn: batch_norm(tanh)` or `drop: dropout(0.5)` computes differently in training, so a gradient needs training mode; use `train_batch(&x, &targets, &mut grad, &mut Training::seeded(seed))` (what `train::fit` calls)"
+                    )
+                };
+                ::core::unreachable!()
+            }
+            /// The gradient of the batch's mean loss with respect to each input column: column
+            /// `j` is `∂L_j/∂x_j / batch`, sample `j`'s own input gradient over the batch size.
+            ///
+            /// # Panics
+            /// If `x` and `targets` have different numbers of columns, or if the batch has no
+            /// columns.
+            ///
+            /// **Refused for `Modes`**: `drop_in: dropout(0.2)`, `bn: batch_norm(tanh)` or `drop: dropout(0.5)` computes differently in training, so a gradient needs training mode; calling this method fails to build. Use `train_batch`.
+            pub fn input_gradient_batch(
+                &self,
+                x: &::nn_runtime::__private::Batch<T, 4>,
+                targets: &::nn_runtime::__private::Batch<T, 3>,
+            ) -> ::nn_runtime::__private::Batch<T, 4> {
+                let _ = (x, targets);
+                const {
+                    ::core::assert!(
+                        ::core::mem::size_of:: < T > () == 0,
+                        "`Modes::input_gradient_batch` does not exist: `drop_in: dropout(0.2)`, `bn: batch_norm(tanh)` or `drop: dropout(0.5)` computes differently in training, so a gradient needs training mode; use `train_batch(&x, &targets, &mut grad, &mut Training::seeded(seed))` (what `train::fit` calls)"
+                    )
+                };
+                ::core::unreachable!()
+            }
         }
-        /// [`Self::predict`] for every column of a batch.
-        pub fn predict_batch(
-            &self,
-            x: &::nn_runtime::__private::Batch<T, 4>,
-        ) -> ::nn_runtime::__private::Batch<T, 3> {
-            use ::nn_runtime::__private as nn;
-            nn::softmax(&self.forward_batch(x))
-        }
-        /// The mean loss over the columns of a batch.
-        ///
-        /// # Panics
-        /// If `x` and `targets` have different numbers of columns, or if the batch has no
-        /// columns.
-        pub fn loss_batch(
-            &self,
-            x: &::nn_runtime::__private::Batch<T, 4>,
-            targets: &::nn_runtime::__private::Batch<T, 3>,
-        ) -> T {
-            ::nn_runtime::__private::check_batch_columns(x.ncols(), targets.ncols());
-            ::nn_runtime::__private::softmax_cross_entropy(
-                &self.forward_batch(x),
-                targets,
-            )
-        }
-        /// Forward and backward for a batch: adds the gradient of the batch's mean loss into
-        /// `grad` and returns that mean loss. The products are GEMMs (`matrixmultiply`).
-        ///
-        /// # Panics
-        /// If `x` and `targets` have different numbers of columns, or if the batch has no
-        /// columns.
+        /// The gradient of one sample's loss with respect to its input, `∂L/∂x` (saliency,
+        /// adversarial examples): the backward pass run on to the input, no parameter
+        /// gradient. About the cost of `backward`; allocates nothing.
         ///
         /// **Refused for `Modes`**: `drop_in: dropout(0.2)`, `bn: batch_norm(tanh)` or `drop: dropout(0.5)` computes differently in training, so a gradient needs training mode; calling this method fails to build. Use `train_batch`.
-        pub fn backward_batch(
+        pub fn input_gradient(
             &self,
-            x: &::nn_runtime::__private::Batch<T, 4>,
-            targets: &::nn_runtime::__private::Batch<T, 3>,
-            grad: &mut Self,
-        ) -> T {
-            let _ = (x, targets, grad);
+            x: &::nn_runtime::__private::SVector<T, 4>,
+            target: &::nn_runtime::__private::SVector<T, 3>,
+        ) -> ::nn_runtime::__private::SVector<T, 4> {
+            let _ = (x, target);
             const {
                 ::core::assert!(
                     ::core::mem::size_of:: < T > () == 0,
-                    "`Modes::backward_batch` does not exist: `drop_in: dropout(0.2)`, `bn: batch_norm(tanh)` or `drop: dropout(0.5)` computes differently in training, so a gradient needs training mode; use `train_batch(&x, &targets, &mut grad, &mut Training::seeded(seed))` (what `train::fit` calls)"
+                    "`Modes::input_gradient` does not exist: `drop_in: dropout(0.2)`, `bn: batch_norm(tanh)` or `drop: dropout(0.5)` computes differently in training, so a gradient needs training mode; use `train_batch(&x, &targets, &mut grad, &mut Training::seeded(seed))` (what `train::fit` calls)"
                 )
             };
             ::core::unreachable!()
@@ -682,41 +706,101 @@ for Modes<T> {
     ) -> T {
         Self::sgd_step(self, x, target, lr)
     }
-    fn forward_batch(
-        &self,
-        x: &::nn_runtime::__private::Batch<T, 4>,
-    ) -> ::nn_runtime::__private::Batch<T, 3> {
-        Self::forward_batch(self, x)
+    ::nn_runtime::__private::with_alloc! {
+        fn forward_batch<S: ::nn_runtime::__private::BatchStorage<T, 4>>(
+            &self,
+            x: &::nn_runtime::__private::BatchOf<T, 4, S>,
+        ) -> ::nn_runtime::__private::Batch<T, 3> {
+            Self::forward_batch(self, x)
+        }
+        fn predict_batch<S: ::nn_runtime::__private::BatchStorage<T, 4>>(
+            &self,
+            x: &::nn_runtime::__private::BatchOf<T, 4, S>,
+        ) -> ::nn_runtime::__private::Batch<T, 3> {
+            Self::predict_batch(self, x)
+        }
+        fn loss_batch<S: ::nn_runtime::__private::BatchStorage<T, 4>>(
+            &self,
+            x: &::nn_runtime::__private::BatchOf<T, 4, S>,
+            targets: &::nn_runtime::__private::Batch<T, 3>,
+        ) -> T {
+            Self::loss_batch(self, x, targets)
+        }
+        fn backward_batch<S: ::nn_runtime::__private::BatchStorage<T, 4>>(
+            &self,
+            x: &::nn_runtime::__private::BatchOf<T, 4, S>,
+            targets: &::nn_runtime::__private::Batch<T, 3>,
+            grad: &mut Self,
+        ) -> T {
+            Self::backward_batch(self, x, targets, grad)
+        }
+        fn train_batch(
+            &mut self,
+            x: &::nn_runtime::__private::Batch<T, 4>,
+            targets: &::nn_runtime::__private::Batch<T, 3>,
+            grad: &mut Self,
+            training: &mut ::nn_runtime::__private::Training,
+        ) -> T {
+            Self::train_batch(self, x, targets, grad, training)
+        }
+        fn input_gradient_batch(
+            &self,
+            x: &::nn_runtime::__private::Batch<T, 4>,
+            targets: &::nn_runtime::__private::Batch<T, 3>,
+        ) -> ::nn_runtime::__private::Batch<T, 4> {
+            Self::input_gradient_batch(self, x, targets)
+        }
     }
-    fn predict_batch(
+    fn input_gradient(
         &self,
-        x: &::nn_runtime::__private::Batch<T, 4>,
-    ) -> ::nn_runtime::__private::Batch<T, 3> {
-        Self::predict_batch(self, x)
+        x: &::nn_runtime::__private::SVector<T, 4>,
+        target: &::nn_runtime::__private::SVector<T, 3>,
+    ) -> ::nn_runtime::__private::SVector<T, 4> {
+        Self::input_gradient(self, x, target)
     }
-    fn loss_batch(
+}
+#[automatically_derived]
+impl<T: ::nn_runtime::__private::Real> ::nn_runtime::__private::Classifier<T, 4, 3>
+for Modes<T> {
+    fn loss_label(
         &self,
-        x: &::nn_runtime::__private::Batch<T, 4>,
-        targets: &::nn_runtime::__private::Batch<T, 3>,
+        x: &::nn_runtime::__private::SVector<T, 4>,
+        label: ::core::primitive::usize,
     ) -> T {
-        Self::loss_batch(self, x, targets)
+        Self::loss_label(self, x, label)
     }
-    fn backward_batch(
+    fn backward_label(
         &self,
-        x: &::nn_runtime::__private::Batch<T, 4>,
-        targets: &::nn_runtime::__private::Batch<T, 3>,
+        x: &::nn_runtime::__private::SVector<T, 4>,
+        label: ::core::primitive::usize,
         grad: &mut Self,
     ) -> T {
-        Self::backward_batch(self, x, targets, grad)
+        Self::backward_label(self, x, label, grad)
     }
-    fn train_batch(
+    fn sgd_step_label(
         &mut self,
-        x: &::nn_runtime::__private::Batch<T, 4>,
-        targets: &::nn_runtime::__private::Batch<T, 3>,
-        grad: &mut Self,
-        training: &mut ::nn_runtime::__private::Training,
+        x: &::nn_runtime::__private::SVector<T, 4>,
+        label: ::core::primitive::usize,
+        lr: T,
     ) -> T {
-        Self::train_batch(self, x, targets, grad, training)
+        Self::sgd_step_label(self, x, label, lr)
+    }
+    ::nn_runtime::__private::with_alloc! {
+        fn loss_batch_labels<S: ::nn_runtime::__private::BatchStorage<T, 4>>(
+            &self,
+            x: &::nn_runtime::__private::BatchOf<T, 4, S>,
+            labels: &[::core::primitive::usize],
+        ) -> T {
+            Self::loss_batch_labels(self, x, labels)
+        }
+        fn backward_batch_labels<S: ::nn_runtime::__private::BatchStorage<T, 4>>(
+            &self,
+            x: &::nn_runtime::__private::BatchOf<T, 4, S>,
+            labels: &[::core::primitive::usize],
+            grad: &mut Self,
+        ) -> T {
+            Self::backward_batch_labels(self, x, labels, grad)
+        }
     }
 }
 impl<T: ::nn_runtime::__private::Real> Modes<T> {
@@ -758,4 +842,11 @@ impl<T: ::nn_runtime::__private::Real> Modes<T> {
         source.check_no_extra(<Self as ::nn_runtime::__private::Parameters<T>>::TENSORS);
         net
     }
+}
+#[automatically_derived]
+impl<
+    T: ::nn_runtime::__private::Real,
+    U: ::nn_runtime::__private::Real,
+> ::nn_runtime::__private::WithScalar<U> for Modes<T> {
+    type Net = Modes<U>;
 }

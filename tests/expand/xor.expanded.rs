@@ -13,11 +13,13 @@ const _: () = {
         h_hidden: ::nn_runtime::__private::SVector<T, 2>,
         z_out: ::nn_runtime::__private::SVector<T, 1>,
     }
-    /// The values of one forward pass of `Xor` for a batch (one sample per column), one field per binding of the forward code: `eps_`, `xhat_` (layer norm), `z_` and `h_` (when not `z`) per layer.
-    struct XorForwardBatch<T: ::nn_runtime::__private::Real> {
-        z_hidden: ::nn_runtime::__private::Batch<T, 2>,
-        h_hidden: ::nn_runtime::__private::Batch<T, 2>,
-        z_out: ::nn_runtime::__private::Batch<T, 1>,
+    ::nn_runtime::__private::with_alloc! {
+        /// The values of one forward pass of `Xor` for a batch (one sample per column), one field per binding of the forward code: `eps_`, `xhat_` (layer norm), `z_` and `h_` (when not `z`) per layer.
+        struct XorForwardBatch<T: ::nn_runtime::__private::Real> {
+            z_hidden: ::nn_runtime::__private::Batch<T, 2>,
+            h_hidden: ::nn_runtime::__private::Batch<T, 2>,
+            z_out: ::nn_runtime::__private::Batch<T, 1>,
+        }
     }
     #[allow(unused_doc_comments)]
     impl<T: ::nn_runtime::__private::Real> Xor<T> {
@@ -55,21 +57,23 @@ const _: () = {
                 z_out,
             }
         }
-        /// The forward pass of a batch (one sample per column) with every intermediate kept, written once for `forward_batch` and `backward_batch`.
-        fn forward_batch_intermediates(
-            &self,
-            x: &::nn_runtime::__private::Batch<T, 2>,
-        ) -> XorForwardBatch<T> {
-            use ::nn_runtime::__private as nn;
-            /// hidden: dense(2, sigmoid)
-            let z_hidden: nn::Batch<T, 2> = nn::dense_batch(&self.hidden, x);
-            let h_hidden: nn::Batch<T, 2> = nn::sigmoid(&z_hidden);
-            /// out: dense(1)
-            let z_out: nn::Batch<T, 1> = nn::dense_batch(&self.out, &h_hidden);
-            XorForwardBatch {
-                z_hidden,
-                h_hidden,
-                z_out,
+        ::nn_runtime::__private::with_alloc! {
+            /// The forward pass of a batch (one sample per column) with every intermediate kept, written once for `forward_batch` and `backward_batch`.
+            fn forward_batch_intermediates<S: ::nn_runtime::__private::BatchStorage<T, 2>>(
+                &self,
+                x: &::nn_runtime::__private::BatchOf<T, 2, S>,
+            ) -> XorForwardBatch<T> {
+                use ::nn_runtime::__private as nn;
+                /// hidden: dense(2, sigmoid)
+                let z_hidden: nn::Batch<T, 2> = nn::dense_batch(&self.hidden, x);
+                let h_hidden: nn::Batch<T, 2> = nn::sigmoid(&z_hidden);
+                /// out: dense(1)
+                let z_out: nn::Batch<T, 1> = nn::dense_batch(&self.out, &h_hidden);
+                XorForwardBatch {
+                    z_hidden,
+                    h_hidden,
+                    z_out,
+                }
             }
         }
         /// Forward pass of one sample: `2` inputs → `1` outputs.
@@ -154,61 +158,107 @@ const _: () = {
             nn::descend_outer(&mut self.hidden.weight, &dz_hidden, x, lr);
             loss
         }
-        /// Forward pass of a batch, one sample per column.
-        pub fn forward_batch(
-            &self,
-            x: &::nn_runtime::__private::Batch<T, 2>,
-        ) -> ::nn_runtime::__private::Batch<T, 1> {
-            self.forward_batch_intermediates(x).z_out
+        ::nn_runtime::__private::with_alloc! {
+            /// Forward pass of a batch, one sample per column: a `Batch`, or a `BatchView` of
+            /// samples in row-major `[n, IN]` order (`nn_runtime::batch_view`), read in place.
+            pub fn forward_batch<S: ::nn_runtime::__private::BatchStorage<T, 2>>(
+                &self,
+                x: &::nn_runtime::__private::BatchOf<T, 2, S>,
+            ) -> ::nn_runtime::__private::Batch<T, 1> {
+                self.forward_batch_intermediates(x).z_out
+            }
+            /// [`Self::predict`] for every column of a batch.
+            pub fn predict_batch<S: ::nn_runtime::__private::BatchStorage<T, 2>>(
+                &self,
+                x: &::nn_runtime::__private::BatchOf<T, 2, S>,
+            ) -> ::nn_runtime::__private::Batch<T, 1> {
+                use ::nn_runtime::__private as nn;
+                self.forward_batch(x)
+            }
+            /// The mean loss over the columns of a batch.
+            ///
+            /// # Panics
+            /// If `x` and `targets` have different numbers of columns, or if the batch has no
+            /// columns.
+            pub fn loss_batch<S: ::nn_runtime::__private::BatchStorage<T, 2>>(
+                &self,
+                x: &::nn_runtime::__private::BatchOf<T, 2, S>,
+                targets: &::nn_runtime::__private::Batch<T, 1>,
+            ) -> T {
+                ::nn_runtime::__private::check_batch_columns(x.ncols(), targets.ncols());
+                ::nn_runtime::__private::mse(&self.forward_batch(x), targets)
+            }
+            /// Forward and backward for a batch: adds the gradient of the batch's mean loss into
+            /// `grad` and returns that mean loss. The products are GEMMs (`matrixmultiply`).
+            ///
+            /// # Panics
+            /// If `x` and `targets` have different numbers of columns, or if the batch has no
+            /// columns.
+            pub fn backward_batch<S: ::nn_runtime::__private::BatchStorage<T, 2>>(
+                &self,
+                x: &::nn_runtime::__private::BatchOf<T, 2, S>,
+                targets: &::nn_runtime::__private::Batch<T, 1>,
+                grad: &mut Self,
+            ) -> T {
+                use ::nn_runtime::__private as nn;
+                nn::check_batch_columns(x.ncols(), targets.ncols());
+                let XorForwardBatch { z_hidden, h_hidden, z_out } = self
+                    .forward_batch_intermediates(x);
+                let loss: T = nn::mse(&z_out, targets);
+                let dh_out: nn::Batch<T, 1> = nn::mse_backward(&z_out, targets);
+                /// out: dense(1)
+                nn::add_mul_tr(&mut grad.out.weight, &dh_out, &h_hidden);
+                nn::add_column_sums(&mut grad.out.bias, &dh_out);
+                let dh_hidden: nn::Batch<T, 2> = nn::tr_matmul(&self.out.weight, &dh_out);
+                /// hidden: dense(2, sigmoid)
+                let dz_hidden: nn::Batch<T, 2> = nn::sigmoid_backward(&z_hidden, &dh_hidden);
+                nn::add_mul_tr(&mut grad.hidden.weight, &dz_hidden, x);
+                nn::add_column_sums(&mut grad.hidden.bias, &dz_hidden);
+                loss
+            }
+            /// The gradient of the batch's mean loss with respect to each input column: column
+            /// `j` is `∂L_j/∂x_j / batch`, sample `j`'s own input gradient over the batch size.
+            ///
+            /// # Panics
+            /// If `x` and `targets` have different numbers of columns, or if the batch has no
+            /// columns.
+            pub fn input_gradient_batch(
+                &self,
+                x: &::nn_runtime::__private::Batch<T, 2>,
+                targets: &::nn_runtime::__private::Batch<T, 1>,
+            ) -> ::nn_runtime::__private::Batch<T, 2> {
+                use ::nn_runtime::__private as nn;
+                nn::check_batch_columns(x.ncols(), targets.ncols());
+                let XorForwardBatch { z_hidden, z_out, .. } = self.forward_batch_intermediates(x);
+                let dh_out: nn::Batch<T, 1> = nn::mse_backward(&z_out, targets);
+                /// out: dense(1)
+                let dh_hidden: nn::Batch<T, 2> = nn::tr_matmul(&self.out.weight, &dh_out);
+                /// hidden: dense(2, sigmoid)
+                let dz_hidden: nn::Batch<T, 2> = nn::sigmoid_backward(&z_hidden, &dh_hidden);
+                let dx: nn::Batch<T, 2> = nn::tr_matmul(&self.hidden.weight, &dz_hidden);
+                dx
+            }
         }
-        /// [`Self::predict`] for every column of a batch.
-        pub fn predict_batch(
+        /// The gradient of one sample's loss with respect to its input, `∂L/∂x` (saliency,
+        /// adversarial examples): the backward pass run on to the input, no parameter
+        /// gradient. About the cost of `backward`; allocates nothing.
+        pub fn input_gradient(
             &self,
-            x: &::nn_runtime::__private::Batch<T, 2>,
-        ) -> ::nn_runtime::__private::Batch<T, 1> {
+            x: &::nn_runtime::__private::SVector<T, 2>,
+            target: &::nn_runtime::__private::SVector<T, 1>,
+        ) -> ::nn_runtime::__private::SVector<T, 2> {
             use ::nn_runtime::__private as nn;
-            self.forward_batch(x)
-        }
-        /// The mean loss over the columns of a batch.
-        ///
-        /// # Panics
-        /// If `x` and `targets` have different numbers of columns, or if the batch has no
-        /// columns.
-        pub fn loss_batch(
-            &self,
-            x: &::nn_runtime::__private::Batch<T, 2>,
-            targets: &::nn_runtime::__private::Batch<T, 1>,
-        ) -> T {
-            ::nn_runtime::__private::check_batch_columns(x.ncols(), targets.ncols());
-            ::nn_runtime::__private::mse(&self.forward_batch(x), targets)
-        }
-        /// Forward and backward for a batch: adds the gradient of the batch's mean loss into
-        /// `grad` and returns that mean loss. The products are GEMMs (`matrixmultiply`).
-        ///
-        /// # Panics
-        /// If `x` and `targets` have different numbers of columns, or if the batch has no
-        /// columns.
-        pub fn backward_batch(
-            &self,
-            x: &::nn_runtime::__private::Batch<T, 2>,
-            targets: &::nn_runtime::__private::Batch<T, 1>,
-            grad: &mut Self,
-        ) -> T {
-            use ::nn_runtime::__private as nn;
-            nn::check_batch_columns(x.ncols(), targets.ncols());
-            let XorForwardBatch { z_hidden, h_hidden, z_out } = self
-                .forward_batch_intermediates(x);
-            let loss: T = nn::mse(&z_out, targets);
-            let dh_out: nn::Batch<T, 1> = nn::mse_backward(&z_out, targets);
+            let XorForward { z_hidden, z_out, .. } = self.forward_intermediates(x);
+            let dh_out: nn::SVector<T, 1> = nn::mse_backward(&z_out, target);
             /// out: dense(1)
-            nn::add_mul_tr(&mut grad.out.weight, &dh_out, &h_hidden);
-            nn::add_column_sums(&mut grad.out.bias, &dh_out);
-            let dh_hidden: nn::Batch<T, 2> = nn::tr_matmul(&self.out.weight, &dh_out);
+            let dh_hidden: nn::SVector<T, 2> = nn::tr_matvec(&self.out.weight, &dh_out);
             /// hidden: dense(2, sigmoid)
-            let dz_hidden: nn::Batch<T, 2> = nn::sigmoid_backward(&z_hidden, &dh_hidden);
-            nn::add_mul_tr(&mut grad.hidden.weight, &dz_hidden, x);
-            nn::add_column_sums(&mut grad.hidden.bias, &dz_hidden);
-            loss
+            let dz_hidden: nn::SVector<T, 2> = nn::sigmoid_backward(
+                &z_hidden,
+                &dh_hidden,
+            );
+            let dx: nn::SVector<T, 2> = nn::tr_matvec(&self.hidden.weight, &dz_hidden);
+            dx
         }
     }
 };
@@ -331,32 +381,48 @@ for Xor<T> {
     ) -> T {
         Self::sgd_step(self, x, target, lr)
     }
-    fn forward_batch(
-        &self,
-        x: &::nn_runtime::__private::Batch<T, 2>,
-    ) -> ::nn_runtime::__private::Batch<T, 1> {
-        Self::forward_batch(self, x)
+    ::nn_runtime::__private::with_alloc! {
+        fn forward_batch<S: ::nn_runtime::__private::BatchStorage<T, 2>>(
+            &self,
+            x: &::nn_runtime::__private::BatchOf<T, 2, S>,
+        ) -> ::nn_runtime::__private::Batch<T, 1> {
+            Self::forward_batch(self, x)
+        }
+        fn predict_batch<S: ::nn_runtime::__private::BatchStorage<T, 2>>(
+            &self,
+            x: &::nn_runtime::__private::BatchOf<T, 2, S>,
+        ) -> ::nn_runtime::__private::Batch<T, 1> {
+            Self::predict_batch(self, x)
+        }
+        fn loss_batch<S: ::nn_runtime::__private::BatchStorage<T, 2>>(
+            &self,
+            x: &::nn_runtime::__private::BatchOf<T, 2, S>,
+            targets: &::nn_runtime::__private::Batch<T, 1>,
+        ) -> T {
+            Self::loss_batch(self, x, targets)
+        }
+        fn backward_batch<S: ::nn_runtime::__private::BatchStorage<T, 2>>(
+            &self,
+            x: &::nn_runtime::__private::BatchOf<T, 2, S>,
+            targets: &::nn_runtime::__private::Batch<T, 1>,
+            grad: &mut Self,
+        ) -> T {
+            Self::backward_batch(self, x, targets, grad)
+        }
+        fn input_gradient_batch(
+            &self,
+            x: &::nn_runtime::__private::Batch<T, 2>,
+            targets: &::nn_runtime::__private::Batch<T, 1>,
+        ) -> ::nn_runtime::__private::Batch<T, 2> {
+            Self::input_gradient_batch(self, x, targets)
+        }
     }
-    fn predict_batch(
+    fn input_gradient(
         &self,
-        x: &::nn_runtime::__private::Batch<T, 2>,
-    ) -> ::nn_runtime::__private::Batch<T, 1> {
-        Self::predict_batch(self, x)
-    }
-    fn loss_batch(
-        &self,
-        x: &::nn_runtime::__private::Batch<T, 2>,
-        targets: &::nn_runtime::__private::Batch<T, 1>,
-    ) -> T {
-        Self::loss_batch(self, x, targets)
-    }
-    fn backward_batch(
-        &self,
-        x: &::nn_runtime::__private::Batch<T, 2>,
-        targets: &::nn_runtime::__private::Batch<T, 1>,
-        grad: &mut Self,
-    ) -> T {
-        Self::backward_batch(self, x, targets, grad)
+        x: &::nn_runtime::__private::SVector<T, 2>,
+        target: &::nn_runtime::__private::SVector<T, 1>,
+    ) -> ::nn_runtime::__private::SVector<T, 2> {
+        Self::input_gradient(self, x, target)
     }
 }
 impl<T: ::nn_runtime::__private::Real> Xor<T> {
@@ -386,4 +452,11 @@ impl<T: ::nn_runtime::__private::Real> Xor<T> {
         source.check_no_extra(<Self as ::nn_runtime::__private::Parameters<T>>::TENSORS);
         net
     }
+}
+#[automatically_derived]
+impl<
+    T: ::nn_runtime::__private::Real,
+    U: ::nn_runtime::__private::Real,
+> ::nn_runtime::__private::WithScalar<U> for Xor<T> {
+    type Net = Xor<U>;
 }

@@ -21,6 +21,9 @@ pub enum Sink {
     /// Straight into a plain SGD step on `self`, `θ −= lr ∂L/∂θ`, each weight updated in the
     /// same pass that reads it for `Wᵀ dz` (`sgd_step`; one sample only).
     Descend,
+    /// Nowhere: the chain rule runs on to the input and returns `dx = ∂L/∂x`
+    /// (`input_gradient`, `input_gradient_batch`; see `input.rs`).
+    Input,
 }
 
 /// `fn backward` / `fn backward_batch` (into `grad`), or `fn sgd_step` (into the weights): the
@@ -29,7 +32,7 @@ pub enum Sink {
 /// each layer from the last.
 pub fn expand_backward(model: &Model<'_>, mode: Mode, sink: Sink, record: &Record) -> Code {
     assert!(
-        sink == Sink::Grad || mode == Mode::Sample,
+        sink != Sink::Descend || mode == Mode::Sample,
         "the fused SGD step is generated per sample only"
     );
     let rt = rt();
@@ -48,14 +51,21 @@ pub fn expand_backward(model: &Model<'_>, mode: Mode, sink: Sink, record: &Recor
         ),
     };
 
-    let mut gradients = Gradients::new(model, mode);
+    let mut gradients = Gradients::new(model, mode, sink == Sink::Input);
     gradients.scalars += last.width();
     let mut layers = TokenStream::new();
     for index in (0..model.nodes.len()).rev() {
         layers.extend(layer_backward(model, index, mode, sink, &mut gradients));
     }
+    let (loss_binding, result) = match sink {
+        Sink::Input => (None, quote!(dx)),
+        _ => (
+            Some(quote!(let loss: T = nn::#loss(&#output, #target);)),
+            quote!(loss),
+        ),
+    };
     let chain = quote! {
-        let loss: T = nn::#loss(&#output, #target);
+        #loss_binding
         let #dh_last: #ty = nn::#loss_backward(&#output, #target);
         #layers
     };
@@ -68,14 +78,14 @@ pub fn expand_backward(model: &Model<'_>, mode: Mode, sink: Sink, record: &Recor
             #batch_check
             let #name { #(#read,)* #rest } = self.#method(#inputs);
             #chain
-            loss
+            #result
         },
         scalars: record.scalars + gradients.scalars,
     }
 }
 
 /// The `fields` that `code` names, in the fields' order.
-fn named_in(code: &TokenStream, fields: &[Ident]) -> Vec<Ident> {
+pub(super) fn named_in(code: &TokenStream, fields: &[Ident]) -> Vec<Ident> {
     fn collect(code: &TokenStream, found: &mut HashSet<String>) {
         for tree in code.clone() {
             match tree {
@@ -106,26 +116,30 @@ struct Gradients<'m, 'a> {
     needed: Vec<bool>,
     remaining: Vec<usize>,
     scalars: usize,
+    /// `Some((declared, remaining))` of `dx` when the chain rule runs on to the input.
+    input: Option<(bool, usize)>,
 }
 
 /// A term of `∂L/∂h` for some node: a new value, or another node's `dh` (a residual).
-enum Term {
+pub(super) enum Term {
     Owned(TokenStream),
     Borrowed(Ident),
 }
 
 impl<'m, 'a> Gradients<'m, 'a> {
-    fn new(model: &'m Model<'a>, mode: Mode) -> Self {
+    fn new(model: &'m Model<'a>, mode: Mode, to_input: bool) -> Self {
         let n = model.nodes.len();
         let mut remaining = vec![0; n];
+        let mut input_remaining = 1;
         for (index, node) in model.nodes.iter().enumerate() {
             if index > 0 {
                 remaining[index - 1] += 1;
             }
-            if let Some(residual) = &node.residual
-                && let Source::Layer(source) = residual.source()
-            {
-                remaining[source] += 1;
+            if let Some(residual) = &node.residual {
+                match residual.source() {
+                    Source::Layer(source) => remaining[source] += 1,
+                    Source::Input => input_remaining += 1,
+                }
             }
         }
         let mut needed = vec![false; n];
@@ -151,23 +165,25 @@ impl<'m, 'a> Gradients<'m, 'a> {
             needed,
             remaining,
             scalars: 0,
+            input: to_input.then_some((false, input_remaining)),
         }
     }
 
-    /// Whether anything reads `∂L/∂h` of `source`: not the input (no one asks for `∂L/∂x`),
-    /// nor a layer whose gradient reaches no parameter (a dropout on the input).
+    /// Whether anything reads `∂L/∂h` of `source`: everything when the chain rule runs on to
+    /// the input (`input_gradient`); else not the input, nor a layer whose gradient reaches no
+    /// parameter (a dropout on the input).
     fn needs(&self, source: Source) -> bool {
         match source {
-            Source::Input => false,
-            Source::Layer(index) => self.needed[index],
+            Source::Input => self.input.is_some(),
+            Source::Layer(index) => self.input.is_some() || self.needed[index],
         }
     }
 
-    /// Adds `term` into `dh_<target>`; nothing for the input (no one asks for `∂L/∂x`), nor for
-    /// a layer whose gradient reaches no parameter.
+    /// Adds `term` into `dh_<target>`; for the input into `dx` when the chain rule runs on to
+    /// it, else nothing; nothing either for a layer whose gradient reaches no parameter.
     fn contribute(&mut self, target: Source, term: Term) -> TokenStream {
         let Source::Layer(index) = target else {
-            return TokenStream::new();
+            return super::input::contribute_dx(&mut self.input, self.mode, self.model, term);
         };
         if !self.needs(target) {
             return TokenStream::new();
@@ -258,7 +274,9 @@ fn layer_backward(
                 Mode::Sample => quote!(grad.#name.bias += &#dz;),
                 Mode::Batch => quote!(nn::add_column_sums(&mut grad.#name.bias, &#dz);),
             });
-            code.extend(quote_spanned!(name.span()=> #weight_grad #bias_grad));
+            if sink == Sink::Grad {
+                code.extend(quote_spanned!(name.span()=> #weight_grad #bias_grad));
+            }
             if gradients.needs(input) {
                 let back = match mode {
                     Mode::Sample => quote!(nn::tr_matvec(&self.#name.weight, &#dz)),
@@ -276,10 +294,11 @@ fn layer_backward(
                 Sink::Descend => quote_spanned!(name.span()=>
                     self.#name.descend(&#xhat, &#dz, lr);
                 ),
+                Sink::Input => TokenStream::new(),
             };
             // A fused step changes γ only after `dx̂ = γ ⊙ dz` has read it.
             let (first, last) = match sink {
-                Sink::Grad => (Some(params_grad), None),
+                Sink::Grad | Sink::Input => (Some(params_grad), None),
                 Sink::Descend => (None, Some(params_grad)),
             };
             code.extend(first);
@@ -313,6 +332,7 @@ fn layer_backward(
             }
             code.extend(mode::batch_norm_update(node));
         }
+        NodeKind::Sequence(_) => unreachable!("sequence networks expand in `expand::recurrent`"),
     }
     code.extend(residual_backward(model, node, mode, sink, gradients));
     super::layer_comment(node, code)
@@ -346,6 +366,7 @@ fn residual_backward(
         );
     }
     let mut code = match mode {
+        _ if sink == Sink::Input => TokenStream::new(),
         Mode::Sample => quote!(nn::add_outer(&mut grad.#proj.weight, &#dh, #source);),
         Mode::Batch => quote!(nn::add_mul_tr(&mut grad.#proj.weight, &#dh, #source);),
     };

@@ -59,6 +59,7 @@ pub fn expand_embedded(model: &Model<'_>) -> TokenStream {
                 }
             }
             NodeKind::Dropout { .. } => TokenStream::new(),
+            NodeKind::Sequence(_) => super::recurrent::embedded_field(node),
         });
         if node.residual.as_ref().is_some_and(|r| r.project) {
             let proj = proj_field(node);

@@ -71,6 +71,12 @@ pub fn expand_record(model: &Model<'_>, mode: Mode, phase: Phase) -> Record {
             "`forward_batch` and `backward_batch`",
         ),
     };
+    // An inference-only network (no loss) has no backward pass to share the record with.
+    let users = match (model.has_loss(), mode) {
+        (true, _) => users,
+        (false, Mode::Sample) => "`forward`",
+        (false, Mode::Batch) => "`forward_batch`",
+    };
     let mut statements = TokenStream::new();
     let mut bindings = Vec::new();
     for index in 0..model.nodes.len() {
@@ -91,7 +97,11 @@ pub fn expand_record(model: &Model<'_>, mode: Mode, phase: Phase) -> Record {
     let method_doc = super::docs(&format!(
         "The forward pass of {what} with every intermediate kept, written once for {users}."
     ));
-    let input_ty = mode.signature_ty(model.input_width());
+    // Inference batches take any storage (an owned batch or a view); training takes a `Batch`.
+    let (input_generics, input_ty) = match (mode, phase) {
+        (Mode::Batch, Phase::Inference) => super::batch_input(model.input_width()),
+        _ => (TokenStream::new(), mode.signature_ty(model.input_width())),
+    };
     // A training record draws from `training` when the network has a dropout.
     let (parameters, inputs) = match phase {
         Phase::Inference => (quote!(x: &#input_ty), quote!(x)),
@@ -120,7 +130,7 @@ pub fn expand_record(model: &Model<'_>, mode: Mode, phase: Phase) -> Record {
         },
         constructor: quote! {
             #method_doc
-            fn #method(&self, #parameters) -> #name<T> {
+            fn #method #input_generics (&self, #parameters) -> #name<T> {
                 use #rt as nn;
                 #statements
                 #name { #(#fields),* }
@@ -226,6 +236,7 @@ fn layer_forward(
             let code = block.code;
             quote!(#code #eps_check)
         }
+        NodeKind::Sequence(_) => unreachable!("sequence networks expand in `expand::recurrent`"),
     };
     bindings.push(vector(z.clone()));
 

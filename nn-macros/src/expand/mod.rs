@@ -2,10 +2,14 @@
 //! backward code for a sample and for a batch, all generated from the same [`Model`].
 
 mod backward;
+mod classifier;
 mod embedded;
 mod forward;
+mod inference;
+mod input;
 mod mode;
 mod params;
+mod recurrent;
 
 use proc_macro2::{Literal, TokenStream, TokenTree};
 use quote::{format_ident, quote};
@@ -20,14 +24,29 @@ use crate::syntax::{ActivationKind, LossKind, keyword, shown};
 /// The whole expansion of a checked network. The struct's `#[cfg]`s are repeated on every
 /// other item, so that a configured-out network takes its impls with it.
 pub fn expand(model: &Model<'_>) -> TokenStream {
+    if crate::recurrent::is_sequence_model(model) {
+        return recurrent::expand(model);
+    }
     let definition = params::expand_struct(model);
     let cfgs = cfgs(&model.net.attrs);
+    // A network without a loss is inference-only: no training methods, no `Network` impl.
+    let (methods, training_impls) = match model.has_loss() {
+        true => (
+            expand_methods(model),
+            [
+                expand_network_impl(model),
+                classifier::expand_classifier_impl(model),
+            ],
+        ),
+        false => (inference::expand_methods(model), Default::default()),
+    };
     let items = [
-        expand_methods(model),
+        methods,
         params::expand_parameters(model),
         params::expand_zeroable(model),
-        expand_network_impl(model),
+        quote!(#(#training_impls)*),
         embedded::expand_embedded(model),
+        input::expand_with_scalar(model),
     ];
     quote! {
         #definition
@@ -164,6 +183,17 @@ impl Mode {
     }
 }
 
+/// The input `x` of a batch method, with any storage (an owned `Batch`, or a `BatchView` of
+/// the caller's samples, read without a copy): the generics and the type,
+/// `<S: BatchStorage<T, IN>>` and `BatchOf<T, IN, S>`.
+fn batch_input(width: usize) -> (TokenStream, TokenStream) {
+    let (rt, width) = (rt(), lit(width));
+    (
+        quote!(<S: #rt::BatchStorage<T, #width>>),
+        quote!(#rt::BatchOf<T, #width, S>),
+    )
+}
+
 /// The local binding holding a node's output: `x` (a reference) for the input, else an owned
 /// `h_<layer>` or `z_<layer>`.
 fn output_ref(model: &Model<'_>, source: Source) -> TokenStream {
@@ -207,14 +237,20 @@ fn constant(value: f64) -> TokenStream {
 
 /// The normalized declaration, recorded as `ARCHITECTURE`.
 fn architecture(model: &Model<'_>) -> String {
-    let mut entries = vec![format!("{}: {}", keyword::INPUT, model.input_width())];
+    let input = match model.input {
+        Some(crate::model::Shape::Sequence(features)) => format!("seq({features})"),
+        _ => model.input_width().to_string(),
+    };
+    let mut entries = vec![format!("{}: {input}", keyword::INPUT)];
     entries.extend(
         model
             .nodes
             .iter()
             .map(|n| format!("{}: {}", shown(&n.layer.name), n.layer.declared())),
     );
-    entries.push(format!("{}: {}", keyword::LOSS, model.loss().name()));
+    if model.has_loss() {
+        entries.push(format!("{}: {}", keyword::LOSS, model.loss().name()));
+    }
     entries.join(", ")
 }
 
@@ -282,10 +318,7 @@ fn expand_methods(model: &Model<'_>) -> TokenStream {
         Mode::Sample.signature_ty(input),
         Mode::Sample.signature_ty(output),
     );
-    let (xb_ty, yb_ty) = (
-        Mode::Batch.signature_ty(input),
-        Mode::Batch.signature_ty(output),
-    );
+    let ((xb_generics, xb_ty), yb_ty) = (batch_input(input), Mode::Batch.signature_ty(output));
     let (loss, _) = loss_fn(model.loss());
     let predict = link(model.loss(), quote!(self.forward(x)));
     let predict_batch = link(model.loss(), quote!(self.forward_batch(x)));
@@ -320,13 +353,33 @@ fn expand_methods(model: &Model<'_>) -> TokenStream {
          (the forward bindings, then every `dh`, `dz` and `dx̂`).",
         backward_sample.scalars
     ));
-    let labels = expand_label_methods(model, &x_ty, &xb_ty);
+    let labels = expand_label_methods(model, &x_ty);
+    // `∂L/∂x`: the backward run on to the input; refused, as the other gradients, with modes.
+    let (input_sample, input_batch) = match &training {
+        None => (
+            backward::expand_backward(model, Mode::Sample, Sink::Input, &sample),
+            backward::expand_backward(model, Mode::Batch, Sink::Input, &batch),
+        ),
+        Some(training) => (
+            training.refusal("input_gradient", quote!(x, target)),
+            training.refusal("input_gradient_batch", quote!(x, targets)),
+        ),
+    };
+    let input::InputMethods {
+        sample: input_gradient,
+        batch: input_gradient_batch,
+    } = input::expand_input_methods(
+        model,
+        &input_sample.body,
+        &input_batch.body,
+        refused_doc.as_ref(),
+    );
     // In a `const _` block, so that the records' names stay out of the caller's namespace.
     quote! {
         const _: () = {
         #sample_record
-        #batch_record
-        #training_record
+        // Everything on batches needs the heap: it exists when nn-runtime has `alloc`.
+        #rt::with_alloc! { #batch_record #training_record }
 
         // The layer blocks open with their declaration as a doc line (see `layer_comment`).
         #[allow(unused_doc_comments)]
@@ -351,9 +404,10 @@ fn expand_methods(model: &Model<'_>) -> TokenStream {
 
             #sample_constructor
 
-            #batch_constructor
-
-            #training_methods
+            #rt::with_alloc! {
+                #batch_constructor
+                #training_methods
+            }
 
             #forward_doc
             #vis fn forward(&self, x: &#x_ty) -> #y_ty {
@@ -390,13 +444,15 @@ fn expand_methods(model: &Model<'_>) -> TokenStream {
                 #sgd_step_body
             }
 
-            /// Forward pass of a batch, one sample per column.
-            #vis fn forward_batch(&self, x: &#xb_ty) -> #yb_ty {
+            #rt::with_alloc! {
+            /// Forward pass of a batch, one sample per column: a `Batch`, or a `BatchView` of
+            /// samples in row-major `[n, IN]` order (`nn_runtime::batch_view`), read in place.
+            #vis fn forward_batch #xb_generics (&self, x: &#xb_ty) -> #yb_ty {
                 self.#batch_method(x).#output_field
             }
 
             /// [`Self::predict`] for every column of a batch.
-            #vis fn predict_batch(&self, x: &#xb_ty) -> #yb_ty {
+            #vis fn predict_batch #xb_generics (&self, x: &#xb_ty) -> #yb_ty {
                 use #rt as nn;
                 #predict_batch
             }
@@ -406,7 +462,7 @@ fn expand_methods(model: &Model<'_>) -> TokenStream {
             /// # Panics
             /// If `x` and `targets` have different numbers of columns, or if the batch has no
             /// columns.
-            #vis fn loss_batch(&self, x: &#xb_ty, targets: &#yb_ty) -> T {
+            #vis fn loss_batch #xb_generics (&self, x: &#xb_ty, targets: &#yb_ty) -> T {
                 #rt::check_batch_columns(x.ncols(), targets.ncols());
                 #rt::#loss(&self.forward_batch(x), targets)
             }
@@ -418,9 +474,14 @@ fn expand_methods(model: &Model<'_>) -> TokenStream {
             /// If `x` and `targets` have different numbers of columns, or if the batch has no
             /// columns.
             #refused_doc
-            #vis fn backward_batch(&self, x: &#xb_ty, targets: &#yb_ty, grad: &mut Self) -> T {
+            #vis fn backward_batch #xb_generics (&self, x: &#xb_ty, targets: &#yb_ty, grad: &mut Self) -> T {
                 #backward_batch_body
             }
+
+            #input_gradient_batch
+            }
+
+            #input_gradient
         }
         };
     }
@@ -429,13 +490,14 @@ fn expand_methods(model: &Model<'_>) -> TokenStream {
 /// For `softmax_cross_entropy`, the loss and backward with class indices as targets:
 /// `loss_label(&x, 3)`, `backward_label(&x, 3, &mut grad)`, `sgd_step_label(&x, 3, lr)`, and
 /// the batch forms with `&[usize]`.
-fn expand_label_methods(model: &Model<'_>, x_ty: &TokenStream, xb_ty: &TokenStream) -> TokenStream {
+fn expand_label_methods(model: &Model<'_>, x_ty: &TokenStream) -> TokenStream {
     if model.loss() != LossKind::SoftmaxCrossEntropy {
         return TokenStream::new();
     }
     let rt = rt();
     let vis = &model.net.vis;
     let classes = lit(model.output_width());
+    let (xb_generics, xb_ty) = batch_input(model.input_width());
     let panics = docs(&format!(
         "# Panics\nIf a label is not below {}, the number of classes.",
         model.output_width()
@@ -462,23 +524,25 @@ fn expand_label_methods(model: &Model<'_>, x_ty: &TokenStream, xb_ty: &TokenStre
             self.sgd_step(x, &#rt::one_hot::<T, #classes>(label), lr)
         }
 
+        #rt::with_alloc! {
         /// [`Self::loss_batch`] with the targets given as class indices, one per column.
         ///
         #panics
-        #vis fn loss_batch_labels(&self, x: &#xb_ty, labels: &[::core::primitive::usize]) -> T {
+        #vis fn loss_batch_labels #xb_generics (&self, x: &#xb_ty, labels: &[::core::primitive::usize]) -> T {
             self.loss_batch(x, &#rt::one_hot_batch::<T, #classes>(labels))
         }
 
         /// [`Self::backward_batch`] with the targets given as class indices, one per column.
         ///
         #panics
-        #vis fn backward_batch_labels(
+        #vis fn backward_batch_labels #xb_generics (
             &self,
             x: &#xb_ty,
             labels: &[::core::primitive::usize],
             grad: &mut Self,
         ) -> T {
             self.backward_batch(x, &#rt::one_hot_batch::<T, #classes>(labels), grad)
+        }
         }
     }
 }
@@ -491,8 +555,8 @@ fn expand_network_impl(model: &Model<'_>) -> TokenStream {
         Mode::Sample.signature_ty(model.input_width()),
         Mode::Sample.signature_ty(model.output_width()),
     );
-    let (xb_ty, yb_ty) = (
-        Mode::Batch.signature_ty(model.input_width()),
+    let ((xb_generics, xb_ty), yb_ty) = (
+        batch_input(model.input_width()),
         Mode::Batch.signature_ty(model.output_width()),
     );
     // A network with modes trains through its own `train_batch`; the others keep the trait's.
@@ -504,6 +568,10 @@ fn expand_network_impl(model: &Model<'_>) -> TokenStream {
         LossKind::BinaryCrossEntropy => quote!(BinaryCrossEntropy),
         LossKind::SoftmaxCrossEntropy => quote!(SoftmaxCrossEntropy),
     };
+    let input::InputMethods {
+        sample: input_gradient_impl,
+        batch: input_gradient_batch_impl,
+    } = input::expand_network_methods(model);
     quote! {
         #[automatically_derived]
         impl<T: #rt::Real> #rt::Network<T, #input, #output> for #name<T> {
@@ -529,23 +597,29 @@ fn expand_network_impl(model: &Model<'_>) -> TokenStream {
                 Self::sgd_step(self, x, target, lr)
             }
 
-            fn forward_batch(&self, x: &#xb_ty) -> #yb_ty {
+            #rt::with_alloc! {
+            fn forward_batch #xb_generics (&self, x: &#xb_ty) -> #yb_ty {
                 Self::forward_batch(self, x)
             }
 
-            fn predict_batch(&self, x: &#xb_ty) -> #yb_ty {
+            fn predict_batch #xb_generics (&self, x: &#xb_ty) -> #yb_ty {
                 Self::predict_batch(self, x)
             }
 
-            fn loss_batch(&self, x: &#xb_ty, targets: &#yb_ty) -> T {
+            fn loss_batch #xb_generics (&self, x: &#xb_ty, targets: &#yb_ty) -> T {
                 Self::loss_batch(self, x, targets)
             }
 
-            fn backward_batch(&self, x: &#xb_ty, targets: &#yb_ty, grad: &mut Self) -> T {
+            fn backward_batch #xb_generics (&self, x: &#xb_ty, targets: &#yb_ty, grad: &mut Self) -> T {
                 Self::backward_batch(self, x, targets, grad)
             }
 
             #train_batch
+
+            #input_gradient_batch_impl
+            }
+
+            #input_gradient_impl
         }
     }
 }

@@ -51,7 +51,7 @@ pub fn dropout_forward(node: &Node<'_>, input: &TokenStream, mode: Mode, phase: 
     if phase == Phase::Inference {
         return Block {
             code: quote_spanned!(name.span()=>
-                let #z: #ty = ::core::clone::Clone::clone(#input);
+                let #z: #ty = (#input).clone_owned();
             ),
             bindings: vec![z_binding],
         };

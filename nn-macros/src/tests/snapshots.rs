@@ -31,8 +31,98 @@ fn macro_input(source: &str) -> TokenStream {
 }
 
 fn pretty(tokens: TokenStream) -> String {
-    let file: syn::File = syn::parse2(tokens).expect("the expansion parses as a file");
-    prettyplease::unparse(&file)
+    let mut file: syn::File = syn::parse2(tokens).expect("the expansion parses as a file");
+    let mut bodies = Vec::new();
+    for item in &mut file.items {
+        hide_with_alloc_bodies(item, &mut bodies);
+    }
+    splice(&prettyplease::unparse(&file), &bodies)
+}
+
+/// Puts each hidden body back in place of its mark, indented as the mark (bodies may hold
+/// marks of their own).
+fn splice(text: &str, bodies: &[(String, String)]) -> String {
+    let mut out = String::new();
+    for line in text.lines() {
+        match bodies.iter().find(|(mark, _)| line.trim() == mark) {
+            Some((_, body)) => {
+                let indent = &line[..line.len() - line.trim_start().len()];
+                for body_line in splice(body, bodies).lines() {
+                    if !body_line.is_empty() {
+                        out.push_str(indent);
+                    }
+                    out.push_str(body_line);
+                    out.push('\n');
+                }
+            }
+            None => {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+    }
+    out
+}
+
+/// prettyplease prints a macro's body as raw tokens: the items inside
+/// `__private::with_alloc! { … }` (the batch methods) are formatted on their own and put back
+/// in place of a mark, so the snapshot reads as the code does.
+fn hide_with_alloc_bodies(item: &mut syn::Item, bodies: &mut Vec<(String, String)>) {
+    match item {
+        syn::Item::Macro(item) => hide_with_alloc_body(&mut item.mac, bodies),
+        syn::Item::Impl(item) => {
+            for item in &mut item.items {
+                if let syn::ImplItem::Macro(item) = item {
+                    hide_with_alloc_body(&mut item.mac, bodies);
+                }
+            }
+        }
+        syn::Item::Const(item) => {
+            if let syn::Expr::Block(block) = &mut *item.expr {
+                for statement in &mut block.block.stmts {
+                    match statement {
+                        syn::Stmt::Item(item) => hide_with_alloc_bodies(item, bodies),
+                        syn::Stmt::Macro(statement) => {
+                            hide_with_alloc_body(&mut statement.mac, bodies)
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+fn hide_with_alloc_body(mac: &mut syn::Macro, bodies: &mut Vec<(String, String)>) {
+    let Some(name) = mac.path.segments.last().map(|s| s.ident.to_string()) else {
+        return;
+    };
+    // `require_alloc! { "message", items }` (a sequence network): the message, then the items.
+    let (message, tokens) = match name.as_str() {
+        "with_alloc" => (None, mac.tokens.clone()),
+        "require_alloc" => {
+            let parser = |input: syn::parse::ParseStream| {
+                let message: syn::LitStr = input.parse()?;
+                input.parse::<syn::Token![,]>()?;
+                Ok((message, input.parse::<proc_macro2::TokenStream>()?))
+            };
+            let (message, tokens) = syn::parse::Parser::parse2(parser, mac.tokens.clone())
+                .expect("require_alloc! holds a message and items");
+            (Some(message), tokens)
+        }
+        _ => return,
+    };
+    let mut items: syn::File = syn::parse2(tokens).expect("the macro holds items");
+    for item in &mut items.items {
+        hide_with_alloc_bodies(item, bodies);
+    }
+    let mark = format!("__with_alloc_body_{}", bodies.len());
+    let ident = proc_macro2::Ident::new(&mark, proc_macro2::Span::call_site());
+    mac.tokens = quote::quote!(#ident);
+    let mut body = message.map_or_else(String::new, |m| format!("{:?},\n", m.value()));
+    body.push_str(&prettyplease::unparse(&items));
+    bodies.push((mark, body));
 }
 
 /// `tests/expand/<net>.rs` expands to `tests/expand/<net>.expanded.rs`. With

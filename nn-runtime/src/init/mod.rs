@@ -280,6 +280,9 @@ pub fn default_scheme(info: &TensorInfo) -> Scheme {
         TensorRole::Projection => Scheme::XavierUniform(Gain::Value(1.0)),
         TensorRole::Bias | TensorRole::NormShift | TensorRole::RunningMean => Scheme::Zeros,
         TensorRole::NormGain | TensorRole::RunningVar => Scheme::Constant(1.0),
+        TensorRole::RecurrentWeight { hidden } | TensorRole::RecurrentBias { hidden } => {
+            Scheme::Uniform(1.0 / libm::sqrt(hidden as f64))
+        }
     }
 }
 
@@ -398,19 +401,26 @@ impl Init {
     /// one for its role, else [`default_scheme`].
     pub fn scheme_for(&self, info: &TensorInfo) -> Scheme {
         let by_tensor = self.tensors.iter().find(|(name, _)| name == info.name);
-        let weight_like = matches!(info.role, TensorRole::Weight | TensorRole::Projection);
+        let weight_like = matches!(
+            info.role,
+            TensorRole::Weight | TensorRole::Projection | TensorRole::RecurrentWeight { .. }
+        );
         let by_layer = match info.role {
-            TensorRole::Weight | TensorRole::Projection | TensorRole::NormGain => {
+            TensorRole::Weight
+            | TensorRole::Projection
+            | TensorRole::NormGain
+            | TensorRole::RecurrentWeight { .. } => {
                 self.layers.iter().find(|(name, _)| name == info.layer)
             }
             TensorRole::Bias
             | TensorRole::NormShift
             | TensorRole::RunningMean
-            | TensorRole::RunningVar => None,
+            | TensorRole::RunningVar
+            | TensorRole::RecurrentBias { .. } => None,
         };
         let network_wide = match info.role {
             _ if weight_like => self.weights,
-            TensorRole::Bias => self.biases,
+            TensorRole::Bias | TensorRole::RecurrentBias { .. } => self.biases,
             _ => None,
         };
         by_tensor

@@ -7,6 +7,7 @@ use core::ops::Range;
 use nalgebra::SMatrix;
 
 use super::Batch;
+use super::view::{BatchOf, BatchStorage, packed};
 use crate::Real;
 
 /// A read-only view of column-major storage, possibly transposed.
@@ -190,17 +191,17 @@ fn halves(rows: &Range<usize>, cols: &Range<usize>, parts: usize) -> Option<(Blo
     }
 }
 
-/// `W X`: a weight `[R, K]` applied to every column of a batch.
+/// `W X`: a weight `[R, K]` applied to every column of a batch (owned or a view).
 #[inline]
-pub fn matmul<T: Real, const R: usize, const K: usize>(
+pub fn matmul<T: Real, const R: usize, const K: usize, S: BatchStorage<T, K>>(
     weight: &SMatrix<T, R, K>,
-    x: &Batch<T, K>,
+    x: &BatchOf<T, K, S>,
 ) -> Batch<T, R> {
     let n = x.ncols();
     let mut out = Batch::<T, R>::zeros(n);
     gemm(
         View::plain(weight.as_slice(), R, K),
-        View::plain(x.as_slice(), K, n),
+        View::plain(&packed(x), K, n),
         T::zero(),
         out.as_mut_slice(),
     );
@@ -224,12 +225,12 @@ pub fn tr_matmul<T: Real, const R: usize, const K: usize>(
     out
 }
 
-/// `G += D Hᵀ`: a weight gradient summed over the columns of a batch.
+/// `G += D Hᵀ`: a weight gradient summed over the columns of a batch (`H` owned or a view).
 #[inline]
-pub fn add_mul_tr<T: Real, const R: usize, const K: usize>(
+pub fn add_mul_tr<T: Real, const R: usize, const K: usize, S: BatchStorage<T, K>>(
     grad: &mut SMatrix<T, R, K>,
     delta: &Batch<T, R>,
-    h: &Batch<T, K>,
+    h: &BatchOf<T, K, S>,
 ) {
     let n = delta.ncols();
     assert_eq!(
@@ -242,7 +243,7 @@ pub fn add_mul_tr<T: Real, const R: usize, const K: usize>(
     }
     gemm(
         View::plain(delta.as_slice(), R, n),
-        View::transposed(h.as_slice(), K, n),
+        View::transposed(&packed(h), K, n),
         T::one(),
         grad.as_mut_slice(),
     );

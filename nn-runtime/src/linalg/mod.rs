@@ -28,17 +28,25 @@
 
 #[cfg(all(feature = "std", target_arch = "x86_64"))]
 mod avx512;
+#[cfg(feature = "alloc")]
 mod batch;
 mod sample;
 mod simd;
+#[cfg(feature = "alloc")]
+mod view;
 
+#[cfg(feature = "alloc")]
 use nalgebra::{Const, Dyn, OMatrix};
 
+#[cfg(feature = "alloc")]
 pub use batch::{PARALLEL_MIN_MACS, add_mul_tr, matmul, tr_matmul};
 pub use sample::{add_outer, descend, descend_outer, matvec, tr_matvec, tr_matvec_descend};
+#[cfg(feature = "alloc")]
+pub use view::{BatchOf, BatchStorage, BatchView, RaggedSamples, batch_view, batch_view_flat};
 
 /// A minibatch of `N`-wide vectors, one sample per column: `OMatrix<T, Const<N>, Dyn>`.
 ///
 /// Feature sizes stay static, so a shape mistake is a type error; the batch size is chosen at
 /// run time.
+#[cfg(feature = "alloc")]
 pub type Batch<T, const N: usize> = OMatrix<T, Const<N>, Dyn>;

@@ -227,6 +227,7 @@ pub fn one_hot<T: Real, const N: usize>(class: usize) -> SVector<T, N> {
 }
 
 /// The one-hot columns of `labels`: a batch of targets for class indices.
+#[cfg(feature = "alloc")]
 ///
 /// # Panics
 /// If a label is `>= N`, naming its position (check labels where data enters:

@@ -10,6 +10,7 @@ use nalgebra::SVector;
 
 use crate::Real;
 use crate::layer::Zeroable;
+#[cfg(feature = "alloc")]
 use crate::linalg::Batch;
 
 /// A batch norm's parameters and buffers over `N` channels:
@@ -47,6 +48,7 @@ impl<T: Real, const N: usize> Default for BatchNorm<T, N> {
 unsafe impl<T: Real, const N: usize> Zeroable for BatchNorm<T, N> {}
 
 /// `μ`: the mean of each channel over the columns.
+#[cfg(feature = "alloc")]
 pub fn batch_mean<T: Real, const N: usize>(x: &Batch<T, N>) -> SVector<T, N> {
     let mut mean = SVector::zeros();
     for column in x.column_iter() {
@@ -60,6 +62,7 @@ pub fn batch_mean<T: Real, const N: usize>(x: &Batch<T, N>) -> SVector<T, N> {
 /// # Panics
 /// If the batch has fewer than 2 columns: a batch norm in training needs a batch to take
 /// statistics over (PyTorch refuses such a batch in training too).
+#[cfg(feature = "alloc")]
 pub fn batch_variance<T: Real, const N: usize>(
     x: &Batch<T, N>,
     mean: &SVector<T, N>,
@@ -79,6 +82,7 @@ pub fn batch_variance<T: Real, const N: usize>(
 }
 
 /// `x̂ = (x − μ)/√(σ² + ε)`, channel by channel.
+#[cfg(feature = "alloc")]
 pub fn batch_normalize<T: Real, const N: usize>(
     x: &Batch<T, N>,
     mean: &SVector<T, N>,
@@ -97,6 +101,7 @@ pub fn batch_normalize<T: Real, const N: usize>(
 /// The backward pass of [`batch_normalize`] with the batch's own statistics: from `dx̂`,
 /// `dx = (dx̂ − mean(dx̂) − x̂ ⊙ mean(dx̂ ⊙ x̂)) / √(σ² + ε)`, the means over the columns
 /// (every column's `x̂` depends on every column through `μ` and `σ²`).
+#[cfg(feature = "alloc")]
 pub fn batch_normalize_backward<T: Real, const N: usize>(
     xhat: &Batch<T, N>,
     dxhat: &Batch<T, N>,
@@ -126,16 +131,16 @@ impl<T: Real, const N: usize> BatchNorm<T, N> {
     /// Inference: `γ ⊙ (x − running_mean)/√(running_var + ε) + β` for each column (one
     /// sample or a batch; samples stay independent).
     #[inline]
-    pub fn infer<C: nalgebra::Dim>(
+    pub fn infer<C: nalgebra::Dim, S: nalgebra::Storage<T, nalgebra::Const<N>, C>>(
         &self,
-        x: &nalgebra::OMatrix<T, nalgebra::Const<N>, C>,
+        x: &nalgebra::Matrix<T, nalgebra::Const<N>, C, S>,
         eps: T,
     ) -> nalgebra::OMatrix<T, nalgebra::Const<N>, C>
     where
         nalgebra::DefaultAllocator: nalgebra::allocator::Allocator<nalgebra::Const<N>, C>,
     {
         let (scale, shift) = self.inference_affine(eps);
-        let mut z = x.clone();
+        let mut z = x.clone_owned();
         for mut column in z.column_iter_mut() {
             column.component_mul_assign(&scale);
             column += &shift;
@@ -154,6 +159,7 @@ impl<T: Real, const N: usize> BatchNorm<T, N> {
     }
 
     /// Training: `γ ⊙ x̂ + β` for each column.
+    #[cfg(feature = "alloc")]
     pub fn scale_shift(&self, xhat: &Batch<T, N>) -> Batch<T, N> {
         let mut z = xhat.clone();
         for mut column in z.column_iter_mut() {
@@ -164,6 +170,7 @@ impl<T: Real, const N: usize> BatchNorm<T, N> {
     }
 
     /// `dx̂ = γ ⊙ dz` for each column: the gradient through the gain.
+    #[cfg(feature = "alloc")]
     pub fn scale_backward(&self, dz: &Batch<T, N>) -> Batch<T, N> {
         let mut dxhat = dz.clone();
         for mut column in dxhat.column_iter_mut() {
@@ -174,6 +181,7 @@ impl<T: Real, const N: usize> BatchNorm<T, N> {
 
     /// Accumulates `∂L/∂γ += Σ dz ⊙ x̂` and `∂L/∂β += Σ dz` (sums over the columns) into
     /// `grad`; its buffers are left alone.
+    #[cfg(feature = "alloc")]
     pub fn accumulate_grad(grad: &mut Self, xhat: &Batch<T, N>, dz: &Batch<T, N>) {
         for (x, d) in xhat.column_iter().zip(dz.column_iter()) {
             grad.weight += d.component_mul(&x);

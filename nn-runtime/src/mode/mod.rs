@@ -17,11 +17,13 @@
 //! couples the samples of a batch, and a dropout gradient needs a mask).
 
 mod batch_norm;
+#[cfg(feature = "alloc")]
 mod dropout;
 
-pub use batch_norm::{
-    BatchNorm, batch_mean, batch_normalize, batch_normalize_backward, batch_variance,
-};
+pub use batch_norm::BatchNorm;
+#[cfg(feature = "alloc")]
+pub use batch_norm::{batch_mean, batch_normalize, batch_normalize_backward, batch_variance};
+#[cfg(feature = "alloc")]
 pub use dropout::dropout_mask;
 
 /// The training-mode context: a seeded random generator for dropout masks, owned by the

@@ -254,6 +254,12 @@ impl Graph {
                     attributes,
                 );
             }
+            LayerKind::Recurrent { .. } | LayerKind::Reduce { .. } => {
+                return Err(OnnxError::Inconsistent {
+                    layer: name.to_string(),
+                    problem: "sequence layers are not exported to ONNX".to_string(),
+                });
+            }
         }
         let mut output = self.activation::<T>(layer, z);
         if let Some(residual) = layer.residual {

@@ -13,7 +13,8 @@ use crate::train::ConfigError;
 /// weight decay, constant schedule, no clipping.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct AdaGradConfig {
-    /// The learning rate `η` (the schedule's base rate), finite and `≥ 0`.
+    /// The learning rate `η` (the schedule's base rate), finite and `≥ 0`; an `f64` for an `f32`
+    /// network too, rounded to its scalar at each step ([scalars](super#scalars-hyperparameters-are-f64)).
     pub lr: f64,
     /// `ε > 0`, added to `√s` so the first steps stay finite.
     pub eps: f64,

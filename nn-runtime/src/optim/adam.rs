@@ -21,7 +21,8 @@ macro_rules! adam_config {
         $(#[$attr])*
         #[derive(Clone, Copy, Debug, PartialEq)]
         pub struct $name {
-            /// The learning rate `η` (the schedule's base rate), finite and `≥ 0`.
+            /// The learning rate `η` (the schedule's base rate), finite and `≥ 0`; an `f64` for an `f32`
+            /// network too, rounded to its scalar at each step ([scalars](super#scalars-hyperparameters-are-f64)).
             pub lr: f64,
             /// `β₁ ∈ [0, 1)`, the decay of the first moment `m`.
             pub beta1: f64,

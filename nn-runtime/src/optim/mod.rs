@@ -33,6 +33,21 @@
 //! `Optim<SgdRule<T, N>>`): the rule holds the state and the few lines of math, `Optim` what
 //! they all share (config, schedule, clipping, step count). A new rule gets all of it.
 //!
+//! # Scalars: hyperparameters are `f64`
+//!
+//! Every config field (`lr`, `momentum`, `beta1`, `eps`, `weight_decay`, `max_grad_norm`, a
+//! schedule's parameters) is an `f64`, whatever the network's scalar: one config serves an
+//! `f32` and an `f64` network, and the schedule is computed in `f64` (a cosine or a step decay
+//! of an `f32` rate would otherwise round at every step). At each step the scheduled rate `η_t`
+//! and the other constants are rounded to the network's scalar `T` once
+//! ([`Real::constant`]), and the update runs
+//! in `T`; [`Optimizer::learning_rate`] returns that rounded `η_t` as a `T`. So write
+//! `SgdConfig { lr: 0.01, .. }` for an `f32` network too (no `0.01f32`, no cast).
+//!
+//! The fused per-sample step a network generates, `net.sgd_step(&x, &y, lr)`, is not an
+//! optimizer: it takes `lr` in the network's scalar (`0.01` is inferred as `f32` for a
+//! `Net<f32>`), as the math it runs is in `T`.
+//!
 //! # Errors
 //!
 //! The constructors check every hyperparameter, and one out of its range (documented on each

@@ -13,7 +13,8 @@ use crate::train::ConfigError;
 /// `eps = 1e-8`, no momentum, no weight decay, constant schedule, no clipping.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct RmsPropConfig {
-    /// The learning rate `η` (the schedule's base rate), finite and `≥ 0`.
+    /// The learning rate `η` (the schedule's base rate), finite and `≥ 0`; an `f64` for an `f32`
+    /// network too, rounded to its scalar at each step ([scalars](super#scalars-hyperparameters-are-f64)).
     pub lr: f64,
     /// `α ∈ [0, 1)`, the decay of the mean square (PyTorch's `alpha`; Adam's `beta2`).
     pub alpha: f64,

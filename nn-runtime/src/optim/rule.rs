@@ -15,7 +15,8 @@ use crate::train::ConfigError;
 /// The options every optimizer config has (the [module docs](super) say what each does).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Common {
-    /// The learning rate `η` (the schedule's base rate), finite and `≥ 0`.
+    /// The learning rate `η` (the schedule's base rate), finite and `≥ 0`; an `f64` for an `f32`
+    /// network too, rounded to its scalar at each step ([scalars](super#scalars-hyperparameters-are-f64)).
     pub lr: f64,
     /// `λ`, finite and `≥ 0`.
     pub weight_decay: f64,

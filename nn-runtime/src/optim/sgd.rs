@@ -13,7 +13,8 @@ use crate::train::ConfigError;
 /// schedule, no clipping.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct SgdConfig {
-    /// The learning rate `η` (the schedule's base rate), finite and `≥ 0`.
+    /// The learning rate `η` (the schedule's base rate), finite and `≥ 0`; an `f64` for an `f32`
+    /// network too, rounded to its scalar at each step ([scalars](super#scalars-hyperparameters-are-f64)).
     pub lr: f64,
     /// `μ ∈ [0, 1)`; `0` is plain SGD and allocates no velocity.
     pub momentum: f64,

@@ -18,12 +18,14 @@
 //! `#[non_exhaustive]` and implements `std::error::Error`.
 
 mod checkpoint;
+mod data;
 mod error;
 mod log;
 #[cfg(test)]
 mod tests;
 
 pub use checkpoint::{load_checkpoint, save_checkpoint};
+pub use data::TrainingData;
 pub use error::{ConfigError, TrainError};
 
 use alloc::boxed::Box;
@@ -285,6 +287,60 @@ where
     run.fit(net, optimizer, train, validation, on_epoch)
 }
 
+/// [`fit`] on any [`TrainingData`]: a [`SequenceDataset`](crate::recurrent::SequenceDataset)
+/// for a sequence network, or a [`Dataset`]. The same loop: seeded shuffles, one optimizer
+/// step per minibatch on the gradient of its mean loss, the non-finite guards, early stopping,
+/// progress and history.
+///
+/// # Errors
+///
+/// As [`fit`].
+pub fn fit_data<T, N, O, D>(
+    net: &mut N,
+    optimizer: &mut O,
+    train: &D,
+    validation: Option<&D>,
+    config: &TrainConfig,
+) -> Result<History, TrainError>
+where
+    T: Real,
+    N: Parameters<T> + Send + Sync,
+    O: Optimizer<T, N>,
+    D: TrainingData<T, N>,
+{
+    fit_data_with(net, optimizer, train, validation, config, |_, _, _| {
+        Control::Continue
+    })
+}
+
+/// [`fit_data`] with the per-epoch callback of [`fit_with`].
+///
+/// # Errors
+///
+/// As [`fit`].
+pub fn fit_data_with<T, N, O, D, F>(
+    net: &mut N,
+    optimizer: &mut O,
+    train: &D,
+    validation: Option<&D>,
+    config: &TrainConfig,
+    on_epoch: F,
+) -> Result<History, TrainError>
+where
+    T: Real,
+    N: Parameters<T> + Send + Sync,
+    O: Optimizer<T, N>,
+    D: TrainingData<T, N>,
+    F: FnMut(&EpochStats, &N, &O) -> Control,
+{
+    let run = Run {
+        config,
+        first_epoch: 1,
+        log: Log::for_config(config),
+    };
+    run.fit(net, optimizer, train, validation, on_epoch)
+}
+
 /// One call of the training loop: the configuration, where to start and where to report.
 struct Run<'a> {
     config: &'a TrainConfig,
@@ -294,18 +350,19 @@ struct Run<'a> {
 }
 
 impl Run<'_> {
-    fn fit<T, N, O, F, const IN: usize, const OUT: usize>(
+    fn fit<T, N, O, D, F>(
         mut self,
         net: &mut N,
         optimizer: &mut O,
-        train: &Dataset<T, IN, OUT>,
-        validation: Option<&Dataset<T, IN, OUT>>,
+        train: &D,
+        validation: Option<&D>,
         mut on_epoch: F,
     ) -> Result<History, TrainError>
     where
         T: Real,
-        N: Network<T, IN, OUT> + Send + Sync,
+        N: Parameters<T> + Send + Sync,
         O: Optimizer<T, N>,
+        D: TrainingData<T, N>,
         F: FnMut(&EpochStats, &N, &O) -> Control,
     {
         let config = self.config;
@@ -314,7 +371,7 @@ impl Run<'_> {
         if train.is_empty() {
             return Err(TrainError::EmptyDataset);
         }
-        if validation.is_some_and(Dataset::is_empty) {
+        if validation.is_some_and(|v| v.len() == 0) {
             return Err(TrainError::EmptyValidation);
         }
         if let Some(tensor) = non_finite_tensor(net) {
@@ -348,13 +405,11 @@ impl Run<'_> {
             let mut training = training_for(config.seed, epoch);
             for (step, indices) in order.chunks(config.batch_size).enumerate() {
                 let step = step + 1;
-                let x: Batch<T, IN> = train.inputs.select_columns(indices);
-                let y: Batch<T, OUT> = train.targets.select_columns(indices);
                 // Before the step: training mode also moves batch norms' running statistics.
                 before_step.copy_from(net);
                 let loss = in_pool(step_pool, || {
                     grad.fill(T::zero());
-                    net.train_batch(&x, &y, &mut grad, &mut training)
+                    train.backward(net, indices, &mut grad, &mut training)
                 })
                 .to_f64();
                 let failure = if !loss.is_finite() {
@@ -383,8 +438,8 @@ impl Run<'_> {
             let elapsed = started.elapsed();
             let stats = EpochStats {
                 epoch,
-                train: in_pool(pool.as_ref(), || evaluate(net, train)),
-                validation: validation.map(|v| in_pool(pool.as_ref(), || evaluate(net, v))),
+                train: in_pool(pool.as_ref(), || train.evaluate(net)),
+                validation: validation.map(|v| in_pool(pool.as_ref(), || v.evaluate(net))),
                 learning_rate: optimizer.learning_rate().to_f64(),
                 elapsed,
             };
@@ -542,7 +597,7 @@ where
     }
 }
 
-fn loss_of<T: Real, const OUT: usize>(
+pub(crate) fn loss_of<T: Real, const OUT: usize>(
     kind: LossKind,
     output: &Batch<T, OUT>,
     target: &Batch<T, OUT>,
@@ -557,7 +612,7 @@ fn loss_of<T: Real, const OUT: usize>(
 }
 
 /// `(correct, counted)`: samples by argmax, or labels by sign of the logit.
-fn correct_count<T: Real, const OUT: usize>(
+pub(crate) fn correct_count<T: Real, const OUT: usize>(
     kind: LossKind,
     output: &Batch<T, OUT>,
     target: &Batch<T, OUT>,
