@@ -24,6 +24,7 @@ pub mod dfdx_impl;
 pub mod limit;
 pub mod named;
 pub mod nets;
+pub mod seqnets;
 pub mod seqtrain;
 pub mod stream;
 pub mod workloads;

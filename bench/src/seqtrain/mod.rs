@@ -370,6 +370,33 @@ pub fn check_step(
     worst
 }
 
+/// nn's row: checked against `want`, then visited.
+fn nn_row<N>(
+    v: &mut impl crate::stream::StreamVisitor,
+    group: &str,
+    p: &SeqParams,
+    data: &SeqData,
+    want: (f32, &SeqParams),
+) where
+    N: nn_runtime::recurrent::SequenceNetwork<
+            f32,
+            INPUT,
+            CLASSES,
+            BatchTarget = nn_runtime::Batch<f32, CLASSES>,
+        >,
+{
+    use crate::seqnets::{export_seq, seq_batch, seq_step};
+    let batch = seq_batch(data);
+    let mut net: Box<N> = crate::named::load(&p.named());
+    let mut grad = N::boxed_zeros();
+    let mut opt = crate::nets::sgd::<N>();
+    let loss = seq_step(&mut *net, &mut grad, &mut opt, &batch);
+    check_step(group, "nn", p, (loss, &export_seq(&*net, p.cell)), want);
+    v.visit(group, "nn", &mut || {
+        std::hint::black_box(seq_step(&mut *net, &mut grad, &mut opt, &batch));
+    });
+}
+
 /// Builds, checks and visits the training rows of every cell whose group `wants` accepts.
 pub fn run(v: &mut impl crate::stream::StreamVisitor, wants: &dyn Fn(&str) -> bool) {
     use std::hint::black_box;
@@ -382,6 +409,11 @@ pub fn run(v: &mut impl crate::stream::StreamVisitor, wants: &dyn Fn(&str) -> bo
         let data = SeqData::random(DATA_SEED);
         let want = reference_step(&p, &data, crate::LR);
         let want = (want.0, &want.1);
+
+        match cell {
+            Cell::Lstm => nn_row::<crate::seqnets::LstmClassifier<f32>>(v, &group, &p, &data, want),
+            Cell::Gru => nn_row::<crate::seqnets::GruClassifier<f32>>(v, &group, &p, &data, want),
+        }
 
         let mut candle = candle_impl::CandleSeq::new(&p).expect("candle network");
         let (cx, cy) = candle_impl::batch(&data).expect("candle batch");

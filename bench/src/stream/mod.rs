@@ -261,6 +261,21 @@ fn visit_stream(v: &mut impl StreamVisitor, group: &str, name: &str, s: &mut imp
     });
 }
 
+/// Checks nn and the limit against `want`, then visits them.
+fn rows(
+    v: &mut impl StreamVisitor,
+    group: &str,
+    xs: &[f32],
+    want: &[f64],
+    mut lim: impl limit::Stream,
+    mut nn: impl limit::Stream,
+) {
+    check_stream(group, "nn", &mut nn, xs, want);
+    check_stream(group, "limit", &mut lim, xs, want);
+    visit_stream(v, group, "nn", &mut nn);
+    visit_stream(v, group, "limit", &mut lim);
+}
+
 /// Builds, checks and visits the streaming rows of every model whose group `wants` accepts.
 pub fn run(v: &mut impl StreamVisitor, wants: &dyn Fn(&str) -> bool) {
     for m in MODELS {
@@ -271,27 +286,40 @@ pub fn run(v: &mut impl StreamVisitor, wants: &dyn Fn(&str) -> bool) {
         let p = StreamParams::random(m, WEIGHT_SEED);
         let xs = signal(CHECK_SAMPLES, SIGNAL_SEED);
         let want = reference(&p, &xs);
+        use crate::seqnets::{Gru8, Gru16, Lstm16, Lstm40, NnStream};
         match m.name {
-            "gru-8" => {
-                let mut lim = limit::Gru::<8, 24>::new(&p);
-                check_stream(&group, "limit", &mut lim, &xs, &want);
-                visit_stream(v, &group, "limit", &mut lim);
-            }
-            "gru-16" => {
-                let mut lim = limit::Gru::<16, 48>::new(&p);
-                check_stream(&group, "limit", &mut lim, &xs, &want);
-                visit_stream(v, &group, "limit", &mut lim);
-            }
-            "lstm-16" => {
-                let mut lim = limit::Lstm::<16, 64>::new(&p);
-                check_stream(&group, "limit", &mut lim, &xs, &want);
-                visit_stream(v, &group, "limit", &mut lim);
-            }
-            "lstm-40" => {
-                let mut lim = limit::Lstm::<40, 160>::new(&p);
-                check_stream(&group, "limit", &mut lim, &xs, &want);
-                visit_stream(v, &group, "limit", &mut lim);
-            }
+            "gru-8" => rows(
+                v,
+                &group,
+                &xs,
+                &want,
+                limit::Gru::<8, 24>::new(&p),
+                NnStream::<Gru8<f32>>::new(&p),
+            ),
+            "gru-16" => rows(
+                v,
+                &group,
+                &xs,
+                &want,
+                limit::Gru::<16, 48>::new(&p),
+                NnStream::<Gru16<f32>>::new(&p),
+            ),
+            "lstm-16" => rows(
+                v,
+                &group,
+                &xs,
+                &want,
+                limit::Lstm::<16, 64>::new(&p),
+                NnStream::<Lstm16<f32>>::new(&p),
+            ),
+            "lstm-40" => rows(
+                v,
+                &group,
+                &xs,
+                &want,
+                limit::Lstm::<40, 160>::new(&p),
+                NnStream::<Lstm40<f32>>::new(&p),
+            ),
             other => unreachable!("no streaming model {other}"),
         }
     }
