@@ -34,6 +34,12 @@ pub fn check(model: &Model<'_>, errors: &mut Errors) -> bool {
     check_network_name(net, errors);
     check_tensor_sizes(model, errors);
     crate::recurrent::check(model, errors);
+    crate::conv::check_spatial_input(model, errors);
+    crate::conv::check_spatial_window(model, errors);
+    crate::conv::check_spatial_residual(model, errors);
+    crate::conv::check_layer_norm_input(model, errors);
+    crate::conv::check_batch_norm_input(model, errors);
+    crate::conv::check_has_parameters(model, errors);
     before && errors.is_empty()
 }
 
@@ -150,7 +156,8 @@ fn check_widths(net: &Network, errors: &mut Errors) {
         LayerKind::LayerNorm { .. }
         | LayerKind::Dropout { .. }
         | LayerKind::BatchNorm { .. }
-        | LayerKind::Reduce { .. } => None,
+        | LayerKind::Reduce { .. }
+        | LayerKind::Spatial(_) => None,
     });
     for (what, width) in inputs.chain(layers) {
         if width.value == 0 {

@@ -6,6 +6,7 @@
 //! rule, all errors at once) → `expand` (forward and backward from the same model).
 
 mod check;
+mod conv;
 mod embed;
 mod errors;
 mod expand;

@@ -18,6 +18,14 @@ pub enum Shape {
     Vector(usize),
     /// A sequence of steps of this many features each; its length is known at run time.
     Sequence(usize),
+    /// A 1-D feature map `[C, L]` (PyTorch's channels first), carried flattened.
+    Signal { channels: usize, length: usize },
+    /// A 2-D feature map `[C, H, W]`, carried flattened in C×H×W order.
+    Image {
+        channels: usize,
+        height: usize,
+        width: usize,
+    },
 }
 
 impl Shape {
@@ -25,6 +33,12 @@ impl Shape {
     pub fn len(self) -> usize {
         match self {
             Shape::Vector(width) | Shape::Sequence(width) => width,
+            Shape::Signal { channels, length } => channels.saturating_mul(length),
+            Shape::Image {
+                channels,
+                height,
+                width,
+            } => channels.saturating_mul(height).saturating_mul(width),
         }
     }
 }
@@ -64,6 +78,8 @@ pub enum NodeKind {
     BatchNorm { eps: f64, momentum: f64 },
     /// A recurrent cell or a reduction over time (see [`crate::recurrent`]).
     Sequence(SequenceOp),
+    /// A convolution or a pooling over a feature map (see `crate::conv`).
+    Spatial(crate::conv::SpatialNode),
 }
 
 impl NodeKind {
@@ -92,9 +108,12 @@ pub struct Residual<'a> {
 
 /// Lowers a declaration: shapes flow from the input through the entries in order.
 pub fn build(net: &Network) -> Model<'_> {
-    let input = net.inputs.first().map(|input| match input.sequence {
-        Some(_) => Shape::Sequence(input.width.value),
-        None => Shape::Vector(input.width.value),
+    let input = net.inputs.first().and_then(|input| {
+        match (input.sequence.is_some(), input.dims.as_slice()) {
+            (true, _) => Some(Shape::Sequence(input.width.value)),
+            (false, []) => Some(Shape::Vector(input.width.value)),
+            (false, dims) => crate::conv::input_shape(dims),
+        }
     });
     let mut nodes: Vec<Node<'_>> = Vec::new();
     let mut layers = net.layers.iter();
@@ -123,6 +142,7 @@ pub fn build(net: &Network) -> Model<'_> {
             LayerKind::Recurrent { .. } | LayerKind::Reduce { .. } => {
                 NodeKind::Sequence(SequenceOp::of(&layer.kind))
             }
+            LayerKind::Spatial(layer) => NodeKind::Spatial(layer.node()),
         };
         let output = output_shape(layer, previous);
         let residual = layer.residual.as_ref().map(|syntax| {
@@ -165,6 +185,7 @@ fn output_shape(layer: &Layer, input: Option<Shape>) -> Option<Shape> {
         LayerKind::Recurrent { .. } | LayerKind::Reduce { .. } => {
             crate::recurrent::output_shape(&layer.kind, input)
         }
+        LayerKind::Spatial(spatial) => crate::conv::output_shape(spatial.node(), input),
     }
 }
 
@@ -229,10 +250,13 @@ impl Node<'_> {
                 tensor("running_var", vec![output], "RunningVar"),
             ],
             NodeKind::Sequence(op) => op.tensors(input, output),
+            NodeKind::Spatial(spatial) => crate::conv::tensors(spatial, self.input?),
         };
         if let Some(residual) = self.residual.as_ref().filter(|r| r.project) {
             let source = residual.shape?.len();
-            tensors.push(tensor("proj.weight", vec![output, source], "Projection"));
+            let shape = crate::conv::projection_shape(self.output?, residual.shape?)
+                .unwrap_or(vec![output, source]);
+            tensors.push(tensor("proj.weight", shape, "Projection"));
         }
         Some(tensors)
     }
@@ -243,6 +267,14 @@ impl Model<'_> {
     /// norm): the network then trains through `train_batch` only.
     pub fn has_modes(&self) -> bool {
         self.nodes.iter().any(|node| node.kind.has_modes())
+    }
+
+    /// Whether a layer works on feature maps (convolution, pooling): its batch kernels read
+    /// the batch's storage whole, so the batch methods take the input as an owned `Batch`.
+    pub fn has_spatial(&self) -> bool {
+        self.nodes
+            .iter()
+            .any(|node| matches!(node.kind, NodeKind::Spatial(_)))
     }
 }
 

@@ -231,6 +231,20 @@ fn parse_entry_items(input: ParseStream, network: &mut Network) -> syn::Result<E
             format!("`{key}` takes no attributes"),
         ));
     }
+    if key == keyword::INPUT && input.peek(syn::token::Bracket) {
+        let dims = crate::conv::parse_input_dims(input)?;
+        let width = Width {
+            value: dims.iter().map(|d| d.value).product(),
+            lit: dims[0].lit.clone(),
+        };
+        network.inputs.push(Input {
+            key,
+            width,
+            sequence: None,
+            dims,
+        });
+        return Ok(EntryKind::Input);
+    }
     if key == keyword::INPUT {
         if let Some(sequence) = crate::recurrent::parse_sequence_keyword(input)? {
             let width = parse_width(&sequence.args, "the number of features per step")?;
@@ -238,6 +252,7 @@ fn parse_entry_items(input: ParseStream, network: &mut Network) -> syn::Result<E
                 key,
                 width,
                 sequence: Some(sequence.keyword),
+                dims: Vec::new(),
             });
             return Ok(EntryKind::Input);
         }
@@ -246,6 +261,7 @@ fn parse_entry_items(input: ParseStream, network: &mut Network) -> syn::Result<E
             key,
             width,
             sequence: None,
+            dims: Vec::new(),
         });
         return Ok(EntryKind::Input);
     }
@@ -472,6 +488,8 @@ fn parse_layer(input: ParseStream, attrs: Vec<Attribute>, name: Ident) -> syn::R
         mode::parse_batch_norm(input, &name, keyword_ident, &mut activation)?
     } else if let Some(kind) = crate::recurrent::parse_sequence_layer(&keyword_ident, input)? {
         kind
+    } else if let Some(kind) = crate::conv::parse_layer(&keyword_ident, input, &mut activation)? {
+        kind
     } else {
         return Err(syn::Error::new(
             keyword_ident.span(),
@@ -491,6 +509,7 @@ fn parse_layer(input: ParseStream, attrs: Vec<Attribute>, name: Ident) -> syn::R
             | LayerKind::BatchNorm { keyword, .. }
             | LayerKind::Recurrent { keyword, .. }
             | LayerKind::Reduce { keyword, .. } => keyword.span(),
+            LayerKind::Spatial(layer) => crate::conv::activation_span(layer),
         },
     });
     let residual = parse_residual(input)?;
@@ -503,7 +522,10 @@ fn parse_layer(input: ParseStream, attrs: Vec<Attribute>, name: Ident) -> syn::R
     })
 }
 
-fn set_activation(slot: &mut Option<Activation>, activation: Activation) -> syn::Result<()> {
+pub(crate) fn set_activation(
+    slot: &mut Option<Activation>,
+    activation: Activation,
+) -> syn::Result<()> {
     match slot {
         Some(first) => Err(syn::Error::new(
             activation.span,
@@ -520,7 +542,7 @@ fn set_activation(slot: &mut Option<Activation>, activation: Activation) -> syn:
     }
 }
 
-fn parse_activation(input: ParseStream) -> syn::Result<Activation> {
+pub(crate) fn parse_activation(input: ParseStream) -> syn::Result<Activation> {
     let expected = || keyword::list(keyword::ACTIVATIONS.iter().map(|(name, _)| *name));
     let ident: Ident = input.parse().map_err(|e| {
         syn::Error::new(

@@ -232,6 +232,9 @@ fn described(shape: Shape) -> String {
     match shape {
         Shape::Vector(width) => format!("a vector of {width}"),
         Shape::Sequence(width) => format!("a sequence of {width}-feature steps"),
+        Shape::Signal { .. } | Shape::Image { .. } => {
+            format!("a feature map {}", crate::conv::declared_shape(shape))
+        }
     }
 }
 
@@ -290,7 +293,10 @@ fn check_modes_on_sequences(model: &Model<'_>, errors: &mut Errors) {
 // input: 12,  r1: gru(32)   (a vector)      r1: gru(32), last: last, again: last
 fn check_sequence_inputs(model: &Model<'_>, errors: &mut Errors) {
     for node in &model.nodes {
-        let Some(Shape::Vector(width)) = node.input else {
+        let Some(shape) = node
+            .input
+            .filter(|shape| !matches!(shape, Shape::Sequence(_)))
+        else {
             continue;
         };
         let name = shown(&node.layer.name);
@@ -299,7 +305,8 @@ fn check_sequence_inputs(model: &Model<'_>, errors: &mut Errors) {
             Some(Shape::Vector(features)) => format!(
                 "declare `input: seq({features})` to read a sequence of {features}-feature steps"
             ),
-            _ => format!("move `{name}` before the reduction"),
+            Some(Shape::Sequence(_)) => format!("move `{name}` before the reduction"),
+            _ => "a recurrent network reads a sequence: declare `input: seq(F)`".to_owned(),
         };
         match &node.layer.kind {
             LayerKind::Recurrent { keyword, cell, .. } => errors.at(
@@ -307,7 +314,7 @@ fn check_sequence_inputs(model: &Model<'_>, errors: &mut Errors) {
                 format!(
                     "`{name}`: `{}` runs over a sequence, but its input is {}; {fix}",
                     cell.keyword(),
-                    described(Shape::Vector(width))
+                    described(shape)
                 ),
             ),
             LayerKind::Reduce {
@@ -322,7 +329,7 @@ fn check_sequence_inputs(model: &Model<'_>, errors: &mut Errors) {
                     format!(
                         "`{name}`: `{}` reduces a sequence, but its input is already {}; {fix}",
                         reduction.keyword(),
-                        described(Shape::Vector(width))
+                        described(shape)
                     ),
                 );
             }

@@ -40,9 +40,13 @@ pub enum EntryKind {
 
 pub struct Input {
     pub key: Ident,
+    /// The width of a vector input; for a feature map (`[C, L]`, `[C, H, W]`), the number of
+    /// scalars, at its first dimension's token.
     pub width: Width,
     /// The `seq` keyword of `input: seq(F)`: a sequence of `F`-feature steps.
     pub sequence: Option<Ident>,
+    /// The dimensions of a feature map input, channels first; empty for a vector.
+    pub dims: Vec<Width>,
 }
 
 /// A width as written (`64`), with its value.
@@ -88,6 +92,8 @@ pub enum LayerKind {
         keyword: Ident,
         reduction: Reduction,
     },
+    /// `conv1d`, `conv2d`, `max_pool`, `avg_pool` or `global_avg_pool` (see `crate::conv`).
+    Spatial(Box<crate::conv::SpatialLayer>),
 }
 
 /// The cell of a recurrent layer (PyTorch's `nn.RNN`, `nn.GRU`, `nn.LSTM`).
@@ -186,7 +192,17 @@ pub mod keyword {
     pub const DROPOUT: &str = "dropout";
     pub const BATCH_NORM: &str = "batch_norm";
     pub const MOMENTUM: &str = "momentum";
-    pub const LAYER_KINDS: &[&str] = &[DENSE, LAYER_NORM, DROPOUT, BATCH_NORM];
+    pub const LAYER_KINDS: &[&str] = &[
+        DENSE,
+        LAYER_NORM,
+        DROPOUT,
+        BATCH_NORM,
+        crate::conv::CONV1D,
+        crate::conv::CONV2D,
+        crate::conv::MAX_POOL,
+        crate::conv::AVG_POOL,
+        crate::conv::GLOBAL_AVG_POOL,
+    ];
 
     /// Activations without arguments. `leaky_relu` and `gelu` also take one (see parse).
     pub const ACTIVATIONS: &[(&str, ActivationKind)] = &[
@@ -293,6 +309,7 @@ impl Layer {
                     format!("{}({})", keyword::BATCH_NORM, args.join(", "))
                 }
             }
+            LayerKind::Spatial(layer) => layer.declared(activation),
         };
         if let Some(residual) = &self.residual {
             match residual.project {

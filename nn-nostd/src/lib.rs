@@ -52,6 +52,19 @@ nn_runtime::network! {
     }
 }
 
+nn_runtime::network! {
+    /// A small 1-D convolutional classifier over 3 sensor channels of 32 steps.
+    pub struct Sensor {
+        input: [3, 32],
+        c1: conv1d(8, kernel = 5, padding = same, relu),
+        p: max_pool(2),
+        c2: conv1d(12, kernel = 3, padding = same, relu) + project(p),
+        g: global_avg_pool,
+        out: dense(2),
+        loss: softmax_cross_entropy,
+    }
+}
+
 /// Class probabilities of one sample of a network with dropout and batch norm: no heap, no
 /// std, no random generator.
 pub fn classify_regularized(net: &Regularized, x: &SVector<f32, 6>) -> SVector<f32, 3> {
@@ -72,4 +85,10 @@ nn_runtime::network! {
 /// heap, no std.
 pub fn process(net: &Effect, state: &mut EffectState, x: f32) -> f32 {
     net.step(state, &SVector::from([x]))[0]
+}
+
+/// A convolutional network's class probabilities, without std, from values laid out as
+/// PyTorch's `[3, 32]` (channel by channel), read in place.
+pub fn classify_signal(net: &Sensor, x: &[f32; 96]) -> SVector<f32, 2> {
+    net.predict(nn_runtime::conv::as_sample(x))
 }

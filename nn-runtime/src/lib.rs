@@ -10,6 +10,7 @@ extern crate self as nn_runtime;
 
 pub mod activation;
 mod classifier;
+pub mod conv;
 #[cfg(feature = "std")]
 pub mod data;
 pub mod dual;
@@ -85,11 +86,12 @@ pub use nalgebra;
 ///
 /// ```text
 /// network  := attr* vis 'struct' NAME '{' entry (',' entry)* ','? '}'
-/// entry    := 'input' ':' WIDTH                 first entry: the input width
+/// entry    := 'input' ':' (WIDTH | SHAPE)       first entry: the input width or shape
 ///           | 'input' ':' 'seq' '(' WIDTH ')'   or a sequence of WIDTH-feature steps
 ///           | doc* LAYER ':' layer residual?    a layer; LAYER becomes a field name
 ///           | 'loss' ':' LOSS                   last entry; none: inference only
 /// WIDTH    := an integer literal, 1 to 2^24
+/// SHAPE    := '[' C ',' L ']' | '[' C ',' H ',' W ']'   channels first, as PyTorch
 /// layer    := 'dense' '(' WIDTH (',' activation)? (',' 'bias' '=' BOOL)? ')'
 ///           | 'layer_norm' ( '(' activation? (',' 'eps' '=' FLOAT)? ')' )?
 ///           | 'dropout' '(' P ')'               P in [0, 1): dropped in training
@@ -97,6 +99,12 @@ pub use nalgebra;
 ///           | 'rnn' '(' WIDTH (',' ('tanh' | 'relu'))? ')' | 'gru' '(' WIDTH ')'
 ///           | 'lstm' '(' WIDTH ')'              recurrent cells, on a sequence
 ///           | 'last' | 'mean'                   a sequence reduced to a vector
+///           | ('conv1d' | 'conv2d') '(' CHANNELS (',' conv_arg)* ')'
+///           | ('max_pool' | 'avg_pool') '(' SIZE (',' 'stride' '=' SIZE)? ')'
+///           | 'global_avg_pool'
+/// conv_arg := 'kernel' '=' SIZE | 'stride' '=' SIZE | 'padding' '=' (SIZE | 'same')
+///           | 'dilation' '=' SIZE | 'bias' '=' BOOL | activation
+/// SIZE     := INT | '(' INT ',' INT ')'         (height, width): conv2d and 2-D pools only
 /// residual := '+' SOURCE                        h = σ(z) + h_SOURCE   (same width)
 ///           | '+' 'project' '(' SOURCE ')'      h = σ(z) + P h_SOURCE (P learned)
 /// SOURCE   := 'input' | an earlier LAYER
@@ -113,14 +121,18 @@ pub use nalgebra;
 /// and `lstm` are PyTorch's one-layer `nn.RNN`, `nn.GRU`, `nn.LSTM` (tensors `weight_ih_l0`,
 /// `weight_hh_l0`, `bias_ih_l0`, `bias_hh_l0`); `dense` and `layer_norm` on a sequence apply
 /// per step; a network that ends on a sequence has one output per step (see "Recurrent
-/// networks"). A residual is added after the activation. Losses are means over the batch; the
+/// networks"). `conv1d`/`conv2d` are PyTorch's `nn.Conv1d`/`nn.Conv2d` (weight `[out, in, k]` /
+/// `[out, in, kh, kw]`, zero padding, `same` with stride 1); pools default their stride to the
+/// kernel; a feature map flows into a dense layer flattened in C×H×W order ([`conv`] has the
+/// layout). A residual is added after the activation. Losses are means over the batch; the
 /// cross-entropy losses take logits (the last layer has no activation). Without a `loss:` entry
 /// the network is inference-only: `forward`, `predict` (= `forward`) and their batch forms,
 /// its parameters, weight files and `embed!`, and no training methods (using one is a compile
 /// error saying so). Every shape mistake is a compile error at the offending token. The
-/// [crate documentation](crate) ("The declaration", "What is generated") has the details.
-/// Every network also has `input_gradient` (`∂L/∂x`, reverse mode) and runs over dual numbers
-/// for forward-mode derivatives ([`dual`], "Forward-mode derivatives").
+/// [crate documentation](crate) ("The declaration", "Convolutional networks", "What is
+/// generated") has the details. Every network also has `input_gradient` (`∂L/∂x`, reverse
+/// mode) and runs over dual numbers for forward-mode derivatives ([`dual`], "Forward-mode
+/// derivatives").
 ///
 /// # Examples
 ///

@@ -87,18 +87,16 @@ impl TensorInfo {
         self.len() == 0
     }
 
-    /// Inputs feeding each output unit: `in` for a weight, `1` for a vector.
+    /// Inputs feeding each output unit: `in` for a weight, `in·kh·kw` for a convolution's
+    /// `[out, in, kh, kw]` (PyTorch's), `1` for a vector.
     pub fn fan_in(&self) -> usize {
-        if self.shape.len() == 2 {
-            self.shape[1]
-        } else {
-            1
-        }
+        self.shape.iter().skip(1).product()
     }
 
-    /// Output units: `out` for a weight, the width for a vector.
+    /// Output units: `out` for a weight, `out·kh·kw` for a convolution's `[out, in, kh, kw]`
+    /// (PyTorch's), the width for a vector.
     pub fn fan_out(&self) -> usize {
-        self.shape[0]
+        self.shape[0] * self.shape.iter().skip(2).product::<usize>()
     }
 }
 
@@ -142,6 +140,8 @@ pub enum LayerKind {
         /// How.
         reduction: crate::recurrent::Reduction,
     },
+    /// A convolution or a pooling over channels-first feature maps (see [`crate::conv`]).
+    Spatial(crate::conv::Spatial),
 }
 
 /// Where a residual reads from.

@@ -5,6 +5,7 @@ pub use crate::__impl_zeroable as impl_zeroable;
 pub use crate::__require_alloc as require_alloc;
 pub use crate::__with_alloc as with_alloc;
 pub use crate::activation::*;
+pub use crate::conv::*;
 pub use crate::dual::WithScalar;
 pub use crate::embed::{EmbedSource, EmbeddedTensor};
 pub use crate::inference::Trainable;

@@ -148,7 +148,10 @@ impl<'m, 'a> Gradients<'m, 'a> {
                 Source::Input => false,
                 Source::Layer(source) => needed[source],
             };
-            needed[index] = !matches!(node.kind, NodeKind::Dropout { .. })
+            // A dropout or a pool has no parameters of its own.
+            let parameterless = matches!(node.kind, NodeKind::Dropout { .. })
+                || crate::conv::is_parameterless(node);
+            needed[index] = !parameterless
                 || reads(layer_input(index))
                 || node
                     .residual
@@ -228,6 +231,11 @@ fn layer_backward(
     gradients: &mut Gradients<'_, '_>,
 ) -> TokenStream {
     let node = &model.nodes[index];
+    // Nothing reads this layer's gradient (a pool or dropout on the input, and what only
+    // they read), so no code at all.
+    if !gradients.needs(Source::Layer(index)) {
+        return TokenStream::new();
+    }
     let name = &node.layer.name;
     let ty = mode.ty(node.width());
     let (dh, dz, z) = (binding("dh", node), binding("dz", node), binding("z", node));
@@ -333,6 +341,14 @@ fn layer_backward(
             code.extend(mode::batch_norm_update(node));
         }
         NodeKind::Sequence(_) => unreachable!("sequence networks expand in `expand::recurrent`"),
+        NodeKind::Spatial(kind) => {
+            let step = super::conv::backward(node, kind, mode, sink, &dz, &input_ref);
+            code.extend(step.before);
+            if gradients.needs(input) {
+                code.extend(gradients.contribute(input, Term::Owned(step.back)));
+            }
+            code.extend(step.after);
+        }
     }
     code.extend(residual_backward(model, node, mode, sink, gradients));
     super::layer_comment(node, code)
@@ -356,6 +372,12 @@ fn residual_backward(
     }
     let proj = proj_field(node);
     let source = output_ref(model, residual.source());
+    if let Some(step) = super::conv::projection_backward(node, mode, sink, &dh, &source) {
+        let mut code = step.before;
+        code.extend(gradients.contribute(residual.source(), Term::Owned(step.back)));
+        code.extend(step.after);
+        return code;
+    }
     if sink == Sink::Descend {
         return weight_descend(
             quote!(self.#proj.weight),

@@ -60,8 +60,11 @@ pub fn expand_embedded(model: &Model<'_>) -> TokenStream {
             }
             NodeKind::Dropout { .. } => TokenStream::new(),
             NodeKind::Sequence(_) => super::recurrent::embedded_field(node),
+            NodeKind::Spatial(_) => super::conv::embedded_field(node),
         });
-        if node.residual.as_ref().is_some_and(|r| r.project) {
+        if let Some(projection) = super::conv::embedded_projection(node) {
+            fields.extend(projection);
+        } else if node.residual.as_ref().is_some_and(|r| r.project) {
             let proj = proj_field(node);
             let weight = format!("{layer}.proj.weight");
             fields.extend(quote_spanned! {field.span()=>

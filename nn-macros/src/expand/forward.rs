@@ -99,7 +99,9 @@ pub fn expand_record(model: &Model<'_>, mode: Mode, phase: Phase) -> Record {
     ));
     // Inference batches take any storage (an owned batch or a view); training takes a `Batch`.
     let (input_generics, input_ty) = match (mode, phase) {
-        (Mode::Batch, Phase::Inference) => super::batch_input(model.input_width()),
+        (Mode::Batch, Phase::Inference) if !model.has_spatial() => {
+            super::batch_input(model.input_width())
+        }
         _ => (TokenStream::new(), mode.signature_ty(model.input_width())),
     };
     // A training record draws from `training` when the network has a dropout.
@@ -237,6 +239,10 @@ fn layer_forward(
             quote!(#code #eps_check)
         }
         NodeKind::Sequence(_) => unreachable!("sequence networks expand in `expand::recurrent`"),
+        NodeKind::Spatial(kind) => {
+            let value = super::conv::forward(node, kind, mode, &input);
+            quote_spanned!(name.span()=> let #z: #ty = #value;)
+        }
     };
     bindings.push(vector(z.clone()));
 
@@ -297,6 +303,9 @@ fn residual_term(model: &Model<'_>, node: &Node<'_>, mode: Mode) -> Option<Token
     let source = output_ref(model, residual.source());
     if !residual.project {
         return Some(source);
+    }
+    if let Some(projected) = super::conv::projection_forward(node, mode, &source) {
+        return Some(projected);
     }
     let proj = proj_field(node);
     Some(match mode {

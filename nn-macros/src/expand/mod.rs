@@ -3,6 +3,7 @@
 
 mod backward;
 mod classifier;
+mod conv;
 mod embedded;
 mod forward;
 mod inference;
@@ -237,10 +238,7 @@ fn constant(value: f64) -> TokenStream {
 
 /// The normalized declaration, recorded as `ARCHITECTURE`.
 fn architecture(model: &Model<'_>) -> String {
-    let input = match model.input {
-        Some(crate::model::Shape::Sequence(features)) => format!("seq({features})"),
-        _ => model.input_width().to_string(),
-    };
+    let input = crate::conv::declared_shape(model.input.expect("checked"));
     let mut entries = vec![format!("{}: {input}", keyword::INPUT)];
     entries.extend(
         model
@@ -309,6 +307,11 @@ fn expand_methods(model: &Model<'_>) -> TokenStream {
     let backward_scalars = lit(backward_sample.scalars);
     let backward_body = &backward_sample.body;
     let backward_batch_body = &backward_batch.body;
+    // A convolution's batch kernels read a whole `Batch`: a view is copied once (see `conv`).
+    let backward_batch_body = match model.has_spatial() && !model.has_modes() {
+        true => quote!(let x = &x.clone_owned(); #backward_batch_body),
+        false => quote!(#backward_batch_body),
+    };
     let output_field = model.nodes.last().map(output_ident);
     let (sample_method, batch_method) = (&sample.method, &batch.method);
     let (sample_record, batch_record) = (&sample.definition, &batch.definition);
@@ -374,6 +377,9 @@ fn expand_methods(model: &Model<'_>) -> TokenStream {
         &input_batch.body,
         refused_doc.as_ref(),
     );
+    let windows = conv::expand_windows(model);
+    let forward_batch_body =
+        conv::forward_batch_body(model, quote!(self.#batch_method(x).#output_field));
     // In a `const _` block, so that the records' names stay out of the caller's namespace.
     quote! {
         const _: () = {
@@ -396,6 +402,7 @@ fn expand_methods(model: &Model<'_>) -> TokenStream {
             #forward_bytes_doc
             #vis const FORWARD_BYTES: ::core::primitive::usize =
                 #forward_scalars * ::core::mem::size_of::<T>();
+            #windows
             #backward_bytes_doc
             #vis const BACKWARD_BYTES: ::core::primitive::usize =
                 #backward_scalars * ::core::mem::size_of::<T>();
@@ -448,7 +455,7 @@ fn expand_methods(model: &Model<'_>) -> TokenStream {
             /// Forward pass of a batch, one sample per column: a `Batch`, or a `BatchView` of
             /// samples in row-major `[n, IN]` order (`nn_runtime::batch_view`), read in place.
             #vis fn forward_batch #xb_generics (&self, x: &#xb_ty) -> #yb_ty {
-                self.#batch_method(x).#output_field
+                #forward_batch_body
             }
 
             /// [`Self::predict`] for every column of a batch.

@@ -94,6 +94,7 @@ fn fields(model: &Model<'_>) -> TokenStream {
             NodeKind::Sequence(_) => {
                 unreachable!("sequence networks expand in `expand::recurrent`")
             }
+            NodeKind::Spatial(_) => super::conv::field_doc(node),
         };
         let doc = super::docs(&format!(
             "Layer `{}`: `{}`; {shapes}.",
@@ -112,6 +113,8 @@ fn fields(model: &Model<'_>) -> TokenStream {
         if let Some(residual) = node.residual.as_ref().filter(|r| r.project) {
             let proj = proj_field(node);
             let (source, width) = (lit(residual.width()), lit(node.width()));
+            let proj_ty = super::conv::projection_type(node)
+                .unwrap_or_else(|| quote!(#rt::Linear<T, #source, #width>));
             let shown = shown(name);
             let doc = super::docs(&format!(
                 "Projection of `{shown}`'s residual (`{shown}.proj.weight`): `[{}, {}]` = `[out, source width]`.",
@@ -120,7 +123,7 @@ fn fields(model: &Model<'_>) -> TokenStream {
             ));
             fields.extend(quote_spanned! {name.span()=>
                 #doc
-                #vis #proj: #rt::Linear<T, #source, #width>,
+                #vis #proj: #proj_ty,
             });
         }
     }
@@ -238,6 +241,7 @@ fn layer_infos(model: &Model<'_>) -> Vec<TokenStream> {
                     quote!(BatchNorm { eps: #eps, momentum: #momentum })
                 }
                 NodeKind::Sequence(op) => super::recurrent::layer_kind(op),
+                NodeKind::Spatial(kind) => super::conv::layer_kind(node, kind),
             };
             let (input, width) = (lit(node.in_width()), lit(node.width()));
             let activation = activation_kind(node.layer.activation.kind);
@@ -294,7 +298,9 @@ fn field_types(model: &Model<'_>) -> Vec<(syn::Ident, TokenStream)> {
         fields.extend(layer_type(node).map(|ty| (node.layer.name.clone(), ty)));
         if let Some(residual) = node.residual.as_ref().filter(|r| r.project) {
             let (rt, source, width) = (rt(), lit(residual.width()), lit(node.width()));
-            fields.push((proj_field(node), quote!(#rt::Linear<T, #source, #width>)));
+            let proj_ty = super::conv::projection_type(node)
+                .unwrap_or_else(|| quote!(#rt::Linear<T, #source, #width>));
+            fields.push((proj_field(node), proj_ty));
         }
     }
     fields
@@ -311,6 +317,8 @@ fn layer_type(node: &Node<'_>) -> Option<TokenStream> {
         NodeKind::BatchNorm { .. } => quote!(#rt::BatchNorm<T, #width>),
         NodeKind::Dropout { .. } => return None,
         NodeKind::Sequence(_) => unreachable!("sequence networks expand in `expand::recurrent`"),
+        NodeKind::Spatial(_) if crate::conv::is_parameterless(node) => return None,
+        NodeKind::Spatial(kind) => super::conv::layer_type(node, kind),
     })
 }
 

@@ -60,6 +60,24 @@ const VALID: &[&str] = &[
          out: dense(1) + project(r#type),
          loss: mse,
      }",
+    "struct Conv {
+         input: [2, 12, 10],
+         c1: conv2d(4, kernel = (3, 2), stride = (2, 1), padding = 1, dilation = (1, 2), relu),
+         c2: conv2d(4, kernel = 3, padding = same, bias = false) + c1,
+         p: max_pool(2, stride = 1),
+         c3: conv2d(6, kernel = 1, tanh) + project(p),
+         a: avg_pool((2, 2)),
+         g: global_avg_pool,
+         out: dense(3),
+         loss: softmax_cross_entropy,
+     }",
+    "struct Signal {
+         input: [3, 20],
+         c1: conv1d(4, kernel = 5, stride = 2, padding = 2),
+         p: max_pool(2),
+         out: dense(2),
+         loss: mse,
+     }",
 ];
 
 /// Mistakes written by hand: the header, entry boundaries, and forms no mutation reaches.

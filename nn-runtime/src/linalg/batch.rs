@@ -11,7 +11,7 @@ use super::view::{BatchOf, BatchStorage, packed};
 use crate::Real;
 
 /// A read-only view of column-major storage, possibly transposed.
-struct View<'a, T> {
+pub(crate) struct View<'a, T> {
     data: &'a [T],
     rows: usize,
     cols: usize,
@@ -21,7 +21,7 @@ struct View<'a, T> {
 
 impl<'a, T> View<'a, T> {
     /// A column-major `rows × cols` matrix as it is stored.
-    fn plain(data: &'a [T], rows: usize, cols: usize) -> Self {
+    pub(crate) fn plain(data: &'a [T], rows: usize, cols: usize) -> Self {
         Self {
             data,
             rows,
@@ -32,7 +32,7 @@ impl<'a, T> View<'a, T> {
     }
 
     /// The transpose of a column-major `rows × cols` matrix, without copying.
-    fn transposed(data: &'a [T], rows: usize, cols: usize) -> Self {
+    pub(crate) fn transposed(data: &'a [T], rows: usize, cols: usize) -> Self {
         Self {
             data,
             rows: cols,
@@ -44,7 +44,7 @@ impl<'a, T> View<'a, T> {
 }
 
 /// `C = A B + β C`, `C` column-major `A.rows × B.cols`.
-fn gemm<T: Real>(a: View<'_, T>, b: View<'_, T>, beta: T, c: &mut [T]) {
+pub(crate) fn gemm<T: Real>(a: View<'_, T>, b: View<'_, T>, beta: T, c: &mut [T]) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     assert!(
         a.cols == b.rows && c.len() == m * n && a.data.len() == m * k && b.data.len() == k * n,

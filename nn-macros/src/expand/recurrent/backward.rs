@@ -153,6 +153,7 @@ pub(super) fn node_backward(
         NodeKind::Dropout { .. } | NodeKind::BatchNorm { .. } => {
             unreachable!("refused in sequence networks by `check_modes_on_sequences`")
         }
+        NodeKind::Spatial(_) => unreachable!("a sequence network has no convolution (checked)"),
     }
     if passes_back {
         gradients.add(input_source, dx);

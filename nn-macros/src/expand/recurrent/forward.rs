@@ -282,6 +282,7 @@ pub(super) fn node_forward(
         NodeKind::Dropout { .. } | NodeKind::BatchNorm { .. } => {
             unreachable!("refused in sequence networks by `check_modes_on_sequences`")
         }
+        NodeKind::Spatial(_) => unreachable!("a sequence network has no convolution (checked)"),
     };
     bindings.push(Binding {
         ident: z.clone(),

@@ -138,6 +138,7 @@ fn layer_type(node: &Node<'_>) -> Option<TokenStream> {
         NodeKind::Dropout { .. } | NodeKind::BatchNorm { .. } => {
             unreachable!("refused in sequence networks by `check_modes_on_sequences`")
         }
+        NodeKind::Spatial(_) => unreachable!("a sequence network has no convolution (checked)"),
     })
 }
 

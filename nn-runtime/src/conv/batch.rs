@@ -1,0 +1,219 @@
+//! A batch: the input patches of a chunk of samples gathered into one matrix (im2col), then
+//! one GEMM per chunk and product.
+
+use alloc::vec::Vec;
+
+use nalgebra::{SMatrix, SVector};
+
+use super::Window;
+use crate::Real;
+use crate::linalg::{Batch, View, gemm};
+
+/// The most scalars one chunk's patch matrix holds (1 MiB of `f32`): a batch is cut into
+/// chunks of samples so that the patches stay in the cache between being written and being
+/// packed by the GEMM (and never take the whole batch's `positions · fan-in · columns`).
+const CHUNK_SCALARS: usize = 1 << 18;
+
+/// Samples per chunk for `window`: as many as fit in [`CHUNK_SCALARS`], at least one.
+fn chunk_len(window: &Window) -> usize {
+    (CHUNK_SCALARS / (window.positions() * window.taps()).max(1)).max(1)
+}
+
+/// The patches of the samples `columns` of `x` (one sample per column, `[C, H, W]` each): the
+/// column-major `[samples · positions, C · kh · kw]` matrix whose row `s·positions + p` holds the
+/// inputs output position `p` of sample `s` reads (zeros for padding).
+fn patches<T: Real>(
+    patches: &mut Vec<T>,
+    x: &[T],
+    columns: core::ops::Range<usize>,
+    window: &Window,
+) {
+    let (len, plane) = (window.input_len(), window.positions());
+    let kernel = window.kernel[0] * window.kernel[1];
+    let rows = columns.len() * plane;
+    let step = window.stride[1];
+    patches.clear();
+    patches.resize(rows * window.taps(), T::zero());
+    for (s, column) in columns.enumerate() {
+        let x = &x[column * len..(column + 1) * len];
+        for ci in 0..window.channels {
+            window.rows(ci, |tap, x_at, z_at, n| {
+                let at = (ci * kernel + tap) * rows + s * plane + z_at;
+                let to = &mut patches[at..at + n];
+                if step == 1 {
+                    to.copy_from_slice(&x[x_at..x_at + n]);
+                } else {
+                    for (j, p) in to.iter_mut().enumerate() {
+                        *p = x[x_at + j * step];
+                    }
+                }
+            });
+        }
+    }
+}
+
+/// `Z = W ⋆ X + b` for every column of a batch: per chunk of samples, the patches times the
+/// weight `[C·kh·kw, CO]` in one GEMM; no bias when `bias` is `None`.
+pub fn conv_batch<
+    T: Real,
+    const FAN_IN: usize,
+    const CO: usize,
+    const IN: usize,
+    const OUT: usize,
+>(
+    weight: &SMatrix<T, FAN_IN, CO>,
+    bias: Option<&SVector<T, CO>>,
+    x: &Batch<T, IN>,
+    window: &Window,
+) -> Batch<T, OUT> {
+    window.check(IN, OUT, CO);
+    let n = x.ncols();
+    let plane = window.positions();
+    let mut z = Batch::<T, OUT>::zeros(n);
+    let (mut patches_of, mut product) = (Vec::new(), Vec::new());
+    let mut start = 0;
+    while start < n {
+        let end = (start + chunk_len(window)).min(n);
+        let rows = (end - start) * plane;
+        patches(&mut patches_of, x.as_slice(), start..end, window);
+        product.resize(rows * CO, T::zero());
+        gemm(
+            View::plain(&patches_of, rows, FAN_IN),
+            View::plain(weight.as_slice(), FAN_IN, CO),
+            T::zero(),
+            &mut product,
+        );
+        // Row `s·plane + p`, column `co` of the product is output `co·plane + p` of sample `s`.
+        for (s, column) in (start..end).enumerate() {
+            let mut z = z.column_mut(column);
+            for co in 0..CO {
+                let b = bias.map_or(T::zero(), |b| b[co]);
+                let from = &product[co * rows + s * plane..][..plane];
+                for (z, &v) in z.as_mut_slice()[co * plane..][..plane].iter_mut().zip(from) {
+                    *z = v + b;
+                }
+            }
+        }
+        start = end;
+    }
+    z
+}
+
+/// The batch's deltas of chunk `columns` as the column-major `[samples · positions, CO]` matrix
+/// (the layout of [`conv_batch`]'s product).
+fn gather<T: Real>(
+    gathered: &mut Vec<T>,
+    dz: &[T],
+    columns: core::ops::Range<usize>,
+    out_channels: usize,
+    plane: usize,
+) {
+    let rows = columns.len() * plane;
+    gathered.clear();
+    gathered.resize(rows * out_channels, T::zero());
+    let len = out_channels * plane;
+    for (s, column) in columns.enumerate() {
+        let dz = &dz[column * len..(column + 1) * len];
+        for co in 0..out_channels {
+            gathered[co * rows + s * plane..][..plane]
+                .copy_from_slice(&dz[co * plane..(co + 1) * plane]);
+        }
+    }
+}
+
+/// `∂L/∂W += Σ_columns dz ⋆ x` (one GEMM per chunk: patchesᵀ · deltas) and `∂L/∂b += Σ dz` over
+/// every position and column (the bias when `grad_bias` is given).
+pub fn conv_grad_batch<
+    T: Real,
+    const FAN_IN: usize,
+    const CO: usize,
+    const IN: usize,
+    const OUT: usize,
+>(
+    grad_weight: &mut SMatrix<T, FAN_IN, CO>,
+    mut grad_bias: Option<&mut SVector<T, CO>>,
+    dz: &Batch<T, OUT>,
+    x: &Batch<T, IN>,
+    window: &Window,
+) {
+    window.check(IN, OUT, CO);
+    let n = x.ncols();
+    crate::network::check_batch_columns(n, dz.ncols());
+    let plane = window.positions();
+    let (mut patches_of, mut deltas) = (Vec::new(), Vec::new());
+    let mut start = 0;
+    while start < n {
+        let end = (start + chunk_len(window)).min(n);
+        let rows = (end - start) * plane;
+        patches(&mut patches_of, x.as_slice(), start..end, window);
+        gather(&mut deltas, dz.as_slice(), start..end, CO, plane);
+        gemm(
+            View::transposed(&patches_of, rows, FAN_IN),
+            View::plain(&deltas, rows, CO),
+            T::one(),
+            grad_weight.as_mut_slice(),
+        );
+        if let Some(grad_bias) = grad_bias.as_deref_mut() {
+            for (b, column) in grad_bias.iter_mut().zip(deltas.chunks_exact(rows)) {
+                *b += column.iter().fold(T::zero(), |sum, &d| sum + d);
+            }
+        }
+        start = end;
+    }
+}
+
+/// `∂L/∂X = Wᵀ ⋆ dZ` for every column of a batch: per chunk, deltas times the weight's
+/// transpose (one GEMM), then each patch gradient added back where the patch was read
+/// (col2im).
+pub fn conv_backward_input_batch<
+    T: Real,
+    const FAN_IN: usize,
+    const CO: usize,
+    const IN: usize,
+    const OUT: usize,
+>(
+    weight: &SMatrix<T, FAN_IN, CO>,
+    dz: &Batch<T, OUT>,
+    window: &Window,
+) -> Batch<T, IN> {
+    window.check(IN, OUT, CO);
+    let n = dz.ncols();
+    let (plane, len) = (window.positions(), window.input_len());
+    let kernel = window.kernel[0] * window.kernel[1];
+    let step = window.stride[1];
+    let mut dx = Batch::<T, IN>::zeros(n);
+    let (mut deltas, mut dpatches) = (Vec::new(), Vec::new());
+    let mut start = 0;
+    while start < n {
+        let end = (start + chunk_len(window)).min(n);
+        let rows = (end - start) * plane;
+        gather(&mut deltas, dz.as_slice(), start..end, CO, plane);
+        dpatches.resize(rows * FAN_IN, T::zero());
+        gemm(
+            View::plain(&deltas, rows, CO),
+            View::transposed(weight.as_slice(), FAN_IN, CO),
+            T::zero(),
+            &mut dpatches,
+        );
+        for (s, column) in (start..end).enumerate() {
+            let dx = &mut dx.as_mut_slice()[column * len..(column + 1) * len];
+            for ci in 0..window.channels {
+                window.rows(ci, |tap, x_at, z_at, n| {
+                    let at = (ci * kernel + tap) * rows + s * plane + z_at;
+                    let from = &dpatches[at..at + n];
+                    if step == 1 {
+                        for (dx, &d) in dx[x_at..x_at + n].iter_mut().zip(from) {
+                            *dx += d;
+                        }
+                    } else {
+                        for (j, &d) in from.iter().enumerate() {
+                            dx[x_at + j * step] += d;
+                        }
+                    }
+                });
+            }
+        }
+        start = end;
+    }
+    dx
+}
