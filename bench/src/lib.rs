@@ -20,6 +20,7 @@
 pub mod burn_impl;
 pub mod candle_impl;
 pub mod conv;
+pub mod convnets;
 pub mod dfdx_impl;
 pub mod limit;
 pub mod named;

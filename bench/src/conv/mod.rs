@@ -205,6 +205,17 @@ pub fn run(v: &mut impl crate::stream::StreamVisitor, wants: &dyn Fn(&str) -> bo
             .expect("candle forward");
         check_logits(group, "candle", &got, &want);
 
+        let nn = crate::convnets::load(&p);
+        let nx = nn_runtime::nalgebra::SVector::<f32, 784>::from_column_slice(&x);
+        let got = crate::convnets::lenet_forward(&nn, &nx);
+        check_logits(group, "nn", got.as_slice(), &want);
+
+        v.visit(group, "nn", &mut || {
+            black_box(crate::convnets::lenet_forward(
+                black_box(&nn),
+                black_box(&nx),
+            ));
+        });
         v.visit(group, "limit", &mut || {
             black_box(lim.forward(black_box(&image)));
         });
@@ -261,6 +272,17 @@ fn train(v: &mut impl crate::stream::StreamVisitor, group: &str) {
         );
     };
 
+    use crate::convnets::{self, LeNet};
+    use nn_runtime::Parameters;
+    let nx = nn_runtime::Batch::<f32, 784>::from_column_slice(&x);
+    let mut net = convnets::load(&p);
+    let mut grad = LeNet::<f32>::boxed_zeros();
+    let mut opt = convnets::sgd(CHECK_LR);
+    let loss = convnets::lenet_step_batch(&mut net, &mut grad, &mut opt, &nx, &labels);
+    check("nn", loss, &convnets::export(&net), &|_| 1.0);
+    let mut net = convnets::load(&p);
+    let mut opt = convnets::sgd(crate::LR);
+
     let mut lim = step::LeNetStep::new(&p, &x, &labels, CHECK_LR);
     let loss = lim.run();
     check("limit", loss, &lim.params(), &|_| 1.0);
@@ -288,6 +310,15 @@ fn train(v: &mut impl crate::stream::StreamVisitor, group: &str) {
     );
     let mut candle = candle_impl::CandleLeNet::new(&p, crate::LR).expect("candle network");
 
+    v.visit(group, "nn", &mut || {
+        black_box(convnets::lenet_step_batch(
+            &mut net,
+            &mut grad,
+            &mut opt,
+            black_box(&nx),
+            &labels,
+        ));
+    });
     v.visit(group, "limit", &mut || {
         black_box(lim.run());
     });
@@ -299,6 +330,10 @@ fn train(v: &mut impl crate::stream::StreamVisitor, group: &str) {
             .iter()
             .all(|(_, t, _)| t.iter().all(|v| v.is_finite()))
     };
+    assert!(
+        finite(&convnets::export(&net)),
+        "{group}: nn's weights are no longer finite"
+    );
     assert!(
         finite(&lim.params()),
         "{group}: the limit's weights are no longer finite"
