@@ -10,7 +10,9 @@
 # one-step update) and the allocation test (nn's per-sample step allocates nothing); the
 # criterion bench (which checks agreement again before timing each workload), with the load
 # averages recorded before and after; then the `table` bin, whose Markdown replaces the part
-# of BENCHMARKS.md between `<!-- tables:begin -->` and `<!-- tables:end -->`.
+# of BENCHMARKS.md between `<!-- tables:begin -->` and `<!-- tables:end -->`. The sequence
+# workloads (streaming GRU/LSTM, recurrent training, LeNet) follow the same steps with the
+# `sequences` test and bench and the `seq_table` bin (`<!-- seq-tables:… -->`).
 # Everything after `--` goes to criterion (a filter regex on `group/row`); with a filter the
 # other rows keep their figures from the previous run.
 set -euo pipefail
@@ -35,32 +37,42 @@ crit="${CRITERION_HOME:-${CARGO_TARGET_DIR:-$root/target}/criterion}"
 # tests and the table use the bench profile too, so nothing is built twice.
 cargo bench -p nn-bench "${features[@]}" --no-run
 cargo build --profile bench -p nn-bench "${features[@]}" --bin table
-cargo test --profile bench -p nn-bench "${features[@]}" --test agree --test alloc
+cargo bench -p nn-bench "${features[@]}" --bench sequences --no-run
+cargo build --profile bench -p nn-bench "${features[@]}" --bin seq_table
+cargo test --profile bench -p nn-bench "${features[@]}" --test agree --test alloc --test sequences
 mkdir -p "$crit"
 echo "nn's per-sample steps (plain and fused): 0 heap allocations in 100 steps (bench/tests/alloc.rs)" > "$crit/alloc.txt"
 if [[ ${#filter[@]} -eq 0 ]]; then
     # A full run: only this run's figures in the tables.
-    rm -rf "$crit"/[ABCD]_*
+    rm -rf "$crit"/[ABCDLMST]_*
     : > "$crit/load.txt"
 fi
 echo "before ${filter[*]:-the run}: $(uptime)" | tee -a "$crit/load.txt"
 # The bench sets RAYON_NUM_THREADS=1 itself before anything starts; set here too for clarity.
 RAYON_NUM_THREADS=1 cargo bench -p nn-bench "${features[@]}" --bench workloads -- "${filter[@]}"
+RAYON_NUM_THREADS=1 cargo bench -p nn-bench "${features[@]}" --bench sequences -- "${filter[@]}"
 echo "after ${filter[*]:-the run}:  $(uptime)" | tee -a "$crit/load.txt"
 
 tables="$(cargo run --profile bench -q -p nn-bench "${features[@]}" --bin table -- "$crit")"
+seq_tables="$(cargo run --profile bench -q -p nn-bench "${features[@]}" --bin seq_table -- "$crit")"
 if [[ $print -eq 1 ]]; then
-    printf '%s\n' "$tables"
+    printf '%s\n\n%s\n' "$tables" "$seq_tables"
 else
     doc="$root/BENCHMARKS.md"
-    tmp="$(mktemp)"
-    printf '%s\n' "$tables" > "$tmp.tables"
-    awk -v tables="$tmp.tables" '
-        /<!-- tables:begin -->/ { print; while ((getline line < tables) > 0) print line; skip = 1; next }
-        /<!-- tables:end -->/ { skip = 0 }
-        !skip { print }
-    ' "$doc" > "$tmp"
-    mv "$tmp" "$doc"
-    rm -f "$tmp.tables"
+    # Replaces the lines between `<!-- $1:begin -->` and `<!-- $1:end -->` with $2.
+    splice() {
+        local tmp
+        tmp="$(mktemp)"
+        printf '%s\n' "$2" > "$tmp.tables"
+        awk -v tables="$tmp.tables" -v begin="<!-- $1:begin -->" -v end="<!-- $1:end -->" '
+            $0 == begin { print; while ((getline line < tables) > 0) print line; skip = 1; next }
+            $0 == end { skip = 0 }
+            !skip { print }
+        ' "$doc" > "$tmp"
+        mv "$tmp" "$doc"
+        rm -f "$tmp.tables"
+    }
+    splice tables "$tables"
+    splice seq-tables "$seq_tables"
     echo "run.sh: tables written into $doc"
 fi

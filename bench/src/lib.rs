@@ -19,9 +19,15 @@
 #[cfg(feature = "burn")]
 pub mod burn_impl;
 pub mod candle_impl;
+pub mod conv;
+pub mod convnets;
 pub mod dfdx_impl;
 pub mod limit;
+pub mod named;
 pub mod nets;
+pub mod seqnets;
+pub mod seqtrain;
+pub mod stream;
 pub mod workloads;
 
 use rand::{Rng, SeedableRng};

@@ -425,7 +425,7 @@ impl SampleStep {
 /// `C = α A B + β C`, `A` `m × k`, `B` `k × n`, each with (row stride, column stride).
 #[allow(clippy::too_many_arguments)]
 #[inline]
-fn sgemm(
+pub(crate) fn sgemm(
     (m, k, n): (usize, usize, usize),
     alpha: f32,
     a: &[f32],
