@@ -87,7 +87,7 @@ where
 }
 
 /// [`check_gradient`] for one sequence of a sequence network and its backpropagation through
-/// time ([`SequenceNetwork::backward`](crate::SequenceNetwork::backward)).
+/// time ([`SequenceNetwork::backward`]).
 pub fn check_sequence_gradient<N, const IN: usize, const OUT: usize>(
     net: &mut N,
     x: &[SVector<f64, IN>],
@@ -102,7 +102,7 @@ where
 }
 
 /// [`check_sequence_gradient`] for the mean loss of a batch of equal-length sequences and
-/// [`SequenceNetwork::backward_batch`](crate::SequenceNetwork::backward_batch).
+/// [`SequenceNetwork::backward_batch`].
 pub fn check_sequence_gradient_batch<N, const IN: usize, const OUT: usize>(
     net: &mut N,
     x: &[Batch<f64, IN>],
