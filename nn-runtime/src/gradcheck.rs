@@ -16,12 +16,14 @@
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
+use core::borrow::Borrow;
 
 use nalgebra::SVector;
 
 use crate::dual::{DualN, WithScalar, lift};
 use crate::linalg::Batch;
 use crate::network::{Network, Parameters};
+use crate::recurrent::SequenceNetwork;
 
 /// Step `h` of the five-point central difference
 /// `f'(θ) ≈ (−f(θ+2h) + 8f(θ+h) − 8f(θ−h) + f(θ−2h)) / 12h`. Its truncation error is `O(h⁴)`
@@ -85,7 +87,7 @@ where
 }
 
 /// [`check_gradient`] for one sequence of a sequence network and its backpropagation through
-/// time ([`SequenceNetwork::backward`](crate::SequenceNetwork::backward)).
+/// time ([`SequenceNetwork::backward`]).
 pub fn check_sequence_gradient<N, const IN: usize, const OUT: usize>(
     net: &mut N,
     x: &[SVector<f64, IN>],
@@ -100,7 +102,7 @@ where
 }
 
 /// [`check_sequence_gradient`] for the mean loss of a batch of equal-length sequences and
-/// [`SequenceNetwork::backward_batch`](crate::SequenceNetwork::backward_batch).
+/// [`SequenceNetwork::backward_batch`].
 pub fn check_sequence_gradient_batch<N, const IN: usize, const OUT: usize>(
     net: &mut N,
     x: &[Batch<f64, IN>],
@@ -243,12 +245,9 @@ where
 
 /// Seeds the parameters [`TANGENTS`] at a time (tangent `k` of the `k`-th parameter of the
 /// pass) and reads each derivative from the loss's tangents.
-fn forward_gradient<N, const IN: usize, const OUT: usize>(
-    net: &N,
-    loss: impl Fn(&N::Dual) -> DualN<f64, TANGENTS>,
-) -> Box<N>
+fn forward_gradient<N>(net: &N, loss: impl Fn(&N::Net) -> DualN<f64, TANGENTS>) -> Box<N>
 where
-    N: DualCheckable<IN, OUT>,
+    N: Parameters<f64> + WithScalar<DualN<f64, TANGENTS>>,
 {
     let mut dual = lift(net);
     let mut gradient = N::boxed_zeros();
@@ -268,6 +267,116 @@ where
         }
     }
     gradient
+}
+
+/// A target over `f64` as constant duals (no tangent: the derivative is along the parameters
+/// only). A vector or a batch, or one of them per step, as a sequence network's targets are.
+pub trait ConstantDual {
+    /// The target over `DualN<f64, TANGENTS>`.
+    type Dual: ?Sized;
+    /// An owned value that borrows as [`Self::Dual`] (a `Vec` for a target per step).
+    type Owned: Borrow<Self::Dual>;
+
+    /// Every value of the target as a dual with zero tangents.
+    fn constant(&self) -> Self::Owned;
+}
+
+impl<const N: usize> ConstantDual for SVector<f64, N> {
+    type Dual = SVector<DualN<f64, TANGENTS>, N>;
+    type Owned = Self::Dual;
+
+    fn constant(&self) -> Self::Owned {
+        crate::dual::constant(self)
+    }
+}
+
+impl<const N: usize> ConstantDual for Batch<f64, N> {
+    type Dual = Batch<DualN<f64, TANGENTS>, N>;
+    type Owned = Self::Dual;
+
+    fn constant(&self) -> Self::Owned {
+        self.map(DualN::constant)
+    }
+}
+
+impl<V: ConstantDual<Owned = <V as ConstantDual>::Dual>> ConstantDual for [V]
+where
+    V::Dual: Sized,
+{
+    type Dual = [V::Dual];
+    type Owned = Vec<V::Dual>;
+
+    fn constant(&self) -> Self::Owned {
+        self.iter().map(V::constant).collect()
+    }
+}
+
+/// The sequence network and its gradient check by dual numbers: `N` over
+/// `DualN<f64, TANGENTS>`, taking the same targets as constant duals.
+pub trait DualSequenceCheckable<const IN: usize, const OUT: usize>:
+    SequenceNetwork<f64, IN, OUT, Target: ConstantDual, BatchTarget: ConstantDual>
+    + WithScalar<DualN<f64, TANGENTS>, Net = Self::Dual>
+{
+    /// `Self` over `DualN<f64, TANGENTS>`.
+    type Dual: SequenceNetwork<
+            DualN<f64, TANGENTS>,
+            IN,
+            OUT,
+            Target = <Self::Target as ConstantDual>::Dual,
+            BatchTarget = <Self::BatchTarget as ConstantDual>::Dual,
+        >;
+}
+
+impl<N, D, const IN: usize, const OUT: usize> DualSequenceCheckable<IN, OUT> for N
+where
+    N: SequenceNetwork<f64, IN, OUT, Target: ConstantDual, BatchTarget: ConstantDual>
+        + WithScalar<DualN<f64, TANGENTS>, Net = D>,
+    D: SequenceNetwork<
+            DualN<f64, TANGENTS>,
+            IN,
+            OUT,
+            Target = <N::Target as ConstantDual>::Dual,
+            BatchTarget = <N::BatchTarget as ConstantDual>::Dual,
+        >,
+{
+    type Dual = D;
+}
+
+/// [`check_gradient_dual`] for one sequence of a sequence network: backpropagation through
+/// time ([`SequenceNetwork::backward`]) against the forward-mode derivative of the sequence's
+/// loss along every parameter, exact up to rounding.
+pub fn check_sequence_gradient_dual<N, const IN: usize, const OUT: usize>(
+    net: &N,
+    x: &[SVector<f64, IN>],
+    target: &N::Target,
+) -> GradientCheck
+where
+    N: DualSequenceCheckable<IN, OUT>,
+{
+    let mut grad = N::boxed_zeros();
+    net.backward(x, target, &mut grad);
+    let x: Vec<_> = x.iter().map(crate::dual::constant).collect();
+    let target = target.constant();
+    let exact = forward_gradient(net, |dual| dual.loss(&x, target.borrow()));
+    compare_exact(&*grad, &*exact)
+}
+
+/// [`check_sequence_gradient_dual`] for the mean loss of a batch of equal-length sequences
+/// and [`SequenceNetwork::backward_batch`].
+pub fn check_sequence_gradient_dual_batch<N, const IN: usize, const OUT: usize>(
+    net: &N,
+    x: &[Batch<f64, IN>],
+    target: &N::BatchTarget,
+) -> GradientCheck
+where
+    N: DualSequenceCheckable<IN, OUT>,
+{
+    let mut grad = N::boxed_zeros();
+    net.backward_batch(x, target, &mut grad);
+    let x: Vec<_> = x.iter().map(ConstantDual::constant).collect();
+    let target = target.constant();
+    let exact = forward_gradient(net, |dual| dual.loss_batch(&x, target.borrow()));
+    compare_exact(&*grad, &*exact)
 }
 
 /// The worst disagreement of two gradients both exact up to rounding.

@@ -453,40 +453,70 @@ const _: () = {
             /// If `x` and `targets` have different numbers of columns, or if the batch has no
             /// columns.
             ///
-            /// **Refused for `Modes`**: `drop_in: dropout(0.2)`, `bn: batch_norm(tanh)` or `drop: dropout(0.5)` computes differently in training, so a gradient needs training mode; calling this method fails to build. Use `train_batch`.
+            /// **At inference** for `Modes`: the derivative of the loss as `forward` computes it, each dropout the identity and each batch norm an affine map of its running statistics (not training mode's masks and batch statistics).
             pub fn input_gradient_batch(
                 &self,
                 x: &::nn_runtime::__private::Batch<T, 4>,
                 targets: &::nn_runtime::__private::Batch<T, 3>,
             ) -> ::nn_runtime::__private::Batch<T, 4> {
-                let _ = (x, targets);
-                const {
-                    ::core::assert!(
-                        ::core::mem::size_of:: < T > () == 0,
-                        "`Modes::input_gradient_batch` does not exist: `drop_in: dropout(0.2)`, `bn: batch_norm(tanh)` or `drop: dropout(0.5)` computes differently in training, so a gradient needs training mode; use `train_batch(&x, &targets, &mut grad, &mut Training::seeded(seed))` (what `train::fit` calls)"
-                    )
-                };
-                ::core::unreachable!()
+                use ::nn_runtime::__private as nn;
+                nn::check_batch_columns(x.ncols(), targets.ncols());
+                let ModesForwardBatch { z_h1, eps_bn, z_bn, z_h2, z_out, .. } = self
+                    .forward_batch_intermediates(x);
+                let dh_out: nn::Batch<T, 3> = nn::softmax_cross_entropy_backward(&z_out, targets);
+                /// out: dense(3)
+                let dh_h2: nn::Batch<T, 8> = nn::tr_matmul(&self.out.weight, &dh_out);
+                /// h2: dense(8, relu) + bn
+                let dz_h2: nn::Batch<T, 8> = nn::relu_backward(&z_h2, &dh_h2);
+                let dh_drop: nn::Batch<T, 8> = nn::tr_matmul(&self.h2.weight, &dz_h2);
+                let mut dh_bn: nn::Batch<T, 8> = dh_h2.clone();
+                /// drop: dropout(0.5)
+                ::core::ops::AddAssign::add_assign(&mut dh_bn, &dh_drop);
+                /// bn: batch_norm(tanh)
+                let dz_bn: nn::Batch<T, 8> = nn::tanh_backward(&z_bn, &dh_bn);
+                let dh_h1: nn::Batch<T, 8> = self.bn.infer_backward(&dz_bn, eps_bn);
+                /// h1: dense(8, relu)
+                let dz_h1: nn::Batch<T, 8> = nn::relu_backward(&z_h1, &dh_h1);
+                let dh_drop_in: nn::Batch<T, 4> = nn::tr_matmul(&self.h1.weight, &dz_h1);
+                /// drop_in: dropout(0.2)
+                let dx: nn::Batch<T, 4> = dh_drop_in.clone();
+                dx
             }
         }
         /// The gradient of one sample's loss with respect to its input, `∂L/∂x` (saliency,
         /// adversarial examples): the backward pass run on to the input, no parameter
         /// gradient. About the cost of `backward`; allocates nothing.
         ///
-        /// **Refused for `Modes`**: `drop_in: dropout(0.2)`, `bn: batch_norm(tanh)` or `drop: dropout(0.5)` computes differently in training, so a gradient needs training mode; calling this method fails to build. Use `train_batch`.
+        /// **At inference** for `Modes`: the derivative of the loss as `forward` computes it, each dropout the identity and each batch norm an affine map of its running statistics (not training mode's masks and batch statistics).
         pub fn input_gradient(
             &self,
             x: &::nn_runtime::__private::SVector<T, 4>,
             target: &::nn_runtime::__private::SVector<T, 3>,
         ) -> ::nn_runtime::__private::SVector<T, 4> {
-            let _ = (x, target);
-            const {
-                ::core::assert!(
-                    ::core::mem::size_of:: < T > () == 0,
-                    "`Modes::input_gradient` does not exist: `drop_in: dropout(0.2)`, `bn: batch_norm(tanh)` or `drop: dropout(0.5)` computes differently in training, so a gradient needs training mode; use `train_batch(&x, &targets, &mut grad, &mut Training::seeded(seed))` (what `train::fit` calls)"
-                )
-            };
-            ::core::unreachable!()
+            use ::nn_runtime::__private as nn;
+            let ModesForward { z_h1, eps_bn, z_bn, z_h2, z_out, .. } = self
+                .forward_intermediates(x);
+            let dh_out: nn::SVector<T, 3> = nn::softmax_cross_entropy_backward(
+                &z_out,
+                target,
+            );
+            /// out: dense(3)
+            let dh_h2: nn::SVector<T, 8> = nn::tr_matvec(&self.out.weight, &dh_out);
+            /// h2: dense(8, relu) + bn
+            let dz_h2: nn::SVector<T, 8> = nn::relu_backward(&z_h2, &dh_h2);
+            let dh_drop: nn::SVector<T, 8> = nn::tr_matvec(&self.h2.weight, &dz_h2);
+            let mut dh_bn: nn::SVector<T, 8> = dh_h2.clone();
+            /// drop: dropout(0.5)
+            ::core::ops::AddAssign::add_assign(&mut dh_bn, &dh_drop);
+            /// bn: batch_norm(tanh)
+            let dz_bn: nn::SVector<T, 8> = nn::tanh_backward(&z_bn, &dh_bn);
+            let dh_h1: nn::SVector<T, 8> = self.bn.infer_backward(&dz_bn, eps_bn);
+            /// h1: dense(8, relu)
+            let dz_h1: nn::SVector<T, 8> = nn::relu_backward(&z_h1, &dh_h1);
+            let dh_drop_in: nn::SVector<T, 4> = nn::tr_matvec(&self.h1.weight, &dz_h1);
+            /// drop_in: dropout(0.2)
+            let dx: nn::SVector<T, 4> = dh_drop_in.clone();
+            dx
         }
     }
 };

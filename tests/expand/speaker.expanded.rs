@@ -798,4 +798,11 @@
             net
         }
     }
+    #[automatically_derived]
+    impl<
+        T: ::nn_runtime::__private::Real,
+        U: ::nn_runtime::__private::Real,
+    > ::nn_runtime::__private::WithScalar<U> for Speaker<T> {
+        type Net = Speaker<U>;
+    }
 }

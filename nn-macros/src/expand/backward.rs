@@ -328,6 +328,14 @@ fn layer_backward(
             }
             code.extend(last);
         }
+        // `input_gradient` runs over the inference record, where dropout is the identity and
+        // batch norm an affine map of fixed statistics (see `mode`).
+        NodeKind::Dropout { .. } | NodeKind::BatchNorm { .. } if sink == Sink::Input => {
+            if gradients.needs(input) {
+                let back = mode::inference_backward(node, &dz);
+                code.extend(gradients.contribute(input, back));
+            }
+        }
         // Training mode only (`train_batch`): the other gradients of a network with modes
         // are refused (see `mode`).
         NodeKind::Dropout { .. } => {

@@ -27,7 +27,7 @@ pub fn expand_input_methods(
     model: &Model<'_>,
     sample_body: &TokenStream,
     batch_body: &TokenStream,
-    refused_doc: Option<&TokenStream>,
+    inference_doc: Option<&TokenStream>,
 ) -> InputMethods {
     let vis = &model.net.vis;
     let (input, output) = (model.input_width(), model.output_width());
@@ -44,7 +44,7 @@ pub fn expand_input_methods(
             /// The gradient of one sample's loss with respect to its input, `∂L/∂x` (saliency,
             /// adversarial examples): the backward pass run on to the input, no parameter
             /// gradient. About the cost of `backward`; allocates nothing.
-            #refused_doc
+            #inference_doc
             #vis fn input_gradient(&self, x: &#x_ty, target: &#y_ty) -> #x_ty {
                 #sample_body
             }
@@ -56,7 +56,7 @@ pub fn expand_input_methods(
             /// # Panics
             /// If `x` and `targets` have different numbers of columns, or if the batch has no
             /// columns.
-            #refused_doc
+            #inference_doc
             #vis fn input_gradient_batch(&self, x: &#xb_ty, targets: &#yb_ty) -> #xb_ty {
                 #batch_body
             }

@@ -357,17 +357,11 @@ fn expand_methods(model: &Model<'_>) -> TokenStream {
         backward_sample.scalars
     ));
     let labels = expand_label_methods(model, &x_ty);
-    // `∂L/∂x`: the backward run on to the input; refused, as the other gradients, with modes.
-    let (input_sample, input_batch) = match &training {
-        None => (
-            backward::expand_backward(model, Mode::Sample, Sink::Input, &sample),
-            backward::expand_backward(model, Mode::Batch, Sink::Input, &batch),
-        ),
-        Some(training) => (
-            training.refusal("input_gradient", quote!(x, target)),
-            training.refusal("input_gradient_batch", quote!(x, targets)),
-        ),
-    };
+    // `∂L/∂x`: the backward run on to the input over the inference record (with modes, the
+    // derivative at inference).
+    let input_sample = backward::expand_backward(model, Mode::Sample, Sink::Input, &sample);
+    let input_batch = backward::expand_backward(model, Mode::Batch, Sink::Input, &batch);
+    let inference_doc = training.as_ref().map(mode::TrainingApi::inference_doc);
     let input::InputMethods {
         sample: input_gradient,
         batch: input_gradient_batch,
@@ -375,7 +369,7 @@ fn expand_methods(model: &Model<'_>) -> TokenStream {
         model,
         &input_sample.body,
         &input_batch.body,
-        refused_doc.as_ref(),
+        inference_doc.as_ref(),
     );
     let windows = conv::expand_windows(model);
     let forward_batch_body =

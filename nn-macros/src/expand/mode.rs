@@ -7,7 +7,8 @@
 //! context; `train_batch` runs the chain rule over it (the ordinary backward generator, with
 //! these layers' blocks from here) and `forward_batch_train` returns its output. The gradient
 //! methods without a `Training` (`backward`, `backward_batch`, `sgd_step`) are refused at
-//! compile time with a message that names `train_batch`.
+//! compile time with a message that names `train_batch`; the input gradient is the one of
+//! the inference record (dropout the identity, batch norm a fixed affine map).
 //!
 //! [`Training`]: https://docs.rs/nn-runtime/latest/nn_runtime/mode/struct.Training.html
 
@@ -15,6 +16,7 @@ use proc_macro2::{Literal, TokenStream};
 use quote::{quote, quote_spanned};
 use syn::Ident;
 
+use super::backward::Term;
 use super::forward::{Code, Record};
 use super::{Mode, binding, constant, lit, rt};
 use crate::model::{Model, Node, NodeKind};
@@ -116,6 +118,24 @@ pub fn batch_norm_forward(node: &Node<'_>, input: &TokenStream, mode: Mode, phas
     };
     bindings.push((z, mode.signature_ty(width), width));
     Block { code, bindings }
+}
+
+/// Backward at inference (`input_gradient`, over the inference record): through dropout,
+/// the identity, `dx = dz`; through batch norm, its affine map's gain,
+/// `dx = dz ⊙ γ/√(running_var + ε)`:
+/// ```text
+/// let dh_h1: SVector<T, 8> = self.bn.infer_backward(&dz_bn, eps_bn);
+/// ```
+pub fn inference_backward(node: &Node<'_>, dz: &Ident) -> Term {
+    let name = &node.layer.name;
+    match node.kind {
+        NodeKind::Dropout { .. } => Term::Borrowed(dz.clone()),
+        NodeKind::BatchNorm { .. } => {
+            let eps = binding("eps", node);
+            Term::Owned(quote_spanned!(name.span()=> self.#name.infer_backward(&#dz, #eps)))
+        }
+        _ => unreachable!("called for dropout and batch norm layers"),
+    }
 }
 
 /// Backward through dropout (training): `dx = dz ⊙ mask`.
@@ -277,6 +297,17 @@ impl TrainingApi {
             "\n**Refused for `{}`**: {} computes differently in training, so a gradient needs \
              training mode; calling this method fails to build. Use `train_batch`.",
             self.network, self.layers
+        ))
+    }
+
+    /// The doc paragraph of the input gradients, which a network with modes keeps: they are
+    /// taken at inference.
+    pub fn inference_doc(&self) -> TokenStream {
+        super::docs(&format!(
+            "\n**At inference** for `{}`: the derivative of the loss as `forward` computes it, \
+             each dropout the identity and each batch norm an affine map of its running \
+             statistics (not training mode's masks and batch statistics).",
+            self.network
         ))
     }
 

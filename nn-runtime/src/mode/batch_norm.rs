@@ -148,6 +148,25 @@ impl<T: Real, const N: usize> BatchNorm<T, N> {
         z
     }
 
+    /// The backward of [`infer`](Self::infer) for each column: `dx = dz ⊙ γ/√(running_var + ε)`,
+    /// the gain of the affine map (the running statistics are constants at inference).
+    #[inline]
+    pub fn infer_backward<C: nalgebra::Dim, S: nalgebra::Storage<T, nalgebra::Const<N>, C>>(
+        &self,
+        dz: &nalgebra::Matrix<T, nalgebra::Const<N>, C, S>,
+        eps: T,
+    ) -> nalgebra::OMatrix<T, nalgebra::Const<N>, C>
+    where
+        nalgebra::DefaultAllocator: nalgebra::allocator::Allocator<nalgebra::Const<N>, C>,
+    {
+        let (scale, _) = self.inference_affine(eps);
+        let mut dx = dz.clone_owned();
+        for mut column in dx.column_iter_mut() {
+            column.component_mul_assign(&scale);
+        }
+        dx
+    }
+
     /// Inference as one affine map per channel: `scale = γ/√(running_var + ε)`,
     /// `shift = β − scale ⊙ running_mean`.
     fn inference_affine(&self, eps: T) -> (SVector<T, N>, SVector<T, N>) {

@@ -14,7 +14,9 @@
 //!
 //! A network with either layer has no per-sample gradient (`backward`, `sgd_step`) and no
 //! batch `backward_batch`: using one is a compile error that names `train_batch` (batch norm
-//! couples the samples of a batch, and a dropout gradient needs a mask).
+//! couples the samples of a batch, and a dropout gradient needs a mask). Its input gradient
+//! (`input_gradient`) is the one at inference: dropout the identity, batch norm
+//! [`BatchNorm::infer_backward`].
 
 mod batch_norm;
 #[cfg(feature = "alloc")]

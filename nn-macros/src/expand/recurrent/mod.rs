@@ -34,6 +34,7 @@ pub fn expand(model: &Model<'_>) -> TokenStream {
         expand_zeroable(model),
         methods::expand_network_impl(model),
         super::embedded::expand_embedded(model),
+        super::input::expand_with_scalar(model),
     ];
     let rt = rt();
     let message = format!(
