@@ -32,7 +32,11 @@ fn patches<T: Real>(
     let kernel = window.kernel[0] * window.kernel[1];
     let rows = columns.len() * plane;
     let step = window.stride[1];
-    patches.clear();
+    // Without padding every entry is written below: only a padded window needs its zeros
+    // (the buffer is reused from chunk to chunk, so clearing it would cost a pass).
+    if window.padding != [0, 0] {
+        patches.clear();
+    }
     patches.resize(rows * window.taps(), T::zero());
     for (s, column) in columns.enumerate() {
         let x = &x[column * len..(column + 1) * len];
@@ -109,7 +113,7 @@ fn gather<T: Real>(
     plane: usize,
 ) {
     let rows = columns.len() * plane;
-    gathered.clear();
+    // Every entry is written below.
     gathered.resize(rows * out_channels, T::zero());
     let len = out_channels * plane;
     for (s, column) in columns.enumerate() {
