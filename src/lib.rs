@@ -6,6 +6,7 @@ pub mod digits;
 pub mod dual;
 pub mod mnist;
 pub mod sine;
+pub mod ts_cnn;
 pub mod xor;
 
 // The repository's README, whose examples run as doctests of this package. (`nn-runtime`'s

@@ -19,6 +19,46 @@ fn chunk_len(window: &Window) -> usize {
     (CHUNK_SCALARS / (window.positions() * window.taps()).max(1)).max(1)
 }
 
+/// Samples per chunk of an `n`-column batch: at most [`chunk_len`], and the `n` columns cut
+/// into a multiple of the pool's threads of nearly equal chunks, so that [`for_each_chunk`]
+/// keeps every thread busy to the end.
+fn balanced_chunk_len(n: usize, window: &Window) -> usize {
+    let threads = pool_threads();
+    let chunks = n.div_ceil(chunk_len(window)).div_ceil(threads) * threads;
+    n.div_ceil(chunks.max(1)).max(1)
+}
+
+/// The threads of the rayon pool the caller runs in, or 1 outside a pool (or without `std`).
+fn pool_threads() -> usize {
+    #[cfg(feature = "std")]
+    if rayon::current_thread_index().is_some() {
+        return rayon::current_num_threads();
+    }
+    1
+}
+
+/// `f(columns, out)` for each chunk of `len` columns of a batch whose columns are `width`
+/// scalars, `out` the chunk's columns of `output`: on the threads of the caller's rayon pool
+/// (each chunk writes only its own columns), or in order on this thread outside one.
+fn for_each_chunk<T: Real>(
+    output: &mut [T],
+    width: usize,
+    len: usize,
+    f: impl Fn(core::ops::Range<usize>, &mut [T]) + Sync,
+) {
+    let chunk = |(i, out): (usize, &mut [T])| f(i * len..i * len + out.len() / width, out);
+    #[cfg(feature = "std")]
+    if pool_threads() > 1 {
+        use rayon::prelude::*;
+        output
+            .par_chunks_mut(len * width)
+            .enumerate()
+            .for_each(chunk);
+        return;
+    }
+    output.chunks_mut(len * width).enumerate().for_each(chunk);
+}
+
 /// The patches of the samples `columns` of `x` (one sample per column, `[C, H, W]` each): the
 /// column-major `[samples · positions, C · kh · kw]` matrix whose row `s·positions + p` holds the
 /// inputs output position `p` of sample `s` reads (zeros for padding).
@@ -32,7 +72,11 @@ fn patches<T: Real>(
     let kernel = window.kernel[0] * window.kernel[1];
     let rows = columns.len() * plane;
     let step = window.stride[1];
-    patches.clear();
+    // Without padding every entry is written below: only a padded window needs its zeros
+    // (the buffer is reused from chunk to chunk, so clearing it would cost a pass).
+    if window.padding != [0, 0] {
+        patches.clear();
+    }
     patches.resize(rows * window.taps(), T::zero());
     for (s, column) in columns.enumerate() {
         let x = &x[column * len..(column + 1) * len];
@@ -70,13 +114,12 @@ pub fn conv_batch<
     let n = x.ncols();
     let plane = window.positions();
     let mut z = Batch::<T, OUT>::zeros(n);
-    let (mut patches_of, mut product) = (Vec::new(), Vec::new());
-    let mut start = 0;
-    while start < n {
-        let end = (start + chunk_len(window)).min(n);
-        let rows = (end - start) * plane;
-        patches(&mut patches_of, x.as_slice(), start..end, window);
-        product.resize(rows * CO, T::zero());
+    let len = balanced_chunk_len(n, window);
+    for_each_chunk(z.as_mut_slice(), OUT, len, |columns, z| {
+        let rows = columns.len() * plane;
+        let mut patches_of = Vec::new();
+        patches(&mut patches_of, x.as_slice(), columns.clone(), window);
+        let mut product = alloc::vec![T::zero(); rows * CO];
         gemm(
             View::plain(&patches_of, rows, FAN_IN),
             View::plain(weight.as_slice(), FAN_IN, CO),
@@ -84,18 +127,16 @@ pub fn conv_batch<
             &mut product,
         );
         // Row `s·plane + p`, column `co` of the product is output `co·plane + p` of sample `s`.
-        for (s, column) in (start..end).enumerate() {
-            let mut z = z.column_mut(column);
+        for (s, z) in z.chunks_exact_mut(OUT).enumerate() {
             for co in 0..CO {
                 let b = bias.map_or(T::zero(), |b| b[co]);
                 let from = &product[co * rows + s * plane..][..plane];
-                for (z, &v) in z.as_mut_slice()[co * plane..][..plane].iter_mut().zip(from) {
+                for (z, &v) in z[co * plane..][..plane].iter_mut().zip(from) {
                     *z = v + b;
                 }
             }
         }
-        start = end;
-    }
+    });
     z
 }
 
@@ -109,7 +150,7 @@ fn gather<T: Real>(
     plane: usize,
 ) {
     let rows = columns.len() * plane;
-    gathered.clear();
+    // Every entry is written below.
     gathered.resize(rows * out_channels, T::zero());
     let len = out_channels * plane;
     for (s, column) in columns.enumerate() {
@@ -131,7 +172,7 @@ pub fn conv_grad_batch<
     const OUT: usize,
 >(
     grad_weight: &mut SMatrix<T, FAN_IN, CO>,
-    mut grad_bias: Option<&mut SVector<T, CO>>,
+    grad_bias: Option<&mut SVector<T, CO>>,
     dz: &Batch<T, OUT>,
     x: &Batch<T, IN>,
     window: &Window,
@@ -140,25 +181,50 @@ pub fn conv_grad_batch<
     let n = x.ncols();
     crate::network::check_batch_columns(n, dz.ncols());
     let plane = window.positions();
-    let (mut patches_of, mut deltas) = (Vec::new(), Vec::new());
-    let mut start = 0;
-    while start < n {
-        let end = (start + chunk_len(window)).min(n);
-        let rows = (end - start) * plane;
-        patches(&mut patches_of, x.as_slice(), start..end, window);
-        gather(&mut deltas, dz.as_slice(), start..end, CO, plane);
+    let len = balanced_chunk_len(n, window);
+    // Each chunk's `[∂W | ∂b]`, summed over the chunks (on the pool's threads).
+    let chunk = |i: usize| {
+        let columns = i * len..((i + 1) * len).min(n);
+        let rows = columns.len() * plane;
+        let (mut patches_of, mut deltas) = (Vec::new(), Vec::new());
+        patches(&mut patches_of, x.as_slice(), columns.clone(), window);
+        gather(&mut deltas, dz.as_slice(), columns, CO, plane);
+        let mut sums = alloc::vec![T::zero(); FAN_IN * CO + CO];
+        let (weight_sums, bias_sums) = sums.split_at_mut(FAN_IN * CO);
         gemm(
             View::transposed(&patches_of, rows, FAN_IN),
             View::plain(&deltas, rows, CO),
-            T::one(),
-            grad_weight.as_mut_slice(),
+            T::zero(),
+            weight_sums,
         );
-        if let Some(grad_bias) = grad_bias.as_deref_mut() {
-            for (b, column) in grad_bias.iter_mut().zip(deltas.chunks_exact(rows)) {
-                *b += column.iter().fold(T::zero(), |sum, &d| sum + d);
-            }
+        for (b, column) in bias_sums.iter_mut().zip(deltas.chunks_exact(rows)) {
+            *b = column.iter().fold(T::zero(), |sum, &d| sum + d);
         }
-        start = end;
+        sums
+    };
+    let add = |mut sums: Vec<T>, more: Vec<T>| {
+        sums.iter_mut().zip(&more).for_each(|(s, &m)| *s += m);
+        sums
+    };
+    let chunks = 0..n.div_ceil(len);
+    #[cfg(feature = "std")]
+    let sums = if pool_threads() > 1 {
+        use rayon::prelude::*;
+        chunks.into_par_iter().map(chunk).reduce_with(add)
+    } else {
+        chunks.map(chunk).reduce(add)
+    };
+    #[cfg(not(feature = "std"))]
+    let sums = chunks.map(chunk).reduce(add);
+    let sums = sums.expect("nn-runtime internal error: a batch without columns");
+    let (weight_sums, bias_sums) = sums.split_at(FAN_IN * CO);
+    for (g, &s) in grad_weight.as_mut_slice().iter_mut().zip(weight_sums) {
+        *g += s;
+    }
+    if let Some(grad_bias) = grad_bias {
+        for (g, &s) in grad_bias.iter_mut().zip(bias_sums) {
+            *g += s;
+        }
     }
 }
 
@@ -182,21 +248,19 @@ pub fn conv_backward_input_batch<
     let kernel = window.kernel[0] * window.kernel[1];
     let step = window.stride[1];
     let mut dx = Batch::<T, IN>::zeros(n);
-    let (mut deltas, mut dpatches) = (Vec::new(), Vec::new());
-    let mut start = 0;
-    while start < n {
-        let end = (start + chunk_len(window)).min(n);
-        let rows = (end - start) * plane;
-        gather(&mut deltas, dz.as_slice(), start..end, CO, plane);
-        dpatches.resize(rows * FAN_IN, T::zero());
+    let chunk_len = balanced_chunk_len(n, window);
+    for_each_chunk(dx.as_mut_slice(), IN, chunk_len, |columns, dx| {
+        let rows = columns.len() * plane;
+        let mut deltas = Vec::new();
+        gather(&mut deltas, dz.as_slice(), columns, CO, plane);
+        let mut dpatches = alloc::vec![T::zero(); rows * FAN_IN];
         gemm(
             View::plain(&deltas, rows, CO),
             View::transposed(weight.as_slice(), FAN_IN, CO),
             T::zero(),
             &mut dpatches,
         );
-        for (s, column) in (start..end).enumerate() {
-            let dx = &mut dx.as_mut_slice()[column * len..(column + 1) * len];
+        for (s, dx) in dx.chunks_exact_mut(len).enumerate() {
             for ci in 0..window.channels {
                 window.rows(ci, |tap, x_at, z_at, n| {
                     let at = (ci * kernel + tap) * rows + s * plane + z_at;
@@ -213,7 +277,6 @@ pub fn conv_backward_input_batch<
                 });
             }
         }
-        start = end;
-    }
+    });
     dx
 }

@@ -117,30 +117,36 @@ where
     DefaultAllocator: Allocator<Const<IN>, C> + Allocator<Const<OUT>, C>,
 {
     window.check(IN, OUT, window.channels);
-    let mut dx = x.clone_owned();
-    dx.fill(T::zero());
+    let mut dx = Columns::<T, IN, C>::zeros_generic(Const::<IN>, x.shape_generic().1);
     let ([height, width], [out_height, out_width]) = (window.input, window.output);
     let ([kernel_h, kernel_w], [stride_h, stride_w]) = (window.kernel, window.stride);
     let (plane, out_plane) = (height * width, out_height * out_width);
-    let columns = x
+    let planes = x
         .as_slice()
         .chunks_exact(plane)
         .zip(dy.as_slice().chunks_exact(out_plane))
         .zip(dx.as_mut_slice().chunks_exact_mut(plane));
-    for ((x, dy), dx) in columns {
-        for oh in 0..out_height {
-            for ow in 0..out_width {
-                let corner = oh * stride_h * width + ow * stride_w;
+    for ((x, dy), dx) in planes {
+        for (oh, dy) in dy.chunks_exact(out_width).enumerate() {
+            let top = oh * stride_h * width;
+            for (ow, &dy) in dy.iter().enumerate() {
+                // The window's first largest input, found without a data-dependent branch
+                // (which the processor would mispredict about every other window).
+                let corner = top + ow * stride_w;
                 let (mut best, mut best_at) = (x[corner], corner);
                 for kh in 0..kernel_h {
-                    for kw in 0..kernel_w {
-                        let at = corner + kh * width + kw;
-                        if x[at] > best || (is_nan(x[at]) && !is_nan(best)) {
-                            (best, best_at) = (x[at], at);
-                        }
+                    let row = &x[corner + kh * width..][..kernel_w];
+                    for (kw, &v) in row.iter().enumerate() {
+                        let take = v > best || (is_nan(v) & !is_nan(best));
+                        best = if take { v } else { best };
+                        best_at = if take {
+                            corner + kh * width + kw
+                        } else {
+                            best_at
+                        };
                     }
                 }
-                dx[best_at] += dy[oh * out_width + ow];
+                dx[best_at] += dy;
             }
         }
     }

@@ -91,6 +91,55 @@ fn batch_matches_samples() {
     assert!((sw - gw).amax() < TOLERANCE && (sb - gb).amax() < TOLERANCE);
 }
 
+/// `[4, 40, 40]` → 3 channels, kernel 5×5, padding 1: `[3, 38, 38]`, large enough that a batch
+/// is cut into chunks of one sample (1444 positions × 100 taps).
+const LARGE: Window = Window {
+    channels: 4,
+    input: [40, 40],
+    kernel: [5, 5],
+    stride: [1, 1],
+    padding: [1, 1],
+    dilation: [1, 1],
+    output: [38, 38],
+};
+
+#[test]
+fn chunks_on_threads_match_samples() {
+    // The batch forms on this thread and in a two-thread pool (chunks on both threads, the
+    // weight gradient summed over them) against the per-sample loops.
+    const IN: usize = 4 * 40 * 40;
+    const OUT: usize = 3 * 38 * 38;
+    const COLUMNS: usize = 7;
+    let weight = SMatrix::<f64, 100, 3>::from_fn(|r, c| value(r + 100 * c, 0.5));
+    let bias = SVector::<f64, 3>::from_fn(|r, _| value(r, 9.0));
+    let x = Batch::<f64, IN>::from_fn(COLUMNS, |r, c| value(r + IN * c, 1.0));
+    let dz = Batch::<f64, OUT>::from_fn(COLUMNS, |r, c| value(r + OUT * c, 4.0));
+    let batch = || {
+        let z: Batch<f64, OUT> = conv_batch(&weight, Some(&bias), &x, &LARGE);
+        let dx: Batch<f64, IN> = conv_backward_input_batch(&weight, &dz, &LARGE);
+        let (mut gw, mut gb) = (SMatrix::<f64, 100, 3>::zeros(), SVector::<f64, 3>::zeros());
+        conv_grad_batch(&mut gw, Some(&mut gb), &dz, &x, &LARGE);
+        (z, dx, gw, gb)
+    };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .expect("a pool");
+    for (z, dx, gw, gb) in [batch(), pool.install(batch)] {
+        let (mut sw, mut sb) = (SMatrix::<f64, 100, 3>::zeros(), SVector::<f64, 3>::zeros());
+        for c in 0..COLUMNS {
+            let xc: SVector<f64, IN> = x.column(c).into_owned();
+            let dzc: SVector<f64, OUT> = dz.column(c).into_owned();
+            let zc: SVector<f64, OUT> = conv(&weight, Some(&bias), &xc, &LARGE);
+            assert!((zc - z.column(c)).amax() < TOLERANCE);
+            let dxc: SVector<f64, IN> = conv_backward_input(&weight, &dzc, &LARGE);
+            assert!((dxc - dx.column(c)).amax() < TOLERANCE);
+            conv_grad(&mut sw, Some(&mut sb), &dzc, &xc, &LARGE);
+        }
+        assert!((sw - gw).amax() < 1e3 * TOLERANCE && (sb - gb).amax() < 1e3 * TOLERANCE);
+    }
+}
+
 #[test]
 fn backward_input_is_the_adjoint_of_forward() {
     // <W ⋆ x, d> = <x, Wᵀ ⋆ d> for any x, d (no bias).
