@@ -41,6 +41,15 @@ impl Shape {
             } => channels.saturating_mul(height).saturating_mul(width),
         }
     }
+
+    /// The channels a batch norm normalizes separately: the features of a vector, the
+    /// channels of a feature map.
+    pub fn channels(self) -> usize {
+        match self {
+            Shape::Vector(width) | Shape::Sequence(width) => width,
+            Shape::Signal { channels, .. } | Shape::Image { channels, .. } => channels,
+        }
+    }
 }
 
 /// The declaration as nodes.
@@ -243,12 +252,15 @@ impl Node<'_> {
                 tensor("bias", vec![output], "NormShift"),
             ],
             NodeKind::Dropout { .. } => Vec::new(),
-            NodeKind::BatchNorm { .. } => vec![
-                tensor("weight", vec![output], "NormGain"),
-                tensor("bias", vec![output], "NormShift"),
-                tensor("running_mean", vec![output], "RunningMean"),
-                tensor("running_var", vec![output], "RunningVar"),
-            ],
+            NodeKind::BatchNorm { .. } => {
+                let channels = self.output?.channels();
+                vec![
+                    tensor("weight", vec![channels], "NormGain"),
+                    tensor("bias", vec![channels], "NormShift"),
+                    tensor("running_mean", vec![channels], "RunningMean"),
+                    tensor("running_var", vec![channels], "RunningVar"),
+                ]
+            }
             NodeKind::Sequence(op) => op.tensors(input, output),
             NodeKind::Spatial(spatial) => crate::conv::tensors(spatial, self.input?),
         };

@@ -70,8 +70,15 @@ pub fn dropout_forward(node: &Node<'_>, input: &TokenStream, mode: Mode, phase: 
     }
 }
 
+/// The channels a batch norm normalizes separately: the features of a vector input, the
+/// channels of a feature map (whose positions then share their channel's statistics).
+pub fn batch_norm_channels(node: &Node<'_>) -> usize {
+    node.output
+        .map_or_else(|| node.width(), crate::model::Shape::channels)
+}
+
 /// At inference, `z = γ ⊙ (x − running_mean)/√(running_var + ε) + β`; in training, the
-/// batch's statistics:
+/// batch's statistics (per channel, over the batch and a feature map's positions):
 /// ```text
 /// let eps_bn: T = T::constant(1e-5);
 /// let mean_bn: SVector<T, 32> = nn::batch_mean(&h_h1);
@@ -99,7 +106,7 @@ pub fn batch_norm_forward(node: &Node<'_>, input: &TokenStream, mode: Mode, phas
                 binding("var", node),
                 binding("xhat", node),
             );
-            let (rt, w) = (rt(), lit(width));
+            let (rt, w) = (rt(), lit(batch_norm_channels(node)));
             let stat_ty = quote!(nn::SVector<T, #w>);
             // The statistics are per batch: no scalars per sample.
             bindings.push((mean.clone(), quote!(#rt::SVector<T, #w>), 0));
@@ -155,6 +162,7 @@ pub fn batch_norm_backward(node: &Node<'_>) -> TokenStream {
 
 /// The running statistics move towards the batch's (unbiased variance), once the layer's
 /// gradient is done: `self.bn.update_running(&mean_bn, &var_bn, x.ncols(), T::constant(0.1));`
+/// (`x.ncols() * 64` values per channel after a feature map of 64 positions).
 pub fn batch_norm_update(node: &Node<'_>) -> TokenStream {
     let name = &node.layer.name;
     let NodeKind::BatchNorm { momentum, .. } = node.kind else {
@@ -162,8 +170,16 @@ pub fn batch_norm_update(node: &Node<'_>) -> TokenStream {
     };
     let (mean, var) = (binding("mean", node), binding("var", node));
     let momentum = constant(momentum);
+    let positions = node.width() / batch_norm_channels(node);
+    let count = match positions {
+        1 => quote!(x.ncols()),
+        _ => {
+            let positions = lit(positions);
+            quote!(x.ncols() * #positions)
+        }
+    };
     quote_spanned! {name.span()=>
-        self.#name.update_running(&#mean, &#var, x.ncols(), #momentum);
+        self.#name.update_running(&#mean, &#var, #count, #momentum);
     }
 }
 
