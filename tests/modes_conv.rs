@@ -7,9 +7,14 @@
 //! `num_batches_tracked`, loaded and embedded; per-sample inference without allocation; `fit`
 //! reproducible by seed.
 
+use nn_runtime::data::Dataset;
+use nn_runtime::nalgebra::SVector;
+use nn_runtime::optim::{Sgd, SgdConfig};
+use nn_runtime::train::{self, TrainConfig};
 use nn_runtime::{Batch, Network, Parameters, Training, network};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use serde_json::Value;
 
 /// Largest accepted relative error of a gradient against five-point central differences
 /// (rounding ~1e-12, truncation ~h⁴ = 1e-16 at `STEP`); a batch norm differentiated as if its
@@ -164,4 +169,239 @@ fn channel_tensors_are_named_and_shaped_as_pytorch() {
     assert_eq!(net.bn.weight.as_slice(), [1.0; 3]);
     assert_eq!(net.bn.running_var.as_slice(), [1.0; 3]);
     assert_eq!(net.bn.running_mean.as_slice(), [0.0; 3]);
+}
+
+/// Largest accepted `|got − expected| / max(1, |expected|)` against the JAX fixtures: the same
+/// float64 functions in another order of operations differ by a few ulps per layer (~1e-15).
+const REFERENCE_TOLERANCE: f64 = 1e-10;
+
+fn fixture_path(file: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/modes")
+        .join(file)
+}
+
+fn fixture(name: &str) -> Value {
+    let text = std::fs::read_to_string(fixture_path(&format!("{name}.json"))).expect("committed");
+    serde_json::from_str(&text).expect("valid JSON")
+}
+
+fn numbers(value: &Value) -> Vec<f64> {
+    match value {
+        Value::Array(items) => items.iter().flat_map(numbers).collect(),
+        other => vec![other.as_f64().expect("a number")],
+    }
+}
+
+/// `[N, ...]` samples (each in PyTorch's C×H×W order) as a batch, one sample per column.
+fn samples<const N: usize>(value: &Value) -> Batch<f64, N> {
+    let flat = numbers(value);
+    Batch::from_fn(flat.len() / N, |i, j| flat[j * N + i])
+}
+
+fn assert_close(got: &[f64], expected: &[f64], what: &str) {
+    assert_eq!(got.len(), expected.len(), "{what}");
+    for (i, (g, e)) in got.iter().zip(expected).enumerate() {
+        assert!(
+            (g - e).abs() / e.abs().max(1.0) < REFERENCE_TOLERANCE,
+            "{what}[{i}]: {g} vs {e}"
+        );
+    }
+}
+
+/// The fixture's network from its PyTorch-named file, and the gradient the script computed
+/// (both loaded by `io`, which knows the layouts).
+fn check_reference<N, const IN: usize, const OUT: usize>(
+    name: &str,
+    targets: impl Fn(&Value) -> Batch<f64, OUT>,
+    loss: impl Fn(&Batch<f64, OUT>, &Batch<f64, OUT>) -> f64,
+    forward_train: impl Fn(&N, &Batch<f64, IN>) -> Batch<f64, OUT>,
+    running: impl Fn(&N, &str) -> (Vec<f64>, Vec<f64>),
+) where
+    N: Network<f64, IN, OUT>,
+{
+    let fixture = fixture(name);
+    let path = fixture_path(&format!("{name}.safetensors"));
+    let mut net: Box<N> = nn_runtime::io::load_boxed(&path).expect("loads");
+    let expected_grad: Box<N> =
+        nn_runtime::io::load_boxed(fixture_path(&format!("{name}_grad.safetensors")))
+            .expect("loads");
+    let x = samples::<IN>(&fixture["x"]);
+    let y = targets(&fixture["targets"]);
+
+    // Inference: the running statistics; per sample the same as per batch.
+    let eval = net.forward_batch(&x);
+    let expected = samples::<OUT>(&fixture["eval_output"]);
+    assert_close(eval.as_slice(), expected.as_slice(), "eval output");
+    let eval_loss = fixture["eval_loss"].as_f64().expect("a loss");
+    assert_close(&[loss(&eval, &y)], &[eval_loss], "eval loss");
+    for (j, column) in x.column_iter().enumerate() {
+        let one = net.forward(&column.into_owned());
+        assert_close(
+            one.as_slice(),
+            expected.column(j).as_slice(),
+            "per-sample eval",
+        );
+    }
+
+    // Training: the batch's statistics, the gradient through them, the running update.
+    let train = forward_train(&net, &x);
+    let expected = samples::<OUT>(&fixture["train_output"]);
+    assert_close(train.as_slice(), expected.as_slice(), "train output");
+    let mut grad = N::boxed_zeros();
+    let train_loss = net.train_batch(&x, &y, &mut grad, &mut Training::seeded(0));
+    let expected_loss = fixture["train_loss"].as_f64().expect("a loss");
+    assert_close(&[train_loss], &[expected_loss], "train loss");
+    for (index, info) in N::TENSORS.iter().enumerate() {
+        assert_close(grad.tensor(index), expected_grad.tensor(index), info.name);
+    }
+    let recorded = fixture["running"].as_object().expect("batch norms");
+    for (bn, stats) in recorded {
+        let (mean, var) = running(&net, bn);
+        assert_close(&mean, &numbers(&stats["running_mean"]), bn);
+        assert_close(&var, &numbers(&stats["running_var"]), bn);
+    }
+}
+
+fn running<const C: usize>(bn: &nn_runtime::BatchNorm<f64, C>) -> (Vec<f64>, Vec<f64>) {
+    let (mean, var) = (&bn.running_mean, &bn.running_var);
+    (mean.as_slice().to_vec(), var.as_slice().to_vec())
+}
+
+#[test]
+fn signal_batch_norm_matches_the_jax_reference_in_both_modes() {
+    let labels = |value: &Value| {
+        let labels: Vec<usize> = numbers(value).iter().map(|&l| l as usize).collect();
+        nn_runtime::one_hot_batch::<f64, 3>(&labels)
+    };
+    check_reference::<SignalNorm<f64>, 14, 3>(
+        "signal_norm",
+        labels,
+        nn_runtime::loss::softmax_cross_entropy,
+        |net, x| net.forward_batch_train(x, &mut Training::seeded(0)),
+        |net, _| running(&net.bn),
+    );
+}
+
+#[test]
+fn image_batch_norm_matches_the_jax_reference_in_both_modes() {
+    check_reference::<ImageNorm<f64>, 40, 2>(
+        "image_norm",
+        samples::<2>,
+        nn_runtime::loss::mse,
+        |net, x| net.forward_batch_train(x, &mut Training::seeded(0)),
+        |net, name| match name {
+            "bn0" => running(&net.bn0),
+            _ => running(&net.bn),
+        },
+    );
+}
+
+#[test]
+fn the_written_file_round_trips_without_the_counter() {
+    let net: Box<ImageNorm<f64>> =
+        nn_runtime::io::load_boxed(fixture_path("image_norm.safetensors")).expect("loads");
+    let bytes = nn_runtime::io::to_bytes(&*net);
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(text.contains("\"bn0.running_var\"") && !text.contains("num_batches_tracked"));
+    let mut again = ImageNorm::<f64>::boxed_zeros();
+    nn_runtime::io::load_from_bytes(&mut *again, &bytes).expect("round trip");
+    let x = batch::<40>(3, 8);
+    assert_eq!(again.forward_batch(&x), net.forward_batch(&x));
+}
+
+nn_runtime::embed! {
+    /// The PyTorch-named file, `num_batches_tracked` included, embedded at compile time.
+    static EMBEDDED: ImageNorm<f64> = "fixtures/modes/image_norm.safetensors";
+}
+
+#[test]
+fn an_embedded_network_with_channel_batch_norm_runs_in_inference_mode() {
+    let fixture = fixture("image_norm");
+    let x = samples::<40>(&fixture["x"]);
+    let expected = samples::<2>(&fixture["eval_output"]);
+    assert_close(
+        EMBEDDED.forward_batch(&x).as_slice(),
+        expected.as_slice(),
+        "embedded",
+    );
+    let first = EMBEDDED.forward(&x.column(0).into_owned());
+    assert_close(
+        first.as_slice(),
+        &expected.as_slice()[..2],
+        "embedded, one sample",
+    );
+}
+
+// Only `allocations` is used here.
+#[allow(dead_code)]
+#[path = "support/counting_alloc.rs"]
+mod counting_alloc;
+
+#[test]
+fn inference_of_one_feature_map_allocates_nothing() {
+    let mut net = ImageNorm::<f64>::boxed_zeros();
+    randomize(&mut *net, 1);
+    let x = SVector::<f64, 40>::from_fn(|i, _| i as f64 * 0.05 - 1.0);
+    let y = SVector::<f64, 2>::new(0.5, -0.5);
+    use counting_alloc::allocations as count;
+    assert_eq!(count(|| _ = std::hint::black_box(net.forward(&x))), 0);
+    assert_eq!(count(|| _ = std::hint::black_box(net.predict(&x))), 0);
+    assert_eq!(count(|| _ = std::hint::black_box(net.loss(&x, &y))), 0);
+    let xb = batch::<40>(4, 1);
+    assert!(count(|| _ = std::hint::black_box(net.forward_batch(&xb))) > 0);
+}
+
+/// 96 signals of class 0, 1 or 2: a bump at the start, middle or end of channel 0 on noise.
+fn bumps() -> Dataset<f32, 14, 3> {
+    let mut rng = StdRng::seed_from_u64(9);
+    let (mut inputs, mut labels) = (Vec::new(), Vec::new());
+    for i in 0..96 {
+        let label = i % 3;
+        let x: [f32; 14] = std::array::from_fn(|k| {
+            let bump = k < 7 && (k / 3).min(2) == label && k != 6;
+            rng.random_range(-0.5..0.5) + if bump { 2.0 } else { 0.0 }
+        });
+        inputs.push(x);
+        labels.push(label);
+    }
+    Dataset::classification(&inputs, &labels).expect("valid rows")
+}
+
+fn fit_signal(seed: u64) -> (Box<SignalNorm<f32>>, f64) {
+    let mut net: Box<SignalNorm<f32>> = nn_runtime::Init::new(1).build().expect("builds");
+    let mut sgd = Sgd::new(SgdConfig {
+        lr: 0.1,
+        ..SgdConfig::default()
+    })
+    .expect("valid");
+    let config = TrainConfig {
+        epochs: 30,
+        batch_size: 8,
+        seed,
+        progress: false,
+        ..TrainConfig::default()
+    };
+    let data = bumps();
+    train::fit(&mut *net, &mut sgd, &data, None, &config).expect("trains");
+    let accuracy = train::evaluate(&*net, &data)
+        .accuracy
+        .expect("a classifier");
+    (net, accuracy)
+}
+
+#[test]
+fn fit_with_channel_batch_norm_is_reproducible_by_seed_and_learns() {
+    let ((a, accuracy), (b, _), (c, _)) = (fit_signal(3), fit_signal(3), fit_signal(4));
+    let same = |x: &SignalNorm<f32>, y: &SignalNorm<f32>| {
+        (0..SignalNorm::<f32>::TENSORS.len()).all(|i| x.tensor(i) == y.tensor(i))
+    };
+    assert!(same(&a, &b) && !same(&a, &c));
+    assert_ne!(
+        a.bn.running_var.as_slice(),
+        [1.0; 3],
+        "training moved the statistics"
+    );
+    eprintln!("bumps, conv1d + batch norm: training accuracy {accuracy:.4}");
+    assert!(accuracy >= 0.95, "training accuracy {accuracy:.4}");
 }
