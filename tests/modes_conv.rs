@@ -405,3 +405,42 @@ fn fit_with_channel_batch_norm_is_reproducible_by_seed_and_learns() {
     eprintln!("bumps, conv1d + batch norm: training accuracy {accuracy:.4}");
     assert!(accuracy >= 0.95, "training accuracy {accuracy:.4}");
 }
+
+#[test]
+fn onnx_export_refuses_channel_batch_norm_by_name() {
+    let net = ImageNorm::<f32>::boxed_zeros();
+    let error = nn_runtime::onnx::to_bytes(&*net).expect_err("not exported");
+    assert_eq!(
+        error.to_string(),
+        "layer `bn0`: ONNX export does not support batch norm over the channels of a feature \
+         map yet; export a network of dense and layer norm layers"
+    );
+}
+
+#[test]
+fn one_feature_map_is_batch_enough() {
+    // Each channel's statistics run over the 5 positions of even a single sample, as in
+    // PyTorch's BatchNorm1d on [1, C, L]: `train_batch` and `fit` accept batches of one.
+    let mut net = SignalNorm::<f64>::boxed_zeros();
+    randomize(&mut *net, 6);
+    let x = batch::<14>(1, 7);
+    let y = nn_runtime::one_hot_batch::<f64, 3>(&[1]);
+    let mut grad = SignalNorm::<f64>::boxed_zeros();
+    let loss = net.train_batch(&x, &y, &mut grad, &mut Training::seeded(0));
+    assert!(loss.is_finite() && grad.bn.weight.iter().all(|g| g.is_finite()));
+    let error = max_gradient_error(&*net, &x, &y, |net| {
+        let output = net.forward_batch_train(&x, &mut Training::seeded(0));
+        nn_runtime::loss::softmax_cross_entropy(&output, &y)
+    });
+    assert!(error < GRADIENT_TOLERANCE, "max relative error {error:e}");
+
+    let mut net: Box<SignalNorm<f32>> = nn_runtime::Init::new(1).build().expect("builds");
+    let mut sgd = Sgd::new(SgdConfig::default()).expect("valid");
+    let config = TrainConfig {
+        epochs: 1,
+        batch_size: 1,
+        progress: false,
+        ..TrainConfig::default()
+    };
+    train::fit(&mut *net, &mut sgd, &bumps(), None, &config).expect("trains");
+}

@@ -218,6 +218,22 @@ pub fn expand_training(model: &Model<'_>, record: &Record, train_batch: Code) ->
         .map(|node| format!("{}: {}", shown(&node.layer.name), node.layer.declared()))
         .collect();
     let layers = crate::syntax::keyword::list(declared.iter().map(String::as_str));
+    // A batch norm over a feature map has its positions to take statistics over, even in a
+    // batch of one sample; one over a vector needs 2 samples.
+    let norms: Vec<&Node<'_>> = model
+        .nodes
+        .iter()
+        .filter(|node| matches!(node.kind, NodeKind::BatchNorm { .. }))
+        .collect();
+    let over_maps_only =
+        !norms.is_empty() && norms.iter().all(|n| batch_norm_channels(n) < n.width());
+    let (one_column, too_few) = match over_maps_only {
+        true => (".", "With a batch norm, if the batch has no columns."),
+        false => (
+            "; with a batch norm, if the batch has one column.",
+            "With a batch norm, if the batch has fewer than 2 columns.",
+        ),
+    };
     let train_doc = super::docs(&format!(
         "Training mode on a batch (one sample per column): the forward pass with dropout masks \
          drawn from `training` and batch norms over the batch's statistics, then backward. \
@@ -226,16 +242,15 @@ pub fn expand_training(model: &Model<'_>, record: &Record, train_batch: Code) ->
          that mean loss. `{network}` has no other gradient: its layers compute differently \
          in training.\n\n\
          # Panics\n\
-         If `x` and `targets` have different numbers of columns, or none; with a batch norm, \
-         if the batch has one column."
+         If `x` and `targets` have different numbers of columns, or none{one_column}"
     ));
-    let forward_train_doc = super::docs(
+    let forward_train_doc = super::docs(&format!(
         "The training-mode output of a batch (dropout masks from `training`, batch norms over \
          the batch's statistics), without moving the running statistics: what `train_batch` \
          differentiates.\n\n\
          # Panics\n\
-         With a batch norm, if the batch has fewer than 2 columns.",
-    );
+         {too_few}"
+    ));
     let constructor = &record.constructor;
     let record_definition = &record.definition;
     TrainingApi {
