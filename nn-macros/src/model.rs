@@ -82,8 +82,9 @@ pub enum NodeKind {
     LayerNorm { eps: f64 },
     /// `z = x ⊙ mask` in training (inverted dropout), `z = x` at inference; shape unchanged.
     Dropout { p: f64 },
-    /// `z = γ ⊙ (x − μ)/√(σ² + eps) + β` per feature over the batch in training, with the
-    /// running statistics at inference; shape unchanged.
+    /// `z = γ ⊙ (x − μ)/√(σ² + eps) + β` per feature (per channel of a feature map, over its
+    /// positions too) over the batch in training, with the running statistics at inference;
+    /// shape unchanged.
     BatchNorm { eps: f64, momentum: f64 },
     /// A recurrent cell or a reduction over time (see [`crate::recurrent`]).
     Sequence(SequenceOp),

@@ -10,7 +10,8 @@
 //!   a batch, which also updates the running statistics) and `forward_batch_train` (the
 //!   training-mode output, without touching them). `train::fit` owns its `Training`, seeded
 //!   from the run's seed and the epoch. Dropout draws its masks from the `Training`'s
-//!   generator; batch norm normalizes with the batch's statistics.
+//!   generator; batch norm normalizes with the batch's statistics (per channel over the batch
+//!   and the positions when its input is a feature map, as `nn.BatchNorm1d`/`2d`).
 //!
 //! A network with either layer has no per-sample gradient (`backward`, `sgd_step`) and no
 //! batch `backward_batch`: using one is a compile error that names `train_batch` (batch norm
