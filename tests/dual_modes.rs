@@ -46,6 +46,19 @@ network! {
     }
 }
 
+network! {
+    /// Batch norm over the channels of a signal (PyTorch's `BatchNorm1d` on `[N, C, L]`): on
+    /// the input, and after a convolution with an activation.
+    pub struct ChannelNorm {
+        input: [2, 6],
+        bn_in: batch_norm,
+        c1: conv1d(3, kernel = 3, relu),
+        bn: batch_norm(tanh),
+        out: dense(2),
+        loss: softmax_cross_entropy,
+    }
+}
+
 /// Parameters from `U(−0.8, 0.8)`, running variances from `U(0.5, 1.5)`.
 fn randomize<N: Parameters<f64>>(net: &mut N, rng: &mut StdRng) {
     for (index, info) in N::TENSORS.iter().enumerate() {
@@ -131,6 +144,12 @@ fn input_gradient_at_inference_matches_dual_numbers_exactly() {
             "input_norm",
             check_inference_input_gradient::<InputNorm<f64>, 4, 2>(2, |rng| {
                 SVector::from_fn(|_, _| rng.random_range(-1.0..1.0))
+            }),
+        ),
+        (
+            "channel_norm",
+            check_inference_input_gradient::<ChannelNorm<f64>, 12, 2>(3, |rng| {
+                one_hot(rng.random_range(0..2))
             }),
         ),
     ];

@@ -38,7 +38,6 @@ pub fn check(model: &Model<'_>, errors: &mut Errors) -> bool {
     crate::conv::check_spatial_window(model, errors);
     crate::conv::check_spatial_residual(model, errors);
     crate::conv::check_layer_norm_input(model, errors);
-    crate::conv::check_batch_norm_input(model, errors);
     crate::conv::check_has_parameters(model, errors);
     before && errors.is_empty()
 }

@@ -41,6 +41,15 @@ impl Shape {
             } => channels.saturating_mul(height).saturating_mul(width),
         }
     }
+
+    /// The channels a batch norm normalizes separately: the features of a vector, the
+    /// channels of a feature map.
+    pub fn channels(self) -> usize {
+        match self {
+            Shape::Vector(width) | Shape::Sequence(width) => width,
+            Shape::Signal { channels, .. } | Shape::Image { channels, .. } => channels,
+        }
+    }
 }
 
 /// The declaration as nodes.
@@ -73,8 +82,9 @@ pub enum NodeKind {
     LayerNorm { eps: f64 },
     /// `z = x ⊙ mask` in training (inverted dropout), `z = x` at inference; shape unchanged.
     Dropout { p: f64 },
-    /// `z = γ ⊙ (x − μ)/√(σ² + eps) + β` per feature over the batch in training, with the
-    /// running statistics at inference; shape unchanged.
+    /// `z = γ ⊙ (x − μ)/√(σ² + eps) + β` per feature (per channel of a feature map, over its
+    /// positions too) over the batch in training, with the running statistics at inference;
+    /// shape unchanged.
     BatchNorm { eps: f64, momentum: f64 },
     /// A recurrent cell or a reduction over time (see [`crate::recurrent`]).
     Sequence(SequenceOp),
@@ -243,12 +253,15 @@ impl Node<'_> {
                 tensor("bias", vec![output], "NormShift"),
             ],
             NodeKind::Dropout { .. } => Vec::new(),
-            NodeKind::BatchNorm { .. } => vec![
-                tensor("weight", vec![output], "NormGain"),
-                tensor("bias", vec![output], "NormShift"),
-                tensor("running_mean", vec![output], "RunningMean"),
-                tensor("running_var", vec![output], "RunningVar"),
-            ],
+            NodeKind::BatchNorm { .. } => {
+                let channels = self.output?.channels();
+                vec![
+                    tensor("weight", vec![channels], "NormGain"),
+                    tensor("bias", vec![channels], "NormShift"),
+                    tensor("running_mean", vec![channels], "RunningMean"),
+                    tensor("running_var", vec![channels], "RunningVar"),
+                ]
+            }
             NodeKind::Sequence(op) => op.tensors(input, output),
             NodeKind::Spatial(spatial) => crate::conv::tensors(spatial, self.input?),
         };

@@ -117,7 +117,9 @@ pub use nalgebra;
 /// `layer_norm` is PyTorch's `nn.LayerNorm` over the features (`eps = 1e-5` unless given).
 /// `dropout(p)` and `batch_norm` (PyTorch's `nn.Dropout` and `nn.BatchNorm1d`, `eps = 1e-5`,
 /// `momentum = 0.1`) compute differently in training (`train_batch`, which takes a
-/// [`Training`]) and at inference (every other method); see the module [`mode`]. `rnn`, `gru`
+/// [`Training`]) and at inference (every other method); see the module [`mode`]. On a
+/// feature map `batch_norm` normalizes each channel over the batch and its positions
+/// (`nn.BatchNorm1d` on `[N, C, L]`, `nn.BatchNorm2d` on `[N, C, H, W]`; tensors `[C]`). `rnn`, `gru`
 /// and `lstm` are PyTorch's one-layer `nn.RNN`, `nn.GRU`, `nn.LSTM` (tensors `weight_ih_l0`,
 /// `weight_hh_l0`, `bias_ih_l0`, `bias_hh_l0`); `dense` and `layer_norm` on a sequence apply
 /// per step; a network that ends on a sequence has one output per step (see "Recurrent

@@ -121,8 +121,9 @@ pub enum LayerKind {
         /// The probability of dropping a value, in `[0, 1)`.
         p: f64,
     },
-    /// `z = γ ⊙ (x − μ)/√(σ² + eps) + β` per feature (PyTorch's `nn.BatchNorm1d`): `μ`, `σ²`
-    /// the batch's statistics in training, the running estimates at inference.
+    /// `z = γ ⊙ (x − μ)/√(σ² + eps) + β` per feature (PyTorch's `nn.BatchNorm1d`), or per
+    /// channel of a feature map (`nn.BatchNorm1d`/`2d` over channels): `μ`, `σ²` the batch's
+    /// statistics in training, the running estimates at inference.
     BatchNorm {
         /// The epsilon added to the variance (`1e-5` unless declared).
         eps: f64,

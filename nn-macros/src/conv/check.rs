@@ -218,26 +218,6 @@ pub fn check_layer_norm_input(model: &Model<'_>, errors: &mut Errors) {
     }
 }
 
-// input: [3, 8, 8],  bn: batch_norm   (per-channel statistics are not generated yet)
-pub fn check_batch_norm_input(model: &Model<'_>, errors: &mut Errors) {
-    for node in &model.nodes {
-        if let (LayerKind::BatchNorm { keyword, .. }, Some(input)) = (&node.layer.kind, node.input)
-            && spatial(input).is_some()
-        {
-            errors.at(
-                keyword.span(),
-                format!(
-                    "`{}`: `batch_norm` normalizes the features of a vector, but its input is \
-                     the feature map {}; batch norm over channels is not available yet: put it \
-                     after a dense layer or a `global_avg_pool`",
-                    shown(&node.layer.name),
-                    declared_shape(input)
-                ),
-            );
-        }
-    }
-}
-
 // input: [1, 8, 8],  p: max_pool(2),  loss: mse   (nothing to train)
 pub fn check_has_parameters(model: &Model<'_>, errors: &mut Errors) {
     if !model.nodes.is_empty()

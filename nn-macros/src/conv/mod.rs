@@ -26,8 +26,8 @@ use crate::model::{Node, NodeKind, Shape, Tensor};
 use crate::syntax::Width;
 
 pub use check::{
-    check_batch_norm_input, check_has_parameters, check_layer_norm_input, check_spatial_input,
-    check_spatial_residual, check_spatial_window,
+    check_has_parameters, check_layer_norm_input, check_spatial_input, check_spatial_residual,
+    check_spatial_window,
 };
 pub use parse::{input_shape, parse_input_dims, parse_layer};
 

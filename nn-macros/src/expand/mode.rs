@@ -72,8 +72,15 @@ pub fn dropout_forward(node: &Node<'_>, input: &TokenStream, mode: Mode, phase: 
     }
 }
 
+/// The channels a batch norm normalizes separately: the features of a vector input, the
+/// channels of a feature map (whose positions then share their channel's statistics).
+pub fn batch_norm_channels(node: &Node<'_>) -> usize {
+    node.output
+        .map_or_else(|| node.width(), crate::model::Shape::channels)
+}
+
 /// At inference, `z = γ ⊙ (x − running_mean)/√(running_var + ε) + β`; in training, the
-/// batch's statistics:
+/// batch's statistics (per channel, over the batch and a feature map's positions):
 /// ```text
 /// let eps_bn: T = T::constant(1e-5);
 /// let mean_bn: SVector<T, 32> = nn::batch_mean(&h_h1);
@@ -101,7 +108,7 @@ pub fn batch_norm_forward(node: &Node<'_>, input: &TokenStream, mode: Mode, phas
                 binding("var", node),
                 binding("xhat", node),
             );
-            let (rt, w) = (rt(), lit(width));
+            let (rt, w) = (rt(), lit(batch_norm_channels(node)));
             let stat_ty = quote!(nn::SVector<T, #w>);
             // The statistics are per batch: no scalars per sample.
             bindings.push((mean.clone(), quote!(#rt::SVector<T, #w>), 0));
@@ -175,6 +182,7 @@ pub fn batch_norm_backward(node: &Node<'_>) -> TokenStream {
 
 /// The running statistics move towards the batch's (unbiased variance), once the layer's
 /// gradient is done: `self.bn.update_running(&mean_bn, &var_bn, x.ncols(), T::constant(0.1));`
+/// (`x.ncols() * 64` values per channel after a feature map of 64 positions).
 pub fn batch_norm_update(node: &Node<'_>) -> TokenStream {
     let name = &node.layer.name;
     let NodeKind::BatchNorm { momentum, .. } = node.kind else {
@@ -182,8 +190,16 @@ pub fn batch_norm_update(node: &Node<'_>) -> TokenStream {
     };
     let (mean, var) = (binding("mean", node), binding("var", node));
     let momentum = constant(momentum);
+    let positions = node.width() / batch_norm_channels(node);
+    let count = match positions {
+        1 => quote!(x.ncols()),
+        _ => {
+            let positions = lit(positions);
+            quote!(x.ncols() * #positions)
+        }
+    };
     quote_spanned! {name.span()=>
-        self.#name.update_running(&#mean, &#var, x.ncols(), #momentum);
+        self.#name.update_running(&#mean, &#var, #count, #momentum);
     }
 }
 
@@ -222,6 +238,22 @@ pub fn expand_training(model: &Model<'_>, record: &Record, train_batch: Code) ->
         .map(|node| format!("{}: {}", shown(&node.layer.name), node.layer.declared()))
         .collect();
     let layers = crate::syntax::keyword::list(declared.iter().map(String::as_str));
+    // A batch norm over a feature map has its positions to take statistics over, even in a
+    // batch of one sample; one over a vector needs 2 samples.
+    let norms: Vec<&Node<'_>> = model
+        .nodes
+        .iter()
+        .filter(|node| matches!(node.kind, NodeKind::BatchNorm { .. }))
+        .collect();
+    let over_maps_only =
+        !norms.is_empty() && norms.iter().all(|n| batch_norm_channels(n) < n.width());
+    let (one_column, too_few) = match over_maps_only {
+        true => (".", "With a batch norm, if the batch has no columns."),
+        false => (
+            "; with a batch norm, if the batch has one column.",
+            "With a batch norm, if the batch has fewer than 2 columns.",
+        ),
+    };
     let train_doc = super::docs(&format!(
         "Training mode on a batch (one sample per column): the forward pass with dropout masks \
          drawn from `training` and batch norms over the batch's statistics, then backward. \
@@ -230,16 +262,15 @@ pub fn expand_training(model: &Model<'_>, record: &Record, train_batch: Code) ->
          that mean loss. `{network}` has no other gradient: its layers compute differently \
          in training.\n\n\
          # Panics\n\
-         If `x` and `targets` have different numbers of columns, or none; with a batch norm, \
-         if the batch has one column."
+         If `x` and `targets` have different numbers of columns, or none{one_column}"
     ));
-    let forward_train_doc = super::docs(
+    let forward_train_doc = super::docs(&format!(
         "The training-mode output of a batch (dropout masks from `training`, batch norms over \
          the batch's statistics), without moving the running statistics: what `train_batch` \
          differentiates.\n\n\
          # Panics\n\
-         With a batch norm, if the batch has fewer than 2 columns.",
-    );
+         {too_few}"
+    ));
     let constructor = &record.constructor;
     let record_definition = &record.definition;
     TrainingApi {

@@ -88,7 +88,7 @@ fn fields(model: &Model<'_>) -> TokenStream {
             NodeKind::LayerNorm { .. } => format!("gain and shift `[{}]`", node.width()),
             NodeKind::BatchNorm { .. } => format!(
                 "gain and shift `[{0}]`, running mean and variance `[{0}]`",
-                node.width()
+                super::mode::batch_norm_channels(node)
             ),
             NodeKind::Dropout { .. } => String::new(),
             NodeKind::Sequence(_) => {
@@ -314,7 +314,10 @@ fn layer_type(node: &Node<'_>) -> Option<TokenStream> {
         NodeKind::Dense { bias: true } => quote!(#rt::Dense<T, #input, #width>),
         NodeKind::Dense { bias: false } => quote!(#rt::Linear<T, #input, #width>),
         NodeKind::LayerNorm { .. } => quote!(#rt::LayerNorm<T, #width>),
-        NodeKind::BatchNorm { .. } => quote!(#rt::BatchNorm<T, #width>),
+        NodeKind::BatchNorm { .. } => {
+            let channels = lit(super::mode::batch_norm_channels(node));
+            quote!(#rt::BatchNorm<T, #channels>)
+        }
         NodeKind::Dropout { .. } => return None,
         NodeKind::Sequence(_) => unreachable!("sequence networks expand in `expand::recurrent`"),
         NodeKind::Spatial(_) if crate::conv::is_parameterless(node) => return None,

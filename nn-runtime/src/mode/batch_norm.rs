@@ -1,10 +1,11 @@
-//! Batch normalization (PyTorch's `nn.BatchNorm1d` on `[N, C]`): each feature (channel) is
-//! normalized over the samples of the batch in training, with running estimates at inference.
+//! Batch normalization (PyTorch's `nn.BatchNorm1d` on `[N, C]` and `[N, C, L]`,
+//! `nn.BatchNorm2d` on `[N, C, H, W]`): each channel is normalized over the batch (and the
+//! positions of a feature map) in training, with running estimates at inference.
 //!
-//! The kernels take the observations of each channel as the columns of a `[C, columns]`
-//! matrix. For a vector input the columns are the samples; for `[C, L]` or `[C, H, W]`
-//! samples (`BatchNorm1d`/`2d` over channels) they are the batch × positions, and the same
-//! kernels apply to that view unchanged.
+//! The kernels take a batch of `M` rows, one sample per column, holding `C` channels one
+//! after the other (C×L or C×H×W order, as PyTorch lays a sample out): channel `c` is rows
+//! `c·P .. (c + 1)·P`, `P = M/C` positions (`P = 1` for a vector). Each channel's
+//! statistics run over its `columns × P` values.
 
 use nalgebra::SVector;
 
@@ -47,122 +48,175 @@ impl<T: Real, const N: usize> Default for BatchNorm<T, N> {
 // SAFETY: a struct of nalgebra `ArrayStorage`s of a `Real` scalar, i.e. plain floats.
 unsafe impl<T: Real, const N: usize> Zeroable for BatchNorm<T, N> {}
 
-/// `μ`: the mean of each channel over the columns.
-#[cfg(feature = "alloc")]
-pub fn batch_mean<T: Real, const N: usize>(x: &Batch<T, N>) -> SVector<T, N> {
-    let mut mean = SVector::zeros();
-    for column in x.column_iter() {
-        mean += column;
-    }
-    mean / T::constant(x.ncols() as f64)
+/// Positions per channel when `M` rows hold `C` channels (`M = C·positions`, C×… order:
+/// channel `c` is rows `c·positions .. (c + 1)·positions` of each column).
+#[inline]
+const fn positions<const C: usize, const M: usize>() -> usize {
+    const {
+        assert!(
+            C > 0 && M.is_multiple_of(C),
+            "a batch norm's rows are its channels times the positions"
+        )
+    };
+    M / C
 }
 
-/// `σ²`: the biased variance of each channel over the columns (what normalization uses).
+/// The scalars of `x` channel by channel: `(channel, values)` for each column in turn.
+#[cfg(feature = "alloc")]
+fn channel_chunks<T: Real, const C: usize, const M: usize>(
+    x: &Batch<T, M>,
+) -> impl Iterator<Item = (usize, &[T])> {
+    let p = positions::<C, M>();
+    x.as_slice()
+        .chunks_exact(p)
+        .enumerate()
+        .map(|(k, values)| (k % C, values))
+}
+
+/// `μ`: the mean of each channel over the columns (and the positions of a feature map).
+#[cfg(feature = "alloc")]
+pub fn batch_mean<T: Real, const C: usize, const M: usize>(x: &Batch<T, M>) -> SVector<T, C> {
+    let mut mean = SVector::zeros();
+    for (c, values) in channel_chunks::<T, C, M>(x) {
+        for &v in values {
+            mean[c] += v;
+        }
+    }
+    mean / T::constant((x.ncols() * positions::<C, M>()) as f64)
+}
+
+/// `σ²`: the biased variance of each channel over the columns (and positions): what
+/// normalization uses.
 ///
 /// # Panics
-/// If the batch has fewer than 2 columns: a batch norm in training needs a batch to take
-/// statistics over (PyTorch refuses such a batch in training too).
+/// If a channel has fewer than 2 values (a vector batch of one sample): a batch norm in
+/// training needs a batch to take statistics over (PyTorch refuses such a batch too).
 #[cfg(feature = "alloc")]
-pub fn batch_variance<T: Real, const N: usize>(
-    x: &Batch<T, N>,
-    mean: &SVector<T, N>,
-) -> SVector<T, N> {
+pub fn batch_variance<T: Real, const C: usize, const M: usize>(
+    x: &Batch<T, M>,
+    mean: &SVector<T, C>,
+) -> SVector<T, C> {
+    let count = x.ncols() * positions::<C, M>();
     assert!(
-        x.ncols() >= 2,
+        count >= 2,
         "batch norm in training needs at least 2 samples per batch, got {}: the batch's \
          variance is undefined; use larger batches",
         x.ncols()
     );
     let mut var = SVector::zeros();
-    for column in x.column_iter() {
-        let d = column - mean;
-        var += d.component_mul(&d);
+    for (c, values) in channel_chunks::<T, C, M>(x) {
+        for &v in values {
+            let d = v - mean[c];
+            var[c] += d * d;
+        }
     }
-    var / T::constant(x.ncols() as f64)
+    var / T::constant(count as f64)
 }
 
 /// `x̂ = (x − μ)/√(σ² + ε)`, channel by channel.
 #[cfg(feature = "alloc")]
-pub fn batch_normalize<T: Real, const N: usize>(
-    x: &Batch<T, N>,
-    mean: &SVector<T, N>,
-    var: &SVector<T, N>,
+pub fn batch_normalize<T: Real, const C: usize, const M: usize>(
+    x: &Batch<T, M>,
+    mean: &SVector<T, C>,
+    var: &SVector<T, C>,
     eps: T,
-) -> Batch<T, N> {
+) -> Batch<T, M> {
     let rstd = var.map(|v| T::one() / (v + eps).sqrt());
     let mut xhat = x.clone();
-    for mut column in xhat.column_iter_mut() {
-        column -= mean;
-        column.component_mul_assign(&rstd);
+    let p = positions::<C, M>();
+    for (k, values) in xhat.as_mut_slice().chunks_exact_mut(p).enumerate() {
+        let c = k % C;
+        for v in values {
+            *v = (*v - mean[c]) * rstd[c];
+        }
     }
     xhat
 }
 
 /// The backward pass of [`batch_normalize`] with the batch's own statistics: from `dx̂`,
-/// `dx = (dx̂ − mean(dx̂) − x̂ ⊙ mean(dx̂ ⊙ x̂)) / √(σ² + ε)`, the means over the columns
-/// (every column's `x̂` depends on every column through `μ` and `σ²`).
+/// `dx = (dx̂ − mean(dx̂) − x̂ ⊙ mean(dx̂ ⊙ x̂)) / √(σ² + ε)`, the means per channel over the
+/// columns and positions (every value of a channel depends on all of them through `μ`, `σ²`).
 #[cfg(feature = "alloc")]
-pub fn batch_normalize_backward<T: Real, const N: usize>(
-    xhat: &Batch<T, N>,
-    dxhat: &Batch<T, N>,
-    var: &SVector<T, N>,
+pub fn batch_normalize_backward<T: Real, const C: usize, const M: usize>(
+    xhat: &Batch<T, M>,
+    dxhat: &Batch<T, M>,
+    var: &SVector<T, C>,
     eps: T,
-) -> Batch<T, N> {
-    let n = T::constant(xhat.ncols() as f64);
-    let mut mean_d = SVector::<T, N>::zeros();
-    let mut mean_d_xhat = SVector::<T, N>::zeros();
-    for (d, x) in dxhat.column_iter().zip(xhat.column_iter()) {
-        mean_d += d;
-        mean_d_xhat += d.component_mul(&x);
+) -> Batch<T, M> {
+    let n = T::constant((xhat.ncols() * positions::<C, M>()) as f64);
+    let mut mean_d = SVector::<T, C>::zeros();
+    let mut mean_d_xhat = SVector::<T, C>::zeros();
+    for ((c, d), (_, x)) in channel_chunks::<T, C, M>(dxhat).zip(channel_chunks::<T, C, M>(xhat)) {
+        for (&d, &x) in d.iter().zip(x) {
+            mean_d[c] += d;
+            mean_d_xhat[c] += d * x;
+        }
     }
     mean_d /= n;
     mean_d_xhat /= n;
     let rstd = var.map(|v| T::one() / (v + eps).sqrt());
     let mut dx = dxhat.clone();
-    for (mut d, x) in dx.column_iter_mut().zip(xhat.column_iter()) {
-        d -= &mean_d;
-        d -= x.component_mul(&mean_d_xhat);
-        d.component_mul_assign(&rstd);
+    let p = positions::<C, M>();
+    let chunks = dx.as_mut_slice().chunks_exact_mut(p);
+    for ((k, d), (_, x)) in chunks.enumerate().zip(channel_chunks::<T, C, M>(xhat)) {
+        let c = k % C;
+        for (d, &x) in d.iter_mut().zip(x) {
+            *d = (*d - mean_d[c] - x * mean_d_xhat[c]) * rstd[c];
+        }
     }
     dx
 }
 
 impl<T: Real, const N: usize> BatchNorm<T, N> {
-    /// Inference: `γ ⊙ (x − running_mean)/√(running_var + ε) + β` for each column (one
-    /// sample or a batch; samples stay independent).
+    /// Inference: `γ ⊙ (x − running_mean)/√(running_var + ε) + β` per channel, for each
+    /// column (one sample or a batch; samples stay independent). A column of `M` rows holds
+    /// the `N` channels one after the other (`M = N` for a vector, `N·L` or `N·H·W` for a
+    /// feature map).
     #[inline]
-    pub fn infer<C: nalgebra::Dim, S: nalgebra::Storage<T, nalgebra::Const<N>, C>>(
+    pub fn infer<const M: usize, C: nalgebra::Dim, S: nalgebra::Storage<T, nalgebra::Const<M>, C>>(
         &self,
-        x: &nalgebra::Matrix<T, nalgebra::Const<N>, C, S>,
+        x: &nalgebra::Matrix<T, nalgebra::Const<M>, C, S>,
         eps: T,
-    ) -> nalgebra::OMatrix<T, nalgebra::Const<N>, C>
+    ) -> nalgebra::OMatrix<T, nalgebra::Const<M>, C>
     where
-        nalgebra::DefaultAllocator: nalgebra::allocator::Allocator<nalgebra::Const<N>, C>,
+        nalgebra::DefaultAllocator: nalgebra::allocator::Allocator<nalgebra::Const<M>, C>,
     {
         let (scale, shift) = self.inference_affine(eps);
         let mut z = x.clone_owned();
-        for mut column in z.column_iter_mut() {
-            column.component_mul_assign(&scale);
-            column += &shift;
+        let p = positions::<N, M>();
+        for (k, values) in z.as_mut_slice().chunks_exact_mut(p).enumerate() {
+            let c = k % N;
+            for v in values {
+                *v = *v * scale[c] + shift[c];
+            }
         }
         z
     }
 
-    /// The backward of [`infer`](Self::infer) for each column: `dx = dz ⊙ γ/√(running_var + ε)`,
-    /// the gain of the affine map (the running statistics are constants at inference).
+    /// The backward of [`infer`](Self::infer) for each column: `dx = dz ⊙ γ/√(running_var + ε)`
+    /// per channel (over its positions), the gain of the affine map (the running statistics are
+    /// constants at inference).
     #[inline]
-    pub fn infer_backward<C: nalgebra::Dim, S: nalgebra::Storage<T, nalgebra::Const<N>, C>>(
+    pub fn infer_backward<
+        const M: usize,
+        C: nalgebra::Dim,
+        S: nalgebra::Storage<T, nalgebra::Const<M>, C>,
+    >(
         &self,
-        dz: &nalgebra::Matrix<T, nalgebra::Const<N>, C, S>,
+        dz: &nalgebra::Matrix<T, nalgebra::Const<M>, C, S>,
         eps: T,
-    ) -> nalgebra::OMatrix<T, nalgebra::Const<N>, C>
+    ) -> nalgebra::OMatrix<T, nalgebra::Const<M>, C>
     where
-        nalgebra::DefaultAllocator: nalgebra::allocator::Allocator<nalgebra::Const<N>, C>,
+        nalgebra::DefaultAllocator: nalgebra::allocator::Allocator<nalgebra::Const<M>, C>,
     {
         let (scale, _) = self.inference_affine(eps);
         let mut dx = dz.clone_owned();
-        for mut column in dx.column_iter_mut() {
-            column.component_mul_assign(&scale);
+        let p = positions::<N, M>();
+        for (k, values) in dx.as_mut_slice().chunks_exact_mut(p).enumerate() {
+            let c = k % N;
+            for v in values {
+                *v *= scale[c];
+            }
         }
         dx
     }
@@ -177,50 +231,61 @@ impl<T: Real, const N: usize> BatchNorm<T, N> {
         (scale, shift)
     }
 
-    /// Training: `γ ⊙ x̂ + β` for each column.
+    /// Training: `γ ⊙ x̂ + β` per channel, for each column.
     #[cfg(feature = "alloc")]
-    pub fn scale_shift(&self, xhat: &Batch<T, N>) -> Batch<T, N> {
+    pub fn scale_shift<const M: usize>(&self, xhat: &Batch<T, M>) -> Batch<T, M> {
         let mut z = xhat.clone();
-        for mut column in z.column_iter_mut() {
-            column.component_mul_assign(&self.weight);
-            column += &self.bias;
+        let p = positions::<N, M>();
+        for (k, values) in z.as_mut_slice().chunks_exact_mut(p).enumerate() {
+            let c = k % N;
+            for v in values {
+                *v = *v * self.weight[c] + self.bias[c];
+            }
         }
         z
     }
 
-    /// `dx̂ = γ ⊙ dz` for each column: the gradient through the gain.
+    /// `dx̂ = γ ⊙ dz` per channel, for each column: the gradient through the gain.
     #[cfg(feature = "alloc")]
-    pub fn scale_backward(&self, dz: &Batch<T, N>) -> Batch<T, N> {
+    pub fn scale_backward<const M: usize>(&self, dz: &Batch<T, M>) -> Batch<T, M> {
         let mut dxhat = dz.clone();
-        for mut column in dxhat.column_iter_mut() {
-            column.component_mul_assign(&self.weight);
+        let p = positions::<N, M>();
+        for (k, values) in dxhat.as_mut_slice().chunks_exact_mut(p).enumerate() {
+            let c = k % N;
+            for v in values {
+                *v *= self.weight[c];
+            }
         }
         dxhat
     }
 
-    /// Accumulates `∂L/∂γ += Σ dz ⊙ x̂` and `∂L/∂β += Σ dz` (sums over the columns) into
-    /// `grad`; its buffers are left alone.
+    /// Accumulates `∂L/∂γ += Σ dz ⊙ x̂` and `∂L/∂β += Σ dz` (sums per channel over the
+    /// columns and positions) into `grad`; its buffers are left alone.
     #[cfg(feature = "alloc")]
-    pub fn accumulate_grad(grad: &mut Self, xhat: &Batch<T, N>, dz: &Batch<T, N>) {
-        for (x, d) in xhat.column_iter().zip(dz.column_iter()) {
-            grad.weight += d.component_mul(&x);
-            grad.bias += d;
+    pub fn accumulate_grad<const M: usize>(grad: &mut Self, xhat: &Batch<T, M>, dz: &Batch<T, M>) {
+        let chunks = channel_chunks::<T, N, M>(xhat).zip(channel_chunks::<T, N, M>(dz));
+        for ((c, x), (_, d)) in chunks {
+            for (&x, &d) in x.iter().zip(d) {
+                grad.weight[c] += d * x;
+                grad.bias[c] += d;
+            }
         }
     }
 
     /// Moves the running estimates towards a batch's statistics, as PyTorch does:
     /// `running = (1 − momentum) running + momentum batch`, with the batch variance made
-    /// unbiased (`σ² n/(n − 1)`) for the running estimate.
+    /// unbiased (`σ² n/(n − 1)`) for the running estimate, `n` the values per channel
+    /// (the columns, times the positions of a feature map).
     ///
-    /// `columns` is at least 2 ([`batch_variance`] refused the batch otherwise).
+    /// `count` is at least 2 ([`batch_variance`] refused the batch otherwise).
     pub fn update_running(
         &mut self,
         mean: &SVector<T, N>,
         var: &SVector<T, N>,
-        columns: usize,
+        count: usize,
         momentum: T,
     ) {
-        let n = T::constant(columns as f64);
+        let n = T::constant(count as f64);
         let unbiased = var * (n / (n - T::one()));
         let keep = T::one() - momentum;
         self.running_mean = self.running_mean * keep + mean * momentum;

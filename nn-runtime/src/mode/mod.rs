@@ -10,7 +10,8 @@
 //!   a batch, which also updates the running statistics) and `forward_batch_train` (the
 //!   training-mode output, without touching them). `train::fit` owns its `Training`, seeded
 //!   from the run's seed and the epoch. Dropout draws its masks from the `Training`'s
-//!   generator; batch norm normalizes with the batch's statistics.
+//!   generator; batch norm normalizes with the batch's statistics (per channel over the batch
+//!   and the positions when its input is a feature map, as `nn.BatchNorm1d`/`2d`).
 //!
 //! A network with either layer has no per-sample gradient (`backward`, `sgd_step`) and no
 //! batch `backward_batch`: using one is a compile error that names `train_batch` (batch norm
@@ -91,16 +92,23 @@ pub(crate) fn is_ignored_buffer<T: crate::Real, N: crate::Parameters<T>>(name: &
     })
 }
 
-/// For [`fit`](crate::train::fit): a network with a batch norm needs every training batch to
-/// hold at least 2 samples (its statistics are over the batch), the last one of an epoch too.
+/// For [`fit`](crate::train::fit): a network with a batch norm over a vector needs every
+/// training batch to hold at least 2 samples (its statistics are over the batch), the last one
+/// of an epoch too. A batch norm over the channels of a feature map (its `weight` shorter than
+/// its input) has the positions of even one sample to take statistics over.
 #[cfg(feature = "std")]
 pub(crate) fn check_batch_norm_batches<T: crate::Real, N: crate::Parameters<T>>(
     batch_size: usize,
     samples: usize,
 ) -> Result<(), crate::ConfigError> {
+    let over_vector = |info: &crate::LayerInfo| {
+        let weight = alloc::format!("{}.weight", info.name);
+        let channels = N::TENSORS.iter().find(|tensor| tensor.name == weight);
+        channels.is_none_or(|tensor| tensor.len() == info.width)
+    };
     let has_batch_norm = N::LAYERS
         .iter()
-        .any(|info| matches!(info.kind, crate::LayerKind::BatchNorm { .. }));
+        .any(|info| matches!(info.kind, crate::LayerKind::BatchNorm { .. }) && over_vector(info));
     if has_batch_norm && (batch_size < 2 || samples % batch_size == 1) {
         return Err(crate::ConfigError::new(
             "TrainConfig",

@@ -252,6 +252,13 @@ impl Graph {
             LayerKind::Dropout { .. } => self.node("Identity", &[input], &z, Vec::new()),
             LayerKind::BatchNorm { eps, momentum } => {
                 let (gain, shift) = (tensor("weight")?, tensor("bias")?);
+                let channels = N::TENSORS.iter().find(|info| info.name == gain);
+                if channels.is_some_and(|info| info.len() != layer.width) {
+                    return Err(OnnxError::Unsupported {
+                        layer: name.to_string(),
+                        what: "batch norm over the channels of a feature map",
+                    });
+                }
                 let (mean, var) = (tensor("running_mean")?, tensor("running_var")?);
                 let attributes = vec![
                     float("epsilon", eps as f32),
