@@ -5,7 +5,7 @@ use nalgebra::{SMatrix, SVector};
 
 use super::Cell;
 use crate::Real;
-use crate::activation::{sigmoid, tanh};
+use crate::activation::{logistic, sigmoid, tanh};
 use crate::layer::Zeroable;
 use crate::linalg::{add_outer, matvec, tr_matvec};
 
@@ -105,6 +105,26 @@ impl<T: Real, const IN: usize, const H: usize, const G3: usize> Cell<T, IN, H>
 
     fn state(step: &GruStep<T, H>) -> &SVector<T, H> {
         &step.h
+    }
+
+    /// The step of [`forward_step`](Cell::forward_step), value for value, with no record: the
+    /// two products `W_ih x + b_ih` and `W_hh h + b_hh` (kept apart, as `r` multiplies only
+    /// `W_hn h + b_hn`), then one pass over the `H` units computing `r`, `z`, `n` and `h'` in
+    /// place.
+    #[inline]
+    fn advance(&self, x: &SVector<T, IN>, h: &mut SVector<T, H>) {
+        let () = Self::GATES;
+        let one = T::one();
+        let gi: SVector<T, G3> = matvec(&self.weight_ih_l0, x);
+        let gh: SVector<T, G3> = matvec(&self.weight_hh_l0, h);
+        let (bi, bh) = (&self.bias_ih_l0, &self.bias_hh_l0);
+        for (k, h) in h.iter_mut().enumerate() {
+            let (kz, kn) = (H + k, 2 * H + k);
+            let r = logistic((gi[k] + bi[k]) + (gh[k] + bh[k]));
+            let z = logistic((gi[kz] + bi[kz]) + (gh[kz] + bh[kz]));
+            let n = ((gi[kn] + bi[kn]) + r * (gh[kn] + bh[kn])).tanh_activation();
+            *h = (one - z) * n + z * *h;
+        }
     }
 
     /// ```text

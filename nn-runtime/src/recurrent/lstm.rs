@@ -4,9 +4,9 @@ use nalgebra::{SMatrix, SVector};
 
 use super::Cell;
 use crate::Real;
-use crate::activation::{sigmoid, tanh};
+use crate::activation::{logistic, sigmoid, tanh};
 use crate::layer::Zeroable;
-use crate::linalg::{add_outer, matvec, tr_matvec};
+use crate::linalg::{add_matvec, add_outer, tr_matvec};
 
 /// An LSTM cell's parameters, PyTorch's `nn.LSTM(IN, H)` with one layer (`G4 = 4·H`):
 /// ```text
@@ -64,6 +64,18 @@ pub struct LstmStep<T, const H: usize> {
 impl<T: Real, const IN: usize, const H: usize, const G4: usize> Lstm<T, IN, H, G4> {
     /// Refuses, at compile time, a gate count other than `4·H`.
     const GATES: () = assert!(G4 == 4 * H, "an LSTM's gate rows `G4` must be `4 * H`");
+
+    /// `[a_i; a_f; a_g; a_o] = W_ih x + b_ih + W_hh h + b_hh`, both products added into one
+    /// accumulator that starts at `b_ih + b_hh` (shared by `forward_step` and `advance`, so the
+    /// two agree bit for bit).
+    #[inline]
+    fn preactivation(&self, x: &SVector<T, IN>, h: &SVector<T, H>) -> SVector<T, G4> {
+        let () = Self::GATES;
+        let mut a: SVector<T, G4> = self.bias_ih_l0 + self.bias_hh_l0;
+        add_matvec(&mut a, &self.weight_ih_l0, x);
+        add_matvec(&mut a, &self.weight_hh_l0, h);
+        a
+    }
 }
 
 /// Every parameter 0, as `Parameters::zeros` leaves them.
@@ -104,11 +116,7 @@ impl<T: Real, const IN: usize, const H: usize, const G4: usize> Cell<T, IN, H>
 
     #[inline]
     fn forward_step(&self, x: &SVector<T, IN>, previous: &LstmState<T, H>) -> LstmStep<T, H> {
-        let () = Self::GATES;
-        let a: SVector<T, G4> = matvec(&self.weight_ih_l0, x)
-            + self.bias_ih_l0
-            + matvec(&self.weight_hh_l0, &previous.h)
-            + self.bias_hh_l0;
+        let a: SVector<T, G4> = self.preactivation(x, &previous.h);
         let i: SVector<T, H> = sigmoid(&a.fixed_rows::<H>(0).into_owned());
         let f: SVector<T, H> = sigmoid(&a.fixed_rows::<H>(H).into_owned());
         let g: SVector<T, H> = tanh(&a.fixed_rows::<H>(2 * H).into_owned());
@@ -128,6 +136,23 @@ impl<T: Real, const IN: usize, const H: usize, const G4: usize> Cell<T, IN, H>
 
     fn state(step: &LstmStep<T, H>) -> &LstmState<T, H> {
         &step.state
+    }
+
+    /// The step of [`forward_step`](Cell::forward_step), value for value, with no record: one
+    /// accumulator for the four gates' pre-activations, then one pass over the `H` units
+    /// computing `i`, `f`, `g`, `o`, `c'` and `h'` in place.
+    #[inline]
+    fn advance(&self, x: &SVector<T, IN>, state: &mut LstmState<T, H>) {
+        let a: SVector<T, G4> = self.preactivation(x, &state.h);
+        let LstmState { h, c } = state;
+        for (k, (h, c)) in h.iter_mut().zip(c.iter_mut()).enumerate() {
+            let i = logistic(a[k]);
+            let f = logistic(a[H + k]);
+            let g = a[2 * H + k].tanh_activation();
+            let o = logistic(a[3 * H + k]);
+            *c = f * *c + i * g;
+            *h = o * c.tanh_activation();
+        }
     }
 
     /// ```text
