@@ -2,9 +2,9 @@
 
 use nalgebra::{SMatrix, SVector};
 
-use super::Cell;
+use super::{Cell, gate_sigmoid};
 use crate::Real;
-use crate::activation::{logistic, sigmoid, tanh};
+use crate::activation::tanh;
 use crate::layer::Zeroable;
 use crate::linalg::{add_matvec, add_outer, tr_matvec};
 
@@ -117,10 +117,10 @@ impl<T: Real, const IN: usize, const H: usize, const G4: usize> Cell<T, IN, H>
     #[inline]
     fn forward_step(&self, x: &SVector<T, IN>, previous: &LstmState<T, H>) -> LstmStep<T, H> {
         let a: SVector<T, G4> = self.preactivation(x, &previous.h);
-        let i: SVector<T, H> = sigmoid(&a.fixed_rows::<H>(0).into_owned());
-        let f: SVector<T, H> = sigmoid(&a.fixed_rows::<H>(H).into_owned());
+        let i: SVector<T, H> = a.fixed_rows::<H>(0).map(gate_sigmoid);
+        let f: SVector<T, H> = a.fixed_rows::<H>(H).map(gate_sigmoid);
         let g: SVector<T, H> = tanh(&a.fixed_rows::<H>(2 * H).into_owned());
-        let o: SVector<T, H> = sigmoid(&a.fixed_rows::<H>(3 * H).into_owned());
+        let o: SVector<T, H> = a.fixed_rows::<H>(3 * H).map(gate_sigmoid);
         let c: SVector<T, H> = f.component_mul(&previous.c) + i.component_mul(&g);
         let tanh_c: SVector<T, H> = tanh(&c);
         let h: SVector<T, H> = o.component_mul(&tanh_c);
@@ -139,20 +139,19 @@ impl<T: Real, const IN: usize, const H: usize, const G4: usize> Cell<T, IN, H>
     }
 
     /// The step of [`forward_step`](Cell::forward_step), value for value, with no record: one
-    /// accumulator for the four gates' pre-activations, then one pass over the `H` units
-    /// computing `i`, `f`, `g`, `o`, `c'` and `h'` in place.
+    /// accumulator for the four gates' pre-activations, the gates lane-wise over the `H` units,
+    /// and `c'`, `h'` written over `c`, `h`.
     #[inline]
     fn advance(&self, x: &SVector<T, IN>, state: &mut LstmState<T, H>) {
         let a: SVector<T, G4> = self.preactivation(x, &state.h);
-        let LstmState { h, c } = state;
-        for (k, (h, c)) in h.iter_mut().zip(c.iter_mut()).enumerate() {
-            let i = logistic(a[k]);
-            let f = logistic(a[H + k]);
-            let g = a[2 * H + k].tanh_activation();
-            let o = logistic(a[3 * H + k]);
-            *c = f * *c + i * g;
-            *h = o * c.tanh_activation();
-        }
+        let i: SVector<T, H> = a.fixed_rows::<H>(0).map(gate_sigmoid);
+        let f: SVector<T, H> = a.fixed_rows::<H>(H).map(gate_sigmoid);
+        let g: SVector<T, H> = a.fixed_rows::<H>(2 * H).map(T::tanh_activation);
+        let o: SVector<T, H> = a.fixed_rows::<H>(3 * H).map(gate_sigmoid);
+        state
+            .c
+            .zip_zip_apply(&f, &(i.component_mul(&g)), |c, f, ig| *c = f * *c + ig);
+        state.h = o.zip_map(&state.c, |o, c| o * c.tanh_activation());
     }
 
     /// ```text
