@@ -49,7 +49,9 @@ use nalgebra::{Const, Dyn, OMatrix};
 pub use batch::{PARALLEL_MIN_MACS, add_mul_tr, matmul, tr_matmul};
 #[cfg(feature = "alloc")]
 pub(crate) use batch::{View, gemm};
-pub use sample::{add_outer, descend, descend_outer, matvec, tr_matvec, tr_matvec_descend};
+pub use sample::{
+    add_matvec, add_outer, descend, descend_outer, matvec, tr_matvec, tr_matvec_descend,
+};
 pub use split::PARALLEL_MIN_ELEMENTS;
 #[cfg(feature = "alloc")]
 pub use view::{BatchOf, BatchStorage, BatchView, RaggedSamples, batch_view, batch_view_flat};

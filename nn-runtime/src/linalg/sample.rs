@@ -24,6 +24,17 @@ pub fn matvec<T: Real, const R: usize, const K: usize>(
     y
 }
 
+/// `y += W x` for one sample: `W` `[R, K]` times `x` `[K]`, added into `y` (so that two products
+/// and their biases share one accumulator; see [`matvec`] for the dispatch).
+#[inline]
+pub fn add_matvec<T: Real, const R: usize, const K: usize>(
+    y: &mut SVector<T, R>,
+    weight: &SMatrix<T, R, K>,
+    x: &SVector<T, K>,
+) {
+    kernels::gemv(R * K, weight.as_slice(), x.as_slice(), y.as_mut_slice());
+}
+
 /// `Wᵀ d` for one sample: the gradient flowing back through a weight `[R, K]`, a dot product
 /// per column of `W` (see [`matvec`] for the dispatch).
 #[inline]

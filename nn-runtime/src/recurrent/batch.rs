@@ -6,9 +6,9 @@ use alloc::vec::Vec;
 
 use nalgebra::Dyn;
 
-use super::{Cell, Gru, Lstm, Rnn, RnnActivation};
+use super::{Cell, Gru, Lstm, Rnn, RnnActivation, gate_sigmoid};
 use crate::Real;
-use crate::activation::{sigmoid, tanh};
+use crate::activation::tanh;
 use crate::layer::add_column_sums;
 use crate::linalg::{Batch, add_mul_tr, matmul, tr_matmul};
 
@@ -194,8 +194,10 @@ impl<T: Real, const IN: usize, const H: usize, const G3: usize> BatchCell<T, IN,
     fn forward_step_batch(&self, x: &Batch<T, IN>, h: &Batch<T, H>) -> GruBatchStep<T, H> {
         let gi: Batch<T, G3> = affine(&self.weight_ih_l0, x, &self.bias_ih_l0);
         let gh: Batch<T, G3> = affine(&self.weight_hh_l0, h, &self.bias_hh_l0);
-        let r: Batch<T, H> = sigmoid(&(gate::<T, G3, H>(&gi, 0) + gate::<T, G3, H>(&gh, 0)));
-        let z: Batch<T, H> = sigmoid(&(gate::<T, G3, H>(&gi, H) + gate::<T, G3, H>(&gh, H)));
+        let r: Batch<T, H> =
+            (gate::<T, G3, H>(&gi, 0) + gate::<T, G3, H>(&gh, 0)).map(gate_sigmoid);
+        let z: Batch<T, H> =
+            (gate::<T, G3, H>(&gi, H) + gate::<T, G3, H>(&gh, H)).map(gate_sigmoid);
         let hn: Batch<T, H> = gate::<T, G3, H>(&gh, 2 * H);
         let n: Batch<T, H> = tanh(&(gate::<T, G3, H>(&gi, 2 * H) + r.component_mul(&hn)));
         let h_next = n.zip_zip_map(&z, h, |n, z, h| (T::one() - z) * n + z * h);
@@ -288,10 +290,10 @@ impl<T: Real, const IN: usize, const H: usize, const G4: usize> BatchCell<T, IN,
     ) -> LstmBatchStep<T, H> {
         let a: Batch<T, G4> = affine(&self.weight_ih_l0, x, &self.bias_ih_l0)
             + affine(&self.weight_hh_l0, &previous.h, &self.bias_hh_l0);
-        let i = sigmoid(&gate::<T, G4, H>(&a, 0));
-        let f = sigmoid(&gate::<T, G4, H>(&a, H));
+        let i = gate::<T, G4, H>(&a, 0).map(gate_sigmoid);
+        let f = gate::<T, G4, H>(&a, H).map(gate_sigmoid);
         let g = tanh(&gate::<T, G4, H>(&a, 2 * H));
-        let o = sigmoid(&gate::<T, G4, H>(&a, 3 * H));
+        let o = gate::<T, G4, H>(&a, 3 * H).map(gate_sigmoid);
         let c = f.component_mul(&previous.c) + i.component_mul(&g);
         let tanh_c = tanh(&c);
         let h = o.component_mul(&tanh_c);

@@ -3,9 +3,9 @@
 
 use nalgebra::{SMatrix, SVector};
 
-use super::Cell;
+use super::{Cell, gate_sigmoid};
 use crate::Real;
-use crate::activation::{sigmoid, tanh};
+use crate::activation::tanh;
 use crate::layer::Zeroable;
 use crate::linalg::{add_outer, matvec, tr_matvec};
 
@@ -89,8 +89,8 @@ impl<T: Real, const IN: usize, const H: usize, const G3: usize> Cell<T, IN, H>
         let () = Self::GATES;
         let gi: SVector<T, G3> = matvec(&self.weight_ih_l0, x) + self.bias_ih_l0;
         let gh: SVector<T, G3> = matvec(&self.weight_hh_l0, h) + self.bias_hh_l0;
-        let r: SVector<T, H> = sigmoid(&(gi.fixed_rows::<H>(0) + gh.fixed_rows::<H>(0)));
-        let z: SVector<T, H> = sigmoid(&(gi.fixed_rows::<H>(H) + gh.fixed_rows::<H>(H)));
+        let r: SVector<T, H> = (gi.fixed_rows::<H>(0) + gh.fixed_rows::<H>(0)).map(gate_sigmoid);
+        let z: SVector<T, H> = (gi.fixed_rows::<H>(H) + gh.fixed_rows::<H>(H)).map(gate_sigmoid);
         let hn: SVector<T, H> = gh.fixed_rows::<H>(2 * H).into_owned();
         let n: SVector<T, H> = tanh(&(gi.fixed_rows::<H>(2 * H) + r.component_mul(&hn)));
         let h_next: SVector<T, H> = n.zip_zip_map(&z, h, |n, z, h| (T::one() - z) * n + z * h);
@@ -105,6 +105,25 @@ impl<T: Real, const IN: usize, const H: usize, const G3: usize> Cell<T, IN, H>
 
     fn state(step: &GruStep<T, H>) -> &SVector<T, H> {
         &step.h
+    }
+
+    /// The step of [`forward_step`](Cell::forward_step), value for value, with no record: the
+    /// two products `W_ih x + b_ih` and `W_hh h + b_hh` (kept apart, as `r` multiplies only
+    /// `W_hn h + b_hn`), the gates lane-wise over the `H` units, and `h'` written over `h`.
+    #[inline]
+    fn advance(&self, x: &SVector<T, IN>, h: &mut SVector<T, H>) {
+        let () = Self::GATES;
+        let one = T::one();
+        let gi: SVector<T, G3> = matvec(&self.weight_ih_l0, x) + self.bias_ih_l0;
+        let gh: SVector<T, G3> = matvec(&self.weight_hh_l0, h) + self.bias_hh_l0;
+        let r: SVector<T, H> = (gi.fixed_rows::<H>(0) + gh.fixed_rows::<H>(0)).map(gate_sigmoid);
+        let z: SVector<T, H> = (gi.fixed_rows::<H>(H) + gh.fixed_rows::<H>(H)).map(gate_sigmoid);
+        let a_n: SVector<T, H> =
+            gi.fixed_rows::<H>(2 * H)
+                .zip_zip_map(&gh.fixed_rows::<H>(2 * H), &r, |gi, hn, r| gi + r * hn);
+        h.zip_zip_apply(&a_n, &z, |h, a_n, z| {
+            *h = (one - z) * a_n.tanh_activation() + z * *h;
+        });
     }
 
     /// ```text

@@ -2,11 +2,11 @@
 
 use nalgebra::{SMatrix, SVector};
 
-use super::Cell;
+use super::{Cell, gate_sigmoid};
 use crate::Real;
-use crate::activation::{sigmoid, tanh};
+use crate::activation::tanh;
 use crate::layer::Zeroable;
-use crate::linalg::{add_outer, matvec, tr_matvec};
+use crate::linalg::{add_matvec, add_outer, tr_matvec};
 
 /// An LSTM cell's parameters, PyTorch's `nn.LSTM(IN, H)` with one layer (`G4 = 4·H`):
 /// ```text
@@ -64,6 +64,18 @@ pub struct LstmStep<T, const H: usize> {
 impl<T: Real, const IN: usize, const H: usize, const G4: usize> Lstm<T, IN, H, G4> {
     /// Refuses, at compile time, a gate count other than `4·H`.
     const GATES: () = assert!(G4 == 4 * H, "an LSTM's gate rows `G4` must be `4 * H`");
+
+    /// `[a_i; a_f; a_g; a_o] = W_ih x + b_ih + W_hh h + b_hh`, both products added into one
+    /// accumulator that starts at `b_ih + b_hh` (shared by `forward_step` and `advance`, so the
+    /// two agree bit for bit).
+    #[inline]
+    fn preactivation(&self, x: &SVector<T, IN>, h: &SVector<T, H>) -> SVector<T, G4> {
+        let () = Self::GATES;
+        let mut a: SVector<T, G4> = self.bias_ih_l0 + self.bias_hh_l0;
+        add_matvec(&mut a, &self.weight_ih_l0, x);
+        add_matvec(&mut a, &self.weight_hh_l0, h);
+        a
+    }
 }
 
 /// Every parameter 0, as `Parameters::zeros` leaves them.
@@ -104,15 +116,11 @@ impl<T: Real, const IN: usize, const H: usize, const G4: usize> Cell<T, IN, H>
 
     #[inline]
     fn forward_step(&self, x: &SVector<T, IN>, previous: &LstmState<T, H>) -> LstmStep<T, H> {
-        let () = Self::GATES;
-        let a: SVector<T, G4> = matvec(&self.weight_ih_l0, x)
-            + self.bias_ih_l0
-            + matvec(&self.weight_hh_l0, &previous.h)
-            + self.bias_hh_l0;
-        let i: SVector<T, H> = sigmoid(&a.fixed_rows::<H>(0).into_owned());
-        let f: SVector<T, H> = sigmoid(&a.fixed_rows::<H>(H).into_owned());
+        let a: SVector<T, G4> = self.preactivation(x, &previous.h);
+        let i: SVector<T, H> = a.fixed_rows::<H>(0).map(gate_sigmoid);
+        let f: SVector<T, H> = a.fixed_rows::<H>(H).map(gate_sigmoid);
         let g: SVector<T, H> = tanh(&a.fixed_rows::<H>(2 * H).into_owned());
-        let o: SVector<T, H> = sigmoid(&a.fixed_rows::<H>(3 * H).into_owned());
+        let o: SVector<T, H> = a.fixed_rows::<H>(3 * H).map(gate_sigmoid);
         let c: SVector<T, H> = f.component_mul(&previous.c) + i.component_mul(&g);
         let tanh_c: SVector<T, H> = tanh(&c);
         let h: SVector<T, H> = o.component_mul(&tanh_c);
@@ -128,6 +136,22 @@ impl<T: Real, const IN: usize, const H: usize, const G4: usize> Cell<T, IN, H>
 
     fn state(step: &LstmStep<T, H>) -> &LstmState<T, H> {
         &step.state
+    }
+
+    /// The step of [`forward_step`](Cell::forward_step), value for value, with no record: one
+    /// accumulator for the four gates' pre-activations, the gates lane-wise over the `H` units,
+    /// and `c'`, `h'` written over `c`, `h`.
+    #[inline]
+    fn advance(&self, x: &SVector<T, IN>, state: &mut LstmState<T, H>) {
+        let a: SVector<T, G4> = self.preactivation(x, &state.h);
+        let i: SVector<T, H> = a.fixed_rows::<H>(0).map(gate_sigmoid);
+        let f: SVector<T, H> = a.fixed_rows::<H>(H).map(gate_sigmoid);
+        let g: SVector<T, H> = a.fixed_rows::<H>(2 * H).map(T::tanh_activation);
+        let o: SVector<T, H> = a.fixed_rows::<H>(3 * H).map(gate_sigmoid);
+        state
+            .c
+            .zip_zip_apply(&f, &(i.component_mul(&g)), |c, f, ig| *c = f * *c + ig);
+        state.h = o.zip_map(&state.c, |o, c| o * c.tanh_activation());
     }
 
     /// ```text

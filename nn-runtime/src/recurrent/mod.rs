@@ -80,6 +80,18 @@ pub enum Reduction {
 }
 
 #[cfg(feature = "alloc")]
+/// `σ(z) = 1 / (1 + e^−z)`, a gate's activation, computed as `½ tanh(z/2) + ½` with
+/// [`Real::tanh_activation`]: for `f32` Eigen's inlined rational `tanh` (within 3e-7 absolute
+/// of the exact value), where a library `expf` call per gate unit would cost more than the
+/// cell's products; for `f64` libm's `tanh` (within a few ulp). The sequence forward pass, the
+/// batch forward pass and streaming all use it, so they agree.
+#[inline]
+pub(crate) fn gate_sigmoid<T: Real>(z: T) -> T {
+    let half = T::constant(0.5);
+    half * (half * z).tanh_activation() + half
+}
+
+#[cfg(feature = "alloc")]
 /// One recurrent cell with `IN` inputs and `H` hidden units: a step forward
 /// `(x_t, state_{t−1}) → state_t`, and its backward pass.
 pub trait Cell<T: Real, const IN: usize, const H: usize>: Sized {

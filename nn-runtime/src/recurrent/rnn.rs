@@ -7,7 +7,7 @@ use nalgebra::{SMatrix, SVector};
 use super::Cell;
 use crate::Real;
 use crate::layer::Zeroable;
-use crate::linalg::{add_outer, matvec, tr_matvec};
+use crate::linalg::{add_matvec, add_outer, tr_matvec};
 
 /// The nonlinearity of an [`Rnn`] cell (PyTorch's `nonlinearity`): [`Tanh`] or [`Relu`].
 pub trait RnnActivation {
@@ -83,6 +83,18 @@ impl<T: Real, const IN: usize, const H: usize, A> Default for Rnn<T, IN, H, A> {
     }
 }
 
+impl<T: Real, const IN: usize, const H: usize, A> Rnn<T, IN, H, A> {
+    /// `W_ih x + b_ih + W_hh h + b_hh`, both products added into one accumulator that starts at
+    /// `b_ih + b_hh` (shared by `forward_step` and `advance`, so the two agree bit for bit).
+    #[inline]
+    fn preactivation(&self, x: &SVector<T, IN>, h: &SVector<T, H>) -> SVector<T, H> {
+        let mut z: SVector<T, H> = self.bias_ih_l0 + self.bias_hh_l0;
+        add_matvec(&mut z, &self.weight_ih_l0, x);
+        add_matvec(&mut z, &self.weight_hh_l0, h);
+        z
+    }
+}
+
 // SAFETY: nalgebra `ArrayStorage`s of a `Real` scalar (plain floats) and a zero-sized marker.
 unsafe impl<T: Real, const IN: usize, const H: usize, A> Zeroable for Rnn<T, IN, H, A> {}
 
@@ -106,15 +118,22 @@ impl<T: Real, const IN: usize, const H: usize, A: RnnActivation> Cell<T, IN, H>
 
     #[inline]
     fn forward_step(&self, x: &SVector<T, IN>, h: &SVector<T, H>) -> RnnStep<T, H> {
-        let z: SVector<T, H> = matvec(&self.weight_ih_l0, x)
-            + self.bias_ih_l0
-            + matvec(&self.weight_hh_l0, h)
-            + self.bias_hh_l0;
-        RnnStep { h: z.map(A::apply) }
+        RnnStep {
+            h: self.preactivation(x, h).map(A::apply),
+        }
     }
 
     fn state(step: &RnnStep<T, H>) -> &SVector<T, H> {
         &step.h
+    }
+
+    /// The step of [`forward_step`](Cell::forward_step), value for value, with no record.
+    #[inline]
+    fn advance(&self, x: &SVector<T, IN>, h: &mut SVector<T, H>) {
+        let z: SVector<T, H> = self.preactivation(x, h);
+        for (h, &z) in h.iter_mut().zip(z.iter()) {
+            *h = A::apply(z);
+        }
     }
 
     /// `dz = σ'(z) ⊙ dh`; `∂W_ih += dz xᵀ`, `∂W_hh += dz h_{t−1}ᵀ`, `∂b_ih = ∂b_hh += dz`;

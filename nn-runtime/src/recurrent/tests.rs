@@ -245,19 +245,72 @@ fn truncated_bptt_carries_the_state_and_cuts_the_gradient() {
     assert_ne!(cut, full);
 }
 
-/// `advance` (streaming) gives the same states as the recorded forward pass.
+/// `advance` (streaming, no record) carries `state` through `xs` and must reach, step for step,
+/// bit for bit, the states of the recorded forward pass (`forward_step`).
+fn advance_matches_forward_step<T, C, const IN: usize, const H: usize>(
+    cell: &C,
+    xs: &[SVector<T, IN>],
+) where
+    T: Real,
+    C: Cell<T, IN, H>,
+    C::State: PartialEq + core::fmt::Debug,
+{
+    let mut steps = Vec::new();
+    forward_sequence(cell, xs, &C::zero_state(), &mut steps);
+    let mut state = C::zero_state();
+    for (t, (x, step)) in xs.iter().zip(&steps).enumerate() {
+        cell.advance(x, &mut state);
+        assert_eq!(&state, C::state(step), "step {t}");
+    }
+}
+
+/// Every cell, small (the inlined baseline products) and wide (from 256 weights, the products
+/// dispatched at run time), over 300 carried steps, in f64 and f32: `advance` is bit-identical
+/// to `forward_step` (both compute their pre-activations with the same products in the same
+/// order, and the same scalar activations).
 #[test]
 fn streaming_advance_matches_forward_sequence() {
+    const STEPS: usize = 300;
     let mut rng = ChaCha8Rng::seed_from_u64(9);
-    let cell: Gru<f64, 2, 5, 15> = random_cell(&mut rng);
-    let xs = random_vectors::<2>(&mut rng, 9);
-    let mut steps = Vec::new();
-    forward_sequence(&cell, &xs, &SVector::zeros(), &mut steps);
-    let mut state = SVector::zeros();
-    for (x, step) in xs.iter().zip(&steps) {
-        cell.advance(x, &mut state);
-        assert_eq!(state, step.h);
-    }
+    let xs2 = random_vectors::<2>(&mut rng, STEPS);
+    let xs3 = random_vectors::<3>(&mut rng, STEPS);
+    let small_gru: Gru<f64, 2, 5, 15> = random_cell(&mut rng);
+    advance_matches_forward_step(&small_gru, &xs2);
+    let wide_gru: Gru<f64, 3, 16, 48> = random_cell(&mut rng);
+    advance_matches_forward_step(&wide_gru, &xs3);
+    let small_lstm: Lstm<f64, 2, 5, 20> = random_cell(&mut rng);
+    advance_matches_forward_step(&small_lstm, &xs2);
+    let wide_lstm: Lstm<f64, 3, 16, 64> = random_cell(&mut rng);
+    advance_matches_forward_step(&wide_lstm, &xs3);
+    let tanh_rnn: Rnn<f64, 2, 5, Tanh> = random_cell(&mut rng);
+    advance_matches_forward_step(&tanh_rnn, &xs2);
+    let wide_relu_rnn: Rnn<f64, 3, 20, Relu> = random_cell(&mut rng);
+    advance_matches_forward_step(&wide_relu_rnn, &xs3);
+
+    // f32: the rational tanh and, where the CPU has them, the AVX2 / AVX-512 products.
+    let xs32: Vec<SVector<f32, 3>> = xs3.iter().map(|x| x.cast()).collect();
+    let gru32 = Gru::<f32, 3, 16, 48> {
+        weight_ih_l0: wide_gru.weight_ih_l0.cast(),
+        weight_hh_l0: wide_gru.weight_hh_l0.cast(),
+        bias_ih_l0: wide_gru.bias_ih_l0.cast(),
+        bias_hh_l0: wide_gru.bias_hh_l0.cast(),
+    };
+    advance_matches_forward_step(&gru32, &xs32);
+    let lstm32 = Lstm::<f32, 3, 16, 64> {
+        weight_ih_l0: wide_lstm.weight_ih_l0.cast(),
+        weight_hh_l0: wide_lstm.weight_hh_l0.cast(),
+        bias_ih_l0: wide_lstm.bias_ih_l0.cast(),
+        bias_hh_l0: wide_lstm.bias_hh_l0.cast(),
+    };
+    advance_matches_forward_step(&lstm32, &xs32);
+    let rnn32 = Rnn::<f32, 3, 20, Relu> {
+        weight_ih_l0: wide_relu_rnn.weight_ih_l0.cast(),
+        weight_hh_l0: wide_relu_rnn.weight_hh_l0.cast(),
+        bias_ih_l0: wide_relu_rnn.bias_ih_l0.cast(),
+        bias_hh_l0: wide_relu_rnn.bias_hh_l0.cast(),
+        activation: core::marker::PhantomData,
+    };
+    advance_matches_forward_step(&rnn32, &xs32);
 }
 
 /// Over a batch (samples as columns, GEMMs), every cell computes what it computes sample by
