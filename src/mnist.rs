@@ -140,5 +140,7 @@ pub fn load(dir: impl AsRef<Path>) -> Result<Mnist, MnistError> {
     })
 }
 
+pub mod example;
+
 #[cfg(test)]
 mod tests;
