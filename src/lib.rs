@@ -4,6 +4,7 @@
 
 pub mod digits;
 pub mod dual;
+pub mod ensemble;
 pub mod mnist;
 pub mod sine;
 pub mod ts_cnn;
