@@ -229,13 +229,15 @@ fn check_residual_sources(model: &Model<'_>, errors: &mut Errors) {
     }
 }
 
-// h1: dense(8),  h2: dense(4) + h1   (8 ≠ 4; `project(h1)` would fit them)
+// h1: dense(8),  h2: dense(4) + h1   (8 ≠ 4; `project(h1)` would fit them); also step by step
+// between sequences: r1: gru(16),  r2: gru(32) + r1
 fn check_residual_widths(model: &Model<'_>, errors: &mut Errors) {
     for node in &model.nodes {
         let Some(residual) = node.residual.as_ref().filter(|r| !r.project) else {
             continue;
         };
-        if let (Some(Shape::Vector(source)), Some(Shape::Vector(width))) =
+        if let (Some(Shape::Vector(source)), Some(Shape::Vector(width)))
+        | (Some(Shape::Sequence(source)), Some(Shape::Sequence(width))) =
             (residual.shape, node.output)
             && source != width
             && source != 0
@@ -253,14 +255,25 @@ fn check_residual_widths(model: &Model<'_>, errors: &mut Errors) {
     }
 }
 
-// h1: dense(1),  norm: layer_norm   (one feature normalizes to 0)
+// h1: dense(1),  norm: layer_norm   (one feature normalizes to 0); input: seq(1), norm: layer_norm
 fn check_layer_norm_width(model: &Model<'_>, errors: &mut Errors) {
     for node in &model.nodes {
-        if let (LayerKind::LayerNorm { keyword, .. }, Some(Shape::Vector(1))) =
-            (&node.layer.kind, node.input)
-        {
-            errors.at(keyword.span(), format!("`{}` normalizes a single feature, which is always 0; a layer norm needs width 2 or more", shown(&node.layer.name)));
-        }
+        let per_step = match (&node.layer.kind, node.input) {
+            (LayerKind::LayerNorm { .. }, Some(Shape::Vector(1))) => "",
+            (LayerKind::LayerNorm { .. }, Some(Shape::Sequence(1))) => " per step",
+            _ => continue,
+        };
+        let LayerKind::LayerNorm { keyword, .. } = &node.layer.kind else {
+            continue;
+        };
+        errors.at(
+            keyword.span(),
+            format!(
+                "`{}` normalizes a single feature{per_step}, which is always 0; a layer norm \
+                 needs width 2 or more",
+                shown(&node.layer.name)
+            ),
+        );
     }
 }
 

@@ -247,8 +247,6 @@ pub fn is_sequence_model(model: &Model<'_>) -> bool {
 pub fn check(model: &Model<'_>, errors: &mut Errors) {
     check_sequence_inputs(model, errors);
     check_residual_kinds(model, errors);
-    check_sequence_residual_widths(model, errors);
-    check_sequence_layer_norm_width(model, errors);
     check_classifier_reduced(model, errors);
     check_modes_on_sequences(model, errors);
     check_sequence_loss(model, errors);
@@ -357,48 +355,6 @@ fn check_residual_kinds(model: &Model<'_>, errors: &mut Errors) {
                     described(source),
                     shown(&node.layer.name),
                     described(output)
-                ),
-            );
-        }
-    }
-}
-
-// r1: gru(16),  r2: gru(32) + r1   (16 ≠ 32; `project(r1)` would fit them)
-fn check_sequence_residual_widths(model: &Model<'_>, errors: &mut Errors) {
-    for node in &model.nodes {
-        let Some(residual) = node.residual.as_ref().filter(|r| !r.project) else {
-            continue;
-        };
-        if let (Some(Shape::Sequence(source)), Some(Shape::Sequence(width))) =
-            (residual.shape, node.output)
-            && source != width
-            && source != 0
-            && width != 0
-        {
-            let (name, source_name) = (shown(&node.layer.name), shown(&residual.syntax.source));
-            errors.spanned(
-                &residual.syntax.source,
-                format!(
-                    "residual `{source_name}` has width {source} but `{name}` has width {width}; \
-                     add `project({source_name})` or match the widths"
-                ),
-            );
-        }
-    }
-}
-
-// input: seq(1),  norm: layer_norm   (one feature per step normalizes to 0)
-fn check_sequence_layer_norm_width(model: &Model<'_>, errors: &mut Errors) {
-    for node in &model.nodes {
-        if let (LayerKind::LayerNorm { keyword, .. }, Some(Shape::Sequence(1))) =
-            (&node.layer.kind, node.input)
-        {
-            errors.at(
-                keyword.span(),
-                format!(
-                    "`{}` normalizes a single feature per step, which is always 0; a layer norm \
-                     needs width 2 or more",
-                    shown(&node.layer.name)
                 ),
             );
         }
