@@ -9,7 +9,7 @@ use nn_runtime::nalgebra::SVector;
 use nn_runtime::optim::{Adam, AdamConfig};
 use nn_runtime::recurrent::SequenceDataset;
 use nn_runtime::train::{TrainConfig, TrainingData, fit_data, summary};
-use nn_runtime::{Init, SequenceNetwork};
+use nn_runtime::{Batch, Init, SequenceNetwork};
 
 /// What differs between the examples.
 #[derive(Clone, Copy)]
@@ -71,7 +71,16 @@ pub fn run<N, const F: usize, const C: usize>(
     ensemble: &Ensemble,
 ) -> Result<(), Box<dyn std::error::Error>>
 where
-    N: SequenceNetwork<f32, F, C, Output = SVector<f32, C>, Target = SVector<f32, C>> + Send + Sync,
+    N: SequenceNetwork<
+            f32,
+            F,
+            C,
+            Output = SVector<f32, C>,
+            Target = SVector<f32, C>,
+            BatchOutput = Batch<f32, C>,
+            BatchTarget = Batch<f32, C>,
+        > + Send
+        + Sync,
 {
     type Data<const F: usize, const C: usize> = SequenceDataset<f32, F, C>;
     let Ensemble {

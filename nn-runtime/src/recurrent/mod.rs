@@ -44,7 +44,7 @@ pub use batch::{
     forward_sequence_batch, hidden_outputs_batch,
 };
 #[cfg(feature = "std")]
-pub use data::{Columns, SequenceDataError, SequenceDataset};
+pub use data::{Columns, SequenceDataError, SequenceDataset, StackTargets, StepBatches};
 #[cfg(feature = "alloc")]
 pub use gru::{Gru, GruStep};
 #[cfg(feature = "alloc")]

@@ -293,6 +293,12 @@ where
 /// step per minibatch on the gradient of its mean loss, the non-finite guards, early stopping,
 /// progress and history.
 ///
+/// On sequences, each sequence of a minibatch runs forward and backward through time at its own
+/// length, nothing padded, and the step uses the mean of their gradients. By default each runs
+/// alone; with [`SequenceDataset::batch_path`](crate::recurrent::SequenceDataset::batch_path)
+/// the sequences of one length run together through the network's `backward_batch` (the same
+/// mean up to the order of the sums; faster for large cells, slower for small ones).
+///
 /// # Errors
 ///
 /// As [`fit`].
