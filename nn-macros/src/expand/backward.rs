@@ -258,45 +258,24 @@ fn layer_backward(
             let function = format_ident!("{}_backward", function);
             let parameter = parameter.map(|p| quote!(, #p));
             gradients.scalars += node.width();
-            code.extend(quote_spanned!(name.span()=>
-                let #dz: #ty = nn::#function(&#z, &#dh #parameter);
-            ));
+            // A dense layer's `dz` is computed inside its layer function (see `dense`).
+            if !matches!(node.kind, NodeKind::Dense { .. }) {
+                code.extend(quote_spanned!(name.span()=>
+                    let #dz: #ty = nn::#function(&#z, &#dh #parameter);
+                ));
+            }
             dz
         }
     };
 
     match node.kind {
-        NodeKind::Dense { bias, .. } if sink == Sink::Descend => {
-            let bias_step = bias.then(|| quote!(nn::descend(&mut self.#name.bias, &#dz, lr);));
-            code.extend(quote_spanned!(name.span()=> #bias_step));
-            code.extend(weight_descend(
-                quote!(self.#name.weight),
-                &dz,
-                input,
-                input_ref,
-                gradients,
-            ));
-        }
-        NodeKind::Dense { bias, .. } => {
-            let weight_grad = match mode {
-                Mode::Sample => {
-                    quote!(nn::add_outer(&mut grad.#name.weight, &#dz, #input_ref);)
+        NodeKind::Dense { .. } => {
+            let needs_input = gradients.needs(input);
+            match super::dense::backward(node, mode, sink, &input_ref, needs_input) {
+                super::dense::Backward::Statement(call) => code.extend(call),
+                super::dense::Backward::Input(back) => {
+                    code.extend(gradients.contribute(input, Term::Owned(back)))
                 }
-                Mode::Batch => quote!(nn::add_mul_tr(&mut grad.#name.weight, &#dz, #input_ref);),
-            };
-            let bias_grad = bias.then(|| match mode {
-                Mode::Sample => quote!(grad.#name.bias += &#dz;),
-                Mode::Batch => quote!(nn::add_column_sums(&mut grad.#name.bias, &#dz);),
-            });
-            if sink == Sink::Grad {
-                code.extend(quote_spanned!(name.span()=> #weight_grad #bias_grad));
-            }
-            if gradients.needs(input) {
-                let back = match mode {
-                    Mode::Sample => quote!(nn::tr_matvec(&self.#name.weight, &#dz)),
-                    Mode::Batch => quote!(nn::tr_matmul(&self.#name.weight, &#dz)),
-                };
-                code.extend(gradients.contribute(input, Term::Owned(back)));
             }
         }
         NodeKind::LayerNorm { .. } => {

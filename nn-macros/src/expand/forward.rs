@@ -190,6 +190,14 @@ fn layer_forward(
     };
     let mut bindings = Vec::new();
 
+    // A dense layer with an activation or a residual is one call (see `dense`).
+    if let Some(code) = super::dense::forward(node, &input, residual_term(model, node, mode), mode)
+    {
+        bindings.push(vector(z));
+        bindings.push(vector(binding("h", node)));
+        return (code, bindings);
+    }
+
     let mut code = match node.kind {
         NodeKind::Dense { bias, .. } => {
             let affine = match (mode, bias) {

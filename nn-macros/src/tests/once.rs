@@ -6,20 +6,25 @@ use proc_macro2::{TokenStream, TokenTree};
 
 use crate::expand_network;
 
-/// How many times `let <name>` occurs anywhere in `tokens`.
+/// How many times `let <name>` (or `<name>` in a tuple pattern, `let (z_h1, <name>)`) occurs
+/// anywhere in `tokens`.
 fn lets(tokens: TokenStream, name: &str) -> usize {
     let trees: Vec<TokenTree> = tokens.into_iter().collect();
     let mut count = 0;
     for (index, tree) in trees.iter().enumerate() {
         match tree {
             TokenTree::Group(group) => count += lets(group.stream(), name),
-            TokenTree::Ident(keyword) if keyword == "let" => {
-                if let Some(TokenTree::Ident(binding)) = trees.get(index + 1)
-                    && binding == name
-                {
-                    count += 1;
+            TokenTree::Ident(keyword) if keyword == "let" => match trees.get(index + 1) {
+                Some(TokenTree::Ident(binding)) if binding == name => count += 1,
+                Some(TokenTree::Group(pattern)) => {
+                    count += pattern
+                        .stream()
+                        .into_iter()
+                        .filter(|t| matches!(t, TokenTree::Ident(binding) if binding == name))
+                        .count();
                 }
-            }
+                _ => {}
+            },
             _ => {}
         }
     }
