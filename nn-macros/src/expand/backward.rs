@@ -218,17 +218,16 @@ impl<'m, 'a> Gradients<'m, 'a> {
     }
 }
 
-/// One layer, given its complete `dh`:
+/// One layer, given its complete `dh`; a dense layer is one call (see `dense`):
 /// ```text
-/// dh_h1 (+)= &dh_h2;                                       // residual: the gradient passes through
-/// let dz_h2: SVector<T, 64> = nn::relu_backward(&z_h2, &dh_h2);  // dz = σ'(z) ⊙ dh
-/// grad.h2.weight.ger(T::one(), &dz_h2, &h_h1, T::one());   // ∂L/∂W += dz hᵀ
-/// grad.h2.bias += &dz_h2;                                  // ∂L/∂b += dz
-/// let dh_h1: SVector<T, 64> = self.h2.weight.tr_mul(&dz_h2); // ∂L/∂h = Wᵀ dz
+/// // dz = σ'(z) ⊙ dh, ∂L/∂W += dz hᵀ, ∂L/∂b += dz, ∂L/∂h = Wᵀ dz
+/// let mut dh_h1: SVector<T, 64> =
+///     nn::dense_grad_backward(&self.h2, &mut grad.h2, nn::act::Relu, &z_h2, &dh_h2, &h_h1);
+/// dh_h1 += &dh_h2;                          // residual: the gradient passes through
 /// ```
 ///
-/// With [`Sink::Descend`] the three weight lines become `nn::descend(&mut self.h2.bias, &dz_h2,
-/// lr)` and `let dh_h1 = nn::tr_matvec_descend(&mut self.h2.weight, &dz_h2, &h_h1, lr)`.
+/// With [`Sink::Descend`] the call is `nn::dense_sgd_backward(&mut self.h2, nn::act::Relu, &z_h2,
+/// &dh_h2, &h_h1, lr)`; other kinds write `let dz_<layer> = nn::<σ>_backward(&z, &dh)` first.
 fn layer_backward(
     model: &Model<'_>,
     index: usize,
