@@ -9,6 +9,7 @@ extern crate alloc;
 extern crate self as nn_runtime;
 
 pub mod activation;
+pub mod blocks;
 mod classifier;
 pub mod conv;
 #[cfg(feature = "std")]

@@ -5,6 +5,15 @@ pub use crate::__impl_zeroable as impl_zeroable;
 pub use crate::__require_alloc as require_alloc;
 pub use crate::__with_alloc as with_alloc;
 pub use crate::activation::*;
+pub use crate::blocks::{
+    act, dense_backward, dense_forward, dense_grad, dense_grad_backward, dense_residual_forward,
+    dense_sgd, dense_sgd_backward,
+};
+#[cfg(feature = "alloc")]
+pub use crate::blocks::{
+    dense_backward_batch, dense_forward_batch, dense_grad_backward_batch, dense_grad_batch,
+    dense_residual_forward_batch,
+};
 pub use crate::conv::*;
 pub use crate::dual::WithScalar;
 pub use crate::embed::{EmbedSource, EmbeddedTensor};

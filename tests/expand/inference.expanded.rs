@@ -46,12 +46,17 @@ const _: () = {
         ) -> ScorerForward<T> {
             use ::nn_runtime::__private as nn;
             /// h: dense(4, relu)
-            let z_h: nn::SVector<T, 4> = nn::matvec(&self.h.weight, x) + &self.h.bias;
-            let h_h: nn::SVector<T, 4> = nn::relu(&z_h);
+            let (z_h, h_h): (nn::SVector<T, 4>, nn::SVector<T, 4>) = nn::dense_forward(
+                &self.h,
+                x,
+                nn::act::Relu,
+            );
             /// out: dense(2, softmax)
-            let z_out: nn::SVector<T, 2> = nn::matvec(&self.out.weight, &h_h)
-                + &self.out.bias;
-            let h_out: nn::SVector<T, 2> = nn::softmax(&z_out);
+            let (z_out, h_out): (nn::SVector<T, 2>, nn::SVector<T, 2>) = nn::dense_forward(
+                &self.out,
+                &h_h,
+                nn::act::Softmax,
+            );
             ScorerForward {
                 z_h,
                 h_h,
@@ -67,11 +72,17 @@ const _: () = {
             ) -> ScorerForwardBatch<T> {
                 use ::nn_runtime::__private as nn;
                 /// h: dense(4, relu)
-                let z_h: nn::Batch<T, 4> = nn::dense_batch(&self.h, x);
-                let h_h: nn::Batch<T, 4> = nn::relu(&z_h);
+                let (z_h, h_h): (nn::Batch<T, 4>, nn::Batch<T, 4>) = nn::dense_forward_batch(
+                    &self.h,
+                    x,
+                    nn::act::Relu,
+                );
                 /// out: dense(2, softmax)
-                let z_out: nn::Batch<T, 2> = nn::dense_batch(&self.out, &h_h);
-                let h_out: nn::Batch<T, 2> = nn::softmax(&z_out);
+                let (z_out, h_out): (nn::Batch<T, 2>, nn::Batch<T, 2>) = nn::dense_forward_batch(
+                    &self.out,
+                    &h_h,
+                    nn::act::Softmax,
+                );
                 ScorerForwardBatch {
                     z_h,
                     h_h,

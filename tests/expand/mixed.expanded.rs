@@ -129,16 +129,25 @@ const _: () = {
         ) -> MixedForward<T> {
             use ::nn_runtime::__private as nn;
             /// h1: dense(8, tanh)
-            let z_h1: nn::SVector<T, 8> = nn::matvec(&self.h1.weight, x) + &self.h1.bias;
-            let h_h1: nn::SVector<T, 8> = nn::tanh(&z_h1);
+            let (z_h1, h_h1): (nn::SVector<T, 8>, nn::SVector<T, 8>) = nn::dense_forward(
+                &self.h1,
+                x,
+                nn::act::Tanh,
+            );
             /// h2: dense(8, relu) + h1
-            let z_h2: nn::SVector<T, 8> = nn::matvec(&self.h2.weight, &h_h1)
-                + &self.h2.bias;
-            let h_h2: nn::SVector<T, 8> = nn::relu(&z_h2) + &h_h1;
+            let (z_h2, h_h2): (nn::SVector<T, 8>, nn::SVector<T, 8>) = nn::dense_residual_forward(
+                &self.h2,
+                &h_h1,
+                nn::act::Relu,
+                &h_h1,
+            );
             /// h3: dense(6, gelu, bias = false) + project(h1)
-            let z_h3: nn::SVector<T, 6> = nn::matvec(&self.h3.weight, &h_h2);
-            let h_h3: nn::SVector<T, 6> = nn::gelu(&z_h3)
-                + nn::matvec(&self.h3_proj.weight, &h_h1);
+            let (z_h3, h_h3): (nn::SVector<T, 6>, nn::SVector<T, 6>) = nn::dense_residual_forward(
+                &self.h3,
+                &h_h2,
+                nn::act::Gelu,
+                &nn::matvec(&self.h3_proj.weight, &h_h1),
+            );
             /// norm: layer_norm(eps = 0.001)
             let eps_norm: T = T::constant(0.001f64);
             let xhat_norm: nn::SVector<T, 6> = nn::standardize(&h_h3, eps_norm);
@@ -167,15 +176,25 @@ const _: () = {
             ) -> MixedForwardBatch<T> {
                 use ::nn_runtime::__private as nn;
                 /// h1: dense(8, tanh)
-                let z_h1: nn::Batch<T, 8> = nn::dense_batch(&self.h1, x);
-                let h_h1: nn::Batch<T, 8> = nn::tanh(&z_h1);
+                let (z_h1, h_h1): (nn::Batch<T, 8>, nn::Batch<T, 8>) = nn::dense_forward_batch(
+                    &self.h1,
+                    x,
+                    nn::act::Tanh,
+                );
                 /// h2: dense(8, relu) + h1
-                let z_h2: nn::Batch<T, 8> = nn::dense_batch(&self.h2, &h_h1);
-                let h_h2: nn::Batch<T, 8> = nn::relu(&z_h2) + &h_h1;
+                let (z_h2, h_h2): (nn::Batch<T, 8>, nn::Batch<T, 8>) = nn::dense_residual_forward_batch(
+                    &self.h2,
+                    &h_h1,
+                    nn::act::Relu,
+                    &h_h1,
+                );
                 /// h3: dense(6, gelu, bias = false) + project(h1)
-                let z_h3: nn::Batch<T, 6> = nn::matmul(&self.h3.weight, &h_h2);
-                let h_h3: nn::Batch<T, 6> = nn::gelu(&z_h3)
-                    + nn::matmul(&self.h3_proj.weight, &h_h1);
+                let (z_h3, h_h3): (nn::Batch<T, 6>, nn::Batch<T, 6>) = nn::dense_residual_forward_batch(
+                    &self.h3,
+                    &h_h2,
+                    nn::act::Gelu,
+                    &nn::matmul(&self.h3_proj.weight, &h_h1),
+                );
                 /// norm: layer_norm(eps = 0.001)
                 let eps_norm: T = T::constant(0.001f64);
                 let xhat_norm: nn::Batch<T, 6> = nn::standardize(&h_h3, eps_norm);
@@ -246,9 +265,14 @@ const _: () = {
                 target,
             );
             /// out: dense(3)
-            nn::add_outer(&mut grad.out.weight, &dh_out, &z_norm);
-            grad.out.bias += &dh_out;
-            let dh_norm: nn::SVector<T, 6> = nn::tr_matvec(&self.out.weight, &dh_out);
+            let dh_norm: nn::SVector<T, 6> = nn::dense_grad_backward(
+                &self.out,
+                &mut grad.out,
+                nn::act::Identity,
+                &z_out,
+                &dh_out,
+                &z_norm,
+            );
             /// norm: layer_norm(eps = 0.001)
             nn::LayerNorm::accumulate_grad(&mut grad.norm, &xhat_norm, &dh_norm);
             let dxhat_norm: nn::SVector<T, 6> = self.norm.scale_backward(&dh_norm);
@@ -258,24 +282,34 @@ const _: () = {
                 eps_norm,
             );
             /// h3: dense(6, gelu, bias = false) + project(h1)
-            let dz_h3: nn::SVector<T, 6> = nn::gelu_backward(&z_h3, &dh_h3);
-            nn::add_outer(&mut grad.h3.weight, &dz_h3, &h_h2);
-            let dh_h2: nn::SVector<T, 8> = nn::tr_matvec(&self.h3.weight, &dz_h3);
+            let dh_h2: nn::SVector<T, 8> = nn::dense_grad_backward(
+                &self.h3,
+                &mut grad.h3,
+                nn::act::Gelu,
+                &z_h3,
+                &dh_h3,
+                &h_h2,
+            );
             nn::add_outer(&mut grad.h3_proj.weight, &dh_h3, &h_h1);
             let mut dh_h1: nn::SVector<T, 8> = nn::tr_matvec(
                 &self.h3_proj.weight,
                 &dh_h3,
             );
             /// h2: dense(8, relu) + h1
-            let dz_h2: nn::SVector<T, 8> = nn::relu_backward(&z_h2, &dh_h2);
-            nn::add_outer(&mut grad.h2.weight, &dz_h2, &h_h1);
-            grad.h2.bias += &dz_h2;
-            dh_h1 += nn::tr_matvec(&self.h2.weight, &dz_h2);
+            ::core::ops::AddAssign::add_assign(
+                &mut dh_h1,
+                nn::dense_grad_backward(
+                    &self.h2,
+                    &mut grad.h2,
+                    nn::act::Relu,
+                    &z_h2,
+                    &dh_h2,
+                    &h_h1,
+                ),
+            );
             dh_h1 += &dh_h2;
             /// h1: dense(8, tanh)
-            let dz_h1: nn::SVector<T, 8> = nn::tanh_backward(&z_h1, &dh_h1);
-            nn::add_outer(&mut grad.h1.weight, &dz_h1, x);
-            grad.h1.bias += &dz_h1;
+            nn::dense_grad(&mut grad.h1, nn::act::Tanh, &z_h1, &dh_h1, x);
             loss
         }
         /// One step of plain SGD on one sample, fused into the backward pass: each
@@ -308,9 +342,10 @@ const _: () = {
                 target,
             );
             /// out: dense(3)
-            nn::descend(&mut self.out.bias, &dh_out, lr);
-            let dh_norm: nn::SVector<T, 6> = nn::tr_matvec_descend(
-                &mut self.out.weight,
+            let dh_norm: nn::SVector<T, 6> = nn::dense_sgd_backward(
+                &mut self.out,
+                nn::act::Identity,
+                &z_out,
                 &dh_out,
                 &z_norm,
                 lr,
@@ -324,10 +359,11 @@ const _: () = {
             );
             self.norm.descend(&xhat_norm, &dh_norm, lr);
             /// h3: dense(6, gelu, bias = false) + project(h1)
-            let dz_h3: nn::SVector<T, 6> = nn::gelu_backward(&z_h3, &dh_h3);
-            let dh_h2: nn::SVector<T, 8> = nn::tr_matvec_descend(
-                &mut self.h3.weight,
-                &dz_h3,
+            let dh_h2: nn::SVector<T, 8> = nn::dense_sgd_backward(
+                &mut self.h3,
+                nn::act::Gelu,
+                &z_h3,
+                &dh_h3,
                 &h_h2,
                 lr,
             );
@@ -338,14 +374,20 @@ const _: () = {
                 lr,
             );
             /// h2: dense(8, relu) + h1
-            let dz_h2: nn::SVector<T, 8> = nn::relu_backward(&z_h2, &dh_h2);
-            nn::descend(&mut self.h2.bias, &dz_h2, lr);
-            dh_h1 += nn::tr_matvec_descend(&mut self.h2.weight, &dz_h2, &h_h1, lr);
+            ::core::ops::AddAssign::add_assign(
+                &mut dh_h1,
+                nn::dense_sgd_backward(
+                    &mut self.h2,
+                    nn::act::Relu,
+                    &z_h2,
+                    &dh_h2,
+                    &h_h1,
+                    lr,
+                ),
+            );
             dh_h1 += &dh_h2;
             /// h1: dense(8, tanh)
-            let dz_h1: nn::SVector<T, 8> = nn::tanh_backward(&z_h1, &dh_h1);
-            nn::descend(&mut self.h1.bias, &dz_h1, lr);
-            nn::descend_outer(&mut self.h1.weight, &dz_h1, x, lr);
+            nn::dense_sgd(&mut self.h1, nn::act::Tanh, &z_h1, &dh_h1, x, lr);
             loss
         }
         ::nn_runtime::__private::with_alloc! {
@@ -409,29 +451,44 @@ const _: () = {
                     targets,
                 );
                 /// out: dense(3)
-                nn::add_mul_tr(&mut grad.out.weight, &dh_out, &z_norm);
-                nn::add_column_sums(&mut grad.out.bias, &dh_out);
-                let dh_norm: nn::Batch<T, 6> = nn::tr_matmul(&self.out.weight, &dh_out);
+                let dh_norm: nn::Batch<T, 6> = nn::dense_grad_backward_batch(
+                    &self.out,
+                    &mut grad.out,
+                    nn::act::Identity,
+                    &z_out,
+                    &dh_out,
+                    &z_norm,
+                );
                 /// norm: layer_norm(eps = 0.001)
                 nn::LayerNorm::accumulate_grad(&mut grad.norm, &xhat_norm, &dh_norm);
                 let dxhat_norm: nn::Batch<T, 6> = self.norm.scale_backward(&dh_norm);
                 let dh_h3: nn::Batch<T, 6> = nn::standardize_backward(&h_h3, &dxhat_norm, eps_norm);
                 /// h3: dense(6, gelu, bias = false) + project(h1)
-                let dz_h3: nn::Batch<T, 6> = nn::gelu_backward(&z_h3, &dh_h3);
-                nn::add_mul_tr(&mut grad.h3.weight, &dz_h3, &h_h2);
-                let dh_h2: nn::Batch<T, 8> = nn::tr_matmul(&self.h3.weight, &dz_h3);
+                let dh_h2: nn::Batch<T, 8> = nn::dense_grad_backward_batch(
+                    &self.h3,
+                    &mut grad.h3,
+                    nn::act::Gelu,
+                    &z_h3,
+                    &dh_h3,
+                    &h_h2,
+                );
                 nn::add_mul_tr(&mut grad.h3_proj.weight, &dh_h3, &h_h1);
                 let mut dh_h1: nn::Batch<T, 8> = nn::tr_matmul(&self.h3_proj.weight, &dh_h3);
                 /// h2: dense(8, relu) + h1
-                let dz_h2: nn::Batch<T, 8> = nn::relu_backward(&z_h2, &dh_h2);
-                nn::add_mul_tr(&mut grad.h2.weight, &dz_h2, &h_h1);
-                nn::add_column_sums(&mut grad.h2.bias, &dz_h2);
-                dh_h1 += nn::tr_matmul(&self.h2.weight, &dz_h2);
+                ::core::ops::AddAssign::add_assign(
+                    &mut dh_h1,
+                    nn::dense_grad_backward_batch(
+                        &self.h2,
+                        &mut grad.h2,
+                        nn::act::Relu,
+                        &z_h2,
+                        &dh_h2,
+                        &h_h1,
+                    ),
+                );
                 dh_h1 += &dh_h2;
                 /// h1: dense(8, tanh)
-                let dz_h1: nn::Batch<T, 8> = nn::tanh_backward(&z_h1, &dh_h1);
-                nn::add_mul_tr(&mut grad.h1.weight, &dz_h1, x);
-                nn::add_column_sums(&mut grad.h1.bias, &dz_h1);
+                nn::dense_grad_batch(&mut grad.h1, nn::act::Tanh, &z_h1, &dh_h1, x);
                 loss
             }
             /// The gradient of the batch's mean loss with respect to each input column: column
@@ -451,21 +508,36 @@ const _: () = {
                     .forward_batch_intermediates(x);
                 let dh_out: nn::Batch<T, 3> = nn::softmax_cross_entropy_backward(&z_out, targets);
                 /// out: dense(3)
-                let dh_norm: nn::Batch<T, 6> = nn::tr_matmul(&self.out.weight, &dh_out);
+                let dh_norm: nn::Batch<T, 6> = nn::dense_backward_batch(
+                    &self.out,
+                    nn::act::Identity,
+                    &z_out,
+                    &dh_out,
+                );
                 /// norm: layer_norm(eps = 0.001)
                 let dxhat_norm: nn::Batch<T, 6> = self.norm.scale_backward(&dh_norm);
                 let dh_h3: nn::Batch<T, 6> = nn::standardize_backward(&h_h3, &dxhat_norm, eps_norm);
                 /// h3: dense(6, gelu, bias = false) + project(h1)
-                let dz_h3: nn::Batch<T, 6> = nn::gelu_backward(&z_h3, &dh_h3);
-                let dh_h2: nn::Batch<T, 8> = nn::tr_matmul(&self.h3.weight, &dz_h3);
+                let dh_h2: nn::Batch<T, 8> = nn::dense_backward_batch(
+                    &self.h3,
+                    nn::act::Gelu,
+                    &z_h3,
+                    &dh_h3,
+                );
                 let mut dh_h1: nn::Batch<T, 8> = nn::tr_matmul(&self.h3_proj.weight, &dh_h3);
                 /// h2: dense(8, relu) + h1
-                let dz_h2: nn::Batch<T, 8> = nn::relu_backward(&z_h2, &dh_h2);
-                dh_h1 += nn::tr_matmul(&self.h2.weight, &dz_h2);
+                ::core::ops::AddAssign::add_assign(
+                    &mut dh_h1,
+                    nn::dense_backward_batch(&self.h2, nn::act::Relu, &z_h2, &dh_h2),
+                );
                 dh_h1 += &dh_h2;
                 /// h1: dense(8, tanh)
-                let dz_h1: nn::Batch<T, 8> = nn::tanh_backward(&z_h1, &dh_h1);
-                let dx: nn::Batch<T, 4> = nn::tr_matmul(&self.h1.weight, &dz_h1);
+                let dx: nn::Batch<T, 4> = nn::dense_backward_batch(
+                    &self.h1,
+                    nn::act::Tanh,
+                    &z_h1,
+                    &dh_h1,
+                );
                 dx
             }
         }
@@ -485,7 +557,12 @@ const _: () = {
                 target,
             );
             /// out: dense(3)
-            let dh_norm: nn::SVector<T, 6> = nn::tr_matvec(&self.out.weight, &dh_out);
+            let dh_norm: nn::SVector<T, 6> = nn::dense_backward(
+                &self.out,
+                nn::act::Identity,
+                &z_out,
+                &dh_out,
+            );
             /// norm: layer_norm(eps = 0.001)
             let dxhat_norm: nn::SVector<T, 6> = self.norm.scale_backward(&dh_norm);
             let dh_h3: nn::SVector<T, 6> = nn::standardize_backward(
@@ -494,19 +571,29 @@ const _: () = {
                 eps_norm,
             );
             /// h3: dense(6, gelu, bias = false) + project(h1)
-            let dz_h3: nn::SVector<T, 6> = nn::gelu_backward(&z_h3, &dh_h3);
-            let dh_h2: nn::SVector<T, 8> = nn::tr_matvec(&self.h3.weight, &dz_h3);
+            let dh_h2: nn::SVector<T, 8> = nn::dense_backward(
+                &self.h3,
+                nn::act::Gelu,
+                &z_h3,
+                &dh_h3,
+            );
             let mut dh_h1: nn::SVector<T, 8> = nn::tr_matvec(
                 &self.h3_proj.weight,
                 &dh_h3,
             );
             /// h2: dense(8, relu) + h1
-            let dz_h2: nn::SVector<T, 8> = nn::relu_backward(&z_h2, &dh_h2);
-            dh_h1 += nn::tr_matvec(&self.h2.weight, &dz_h2);
+            ::core::ops::AddAssign::add_assign(
+                &mut dh_h1,
+                nn::dense_backward(&self.h2, nn::act::Relu, &z_h2, &dh_h2),
+            );
             dh_h1 += &dh_h2;
             /// h1: dense(8, tanh)
-            let dz_h1: nn::SVector<T, 8> = nn::tanh_backward(&z_h1, &dh_h1);
-            let dx: nn::SVector<T, 4> = nn::tr_matvec(&self.h1.weight, &dz_h1);
+            let dx: nn::SVector<T, 4> = nn::dense_backward(
+                &self.h1,
+                nn::act::Tanh,
+                &z_h1,
+                &dh_h1,
+            );
             dx
         }
     }

@@ -143,9 +143,11 @@ const _: () = {
             /// drop_in: dropout(0.2)
             let z_drop_in: nn::SVector<T, 4> = (x).clone_owned();
             /// h1: dense(8, relu)
-            let z_h1: nn::SVector<T, 8> = nn::matvec(&self.h1.weight, &z_drop_in)
-                + &self.h1.bias;
-            let h_h1: nn::SVector<T, 8> = nn::relu(&z_h1);
+            let (z_h1, h_h1): (nn::SVector<T, 8>, nn::SVector<T, 8>) = nn::dense_forward(
+                &self.h1,
+                &z_drop_in,
+                nn::act::Relu,
+            );
             /// bn: batch_norm(tanh)
             let eps_bn: T = T::constant(0.00001f64);
             let z_bn: nn::SVector<T, 8> = self.bn.infer(&h_h1, eps_bn);
@@ -153,9 +155,12 @@ const _: () = {
             /// drop: dropout(0.5)
             let z_drop: nn::SVector<T, 8> = (&h_bn).clone_owned();
             /// h2: dense(8, relu) + bn
-            let z_h2: nn::SVector<T, 8> = nn::matvec(&self.h2.weight, &z_drop)
-                + &self.h2.bias;
-            let h_h2: nn::SVector<T, 8> = nn::relu(&z_h2) + &h_bn;
+            let (z_h2, h_h2): (nn::SVector<T, 8>, nn::SVector<T, 8>) = nn::dense_residual_forward(
+                &self.h2,
+                &z_drop,
+                nn::act::Relu,
+                &h_bn,
+            );
             /// out: dense(3)
             let z_out: nn::SVector<T, 3> = nn::matvec(&self.out.weight, &h_h2)
                 + &self.out.bias;
@@ -182,8 +187,11 @@ const _: () = {
                 /// drop_in: dropout(0.2)
                 let z_drop_in: nn::Batch<T, 4> = (x).clone_owned();
                 /// h1: dense(8, relu)
-                let z_h1: nn::Batch<T, 8> = nn::dense_batch(&self.h1, &z_drop_in);
-                let h_h1: nn::Batch<T, 8> = nn::relu(&z_h1);
+                let (z_h1, h_h1): (nn::Batch<T, 8>, nn::Batch<T, 8>) = nn::dense_forward_batch(
+                    &self.h1,
+                    &z_drop_in,
+                    nn::act::Relu,
+                );
                 /// bn: batch_norm(tanh)
                 let eps_bn: T = T::constant(0.00001f64);
                 let z_bn: nn::Batch<T, 8> = self.bn.infer(&h_h1, eps_bn);
@@ -191,8 +199,12 @@ const _: () = {
                 /// drop: dropout(0.5)
                 let z_drop: nn::Batch<T, 8> = (&h_bn).clone_owned();
                 /// h2: dense(8, relu) + bn
-                let z_h2: nn::Batch<T, 8> = nn::dense_batch(&self.h2, &z_drop);
-                let h_h2: nn::Batch<T, 8> = nn::relu(&z_h2) + &h_bn;
+                let (z_h2, h_h2): (nn::Batch<T, 8>, nn::Batch<T, 8>) = nn::dense_residual_forward_batch(
+                    &self.h2,
+                    &z_drop,
+                    nn::act::Relu,
+                    &h_bn,
+                );
                 /// out: dense(3)
                 let z_out: nn::Batch<T, 3> = nn::dense_batch(&self.out, &h_h2);
                 ModesForwardBatch {
@@ -219,8 +231,11 @@ const _: () = {
                 let mask_drop_in: nn::Batch<T, 4> = nn::dropout_mask(training, 0.2f64, x.ncols());
                 let z_drop_in: nn::Batch<T, 4> = mask_drop_in.component_mul(x);
                 /// h1: dense(8, relu)
-                let z_h1: nn::Batch<T, 8> = nn::dense_batch(&self.h1, &z_drop_in);
-                let h_h1: nn::Batch<T, 8> = nn::relu(&z_h1);
+                let (z_h1, h_h1): (nn::Batch<T, 8>, nn::Batch<T, 8>) = nn::dense_forward_batch(
+                    &self.h1,
+                    &z_drop_in,
+                    nn::act::Relu,
+                );
                 /// bn: batch_norm(tanh)
                 let eps_bn: T = T::constant(0.00001f64);
                 let mean_bn: nn::SVector<T, 8> = nn::batch_mean(&h_h1);
@@ -232,8 +247,12 @@ const _: () = {
                 let mask_drop: nn::Batch<T, 8> = nn::dropout_mask(training, 0.5f64, x.ncols());
                 let z_drop: nn::Batch<T, 8> = mask_drop.component_mul(&h_bn);
                 /// h2: dense(8, relu) + bn
-                let z_h2: nn::Batch<T, 8> = nn::dense_batch(&self.h2, &z_drop);
-                let h_h2: nn::Batch<T, 8> = nn::relu(&z_h2) + &h_bn;
+                let (z_h2, h_h2): (nn::Batch<T, 8>, nn::Batch<T, 8>) = nn::dense_residual_forward_batch(
+                    &self.h2,
+                    &z_drop,
+                    nn::act::Relu,
+                    &h_bn,
+                );
                 /// out: dense(3)
                 let z_out: nn::Batch<T, 3> = nn::dense_batch(&self.out, &h_h2);
                 ModesForwardTrain {
@@ -287,14 +306,23 @@ const _: () = {
                     targets,
                 );
                 /// out: dense(3)
-                nn::add_mul_tr(&mut grad.out.weight, &dh_out, &h_h2);
-                nn::add_column_sums(&mut grad.out.bias, &dh_out);
-                let dh_h2: nn::Batch<T, 8> = nn::tr_matmul(&self.out.weight, &dh_out);
+                let dh_h2: nn::Batch<T, 8> = nn::dense_grad_backward_batch(
+                    &self.out,
+                    &mut grad.out,
+                    nn::act::Identity,
+                    &z_out,
+                    &dh_out,
+                    &h_h2,
+                );
                 /// h2: dense(8, relu) + bn
-                let dz_h2: nn::Batch<T, 8> = nn::relu_backward(&z_h2, &dh_h2);
-                nn::add_mul_tr(&mut grad.h2.weight, &dz_h2, &z_drop);
-                nn::add_column_sums(&mut grad.h2.bias, &dz_h2);
-                let dh_drop: nn::Batch<T, 8> = nn::tr_matmul(&self.h2.weight, &dz_h2);
+                let dh_drop: nn::Batch<T, 8> = nn::dense_grad_backward_batch(
+                    &self.h2,
+                    &mut grad.h2,
+                    nn::act::Relu,
+                    &z_h2,
+                    &dh_h2,
+                    &z_drop,
+                );
                 let mut dh_bn: nn::Batch<T, 8> = dh_h2.clone();
                 /// drop: dropout(0.5)
                 ::core::ops::AddAssign::add_assign(&mut dh_bn, dh_drop.component_mul(&mask_drop));
@@ -310,9 +338,7 @@ const _: () = {
                 );
                 self.bn.update_running(&mean_bn, &var_bn, x.ncols(), T::constant(0.1f64));
                 /// h1: dense(8, relu)
-                let dz_h1: nn::Batch<T, 8> = nn::relu_backward(&z_h1, &dh_h1);
-                nn::add_mul_tr(&mut grad.h1.weight, &dz_h1, &z_drop_in);
-                nn::add_column_sums(&mut grad.h1.bias, &dz_h1);
+                nn::dense_grad_batch(&mut grad.h1, nn::act::Relu, &z_h1, &dh_h1, &z_drop_in);
                 loss
             }
             /// The training-mode output of a batch (dropout masks from `training`, batch norms over the batch's statistics), without moving the running statistics: what `train_batch` differentiates.
@@ -465,10 +491,19 @@ const _: () = {
                     .forward_batch_intermediates(x);
                 let dh_out: nn::Batch<T, 3> = nn::softmax_cross_entropy_backward(&z_out, targets);
                 /// out: dense(3)
-                let dh_h2: nn::Batch<T, 8> = nn::tr_matmul(&self.out.weight, &dh_out);
+                let dh_h2: nn::Batch<T, 8> = nn::dense_backward_batch(
+                    &self.out,
+                    nn::act::Identity,
+                    &z_out,
+                    &dh_out,
+                );
                 /// h2: dense(8, relu) + bn
-                let dz_h2: nn::Batch<T, 8> = nn::relu_backward(&z_h2, &dh_h2);
-                let dh_drop: nn::Batch<T, 8> = nn::tr_matmul(&self.h2.weight, &dz_h2);
+                let dh_drop: nn::Batch<T, 8> = nn::dense_backward_batch(
+                    &self.h2,
+                    nn::act::Relu,
+                    &z_h2,
+                    &dh_h2,
+                );
                 let mut dh_bn: nn::Batch<T, 8> = dh_h2.clone();
                 /// drop: dropout(0.5)
                 ::core::ops::AddAssign::add_assign(&mut dh_bn, &dh_drop);
@@ -476,8 +511,12 @@ const _: () = {
                 let dz_bn: nn::Batch<T, 8> = nn::tanh_backward(&z_bn, &dh_bn);
                 let dh_h1: nn::Batch<T, 8> = self.bn.infer_backward(&dz_bn, eps_bn);
                 /// h1: dense(8, relu)
-                let dz_h1: nn::Batch<T, 8> = nn::relu_backward(&z_h1, &dh_h1);
-                let dh_drop_in: nn::Batch<T, 4> = nn::tr_matmul(&self.h1.weight, &dz_h1);
+                let dh_drop_in: nn::Batch<T, 4> = nn::dense_backward_batch(
+                    &self.h1,
+                    nn::act::Relu,
+                    &z_h1,
+                    &dh_h1,
+                );
                 /// drop_in: dropout(0.2)
                 let dx: nn::Batch<T, 4> = dh_drop_in.clone();
                 dx
@@ -501,10 +540,19 @@ const _: () = {
                 target,
             );
             /// out: dense(3)
-            let dh_h2: nn::SVector<T, 8> = nn::tr_matvec(&self.out.weight, &dh_out);
+            let dh_h2: nn::SVector<T, 8> = nn::dense_backward(
+                &self.out,
+                nn::act::Identity,
+                &z_out,
+                &dh_out,
+            );
             /// h2: dense(8, relu) + bn
-            let dz_h2: nn::SVector<T, 8> = nn::relu_backward(&z_h2, &dh_h2);
-            let dh_drop: nn::SVector<T, 8> = nn::tr_matvec(&self.h2.weight, &dz_h2);
+            let dh_drop: nn::SVector<T, 8> = nn::dense_backward(
+                &self.h2,
+                nn::act::Relu,
+                &z_h2,
+                &dh_h2,
+            );
             let mut dh_bn: nn::SVector<T, 8> = dh_h2.clone();
             /// drop: dropout(0.5)
             ::core::ops::AddAssign::add_assign(&mut dh_bn, &dh_drop);
@@ -512,8 +560,12 @@ const _: () = {
             let dz_bn: nn::SVector<T, 8> = nn::tanh_backward(&z_bn, &dh_bn);
             let dh_h1: nn::SVector<T, 8> = self.bn.infer_backward(&dz_bn, eps_bn);
             /// h1: dense(8, relu)
-            let dz_h1: nn::SVector<T, 8> = nn::relu_backward(&z_h1, &dh_h1);
-            let dh_drop_in: nn::SVector<T, 4> = nn::tr_matvec(&self.h1.weight, &dz_h1);
+            let dh_drop_in: nn::SVector<T, 4> = nn::dense_backward(
+                &self.h1,
+                nn::act::Relu,
+                &z_h1,
+                &dh_h1,
+            );
             /// drop_in: dropout(0.2)
             let dx: nn::SVector<T, 4> = dh_drop_in.clone();
             dx

@@ -185,9 +185,14 @@ const _: () = {
                 } = self.forward_train_intermediates(x, training);
                 let (loss, dh_out): (T, nn::Batch<T, 2>) = nn::mse_and_backward(&z_out, targets);
                 /// out: dense(2)
-                nn::add_mul_tr(&mut grad.out.weight, &dh_out, &h_bn);
-                nn::add_column_sums(&mut grad.out.bias, &dh_out);
-                let dh_bn: nn::Batch<T, 18> = nn::tr_matmul(&self.out.weight, &dh_out);
+                let dh_bn: nn::Batch<T, 18> = nn::dense_grad_backward_batch(
+                    &self.out,
+                    &mut grad.out,
+                    nn::act::Identity,
+                    &z_out,
+                    &dh_out,
+                    &h_bn,
+                );
                 /// bn: batch_norm(relu)
                 let dz_bn: nn::Batch<T, 18> = nn::relu_backward(&z_bn, &dh_bn);
                 nn::BatchNorm::accumulate_grad(&mut grad.bn, &xhat_bn, &dz_bn);
@@ -362,7 +367,12 @@ const _: () = {
                     .forward_batch_intermediates(x);
                 let dh_out: nn::Batch<T, 2> = nn::mse_backward(&z_out, targets);
                 /// out: dense(2)
-                let dh_bn: nn::Batch<T, 18> = nn::tr_matmul(&self.out.weight, &dh_out);
+                let dh_bn: nn::Batch<T, 18> = nn::dense_backward_batch(
+                    &self.out,
+                    nn::act::Identity,
+                    &z_out,
+                    &dh_out,
+                );
                 /// bn: batch_norm(relu)
                 let dz_bn: nn::Batch<T, 18> = nn::relu_backward(&z_bn, &dh_bn);
                 let dh_c1: nn::Batch<T, 18> = self.bn.infer_backward(&dz_bn, eps_bn);
@@ -390,7 +400,12 @@ const _: () = {
                 .forward_intermediates(x);
             let dh_out: nn::SVector<T, 2> = nn::mse_backward(&z_out, target);
             /// out: dense(2)
-            let dh_bn: nn::SVector<T, 18> = nn::tr_matvec(&self.out.weight, &dh_out);
+            let dh_bn: nn::SVector<T, 18> = nn::dense_backward(
+                &self.out,
+                nn::act::Identity,
+                &z_out,
+                &dh_out,
+            );
             /// bn: batch_norm(relu)
             let dz_bn: nn::SVector<T, 18> = nn::relu_backward(&z_bn, &dh_bn);
             let dh_c1: nn::SVector<T, 18> = self.bn.infer_backward(&dz_bn, eps_bn);

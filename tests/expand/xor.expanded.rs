@@ -45,9 +45,11 @@ const _: () = {
         ) -> XorForward<T> {
             use ::nn_runtime::__private as nn;
             /// hidden: dense(2, sigmoid)
-            let z_hidden: nn::SVector<T, 2> = nn::matvec(&self.hidden.weight, x)
-                + &self.hidden.bias;
-            let h_hidden: nn::SVector<T, 2> = nn::sigmoid(&z_hidden);
+            let (z_hidden, h_hidden): (nn::SVector<T, 2>, nn::SVector<T, 2>) = nn::dense_forward(
+                &self.hidden,
+                x,
+                nn::act::Sigmoid,
+            );
             /// out: dense(1)
             let z_out: nn::SVector<T, 1> = nn::matvec(&self.out.weight, &h_hidden)
                 + &self.out.bias;
@@ -65,8 +67,11 @@ const _: () = {
             ) -> XorForwardBatch<T> {
                 use ::nn_runtime::__private as nn;
                 /// hidden: dense(2, sigmoid)
-                let z_hidden: nn::Batch<T, 2> = nn::dense_batch(&self.hidden, x);
-                let h_hidden: nn::Batch<T, 2> = nn::sigmoid(&z_hidden);
+                let (z_hidden, h_hidden): (nn::Batch<T, 2>, nn::Batch<T, 2>) = nn::dense_forward_batch(
+                    &self.hidden,
+                    x,
+                    nn::act::Sigmoid,
+                );
                 /// out: dense(1)
                 let z_out: nn::Batch<T, 1> = nn::dense_batch(&self.out, &h_hidden);
                 XorForwardBatch {
@@ -115,16 +120,16 @@ const _: () = {
                 target,
             );
             /// out: dense(1)
-            nn::add_outer(&mut grad.out.weight, &dh_out, &h_hidden);
-            grad.out.bias += &dh_out;
-            let dh_hidden: nn::SVector<T, 2> = nn::tr_matvec(&self.out.weight, &dh_out);
-            /// hidden: dense(2, sigmoid)
-            let dz_hidden: nn::SVector<T, 2> = nn::sigmoid_backward(
-                &z_hidden,
-                &dh_hidden,
+            let dh_hidden: nn::SVector<T, 2> = nn::dense_grad_backward(
+                &self.out,
+                &mut grad.out,
+                nn::act::Identity,
+                &z_out,
+                &dh_out,
+                &h_hidden,
             );
-            nn::add_outer(&mut grad.hidden.weight, &dz_hidden, x);
-            grad.hidden.bias += &dz_hidden;
+            /// hidden: dense(2, sigmoid)
+            nn::dense_grad(&mut grad.hidden, nn::act::Sigmoid, &z_hidden, &dh_hidden, x);
             loss
         }
         /// One step of plain SGD on one sample, fused into the backward pass: each
@@ -146,20 +151,23 @@ const _: () = {
                 target,
             );
             /// out: dense(1)
-            nn::descend(&mut self.out.bias, &dh_out, lr);
-            let dh_hidden: nn::SVector<T, 2> = nn::tr_matvec_descend(
-                &mut self.out.weight,
+            let dh_hidden: nn::SVector<T, 2> = nn::dense_sgd_backward(
+                &mut self.out,
+                nn::act::Identity,
+                &z_out,
                 &dh_out,
                 &h_hidden,
                 lr,
             );
             /// hidden: dense(2, sigmoid)
-            let dz_hidden: nn::SVector<T, 2> = nn::sigmoid_backward(
+            nn::dense_sgd(
+                &mut self.hidden,
+                nn::act::Sigmoid,
                 &z_hidden,
                 &dh_hidden,
+                x,
+                lr,
             );
-            nn::descend(&mut self.hidden.bias, &dz_hidden, lr);
-            nn::descend_outer(&mut self.hidden.weight, &dz_hidden, x, lr);
             loss
         }
         ::nn_runtime::__private::with_alloc! {
@@ -210,13 +218,16 @@ const _: () = {
                     .forward_batch_intermediates(x);
                 let (loss, dh_out): (T, nn::Batch<T, 1>) = nn::mse_and_backward(&z_out, targets);
                 /// out: dense(1)
-                nn::add_mul_tr(&mut grad.out.weight, &dh_out, &h_hidden);
-                nn::add_column_sums(&mut grad.out.bias, &dh_out);
-                let dh_hidden: nn::Batch<T, 2> = nn::tr_matmul(&self.out.weight, &dh_out);
+                let dh_hidden: nn::Batch<T, 2> = nn::dense_grad_backward_batch(
+                    &self.out,
+                    &mut grad.out,
+                    nn::act::Identity,
+                    &z_out,
+                    &dh_out,
+                    &h_hidden,
+                );
                 /// hidden: dense(2, sigmoid)
-                let dz_hidden: nn::Batch<T, 2> = nn::sigmoid_backward(&z_hidden, &dh_hidden);
-                nn::add_mul_tr(&mut grad.hidden.weight, &dz_hidden, x);
-                nn::add_column_sums(&mut grad.hidden.bias, &dz_hidden);
+                nn::dense_grad_batch(&mut grad.hidden, nn::act::Sigmoid, &z_hidden, &dh_hidden, x);
                 loss
             }
             /// The gradient of the batch's mean loss with respect to each input column: column
@@ -235,10 +246,19 @@ const _: () = {
                 let XorForwardBatch { z_hidden, z_out, .. } = self.forward_batch_intermediates(x);
                 let dh_out: nn::Batch<T, 1> = nn::mse_backward(&z_out, targets);
                 /// out: dense(1)
-                let dh_hidden: nn::Batch<T, 2> = nn::tr_matmul(&self.out.weight, &dh_out);
+                let dh_hidden: nn::Batch<T, 2> = nn::dense_backward_batch(
+                    &self.out,
+                    nn::act::Identity,
+                    &z_out,
+                    &dh_out,
+                );
                 /// hidden: dense(2, sigmoid)
-                let dz_hidden: nn::Batch<T, 2> = nn::sigmoid_backward(&z_hidden, &dh_hidden);
-                let dx: nn::Batch<T, 2> = nn::tr_matmul(&self.hidden.weight, &dz_hidden);
+                let dx: nn::Batch<T, 2> = nn::dense_backward_batch(
+                    &self.hidden,
+                    nn::act::Sigmoid,
+                    &z_hidden,
+                    &dh_hidden,
+                );
                 dx
             }
         }
@@ -254,13 +274,19 @@ const _: () = {
             let XorForward { z_hidden, z_out, .. } = self.forward_intermediates(x);
             let dh_out: nn::SVector<T, 1> = nn::mse_backward(&z_out, target);
             /// out: dense(1)
-            let dh_hidden: nn::SVector<T, 2> = nn::tr_matvec(&self.out.weight, &dh_out);
+            let dh_hidden: nn::SVector<T, 2> = nn::dense_backward(
+                &self.out,
+                nn::act::Identity,
+                &z_out,
+                &dh_out,
+            );
             /// hidden: dense(2, sigmoid)
-            let dz_hidden: nn::SVector<T, 2> = nn::sigmoid_backward(
+            let dx: nn::SVector<T, 2> = nn::dense_backward(
+                &self.hidden,
+                nn::act::Sigmoid,
                 &z_hidden,
                 &dh_hidden,
             );
-            let dx: nn::SVector<T, 2> = nn::tr_matvec(&self.hidden.weight, &dz_hidden);
             dx
         }
     }

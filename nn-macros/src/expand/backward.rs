@@ -218,17 +218,16 @@ impl<'m, 'a> Gradients<'m, 'a> {
     }
 }
 
-/// One layer, given its complete `dh`:
+/// One layer, given its complete `dh`; a dense layer is one call (see `dense`):
 /// ```text
-/// dh_h1 (+)= &dh_h2;                                       // residual: the gradient passes through
-/// let dz_h2: SVector<T, 64> = nn::relu_backward(&z_h2, &dh_h2);  // dz = σ'(z) ⊙ dh
-/// grad.h2.weight.ger(T::one(), &dz_h2, &h_h1, T::one());   // ∂L/∂W += dz hᵀ
-/// grad.h2.bias += &dz_h2;                                  // ∂L/∂b += dz
-/// let dh_h1: SVector<T, 64> = self.h2.weight.tr_mul(&dz_h2); // ∂L/∂h = Wᵀ dz
+/// // dz = σ'(z) ⊙ dh, ∂L/∂W += dz hᵀ, ∂L/∂b += dz, ∂L/∂h = Wᵀ dz
+/// let mut dh_h1: SVector<T, 64> =
+///     nn::dense_grad_backward(&self.h2, &mut grad.h2, nn::act::Relu, &z_h2, &dh_h2, &h_h1);
+/// dh_h1 += &dh_h2;                          // residual: the gradient passes through
 /// ```
 ///
-/// With [`Sink::Descend`] the three weight lines become `nn::descend(&mut self.h2.bias, &dz_h2,
-/// lr)` and `let dh_h1 = nn::tr_matvec_descend(&mut self.h2.weight, &dz_h2, &h_h1, lr)`.
+/// With [`Sink::Descend`] the call is `nn::dense_sgd_backward(&mut self.h2, nn::act::Relu, &z_h2,
+/// &dh_h2, &h_h1, lr)`; other kinds write `let dz_<layer> = nn::<σ>_backward(&z, &dh)` first.
 fn layer_backward(
     model: &Model<'_>,
     index: usize,
@@ -258,45 +257,24 @@ fn layer_backward(
             let function = format_ident!("{}_backward", function);
             let parameter = parameter.map(|p| quote!(, #p));
             gradients.scalars += node.width();
-            code.extend(quote_spanned!(name.span()=>
-                let #dz: #ty = nn::#function(&#z, &#dh #parameter);
-            ));
+            // A dense layer's `dz` is computed inside its layer function (see `dense`).
+            if !matches!(node.kind, NodeKind::Dense { .. }) {
+                code.extend(quote_spanned!(name.span()=>
+                    let #dz: #ty = nn::#function(&#z, &#dh #parameter);
+                ));
+            }
             dz
         }
     };
 
     match node.kind {
-        NodeKind::Dense { bias, .. } if sink == Sink::Descend => {
-            let bias_step = bias.then(|| quote!(nn::descend(&mut self.#name.bias, &#dz, lr);));
-            code.extend(quote_spanned!(name.span()=> #bias_step));
-            code.extend(weight_descend(
-                quote!(self.#name.weight),
-                &dz,
-                input,
-                input_ref,
-                gradients,
-            ));
-        }
-        NodeKind::Dense { bias, .. } => {
-            let weight_grad = match mode {
-                Mode::Sample => {
-                    quote!(nn::add_outer(&mut grad.#name.weight, &#dz, #input_ref);)
+        NodeKind::Dense { .. } => {
+            let needs_input = gradients.needs(input);
+            match super::dense::backward(node, mode, sink, &input_ref, needs_input) {
+                super::dense::Backward::Statement(call) => code.extend(call),
+                super::dense::Backward::Input(back) => {
+                    code.extend(gradients.contribute(input, Term::Owned(back)))
                 }
-                Mode::Batch => quote!(nn::add_mul_tr(&mut grad.#name.weight, &#dz, #input_ref);),
-            };
-            let bias_grad = bias.then(|| match mode {
-                Mode::Sample => quote!(grad.#name.bias += &#dz;),
-                Mode::Batch => quote!(nn::add_column_sums(&mut grad.#name.bias, &#dz);),
-            });
-            if sink == Sink::Grad {
-                code.extend(quote_spanned!(name.span()=> #weight_grad #bias_grad));
-            }
-            if gradients.needs(input) {
-                let back = match mode {
-                    Mode::Sample => quote!(nn::tr_matvec(&self.#name.weight, &#dz)),
-                    Mode::Batch => quote!(nn::tr_matmul(&self.#name.weight, &#dz)),
-                };
-                code.extend(gradients.contribute(input, Term::Owned(back)));
             }
         }
         NodeKind::LayerNorm { .. } => {

@@ -42,7 +42,7 @@ pub struct Record {
 /// struct MixedForward<T: Real> { z_h1: SVector<T, 8>, h_h1: SVector<T, 8>, .. }
 ///
 /// fn forward_intermediates(&self, x: &SVector<T, 4>) -> MixedForward<T> {
-///     let z_h1: SVector<T, 8> = nn::matvec(&self.h1.weight, x) + &self.h1.bias;
+///     let (z_h1, h_h1): (SVector<T, 8>, SVector<T, 8>) = nn::dense_forward(&self.h1, x, nn::act::Tanh);
 ///     ..
 ///     MixedForward { z_h1, h_h1, .. }
 /// }
@@ -164,10 +164,12 @@ pub fn layer_input(index: usize) -> Source {
     }
 }
 
-/// One layer:
+/// One layer; a dense one with an activation or a residual is one call (see `dense`):
 /// ```text
-/// let z_h2: SVector<T, 64> = &self.h2.weight * &h_h1 + &self.h2.bias;   // z = W h + b
-/// let h_h2: SVector<T, 64> = nn::relu(&z_h2) + &h_h1;                   // h = σ(z) + residual
+/// // z = W h + b, h = σ(z) + residual
+/// let (z_h2, h_h2): (SVector<T, 64>, SVector<T, 64>) =
+///     nn::dense_residual_forward(&self.h2, &h_h1, nn::act::Relu, &h_h1);
+/// let z_out: SVector<T, 10> = nn::matvec(&self.out.weight, &h_h2) + &self.out.bias;
 /// ```
 /// A layer norm names its epsilon, then computes `x̂`: `let eps_n: T = T::constant(1e-5);`,
 /// `xhat_n = standardize(h, eps_n)`, `z_n = γ ⊙ x̂ + β` (backward reads `eps_n` again).
@@ -189,6 +191,14 @@ fn layer_forward(
         width: node.width(),
     };
     let mut bindings = Vec::new();
+
+    // A dense layer with an activation or a residual is one call (see `dense`).
+    if let Some(code) = super::dense::forward(node, &input, residual_term(model, node, mode), mode)
+    {
+        bindings.push(vector(z));
+        bindings.push(vector(binding("h", node)));
+        return (code, bindings);
+    }
 
     let mut code = match node.kind {
         NodeKind::Dense { bias, .. } => {

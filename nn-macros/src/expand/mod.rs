@@ -4,6 +4,7 @@
 mod backward;
 mod classifier;
 mod conv;
+mod dense;
 mod embedded;
 mod forward;
 mod inference;

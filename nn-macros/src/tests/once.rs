@@ -6,20 +6,25 @@ use proc_macro2::{TokenStream, TokenTree};
 
 use crate::expand_network;
 
-/// How many times `let <name>` occurs anywhere in `tokens`.
+/// How many times `let <name>` (or `<name>` in a tuple pattern, `let (z_h1, <name>)`) occurs
+/// anywhere in `tokens`.
 fn lets(tokens: TokenStream, name: &str) -> usize {
     let trees: Vec<TokenTree> = tokens.into_iter().collect();
     let mut count = 0;
     for (index, tree) in trees.iter().enumerate() {
         match tree {
             TokenTree::Group(group) => count += lets(group.stream(), name),
-            TokenTree::Ident(keyword) if keyword == "let" => {
-                if let Some(TokenTree::Ident(binding)) = trees.get(index + 1)
-                    && binding == name
-                {
-                    count += 1;
+            TokenTree::Ident(keyword) if keyword == "let" => match trees.get(index + 1) {
+                Some(TokenTree::Ident(binding)) if binding == name => count += 1,
+                Some(TokenTree::Group(pattern)) => {
+                    count += pattern
+                        .stream()
+                        .into_iter()
+                        .filter(|t| matches!(t, TokenTree::Ident(binding) if binding == name))
+                        .count();
                 }
-            }
+                _ => {}
+            },
             _ => {}
         }
     }
@@ -58,6 +63,75 @@ fn every_forward_binding_is_computed_in_one_place_per_mode() {
             lets(expansion.clone(), binding),
             2,
             "`let {binding}` should appear once per mode"
+        );
+    }
+}
+
+/// How many times the identifier `name` occurs anywhere in `tokens`.
+fn idents(tokens: TokenStream, name: &str) -> usize {
+    tokens
+        .into_iter()
+        .map(|tree| match tree {
+            TokenTree::Group(group) => idents(group.stream(), name),
+            TokenTree::Ident(ident) => usize::from(ident == name),
+            _ => 0,
+        })
+        .sum()
+}
+
+#[test]
+fn each_dense_layer_is_one_call_per_pass() {
+    // What keeps the release build linear in depth: a hidden layer adds one call to a layer
+    // function per pass, and no activation, product or bias code of its own.
+    let expansion = expand_network(
+        "pub struct Deep {
+             input: 64,
+             h1: dense(64, relu),
+             h2: dense(64, relu) + h1,
+             h3: dense(64, relu) + h2,
+             h4: dense(64, relu) + h3,
+             out: dense(10),
+             loss: softmax_cross_entropy,
+         }"
+        .parse()
+        .expect("the declaration tokenizes"),
+    );
+    for (function, calls) in [
+        // Sample and batch records.
+        ("dense_forward", 1),
+        ("dense_forward_batch", 1),
+        ("dense_residual_forward", 3),
+        ("dense_residual_forward_batch", 3),
+        // `backward` and `backward_batch` (and `out` in each): the first layer needs no `dx`.
+        ("dense_grad_backward", 4),
+        ("dense_grad_backward_batch", 4),
+        ("dense_grad", 1),
+        ("dense_grad_batch", 1),
+        // `sgd_step`.
+        ("dense_sgd_backward", 4),
+        ("dense_sgd", 1),
+        // `input_gradient` and `input_gradient_batch`: every layer.
+        ("dense_backward", 5),
+        ("dense_backward_batch", 5),
+    ] {
+        assert_eq!(
+            idents(expansion.clone(), function),
+            calls,
+            "calls to `{function}`"
+        );
+    }
+    // The ReLU is a type passed to those calls, never code written out per layer.
+    for inline in [
+        "relu",
+        "relu_backward",
+        "tr_matvec",
+        "add_outer",
+        "tr_matvec_descend",
+    ] {
+        assert_eq!(
+            idents(expansion.clone(), inline),
+            0,
+            "`{inline}` in the expansion"
         );
     }
 }
