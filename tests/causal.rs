@@ -166,3 +166,161 @@ fn batch_bptt_matches_finite_differences_over_lengths_1_to_20() {
         assert_batch_gradient("conv mean", &mut mean, &x, &target);
     }
 }
+
+#[path = "support/counting_alloc.rs"]
+mod counting_alloc;
+
+/// Streaming one step at a time gives the whole-sequence outputs: the state's history stands
+/// in for the steps before; for a sequence-to-one network, the output of the prefix.
+#[test]
+fn step_matches_the_whole_sequence_forward_pass() {
+    let mut rng = StdRng::seed_from_u64(15);
+    let mut conv_gru = ConvGru::<f64>::zeros();
+    randomize(&mut conv_gru, &mut rng);
+    let x = sequence::<1>(&mut rng, 17);
+    let outputs = conv_gru.forward(&x);
+    let mut state = ConvGruState::default();
+    for (t, x_t) in x.iter().enumerate() {
+        let y = conv_gru.step(&mut state, x_t);
+        assert!((y - outputs[t]).abs().max() < 1e-12, "step {t}");
+    }
+    state.reset();
+    assert_eq!(state, ConvGruState::default());
+
+    let mut classifier = ConvClassifier::<f64>::zeros();
+    randomize(&mut classifier, &mut rng);
+    let x = sequence::<3>(&mut rng, 14);
+    let mut state = ConvClassifierState::default();
+    for (t, x_t) in x.iter().enumerate() {
+        let y = classifier.step(&mut state, x_t);
+        let prefix = classifier.forward(&x[..=t]);
+        assert!((y - prefix).abs().max() < 1e-12, "step {t}");
+    }
+}
+
+/// Truncated backpropagation through time: one chunk over the whole sequence is `backward`;
+/// over two chunks, the second starts from the carried history (its loss is the streamed
+/// outputs'), and the state after each chunk is the one `step` leaves.
+#[test]
+fn chunks_carry_the_convolution_history() {
+    let mut rng = StdRng::seed_from_u64(16);
+    let mut net = ConvGru::<f64>::zeros();
+    randomize(&mut net, &mut rng);
+    let x = sequence::<1>(&mut rng, 11);
+    let target = sequence::<1>(&mut rng, 11);
+
+    let mut whole = ConvGru::<f64>::zeros();
+    let loss = net.backward(&x, &target, &mut whole);
+    let mut chunked = ConvGru::<f64>::zeros();
+    let mut state = ConvGruState::default();
+    let chunk_loss = net.backward_chunk(&mut state, &x, &target, &mut chunked);
+    assert_eq!(loss, chunk_loss);
+    for t in 0..ConvGru::<f64>::TENSORS.len() {
+        assert_eq!(whole.tensor(t), chunked.tensor(t));
+    }
+
+    let (first, second) = (4, 7);
+    let mut state = ConvGruState::default();
+    let mut streamed = ConvGruState::default();
+    let mut grad = ConvGru::<f64>::zeros();
+    net.backward_chunk(&mut state, &x[..first], &target[..first], &mut grad);
+    let mut outputs = Vec::new();
+    for x_t in &x[..first + second] {
+        outputs.push(net.step(&mut streamed, x_t));
+        if outputs.len() == first {
+            assert_eq!(state, streamed, "state after the first chunk");
+        }
+    }
+    let second_loss = net.backward_chunk(&mut state, &x[first..], &target[first..], &mut grad);
+    assert_eq!(state, streamed, "state after the second chunk");
+    let expected: f64 = outputs[first..]
+        .iter()
+        .zip(&target[first..])
+        .map(|(y, t)| (y - t).norm_squared())
+        .sum::<f64>()
+        / second as f64;
+    assert!(
+        (second_loss - expected).abs() < 1e-12,
+        "{second_loss} vs {expected}"
+    );
+}
+
+#[test]
+fn streaming_step_allocates_nothing() {
+    let mut net = ConvGru::<f32>::zeros();
+    for t in 0..ConvGru::<f32>::TENSORS.len() {
+        for (i, w) in net.tensor_mut(t).iter_mut().enumerate() {
+            *w = ((i * 31 + t * 7) % 11) as f32 / 11.0 - 0.5;
+        }
+    }
+    let mut state = ConvGruState::default();
+    let x = SVector::<f32, 1>::new(0.3);
+    let count = counting_alloc::allocations(|| {
+        for _ in 0..100 {
+            std::hint::black_box(net.step(&mut state, &x));
+        }
+    });
+    assert_eq!(count, 0);
+    assert_eq!(state.steps, 100);
+}
+
+/// PyTorch's `nn.Conv1d` names and shapes, and the layer as `LAYERS` records it.
+#[test]
+fn tensors_are_named_and_shaped_as_pytorch() {
+    let names: Vec<(&str, &[usize])> = ConvGru::<f32>::TENSORS
+        .iter()
+        .map(|t| (t.name, t.shape))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("pre.weight", &[8, 1][..]),
+            ("pre.bias", &[8][..]),
+            ("conv.weight", &[4, 8, 3][..]),
+            ("conv.bias", &[4][..]),
+            ("r1.weight_ih_l0", &[24, 4][..]),
+            ("r1.weight_hh_l0", &[24, 8][..]),
+            ("r1.bias_ih_l0", &[24][..]),
+            ("r1.bias_hh_l0", &[24][..]),
+            ("out.weight", &[1, 8][..]),
+            ("out.bias", &[1][..]),
+        ]
+    );
+    assert_eq!(
+        ConvGru::<f32>::PARAM_COUNT,
+        8 + 8 + 96 + 4 + 96 + 192 + 48 + 8 + 1
+    );
+    assert_eq!(
+        ConvGru::<f32>::LAYERS[1].kind,
+        nn_runtime::LayerKind::CausalConv {
+            out_channels: 4,
+            kernel: 3,
+            dilation: 2,
+            bias: true
+        }
+    );
+    assert_eq!(
+        ConvGru::<f32>::ARCHITECTURE,
+        "input: seq(1), pre: dense(8, tanh), conv: conv1d(4, kernel = 3, dilation = 2, causal, \
+         tanh), r1: gru(8), out: dense(1), loss: mse"
+    );
+    let names: Vec<&str> = ConvMean::<f32>::TENSORS.iter().map(|t| t.name).collect();
+    assert_eq!(
+        names,
+        ["c1.weight", "c1.proj.weight", "out.weight", "out.bias"]
+    );
+}
+
+/// Saved and loaded through a safetensors file, the network computes the same outputs.
+#[test]
+fn a_saved_network_loads_back_identically() {
+    let mut rng = StdRng::seed_from_u64(17);
+    let mut net = ConvClassifier::<f64>::zeros();
+    randomize(&mut net, &mut rng);
+    let path = std::env::temp_dir().join(format!("nn-causal-{}.safetensors", std::process::id()));
+    nn_runtime::io::save(&net, &path).expect("saves");
+    let loaded: Box<ConvClassifier<f64>> = nn_runtime::io::load_boxed(&path).expect("loads");
+    std::fs::remove_file(&path).ok();
+    let x = sequence::<3>(&mut rng, 9);
+    assert_eq!(net.forward(&x), loaded.forward(&x));
+}

@@ -110,10 +110,10 @@ impl<T: Real, const C: usize, const N: usize> CausalHistory<T, C, N> {
         self.next = (self.next + 1) % N;
     }
 
-    /// Remembers every step of `xs`, in order (the state after a chunk of a stream).
+    /// Remembers every step of `xs`, in order: the history `step` would leave after the same
+    /// steps (a chunk of a stream), ring position included.
     pub fn push_all(&mut self, xs: &[SVector<T, C>]) {
-        let skip = xs.len().saturating_sub(N);
-        for x in &xs[skip..] {
+        for x in xs {
             self.push(x);
         }
     }
