@@ -280,9 +280,11 @@ impl Limit {
         }
         self.ring[self.next] = a;
         self.next = (self.next + 1) % HISTORY;
+        for c in c.iter_mut() {
+            *c = tanh::<FMA>(*c);
+        }
         let (mut gi, mut gh) = (self.b_ih, self.b_hh);
-        for (j, c) in c.iter().enumerate() {
-            let c = tanh::<FMA>(*c);
+        for (j, &c) in c.iter().enumerate() {
             for (g, &w) in gi.iter_mut().zip(&self.w_ih_t[j]) {
                 *g = madd::<FMA>(w, c, *g);
             }
@@ -292,15 +294,16 @@ impl Limit {
                 *g = madd::<FMA>(w, h, *g);
             }
         }
-        let mut y = self.out_b;
+        // Lane-wise over the hidden units (no reduction in the loop, so it vectorizes).
         for k in 0..HIDDEN {
             let r = sigmoid::<FMA>(gi[k] + gh[k]);
             let z = sigmoid::<FMA>(gi[HIDDEN + k] + gh[HIDDEN + k]);
             let n = tanh::<FMA>(madd::<FMA>(r, gh[2 * HIDDEN + k], gi[2 * HIDDEN + k]));
             self.h[k] = madd::<FMA>(z, self.h[k] - n, n);
-            y = madd::<FMA>(self.out_w[k], self.h[k], y);
         }
-        y
+        // `w_out · h + b_out` as a tree of the eight lane products.
+        let p: [f32; HIDDEN] = std::array::from_fn(|k| self.out_w[k] * self.h[k]);
+        ((p[0] + p[4]) + (p[2] + p[6])) + ((p[1] + p[5]) + (p[3] + p[7])) + self.out_b
     }
 }
 

@@ -100,6 +100,13 @@ impl<T: Real, const C: usize, const N: usize> CausalHistory<T, C, N> {
         self.past.column((self.next + N - lag) % N).into_owned()
     }
 
+    /// [`Self::ago`] as a slice of the buffer.
+    #[inline]
+    fn ago_slice(&self, lag: usize) -> &[T] {
+        let column = (self.next + N - lag) % N;
+        &self.past.as_slice()[column * C..(column + 1) * C]
+    }
+
     /// Remembers `x` as the newest input, forgetting the oldest.
     #[inline]
     pub fn push(&mut self, x: &SVector<T, C>) {
@@ -190,10 +197,19 @@ impl<const K: usize, const D: usize> Causal<K, D> {
         P: ConvParameters<T, FAN_IN, OUT>,
     {
         const { Self::check::<C, FAN_IN, N>() };
-        let patch = Self::patch::<T, C, FAN_IN>(|lag| match lag {
-            0 => Some(*x),
-            lag => Some(history.ago(lag)),
-        });
+        // The patch straight from the history's columns (no copies of whole steps).
+        let mut patch = SVector::<T, FAN_IN>::zeros();
+        for k in 0..K {
+            let lag = Self::lag(k);
+            let tap: &[T] = if lag == 0 {
+                x.as_slice()
+            } else {
+                history.ago_slice(lag)
+            };
+            for (p, &v) in patch.as_mut_slice().chunks_exact_mut(K).zip(tap) {
+                p[k] = v;
+            }
+        }
         history.push(x);
         Self::product(params, &patch)
     }
