@@ -55,6 +55,18 @@ network! {
     }
 }
 
+network! {
+    /// Kernel 1: no history (a per-step product), before an Elman cell.
+    pub struct Pointwise {
+        input: seq(2),
+        c1: conv1d(3, kernel = 1, causal, tanh),
+        r1: rnn(3),
+        last: last,
+        out: dense(1),
+        loss: mse,
+    }
+}
+
 fn randomize<N: Parameters<f64>>(net: &mut N, rng: &mut StdRng) {
     for index in 0..N::TENSORS.len() {
         for value in net.tensor_mut(index) {
@@ -323,4 +335,23 @@ fn a_saved_network_loads_back_identically() {
     std::fs::remove_file(&path).ok();
     let x = sequence::<3>(&mut rng, 9);
     assert_eq!(net.forward(&x), loaded.forward(&x));
+}
+
+/// A kernel of 1 keeps no history: gradients, batch gradients and streaming still agree.
+#[test]
+fn a_kernel_of_one_streams_and_matches_finite_differences() {
+    let mut rng = StdRng::seed_from_u64(18);
+    let mut net = Pointwise::<f64>::zeros();
+    for len in [1, 2, 9] {
+        randomize(&mut net, &mut rng);
+        let x = sequence::<2>(&mut rng, len);
+        let target = SVector::<f64, 1>::new(0.4);
+        assert_gradient("pointwise", &mut net, &x, &target);
+        let xb = batch::<2>(&mut rng, 3, len);
+        let targetb = Batch::<f64, 1>::from_fn(3, |_, _| rng.random_range(-1.0..1.0));
+        assert_batch_gradient("pointwise", &mut net, &xb, &targetb);
+        let mut state = PointwiseState::default();
+        let streamed = x.iter().map(|x_t| net.step(&mut state, x_t)).last();
+        assert!((streamed.expect("a step") - net.forward(&x)).abs().max() < 1e-12);
+    }
 }
