@@ -67,6 +67,15 @@ network! {
     }
 }
 
+network! {
+    /// A linear causal convolution straight to the output: it can be a delay line.
+    pub struct Delay {
+        input: seq(1),
+        c1: conv1d(1, kernel = 2, dilation = 2, causal),
+        loss: mse,
+    }
+}
+
 fn randomize<N: Parameters<f64>>(net: &mut N, rng: &mut StdRng) {
     for index in 0..N::TENSORS.len() {
         for value in net.tensor_mut(index) {
@@ -354,4 +363,43 @@ fn a_kernel_of_one_streams_and_matches_finite_differences() {
         let streamed = x.iter().map(|x_t| net.step(&mut state, x_t)).last();
         assert!((streamed.expect("a step") - net.forward(&x)).abs().max() < 1e-12);
     }
+}
+
+/// Trained with Adam on batches of random signals, the convolution learns `y_t = x_{t−2} −
+/// ½ x_t`: its weight `[1, 1, 2]` comes out `[1, −½]` in PyTorch's tap order (tap 0 reads the
+/// farthest step back), its bias 0.
+#[test]
+fn adam_learns_a_delay_line() {
+    use nn_runtime::optim::{Adam, AdamConfig, Optimizer};
+    let mut rng = StdRng::seed_from_u64(19);
+    let mut net = Delay::<f64>::zeros();
+    let mut adam = Adam::new(AdamConfig {
+        lr: 0.02,
+        ..AdamConfig::default()
+    })
+    .expect("a valid config");
+    let mut loss = f64::INFINITY;
+    for _ in 0..600 {
+        let x = batch::<1>(&mut rng, 8, 16);
+        let target: Vec<Batch<f64, 1>> = (0..x.len())
+            .map(|t| {
+                let past = if t >= 2 {
+                    x[t - 2].clone()
+                } else {
+                    Batch::zeros(8)
+                };
+                past - &x[t] * 0.5
+            })
+            .collect();
+        let mut grad = Delay::<f64>::zeros();
+        loss = net.backward_batch(&x, &target, &mut grad);
+        adam.step(&mut net, &grad);
+    }
+    assert!(loss < 1e-6, "final loss {loss}");
+    let weight = net.tensor(0);
+    assert!(
+        (weight[0] - 1.0).abs() < 1e-3 && (weight[1] + 0.5).abs() < 1e-3,
+        "{weight:?}"
+    );
+    assert!(net.tensor(1)[0].abs() < 1e-3);
 }
