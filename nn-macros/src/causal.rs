@@ -22,6 +22,10 @@ use crate::syntax::{LayerKind, shown};
 /// The option that makes a `conv1d` causal.
 pub const CAUSAL: &str = "causal";
 
+/// The most scalars a causal convolution's streaming history may hold (the widest value the
+/// DSL takes): the state lives in fixed-size arrays.
+const MAX_HISTORY: usize = 1 << 24;
+
 /// A causal convolution over a sequence, every size resolved.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct CausalConv {
@@ -98,6 +102,38 @@ pub fn check(model: &Model<'_>, errors: &mut Errors) {
     check_causal_stride(model, errors);
     check_causal_padding(model, errors);
     check_causal_on_sequence(model, errors);
+    check_causal_history(model, errors);
+}
+
+// c1: conv1d(8, kernel = 3, dilation = 10000000, causal)   (a streaming state of 2·10⁷ steps)
+fn check_causal_history(model: &Model<'_>, errors: &mut Errors) {
+    for node in &model.nodes {
+        let (Some(syntax), NodeKind::Sequence(SequenceOp::Causal(conv)), Some(input)) = (
+            causal_syntax(&node.layer.kind, node.kind),
+            node.kind,
+            node.input,
+        ) else {
+            continue;
+        };
+        let scalars = conv.history().saturating_mul(input.len());
+        if scalars > MAX_HISTORY {
+            let tokens = match &syntax.dilation {
+                Some(dilation) => dilation.tokens.clone(),
+                None => syntax.kernel.tokens.clone(),
+            };
+            errors.spanned(
+                tokens,
+                format!(
+                    "`{}` keeps its last {} inputs ((kernel − 1) · dilation steps of {} features) \
+                     in the streaming state, {scalars} scalars; at most {MAX_HISTORY} fit: use a \
+                     smaller kernel or dilation",
+                    shown(&node.layer.name),
+                    conv.history(),
+                    input.len()
+                ),
+            );
+        }
+    }
 }
 
 // input: seq(4),  c1: conv1d(8, kernel = 3)   (a stream has no future steps to pad with)
@@ -213,17 +249,17 @@ fn check_causal_on_sequence(model: &Model<'_>, errors: &mut Errors) {
     }
 }
 
-/// `causal` among a `conv1d`'s arguments: `Some` when it is the next token (set once, `conv1d`
-/// only); `None` leaves the arguments untouched.
+/// `causal` among a `conv1d`'s arguments: when it is the next token, parses it into `causal`
+/// (once, `conv1d` only) and returns true; else leaves the arguments untouched.
 pub fn parse_option(
     args: ParseStream,
     keyword: &Ident,
     causal: &mut Option<Ident>,
-) -> syn::Result<Option<Ident>> {
+) -> syn::Result<bool> {
     let fork = args.fork();
     match fork.parse::<Ident>() {
         Ok(ident) if ident == CAUSAL && !fork.peek(Token![=]) && !fork.peek(syn::token::Paren) => {}
-        _ => return Ok(None),
+        _ => return Ok(false),
     }
     let option: Ident = args.parse()?;
     if keyword != crate::conv::CONV1D {
@@ -241,7 +277,8 @@ pub fn parse_option(
             "`causal` is set twice; keep one",
         ));
     }
-    Ok(Some(option))
+    *causal = Some(option);
+    Ok(true)
 }
 
 /// Whether a convolution is checked by the rules here: it says `causal`, or it was lowered to

@@ -133,8 +133,7 @@ fn parse_conv(
                 out_channels.value
             )));
         }
-        if let Some(option) = crate::causal::parse_option(&args, keyword, &mut causal)? {
-            causal = Some(option);
+        if crate::causal::parse_option(&args, keyword, &mut causal)? {
             continue;
         }
         if !(args.peek(Ident) && args.peek2(Token![=])) {
