@@ -379,3 +379,61 @@ impl<const K: usize, const D: usize> Causal<K, D> {
         dxs
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The ring keeps the last `N` pushes, newest at lag 1, across wrap-arounds.
+    #[test]
+    fn history_remembers_the_last_n_inputs() {
+        let mut history = CausalHistory::<f64, 2, 3>::default();
+        assert_eq!(history.ago(3), SVector::<f64, 2>::zeros());
+        for t in 0..7 {
+            history.push(&SVector::from([t as f64, -(t as f64)]));
+        }
+        assert_eq!(history.ago(1), SVector::from([6.0, -6.0]));
+        assert_eq!(history.ago(2), SVector::from([5.0, -5.0]));
+        assert_eq!(history.ago(3), SVector::from([4.0, -4.0]));
+    }
+
+    /// One output channel, one input channel, kernel 3, dilation 2, by hand:
+    /// `z_t = b + w0 x_{t−4} + w1 x_{t−2} + w2 x_t`, zeros before the start; streaming gives
+    /// the same, and `backward` gives `∂z/∂x` summed over the taps.
+    #[test]
+    fn a_dilated_kernel_reads_the_right_steps() {
+        let conv = Conv::<f64, 3, 1> {
+            weight: SMatrix::from([[1.0, 10.0, 100.0]]),
+            bias: SVector::from([0.5]),
+        };
+        let xs: Vec<SVector<f64, 1>> = (1..=6).map(|t| SVector::from([t as f64])).collect();
+        let zs = Causal::<3, 2>::forward(&conv, &xs, &CausalHistory::<f64, 1, 4>::default());
+        let expected = [100.5, 200.5, 310.5, 420.5, 531.5, 642.5];
+        let got: Vec<f64> = zs.iter().map(|z| z[0]).collect();
+        assert_eq!(got, expected);
+        let mut history = CausalHistory::<f64, 1, 4>::default();
+        let streamed: Vec<f64> = xs
+            .iter()
+            .map(|x| Causal::<3, 2>::step(&conv, x, &mut history)[0])
+            .collect();
+        assert_eq!(streamed, expected);
+        // dL/dz_t = 1 for every t: x_s feeds z_s (w2), z_{s+2} (w1), z_{s+4} (w0).
+        let ones = alloc::vec![SVector::from([1.0]); 6];
+        let mut grad = Conv::<f64, 3, 1>::default();
+        let dxs = Causal::<3, 2>::backward(
+            &conv,
+            &xs,
+            &CausalHistory::<f64, 1, 4>::default(),
+            &ones,
+            &mut grad,
+        );
+        let dx: Vec<f64> = dxs.iter().map(|d| d[0]).collect();
+        assert_eq!(dx, [111.0, 111.0, 110.0, 110.0, 100.0, 100.0]);
+        // dL/dw_k = Σ_t x_{t − lag(k)}: lags 4, 2, 0.
+        assert_eq!(
+            grad.weight.as_slice(),
+            [1.0 + 2.0, 1.0 + 2.0 + 3.0 + 4.0, 21.0]
+        );
+        assert_eq!(grad.bias[0], 6.0);
+    }
+}
