@@ -1,6 +1,6 @@
 //! Causal convolution in sequence networks: `conv1d(C_out, kernel = K, dilation = D, causal)`
-//! on `input: seq(F)`, before and after dense layers, in front of a recurrent cell, with
-//! residuals, before a reduction.
+//! on `input: seq(F)`, on the input, after a dense layer, in front of a recurrent cell, between
+//! two cells, with residuals (plain and projected), before a reduction.
 //!
 //! Backpropagation through time is checked against central differences of the loss in f64
 //! (`gradcheck`), per sample and per batch, over sequences of length 1 to 20; `step` over a
@@ -49,6 +49,19 @@ network! {
     pub struct ConvMean {
         input: seq(2),
         c1: conv1d(3, kernel = 4, causal, bias = false, tanh) + project(input),
+        pool: mean,
+        out: dense(2),
+        loss: mse,
+    }
+}
+
+network! {
+    /// A causal convolution between two cells, with a residual over the first, then `mean`.
+    pub struct Between {
+        input: seq(2),
+        r1: gru(3),
+        c1: conv1d(3, kernel = 2, dilation = 2, causal, tanh) + r1,
+        r2: lstm(3),
         pool: mean,
         out: dense(2),
         loss: mse,
@@ -402,4 +415,24 @@ fn adam_learns_a_delay_line() {
         "{weight:?}"
     );
     assert!(net.tensor(1)[0].abs() < 1e-3);
+}
+
+/// Between two cells: gradients per sample and per batch, and streaming (the history holds the
+/// first cell's outputs).
+#[test]
+fn a_conv_between_cells_matches_finite_differences_and_streams() {
+    let mut rng = StdRng::seed_from_u64(20);
+    let mut net = Between::<f64>::zeros();
+    for len in [1, 3, 8, 20] {
+        randomize(&mut net, &mut rng);
+        let x = sequence::<2>(&mut rng, len);
+        let target = SVector::<f64, 2>::new(-0.1, 0.5);
+        assert_gradient("between", &mut net, &x, &target);
+        let xb = batch::<2>(&mut rng, 2, len);
+        let targetb = Batch::<f64, 2>::from_fn(2, |_, _| rng.random_range(-1.0..1.0));
+        assert_batch_gradient("between", &mut net, &xb, &targetb);
+        let mut state = BetweenState::default();
+        let streamed = x.iter().map(|x_t| net.step(&mut state, x_t)).last();
+        assert!((streamed.expect("a step") - net.forward(&x)).abs().max() < 1e-12);
+    }
 }
