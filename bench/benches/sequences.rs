@@ -93,6 +93,7 @@ fn main() {
         quick: std::env::var_os("NN_BENCH_QUICK").is_some_and(|v| v != "0"),
     };
     stream::run(&mut b, &wants);
+    stream::conv_gru::run(&mut b, &wants);
     seqtrain::run(&mut b, &wants);
     conv::run(&mut b, &wants);
     b.c.final_summary();

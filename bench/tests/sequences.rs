@@ -14,6 +14,27 @@ fn every_streaming_implementation_follows_the_f64_reference() {
 }
 
 #[test]
+fn conv_gru_streaming_follows_the_f64_reference() {
+    stream::conv_gru::run(&mut CheckOnly, &|_| true);
+}
+
+/// The conv + GRU reference is causal: changing the input at one step leaves every earlier
+/// output as it was and changes the outputs from that step on.
+#[test]
+fn the_conv_gru_reference_is_causal() {
+    let p = stream::conv_gru::ConvGruParams::random(1);
+    let xs = stream::signal(30, 9);
+    let mut changed = xs.clone();
+    changed[12] += 0.5;
+    let (a, b) = (
+        stream::conv_gru::reference(&p, &xs),
+        stream::conv_gru::reference(&p, &changed),
+    );
+    assert_eq!(a[..12], b[..12]);
+    assert!(a[12..].iter().zip(&b[12..]).all(|(a, b)| a != b));
+}
+
+#[test]
 fn every_lenet_follows_the_f64_reference() {
     conv::run(&mut CheckOnly, &|_| true);
 }

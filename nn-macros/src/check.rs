@@ -34,6 +34,7 @@ pub fn check(model: &Model<'_>, errors: &mut Errors) -> bool {
     check_network_name(net, errors);
     check_tensor_sizes(model, errors);
     crate::recurrent::check(model, errors);
+    crate::causal::check(model, errors);
     crate::conv::check_spatial_input(model, errors);
     crate::conv::check_spatial_window(model, errors);
     crate::conv::check_spatial_residual(model, errors);

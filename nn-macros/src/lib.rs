@@ -5,6 +5,7 @@
 //! declaration as written, spans kept) → `model` (nodes with their shapes) → `check` (every
 //! rule, all errors at once) → `expand` (forward and backward from the same model).
 
+mod causal;
 mod check;
 mod conv;
 mod embed;

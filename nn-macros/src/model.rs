@@ -152,7 +152,8 @@ pub fn build(net: &Network) -> Model<'_> {
             LayerKind::Recurrent { .. } | LayerKind::Reduce { .. } => {
                 NodeKind::Sequence(SequenceOp::of(&layer.kind))
             }
-            LayerKind::Spatial(layer) => NodeKind::Spatial(layer.node()),
+            LayerKind::Spatial(layer) => crate::causal::lower(layer, previous)
+                .unwrap_or_else(|| NodeKind::Spatial(layer.node())),
         };
         let output = output_shape(layer, previous);
         let residual = layer.residual.as_ref().map(|syntax| {
@@ -194,6 +195,9 @@ fn output_shape(layer: &Layer, input: Option<Shape>) -> Option<Shape> {
         }
         LayerKind::Recurrent { .. } | LayerKind::Reduce { .. } => {
             crate::recurrent::output_shape(&layer.kind, input)
+        }
+        LayerKind::Spatial(spatial) if matches!(input, Some(Shape::Sequence(_))) => {
+            crate::causal::output_shape(spatial)
         }
         LayerKind::Spatial(spatial) => crate::conv::output_shape(spatial.node(), input),
     }

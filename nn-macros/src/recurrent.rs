@@ -183,6 +183,8 @@ impl CellKind {
 pub enum SequenceOp {
     Recurrent(CellKind),
     Reduce(Reduction),
+    /// `conv1d(.., causal)` (see [`crate::causal`]).
+    Causal(crate::causal::CausalConv),
 }
 
 impl SequenceOp {
@@ -197,8 +199,10 @@ impl SequenceOp {
     /// PyTorch's tensors of a one-layer `nn.RNN`/`nn.GRU`/`nn.LSTM` (`input` features per step,
     /// `hidden` units); a reduction has none.
     pub fn tensors(self, input: usize, hidden: usize) -> Vec<Tensor> {
-        let SequenceOp::Recurrent(cell) = self else {
-            return Vec::new();
+        let cell = match self {
+            SequenceOp::Recurrent(cell) => cell,
+            SequenceOp::Causal(conv) => return crate::causal::tensors(conv, input),
+            SequenceOp::Reduce(_) => return Vec::new(),
         };
         let rows = cell.gates().saturating_mul(hidden);
         let weight = format!("RecurrentWeight {{ hidden: {hidden} }}");

@@ -92,3 +92,21 @@ pub fn process(net: &Effect, state: &mut EffectState, x: f32) -> f32 {
 pub fn classify_signal(net: &Sensor, x: &[f32; 96]) -> SVector<f32, 2> {
     net.predict(nn_runtime::conv::as_sample(x))
 }
+
+nn_runtime::network! {
+    /// Issue 13's streaming model: a causal convolution in front of a GRU, the convolution's
+    /// last inputs carried in the state beside the cell's.
+    pub struct ConvEffect {
+        input: seq(1),
+        pre: dense(8, tanh),
+        conv: conv1d(4, kernel = 3, dilation = 2, causal, tanh),
+        r1: gru(8),
+        out: dense(1),
+        loss: mse,
+    }
+}
+
+/// One sample of a stream through the convolution and the GRU: no heap, no std.
+pub fn process_conv(net: &ConvEffect, state: &mut ConvEffectState, x: f32) -> f32 {
+    net.step(state, &SVector::from([x]))[0]
+}

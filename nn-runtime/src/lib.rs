@@ -105,6 +105,7 @@ pub use nalgebra;
 ///           | 'global_avg_pool'
 /// conv_arg := 'kernel' '=' SIZE | 'stride' '=' SIZE | 'padding' '=' (SIZE | 'same')
 ///           | 'dilation' '=' SIZE | 'bias' '=' BOOL | activation
+///           | 'causal'                          conv1d on a sequence: sees steps t−(K−1)·D … t
 /// SIZE     := INT | '(' INT ',' INT ')'         (height, width): conv2d and 2-D pools only
 /// residual := '+' SOURCE                        h = σ(z) + h_SOURCE   (same width)
 ///           | '+' 'project' '(' SOURCE ')'      h = σ(z) + P h_SOURCE (P learned)
@@ -125,7 +126,9 @@ pub use nalgebra;
 /// `weight_hh_l0`, `bias_ih_l0`, `bias_hh_l0`); `dense` and `layer_norm` on a sequence apply
 /// per step; a network that ends on a sequence has one output per step (see "Recurrent
 /// networks"). `conv1d`/`conv2d` are PyTorch's `nn.Conv1d`/`nn.Conv2d` (weight `[out, in, k]` /
-/// `[out, in, kh, kw]`, zero padding, `same` with stride 1); pools default their stride to the
+/// `[out, in, kh, kw]`, zero padding, `same` with stride 1); on a sequence a `conv1d` is
+/// `causal` (PyTorch's `nn.Conv1d` with `(K−1)·D` zeros before the start only, stride 1, its
+/// streaming state the last `(K−1)·D` inputs); pools default their stride to the
 /// kernel; a feature map flows into a dense layer flattened in C×H×W order ([`conv`] has the
 /// layout). A residual is added after the activation. Losses are means over the batch; the
 /// cross-entropy losses take logits (the last layer has no activation). Without a `loss:` entry

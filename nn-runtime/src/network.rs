@@ -143,6 +143,19 @@ pub enum LayerKind {
     },
     /// A convolution or a pooling over channels-first feature maps (see [`crate::conv`]).
     Spatial(crate::conv::Spatial),
+    /// A causal 1-D convolution over a sequence (`conv1d(.., causal)`): the output at step `t`
+    /// sees the inputs `t − (kernel−1)·dilation … t`, zeros before the start (PyTorch's
+    /// `nn.Conv1d` with left padding `(kernel−1)·dilation`).
+    CausalConv {
+        /// Output channels (features per step).
+        out_channels: usize,
+        /// Taps of the kernel.
+        kernel: usize,
+        /// Steps between taps.
+        dilation: usize,
+        /// Whether the layer has a bias.
+        bias: bool,
+    },
 }
 
 /// Where a residual reads from.

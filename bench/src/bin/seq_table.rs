@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use nn_bench::conv::{GROUP_INFER, GROUP_TRAIN};
 use nn_bench::seqtrain::{self, BATCH, LENGTH};
-use nn_bench::stream::{Cell, MODELS};
+use nn_bench::stream::{Cell, MODELS, conv_gru};
 
 /// Row names in report order, with their labels.
 const ROWS: [(&str, &str); 4] = [
@@ -98,6 +98,13 @@ fn main() {
             )
         })
         .collect();
+    groups.push((
+        conv_gru::GROUP.into(),
+        "S conv-gru: streaming `step`, dense 1→8, tanh, causal conv1d 8→4 (kernel 3, dilation \
+         2), tanh, GRU 4→8, dense 8→1, one sample per call"
+            .into(),
+        Some(conv_gru::RTNEURAL_NATIVE_NS),
+    ));
     for cell in [Cell::Lstm, Cell::Gru] {
         let g = seqtrain::group(cell);
         let title = format!(
@@ -182,6 +189,18 @@ fn main() {
             ratio(&g, "nn", "limit").map(|r| (format!("{r:.2}×"), r <= 1.25)),
         );
     }
+    target(
+        format!(
+            "S conv-gru: nn faster than RTNeural's {} ns",
+            conv_gru::RTNEURAL_NATIVE_NS
+        ),
+        get(conv_gru::GROUP, "nn")
+            .map(|r| (time(r.median), r.median < conv_gru::RTNEURAL_NATIVE_NS)),
+    );
+    target(
+        "S conv-gru: nn within 1.25× of the limit".into(),
+        ratio(conv_gru::GROUP, "nn", "limit").map(|r| (format!("{r:.2}×"), r <= 1.25)),
+    );
     for cell in [Cell::Lstm, Cell::Gru] {
         let g = seqtrain::group(cell);
         for peer in ["candle", "burn"] {

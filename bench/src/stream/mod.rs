@@ -8,6 +8,7 @@
 //! a seeded signal in `[-1, 1)`. [`reference`] is the plain f64 recurrence every implementation
 //! is checked against; [`limit`] is the hand-written f32 kernel.
 
+pub mod conv_gru;
 pub mod limit;
 
 use rand::{Rng, SeedableRng};

@@ -26,6 +26,9 @@ pub fn check_spatial_input(model: &Model<'_>, errors: &mut Errors) {
             continue;
         };
         let layer = &**layer;
+        if crate::causal::is_causal(layer, node.kind) {
+            continue; // crate::causal::check
+        }
         let fits = match (layer, spatial(input)) {
             (_, None) => false,
             (SpatialLayer::Conv(conv), Some((.., dims))) => conv.dims == dims,

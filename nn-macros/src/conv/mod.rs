@@ -64,6 +64,8 @@ pub struct ConvSyntax {
     pub padding: Option<Padding>,
     pub dilation: Option<Size>,
     pub bias: bool,
+    /// The `causal` option (a `conv1d` over a sequence, see `crate::causal`).
+    pub causal: Option<Ident>,
 }
 
 /// `max_pool(..)` or `avg_pool(..)`.
@@ -188,6 +190,9 @@ impl SpatialLayer {
                 }
                 if let Some(dilation) = &conv.dilation {
                     args.push(format!("{DILATION} = {}", size(dilation)));
+                }
+                if conv.causal.is_some() {
+                    args.push(crate::causal::CAUSAL.to_owned());
                 }
                 args.extend(activation);
                 if !conv.bias {

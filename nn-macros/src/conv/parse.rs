@@ -116,6 +116,7 @@ fn parse_conv(
     }
     let (mut kernel, mut stride, mut padding, mut dilation, mut bias) =
         (None, None, None, None, None);
+    let mut causal = None;
     while !args.is_empty() {
         args.parse::<Token![,]>().map_err(|e| {
             syn::Error::new(
@@ -131,6 +132,9 @@ fn parse_conv(
                 "`{keyword}` takes its kernel by name: `{keyword}({}, kernel = 3)`",
                 out_channels.value
             )));
+        }
+        if crate::causal::parse_option(&args, keyword, &mut causal)? {
+            continue;
         }
         if !(args.peek(Ident) && args.peek2(Token![=])) {
             set_activation(activation, parse_activation(&args)?)?;
@@ -205,6 +209,7 @@ fn parse_conv(
         padding,
         dilation,
         bias: bias.unwrap_or(true),
+        causal,
     })
 }
 

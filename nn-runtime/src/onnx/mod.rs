@@ -271,7 +271,9 @@ impl Graph {
                     attributes,
                 );
             }
-            LayerKind::Recurrent { .. } | LayerKind::Reduce { .. } => {
+            LayerKind::Recurrent { .. }
+            | LayerKind::Reduce { .. }
+            | LayerKind::CausalConv { .. } => {
                 return Err(OnnxError::Unsupported {
                     layer: name.to_string(),
                     what: "recurrent layers and reductions over time",

@@ -13,6 +13,8 @@
 
 #[cfg(feature = "alloc")]
 mod batch;
+#[cfg(feature = "alloc")]
+mod causal;
 #[cfg(feature = "std")]
 mod data;
 #[cfg(feature = "alloc")]
@@ -43,6 +45,8 @@ pub use batch::{
     BatchCell, GruBatchStep, LstmBatchState, LstmBatchStep, backward_sequence_batch,
     forward_sequence_batch, hidden_outputs_batch,
 };
+#[cfg(feature = "alloc")]
+pub use causal::{Causal, CausalHistory, ConvParameters};
 #[cfg(feature = "std")]
 pub use data::{Columns, SequenceDataError, SequenceDataset, StackTargets, StepBatches};
 #[cfg(feature = "alloc")]

@@ -6,6 +6,7 @@ use nalgebra::SVector;
 use crate::Real;
 use crate::linalg::Batch;
 
+pub use super::{Causal, CausalHistory, ConvParameters};
 pub use super::{
     Cell, Gru, GruStep, Lstm, LstmState, LstmStep, Relu, Rnn, RnnStep, Tanh, backward_sequence,
     forward_sequence,

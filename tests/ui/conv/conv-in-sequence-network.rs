@@ -1,4 +1,4 @@
-// A convolution reads a feature map, not a sequence.
+// A convolution over a sequence must be causal (a stream has no future steps).
 nn_runtime::network! {
     pub struct Net {
         input: seq(4),

@@ -139,6 +139,17 @@ pub(super) fn node_backward(
                 );
             });
         }
+        NodeKind::Sequence(SequenceOp::Causal(conv)) => {
+            let input_ref = if input == "x" {
+                quote!(x)
+            } else {
+                quote!(&#input)
+            };
+            let dx = passes_back.then_some((&dx, &in_ty));
+            code.extend(super::causal::backward(
+                node, conv, flow, input_ref, &dz, dx,
+            ));
+        }
         NodeKind::Sequence(SequenceOp::Reduce(reduction)) => {
             let function = flow.helper(match reduction {
                 Reduction::Last => "last_step_backward",

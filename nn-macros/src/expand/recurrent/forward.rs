@@ -262,6 +262,9 @@ pub(super) fn node_forward(
                 let #z: #ty = nn::#hidden::<T, #cell_ty, #input_width, #width>(&#steps);
             }
         }
+        NodeKind::Sequence(SequenceOp::Causal(conv)) => {
+            super::causal::forward(node, conv, flow, input_ref.clone(), &ty)
+        }
         NodeKind::Sequence(SequenceOp::Reduce(reduction)) if streaming => match reduction {
             Reduction::Last => quote_spanned!(name.span()=> let #z: #ty = #input;),
             Reduction::Mean => {

@@ -225,6 +225,10 @@ fn chunk_tail(model: &Model<'_>) -> TokenStream {
                     _ => quote!(state.#name = #steps[x.len() - 1].h;),
                 });
             }
+            NodeKind::Sequence(SequenceOp::Causal(_)) => {
+                let input = super::forward::value(model, super::forward::node_input(index));
+                tail.extend(super::causal::chunk_tail(node, &input));
+            }
             NodeKind::Sequence(SequenceOp::Reduce(Reduction::Mean)) => {
                 let sum = format_ident!("sum_{}", name);
                 let input = super::forward::value(model, super::forward::node_input(index));

@@ -10,6 +10,7 @@
 //! build at its line.
 
 mod backward;
+mod causal;
 mod forward;
 mod methods;
 
@@ -57,8 +58,10 @@ pub fn expand(model: &Model<'_>) -> TokenStream {
 /// The field of a sequence node in `__embedded`:
 /// `r1: Gru::embedded(&source, ["r1.weight_ih_l0", ..])`; nothing for a reduction.
 pub fn embedded_field(node: &Node<'_>) -> TokenStream {
-    let NodeKind::Sequence(SequenceOp::Recurrent(cell)) = node.kind else {
-        return TokenStream::new();
+    let cell = match node.kind {
+        NodeKind::Sequence(SequenceOp::Recurrent(cell)) => cell,
+        NodeKind::Sequence(SequenceOp::Causal(conv)) => return causal::embedded_field(node, conv),
+        _ => return TokenStream::new(),
     };
     let field = &node.layer.name;
     let layer = shown(field);
@@ -97,6 +100,7 @@ pub fn layer_kind(op: SequenceOp) -> TokenStream {
             };
             quote!(Reduce { reduction: #rt::Reduction::#reduction })
         }
+        SequenceOp::Causal(conv) => causal::layer_kind(conv),
     }
 }
 
@@ -136,6 +140,7 @@ fn layer_type(node: &Node<'_>) -> Option<TokenStream> {
             }
         }
         NodeKind::Sequence(SequenceOp::Reduce(_)) => return None,
+        NodeKind::Sequence(SequenceOp::Causal(conv)) => causal::layer_type(node, conv),
         NodeKind::Dropout { .. } | NodeKind::BatchNorm { .. } => {
             unreachable!("refused in sequence networks by `check_modes_on_sequences`")
         }
@@ -293,6 +298,9 @@ fn state_fields(model: &Model<'_>) -> Vec<(Ident, TokenStream, TokenStream, Stri
                     }
                 ),
             )),
+            NodeKind::Sequence(SequenceOp::Causal(conv)) => {
+                fields.push(causal::state_field(node, conv))
+            }
             NodeKind::Sequence(SequenceOp::Reduce(Reduction::Mean)) => fields.push((
                 format_ident!("sum_{}", node.layer.name),
                 value_ty(Some(Shape::Vector(0)), node.width()),
