@@ -65,7 +65,7 @@ pub struct LeNet {
 
 impl LeNet {
     /// The network holding `p`, on `device`.
-    fn new(p: &LeNetParams, device: &Device) -> Self {
+    pub fn new(p: &LeNetParams, device: &Device) -> Self {
         let conv = |w: &[f32], b: &[f32], [i, o]: [usize; 2]| {
             let mut c = Conv2dConfig::new([i, o], [5, 5]).init(device);
             c.weight = param(w, [o, i, 5, 5], device);
