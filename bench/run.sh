@@ -44,7 +44,7 @@ mkdir -p "$crit"
 echo "nn's per-sample steps (plain and fused): 0 heap allocations in 100 steps (bench/tests/alloc.rs)" > "$crit/alloc.txt"
 if [[ ${#filter[@]} -eq 0 ]]; then
     # A full run: only this run's figures in the tables.
-    rm -rf "$crit"/[ABCDLMST]_*
+    rm -rf "$crit"/[ABCDGLMST]_*
     : > "$crit/load.txt"
 fi
 echo "before ${filter[*]:-the run}: $(uptime)" | tee -a "$crit/load.txt"

@@ -96,5 +96,14 @@ fn main() {
     stream::conv_gru::run(&mut b, &wants);
     seqtrain::run(&mut b, &wants);
     conv::run(&mut b, &wants);
+    // burn's rows of T, L and M (feature `burn`), checked as the others before they are timed.
+    #[cfg(feature = "burn")]
+    {
+        seqtrain::burn_impl::run(&mut b, &wants);
+        conv::burn_impl::run(&mut b, &wants);
+    }
+    // burn's row of G (`G_gunpoint/burn`), from its own seeded weights and f64 reference.
+    #[cfg(feature = "burn")]
+    conv::burn_impl::run_gunpoint(&mut b, &wants);
     b.c.final_summary();
 }

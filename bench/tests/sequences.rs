@@ -100,3 +100,62 @@ fn the_reference_follows_pytorchs_gate_order() {
         "{out:?}"
     );
 }
+
+/// burn's rows of T, L and M (feature `burn`): loss and one-step changes within the
+/// tolerances of the f64 references, logits within `conv::TOL_LOGITS`, as candle's.
+#[cfg(feature = "burn")]
+#[test]
+fn burns_training_steps_and_lenet_follow_the_f64_reference() {
+    seqtrain::burn_impl::run(&mut CheckOnly, &|_| true);
+    conv::burn_impl::run(&mut CheckOnly, &|_| true);
+}
+
+/// burn's GunPoint model (G) against its f64 reference.
+#[cfg(feature = "burn")]
+#[test]
+fn burns_gunpoint_model_follows_the_f64_reference() {
+    conv::burn_impl::run_gunpoint(&mut CheckOnly, &|_| true);
+}
+
+#[cfg(feature = "burn")]
+nn_runtime::network! {
+    /// `GunPointCnn` of `src/ts_cnn.rs`, layer for layer.
+    pub struct GunPointCnn {
+        input: [1, 150],
+        c1: conv1d(16, kernel = 9, padding = same, relu),
+        p1: max_pool(2),
+        c2: conv1d(32, kernel = 7, padding = same, relu),
+        p2: max_pool(2),
+        c3: conv1d(32, kernel = 5, padding = same, relu),
+        g: global_avg_pool,
+        out: dense(2),
+        loss: softmax_cross_entropy,
+    }
+}
+
+/// The GunPoint f64 reference is nn's `GunPointCnn`: the same tensor names and shapes (nn
+/// loads them all, no more, no fewer) and the same logits (padding, pooling and averaging
+/// conventions), so burn's row is checked against the model the G row means.
+#[cfg(feature = "burn")]
+#[test]
+fn the_gunpoint_reference_is_nns_gunpoint_model() {
+    use conv::burn_impl::{
+        GUNPOINT_DATA_SEED, GUNPOINT_WEIGHT_SEED, GunPointParams, gunpoint_input,
+        gunpoint_reference,
+    };
+    let p = GunPointParams::random(GUNPOINT_WEIGHT_SEED);
+    let named: Vec<nn_bench::named::Named<'_>> = p
+        .tensors
+        .iter()
+        .map(|(name, t, shape)| (name.as_str(), t.as_slice(), shape.clone()))
+        .collect();
+    let net: Box<GunPointCnn<f32>> = nn_bench::named::load(&named);
+    let x = gunpoint_input(GUNPOINT_DATA_SEED);
+    let logits = net.forward(&nn_runtime::nalgebra::SVector::<f32, 150>::from_column_slice(&x));
+    conv::check_logits(
+        "G_gunpoint",
+        "nn",
+        logits.as_slice(),
+        &gunpoint_reference(&p, &x),
+    );
+}

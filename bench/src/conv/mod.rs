@@ -8,6 +8,8 @@
 //! PyTorch's default initialization `U(±1/√fan_in)` for weights and biases. [`reference`] is
 //! the forward pass in plain f64 loops.
 
+#[cfg(feature = "burn")]
+pub mod burn_impl;
 pub mod candle_impl;
 pub mod limit;
 pub mod reference;

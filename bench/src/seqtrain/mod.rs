@@ -9,6 +9,8 @@
 //! uniform in `[-1, 1)`, labels uniform over the classes. [`reference_step`] is the same step
 //! in plain f64 loops (forward, BPTT, update), which every implementation is checked against.
 
+#[cfg(feature = "burn")]
+pub mod burn_impl;
 pub mod candle_impl;
 
 use rand::{Rng, SeedableRng};
