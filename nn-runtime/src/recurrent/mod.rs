@@ -26,6 +26,8 @@ mod lstm;
 pub mod private;
 #[cfg(feature = "alloc")]
 mod rnn;
+#[cfg(feature = "alloc")]
+mod stream;
 #[cfg(all(test, feature = "std"))]
 mod tests;
 
