@@ -17,7 +17,7 @@
 //! The values are those of [`Cell::forward_step`](super::Cell::forward_step) up to rounding,
 //! not bit for bit: the multiply-adds are fused where the CPU has FMA and the sums run in
 //! another order (over 2,000 carried steps the states stay within 1e-5 of each other, relative
-//! to their scale: `recurrent::tests::streaming_advance_follows_forward_sequence`).
+//! to their scale: `recurrent::stream::tests::every_isa_follows_the_recorded_forward_pass`).
 
 use core::any::TypeId;
 
