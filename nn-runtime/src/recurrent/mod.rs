@@ -83,7 +83,7 @@ pub enum Reduction {
 
 #[cfg(feature = "alloc")]
 /// `σ(z) = 1 / (1 + e^−z)`, a gate's activation, computed as `½ tanh(z/2) + ½` with
-/// [`Real::tanh_activation`]: for `f32` Eigen's inlined rational `tanh` (within 3e-7 absolute
+/// [`Real::tanh_activation`]: for `f32` Eigen's inlined rational `tanh` (within 4e-7 absolute
 /// of the exact value), where a library `expf` call per gate unit would cost more than the
 /// cell's products; for `f64` libm's `tanh` (within a few ulp). The sequence forward pass, the
 /// batch forward pass and streaming all use it, so they agree (in `f32` streaming computes it
