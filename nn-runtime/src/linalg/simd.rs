@@ -235,6 +235,12 @@ fn madd<T: Real, const FMA: bool>(a: T, b: T, c: T) -> T {
 #[inline(always)]
 fn gemv_loops<T: Real, const FMA: bool>(w: &[T], x: &[T], y: &mut [T]) {
     let rows = y.len();
+    if rows == 1 {
+        // One output (a dense layer to one value, as a streaming model's head): a dot
+        // product on eight partial sums rather than one chain of dependent adds.
+        y[0] += dot8::<T, FMA>(w, x);
+        return;
+    }
     let blocks = w.chunks_exact(4 * rows);
     let (tail_w, x_blocks) = (blocks.remainder(), x.chunks_exact(4));
     let tail_x = x_blocks.remainder();
@@ -344,6 +350,31 @@ fn dot4<T: Real>(cols: [&[T]; 4], d: &[T]) -> [T; 4] {
     sums
 }
 
+/// A dot product on eight partial sums (`a[i] b[i]` into sum `i mod 8`), added up as a tree:
+/// short rows, which [`dot`]'s sixteen lanes would leave to its sequential tail.
+#[inline(always)]
+fn dot8<T: Real, const FMA: bool>(a: &[T], b: &[T]) -> T {
+    // `−0`, the identity of `+`: a sum's first product needs no add.
+    let mut acc = [-T::zero(); 8];
+    let (a_blocks, a_tail) = a.as_chunks::<8>();
+    let (b_blocks, b_tail) = b.as_chunks::<8>();
+    for (a, b) in a_blocks.iter().zip(b_blocks) {
+        for l in 0..8 {
+            acc[l] = madd::<T, FMA>(a[l], b[l], acc[l]);
+        }
+    }
+    for ((acc, &a), &b) in acc.iter_mut().zip(a_tail).zip(b_tail) {
+        *acc = madd::<T, FMA>(a, b, *acc);
+    }
+    let half = [
+        acc[0] + acc[4],
+        acc[1] + acc[5],
+        acc[2] + acc[6],
+        acc[3] + acc[7],
+    ];
+    (half[0] + half[2]) + (half[1] + half[3])
+}
+
 /// A dot product with 16 independent partial sums, which the compiler vectorizes, added
 /// up as a tree (8 + 8, 4 + 4, …: vector adds, not a chain of 16 scalar ones, which would
 /// cost more than the products on a 64-wide layer).
@@ -451,6 +482,28 @@ mod tests {
                     assert_close(isa, &what("tr_gemv_ger (Wᵀ d)"), &dots, &out, &scale);
                     assert_close(isa, &what("tr_gemv_ger (W)"), &fused, &g, &abs(&w));
                 }
+            }
+        }
+    }
+
+    /// A one-row `W x` (a dense layer to one output) is the dot product, from any `y`, for
+    /// rows shorter than, equal to and longer than the eight partial sums.
+    #[test]
+    fn one_row_gemv_is_the_dot_product() {
+        for cols in [1, 7, 8, 9, 16, 40] {
+            let (w, x) = (values(cols, 5), values(cols, 6));
+            let exact: f64 = 0.5
+                + w.iter()
+                    .zip(&x)
+                    .map(|(&a, &b)| f64::from(a * b))
+                    .sum::<f64>();
+            for isa in Isa::available() {
+                let mut y = [0.5];
+                gemv_on(isa, &w, &x, &mut y);
+                assert!(
+                    (f64::from(y[0]) - exact).abs() < 1e-5,
+                    "{isa:?}, {cols} columns"
+                );
             }
         }
     }

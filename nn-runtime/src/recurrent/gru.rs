@@ -3,6 +3,7 @@
 
 use nalgebra::{SMatrix, SVector};
 
+use super::stream::{self, same, same_mut};
 use super::{Cell, gate_sigmoid};
 use crate::Real;
 use crate::activation::tanh;
@@ -107,12 +108,17 @@ impl<T: Real, const IN: usize, const H: usize, const G3: usize> Cell<T, IN, H>
         &step.h
     }
 
-    /// The step of [`forward_step`](Cell::forward_step), value for value, with no record: the
-    /// two products `W_ih x + b_ih` and `W_hh h + b_hh` (kept apart, as `r` multiplies only
+    /// The step of [`forward_step`](Cell::forward_step) with no record: the two products
+    /// `W_ih x + b_ih` and `W_hh h + b_hh` (kept apart, as `r` multiplies only
     /// `W_hn h + b_hn`), the gates lane-wise over the `H` units, and `h'` written over `h`.
+    /// In `f64` value for value; in `f32` one kernel chosen for the CPU at run time, equal up
+    /// to rounding (see the `stream` module).
     #[inline]
     fn advance(&self, x: &SVector<T, IN>, h: &mut SVector<T, H>) {
         let () = Self::GATES;
+        if let (Some(cell), Some(x), Some(h)) = (same(self), same(x), same_mut(h)) {
+            return stream::gru::<IN, H, G3>(cell, x, h);
+        }
         let one = T::one();
         let gi: SVector<T, G3> = matvec(&self.weight_ih_l0, x) + self.bias_ih_l0;
         let gh: SVector<T, G3> = matvec(&self.weight_hh_l0, h) + self.bias_hh_l0;

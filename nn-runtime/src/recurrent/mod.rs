@@ -28,6 +28,8 @@ mod lstm;
 pub mod private;
 #[cfg(feature = "alloc")]
 mod rnn;
+#[cfg(feature = "alloc")]
+mod stream;
 #[cfg(all(test, feature = "std"))]
 mod tests;
 
@@ -85,10 +87,11 @@ pub enum Reduction {
 
 #[cfg(feature = "alloc")]
 /// `σ(z) = 1 / (1 + e^−z)`, a gate's activation, computed as `½ tanh(z/2) + ½` with
-/// [`Real::tanh_activation`]: for `f32` Eigen's inlined rational `tanh` (within 3e-7 absolute
+/// [`Real::tanh_activation`]: for `f32` Eigen's inlined rational `tanh` (within 4e-7 absolute
 /// of the exact value), where a library `expf` call per gate unit would cost more than the
 /// cell's products; for `f64` libm's `tanh` (within a few ulp). The sequence forward pass, the
-/// batch forward pass and streaming all use it, so they agree.
+/// batch forward pass and streaming all use it, so they agree (in `f32` streaming computes it
+/// in its own kernels, with the multiply-adds fused where the CPU has FMA).
 #[inline]
 pub(crate) fn gate_sigmoid<T: Real>(z: T) -> T {
     let half = T::constant(0.5);

@@ -5,12 +5,13 @@ use core::marker::PhantomData;
 use nalgebra::{SMatrix, SVector};
 
 use super::Cell;
+use super::stream::{self, same, same_mut};
 use crate::Real;
 use crate::layer::Zeroable;
 use crate::linalg::{add_matvec, add_outer, tr_matvec};
 
 /// The nonlinearity of an [`Rnn`] cell (PyTorch's `nonlinearity`): [`Tanh`] or [`Relu`].
-pub trait RnnActivation {
+pub trait RnnActivation: 'static {
     /// `σ(z)`.
     fn apply<T: Real>(z: T) -> T;
     /// `σ'(z)`, written in terms of the output `h = σ(z)` (all a step keeps).
@@ -127,9 +128,14 @@ impl<T: Real, const IN: usize, const H: usize, A: RnnActivation> Cell<T, IN, H>
         &step.h
     }
 
-    /// The step of [`forward_step`](Cell::forward_step), value for value, with no record.
+    /// The step of [`forward_step`](Cell::forward_step) with no record. In `f64` value for
+    /// value; in `f32` one kernel chosen for the CPU at run time, equal up to rounding (see the
+    /// `stream` module).
     #[inline]
     fn advance(&self, x: &SVector<T, IN>, h: &mut SVector<T, H>) {
+        if let (Some(cell), Some(x), Some(h)) = (same(self), same(x), same_mut(h)) {
+            return stream::rnn::<A, IN, H>(cell, x, h);
+        }
         let z: SVector<T, H> = self.preactivation(x, h);
         for (h, &z) in h.iter_mut().zip(z.iter()) {
             *h = A::apply(z);
