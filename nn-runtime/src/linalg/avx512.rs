@@ -7,7 +7,9 @@
 //!   latency of the fused multiply-add), and taller matrices in blocks of 256 rows (sixteen
 //!   accumulators: each column is read in 1 KiB runs, half as many passes over `x`). `y` is
 //!   loaded and stored once per block. (Measured on 784-512-512-10: 128-row blocks and
-//!   eight-column panels with `y` in L1 were both about 20% slower.)
+//!   eight-column panels with `y` in L1 were both about 20% slower.) When the row count is a
+//!   multiple of 16, every column starts at the same offset from a 64-byte line, and the
+//!   pieces are shifted back onto the lines ([`line_shift`]): no load straddles two lines.
 //! - `Wᵀ d` and `W += α d xᵀ` walk eight columns at a time: each 16-row piece of `d` is loaded
 //!   once for the eight columns, the eight products are summed lane-wise and reduced together
 //!   at the end (one shuffle tree for eight columns instead of eight horizontal sums), and the
