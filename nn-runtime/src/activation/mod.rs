@@ -59,7 +59,10 @@ macro_rules! elementwise {
         where
             DefaultAllocator: Allocator<R, C>,
         {
-            crate::linalg::split::map(z, |$z| $value)
+            if crate::linalg::split::splits(z.len()) {
+                return crate::linalg::split::map(z, |$z| $value);
+            }
+            z.map(|$z| $value)
         }
 
         $(#[$bdoc])*
@@ -72,7 +75,10 @@ macro_rules! elementwise {
         where
             DefaultAllocator: Allocator<R, C>,
         {
-            crate::linalg::split::zip_map(z, dh, |$bz, d| $derivative * d)
+            if crate::linalg::split::splits(z.len()) {
+                return crate::linalg::split::zip_map(z, dh, |$bz, d| $derivative * d);
+            }
+            z.zip_map(dh, |$bz, d| $derivative * d)
         }
     };
 }

@@ -145,10 +145,17 @@ where
     f(start, out);
 }
 
-/// `f(z)` for every element of `z`, in parts on the threads of the caller's pool when `z` has
-/// at least [`PARALLEL_MIN_ELEMENTS`] elements (a batch's activation); else `z.map(f)`, so
-/// a single sample's code is that of `map`.
+/// Whether an element-wise pass over `len` values splits over the caller's pool: inside a pool
+/// of more than one thread, from [`PARALLEL_MIN_ELEMENTS`] values on. (A single sample's pass
+/// never does; its callers keep their own plain loop for it, so that its code, and in debug
+/// builds its stack frame, stays that of the loop.)
 #[inline]
+pub(crate) fn splits(len: usize) -> bool {
+    parts(len) > 1
+}
+
+/// `f(z)` for every element of `z`, in parts on the threads of the caller's pool (see
+/// [`splits`]; on one thread, one part).
 pub(crate) fn map<T, R, C, F>(z: &OMatrix<T, R, C>, f: F) -> OMatrix<T, R, C>
 where
     T: Real,
@@ -157,9 +164,6 @@ where
     F: Fn(T) -> T + Sync,
     DefaultAllocator: Allocator<R, C>,
 {
-    if parts(z.len()) == 1 {
-        return z.map(f);
-    }
     let (rows, cols) = z.shape_generic();
     let mut out = UninitMatrix::<T, R, C>::uninit(rows, cols);
     let z = z.as_slice();
@@ -172,9 +176,8 @@ where
     unsafe { out.assume_init() }
 }
 
-/// `f(a, b)` for every pair of elements of `a` and `b` (of one shape), as [`map`]: in parts
-/// on the pool's threads when long, else `a.zip_map(b, f)`.
-#[inline]
+/// `f(a, b)` for every pair of elements of `a` and `b` (of one shape), in parts on the threads
+/// of the caller's pool, as [`map`].
 pub(crate) fn zip_map<T, R, C, F>(
     a: &OMatrix<T, R, C>,
     b: &OMatrix<T, R, C>,
@@ -187,9 +190,6 @@ where
     F: Fn(T, T) -> T + Sync,
     DefaultAllocator: Allocator<R, C>,
 {
-    if parts(a.len()) == 1 {
-        return a.zip_map(b, f);
-    }
     assert_eq!(
         a.shape(),
         b.shape(),
@@ -281,37 +281,23 @@ mod tests {
     }
 
     #[test]
-    fn long_maps_run_on_every_thread_and_equal_nalgebras() {
-        use std::collections::BTreeSet;
-        use std::sync::Mutex;
-
+    fn long_maps_split_and_equal_nalgebras() {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(2)
             .build()
             .expect("a 2-thread pool");
-        // 2¹⁶ values: the threshold, where a batch's activation starts to split.
+        // 2¹⁶ values: the threshold, where a batch's activation starts to split. (Which
+        // thread runs a part is rayon's choice: an idle pool's second thread may not steal it.)
         let z =
             crate::Batch::<f32, 256>::from_fn(256, |i, j| ((i * 7 + j * 13) % 29) as f32 - 14.5);
         let d = crate::Batch::<f32, 256>::from_fn(256, |i, j| ((i * 3 + j) % 17) as f32 * 0.25);
-        let threads = Mutex::new(BTreeSet::new());
-        let seen = || {
-            threads
-                .lock()
-                .unwrap()
-                .insert(rayon::current_thread_index());
-        };
-        let (h, dz) = pool.install(|| {
-            let h = map(&z, |z| {
-                seen();
-                z.max(0.0) * 0.5
-            });
-            let dz = zip_map(&z, &d, |z, d| {
-                seen();
-                if z > 0.0 { d } else { -d }
-            });
-            (h, dz)
+        assert!(!splits(z.len()), "outside a pool");
+        let (split, h, dz) = pool.install(|| {
+            let h = map(&z, |z| z.max(0.0) * 0.5);
+            let dz = zip_map(&z, &d, |z, d| if z > 0.0 { d } else { -d });
+            (splits(z.len()), h, dz)
         });
-        assert_eq!(*threads.lock().unwrap(), BTreeSet::from([Some(0), Some(1)]));
+        assert!(split, "inside a 2-thread pool");
         assert_eq!(h, z.map(|z| z.max(0.0) * 0.5));
         assert_eq!(dz, z.zip_map(&d, |z, d| if z > 0.0 { d } else { -d }));
     }
