@@ -1,5 +1,6 @@
-//! Training steps inside a rayon pool: the batch products, the optimizers' updates and the
-//! gradient clear split over its threads, and the weights stay bit for bit those of one thread.
+//! Training steps inside a rayon pool: the batch products, the element-wise passes, the
+//! optimizers' updates and the gradient clear split over its threads, and the weights stay bit
+//! for bit those of one thread.
 
 use nn_runtime::init::Init;
 use nn_runtime::optim::{Adam, AdamConfig, Optimizer, Sgd, SgdConfig};
@@ -12,6 +13,21 @@ nn_runtime::network! {
         input: 2,
         h1: dense(256, tanh),
         h2: dense(256, relu) + h1,
+        out: dense(3),
+        loss: softmax_cross_entropy,
+    }
+}
+
+nn_runtime::network! {
+    /// At a batch of 256, every element-wise pass of its hidden layers (the bias added, the
+    /// activation, its backward pass, the bias gradient: 256 × 256 = 2¹⁶ values) splits over
+    /// threads.
+    pub struct Passes {
+        input: 4,
+        h1: dense(256, tanh),
+        h2: dense(256, leaky_relu(0.1)),
+        h3: dense(256, gelu) + h1,
+        h4: dense(256, relu),
         out: dense(3),
         loss: softmax_cross_entropy,
     }
@@ -47,11 +63,10 @@ fn train<T: Real, O: Optimizer<T, Wide<T>> + Send>(
     net
 }
 
-fn assert_same_bits<T: Real>(one: &Wide<T>, two: &Wide<T>, what: &str) {
-    for (t, info) in Wide::<T>::TENSORS.iter().enumerate() {
-        let bits = |net: &Wide<T>| -> Vec<u64> {
-            net.tensor(t).iter().map(|v| v.to_f64().to_bits()).collect()
-        };
+fn assert_same_bits<T: Real, N: Parameters<T>>(one: &N, two: &N, what: &str) {
+    for (t, info) in N::TENSORS.iter().enumerate() {
+        let bits =
+            |net: &N| -> Vec<u64> { net.tensor(t).iter().map(|v| v.to_f64().to_bits()).collect() };
         assert!(
             bits(one) == bits(two),
             "{what}: {} differs between 1 and 2 threads",
@@ -79,7 +94,7 @@ fn one_and_two_threads_train_the_same_weights<T: Real>() {
         .expect("a valid config")
     };
     let (one, two) = (train(None, &mut sgd()), train(Some(&pool), &mut sgd()));
-    assert_same_bits(&one, &two, "sgd with momentum");
+    assert_same_bits(&*one, &*two, "sgd with momentum");
     let adam = || {
         Adam::<T, Wide<T>>::new(AdamConfig {
             lr: 0.01,
@@ -88,7 +103,7 @@ fn one_and_two_threads_train_the_same_weights<T: Real>() {
         .expect("a valid config")
     };
     let (one, two) = (train(None, &mut adam()), train(Some(&pool), &mut adam()));
-    assert_same_bits(&one, &two, "adam");
+    assert_same_bits(&*one, &*two, "adam");
     // The steps moved the weights: the comparison is not of untouched copies.
     let start: Box<Wide<T>> = Init::new(5).build().expect("init");
     assert!(one.tensor(2) != start.tensor(2));
@@ -102,4 +117,51 @@ fn one_and_two_threads_train_the_same_weights_f32() {
 #[test]
 fn one_and_two_threads_train_the_same_weights_f64() {
     one_and_two_threads_train_the_same_weights::<f64>();
+}
+
+/// Forward and backward of a 256-sample batch through `Passes`, outside a pool and inside a
+/// two-thread one: the same outputs, loss and gradient, bit for bit.
+fn element_wise_passes_split_bit_for_bit<T: Real>() {
+    const { assert!(256 * 256 >= nn_runtime::linalg::PARALLEL_MIN_ELEMENTS) };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .expect("a 2-thread pool");
+    let net: Box<Passes<T>> = Init::new(11).build().expect("init");
+    let x = Batch::<T, 4>::from_fn(256, |i, j| {
+        T::constant(((i * 5 + j * 7) % 13) as f64 / 4.0 - 1.5)
+    });
+    let labels: Vec<usize> = (0..256).map(|j| (j * 7) % 3).collect();
+    let run = || {
+        let mut grad = Passes::<T>::boxed_zeros();
+        let loss = net.backward_batch_labels(&x, &labels, &mut grad);
+        (net.forward_batch(&x), loss, grad)
+    };
+    let (y1, loss1, grad1) = run();
+    let (y2, loss2, grad2) = pool.install(run);
+    let bits = |v: &[T]| -> Vec<u64> { v.iter().map(|v| v.to_f64().to_bits()).collect() };
+    assert!(
+        bits(y1.as_slice()) == bits(y2.as_slice()),
+        "forward_batch differs"
+    );
+    assert_eq!(loss1.to_f64().to_bits(), loss2.to_f64().to_bits());
+    assert_same_bits(&*grad1, &*grad2, "backward_batch");
+    // Every layer got a gradient: the comparison is not of zeros.
+    for (t, info) in Passes::<T>::TENSORS.iter().enumerate() {
+        assert!(
+            grad1.tensor(t).iter().any(|g| *g != T::zero()),
+            "{} has no gradient",
+            info.name
+        );
+    }
+}
+
+#[test]
+fn element_wise_passes_split_bit_for_bit_f32() {
+    element_wise_passes_split_bit_for_bit::<f32>();
+}
+
+#[test]
+fn element_wise_passes_split_bit_for_bit_f64() {
+    element_wise_passes_split_bit_for_bit::<f64>();
 }

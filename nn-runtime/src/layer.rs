@@ -10,6 +10,7 @@ use nalgebra::allocator::Allocator;
 use nalgebra::{Const, DefaultAllocator, Dim, Matrix, OMatrix, SMatrix, SVector, Storage, U1};
 
 use crate::Real;
+use crate::linalg::split::for_parts;
 #[cfg(feature = "alloc")]
 use crate::linalg::{Batch, BatchOf, BatchStorage, matmul};
 
@@ -117,7 +118,9 @@ unsafe impl<T: Real, const IN: usize, const OUT: usize> Zeroable for Linear<T, I
 // SAFETY: as above.
 unsafe impl<T: Real, const N: usize> Zeroable for LayerNorm<T, N> {}
 
-/// `W X + b` for a batch: one GEMM, then the bias added to every column.
+/// `W X + b` for a batch: one GEMM, then the bias added to every column (in parts on the
+/// threads of the caller's rayon pool when the batch is large; see
+/// [`linalg`](crate::linalg#threads)).
 #[cfg(feature = "alloc")]
 #[inline]
 pub fn dense_batch<T: Real, const IN: usize, const OUT: usize, S: BatchStorage<T, IN>>(
@@ -125,13 +128,20 @@ pub fn dense_batch<T: Real, const IN: usize, const OUT: usize, S: BatchStorage<T
     x: &BatchOf<T, IN, S>,
 ) -> Batch<T, OUT> {
     let mut z = matmul(&layer.weight, x);
-    for mut column in z.column_iter_mut() {
-        column += &layer.bias;
-    }
+    let work = z.len();
+    for_parts(z.as_mut_slice(), OUT, work, &|_, columns| {
+        for column in columns.chunks_exact_mut(OUT) {
+            for (z, &b) in column.iter_mut().zip(layer.bias.iter()) {
+                *z += b;
+            }
+        }
+    });
     z
 }
 
-/// `grad += Σ_columns d`: a bias gradient (or a layer norm's shift) summed over a batch.
+/// `grad += Σ_columns d`: a bias gradient (or a layer norm's shift) summed over a batch, the
+/// columns added in order (split by rows over the threads of the caller's rayon pool when the
+/// batch is large: each row's sum is the same on any thread).
 #[inline]
 pub fn add_column_sums<T: Real, const N: usize, C: Dim>(
     grad: &mut SVector<T, N>,
@@ -139,9 +149,14 @@ pub fn add_column_sums<T: Real, const N: usize, C: Dim>(
 ) where
     DefaultAllocator: Allocator<Const<N>, C>,
 {
-    for column in delta.column_iter() {
-        *grad += column;
-    }
+    let delta = delta.as_slice();
+    for_parts(grad.as_mut_slice(), 1, delta.len(), &|start, rows| {
+        for column in delta.chunks_exact(N) {
+            for (g, &d) in rows.iter_mut().zip(&column[start..]) {
+                *g += d;
+            }
+        }
+    });
 }
 
 /// `x̂ = (x − μ) / √(σ² + ε)` for each column, `σ²` the biased variance (PyTorch's).

@@ -6,6 +6,10 @@
 //! at the activation's output, and returns `dz`; it recomputes what it needs from `z`, so a layer
 //! keeps only `z`. Where the derivative has a kink, the value PyTorch uses is taken
 //! (`relu'(0) = 0`).
+//!
+//! Inside a rayon pool, an element-wise activation or backward pass over a batch of at least
+//! [`PARALLEL_MIN_ELEMENTS`](crate::linalg::PARALLEL_MIN_ELEMENTS) values is split over the
+//! pool's threads, with results bit for bit those of one thread.
 
 use nalgebra::allocator::Allocator;
 use nalgebra::{DefaultAllocator, Dim, OMatrix};
@@ -55,6 +59,9 @@ macro_rules! elementwise {
         where
             DefaultAllocator: Allocator<R, C>,
         {
+            if crate::linalg::split::splits(z.len()) {
+                return crate::linalg::split::map(z, |$z| $value);
+            }
             z.map(|$z| $value)
         }
 
@@ -68,6 +75,9 @@ macro_rules! elementwise {
         where
             DefaultAllocator: Allocator<R, C>,
         {
+            if crate::linalg::split::splits(z.len()) {
+                return crate::linalg::split::zip_map(z, dh, |$bz, d| $derivative * d);
+            }
             z.zip_map(dh, |$bz, d| $derivative * d)
         }
     };

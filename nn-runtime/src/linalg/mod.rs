@@ -26,11 +26,13 @@
 //! assert!((loss - 10f32.ln()).abs() < 1e-5); // zero weights: a uniform prediction
 //! ```
 //!
-//! Element-wise passes over a tensor of at least [`PARALLEL_MIN_ELEMENTS`] parameters split
-//! the same way inside a pool: an optimizer's `step` and
-//! [`Parameters::fill`](crate::Parameters::fill) (clearing a gradient). Each element is
-//! computed by the same expression on any thread, so the weights after a step are bit for bit
-//! those of one thread.
+//! Element-wise passes over at least [`PARALLEL_MIN_ELEMENTS`] values split the same way
+//! inside a pool: an optimizer's `step` and [`Parameters::fill`](crate::Parameters::fill)
+//! (clearing a gradient), and in the generated batch code the activations and their backward
+//! passes ([`activation`](crate::activation)), the bias added to every column
+//! ([`dense_batch`](crate::layer::dense_batch)) and the bias gradient summed over the columns
+//! ([`add_column_sums`](crate::layer::add_column_sums)). Each element is computed by the same
+//! expression on any thread, so the weights after a step are bit for bit those of one thread.
 
 #[cfg(all(feature = "std", target_arch = "x86_64"))]
 mod avx512;

@@ -450,37 +450,8 @@ mod tests {
         for isa in Isa::available() {
             for rows in ROWS {
                 for cols in COLS {
-                    let (w, x, d) = (values(rows * cols, 1), values(cols, 2), values(rows, 3));
-                    let abs = |v: &[f32]| v.iter().map(|v| v.abs()).collect::<Vec<_>>();
-                    let what = |op: &str| format!("{op} [{rows}, {cols}]");
-
-                    // y += W x, from a nonzero y.
-                    let (mut y, mut want) = (values(rows, 4), values(rows, 4));
-                    gemv_on(isa, &w, &x, &mut y);
-                    gemv_on(Isa::Baseline, &w, &x, &mut want);
-                    let mut scale = abs(&values(rows, 4));
-                    gemv_on(Isa::Baseline, &abs(&w), &abs(&x), &mut scale);
-                    assert_close(isa, &what("gemv"), &y, &want, &scale);
-
-                    // out = Wᵀ d.
-                    let (mut out, mut want) = (vec![9.0; cols], vec![0.0; cols]);
-                    tr_gemv_on(isa, &w, &d, &mut out);
-                    tr_gemv_on(Isa::Baseline, &w, &d, &mut want);
-                    let mut scale = vec![0.0; cols];
-                    tr_gemv_on(Isa::Baseline, &abs(&w), &abs(&d), &mut scale);
-                    assert_close(isa, &what("tr_gemv"), &out, &want, &scale);
-
-                    // G += α d xᵀ: one product per element, rounded once either way.
-                    let (mut g, mut want) = (w.clone(), w.clone());
-                    ger_on(isa, &mut g, &d, &x, -0.3);
-                    ger_on(Isa::Baseline, &mut want, &d, &x, -0.3);
-                    assert_close(isa, &what("ger"), &g, &want, &abs(&w));
-
-                    // The fused form: the same Wᵀ d (old weights) and the same update.
-                    let (mut fused, mut dots) = (w.clone(), vec![9.0; cols]);
-                    tr_gemv_ger_on(isa, &mut fused, &d, &x, -0.3, &mut dots);
-                    assert_close(isa, &what("tr_gemv_ger (Wᵀ d)"), &dots, &out, &scale);
-                    assert_close(isa, &what("tr_gemv_ger (W)"), &fused, &g, &abs(&w));
+                    // 4 floats past a line: 16 bytes, as `malloc` aligns.
+                    matches_the_baseline(isa, rows, cols, 4);
                 }
             }
         }
@@ -506,6 +477,70 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// The weights at every offset from a 64-byte line (the AVX-512 kernels shift their loads
+    /// onto the lines when every column starts at the same offset, rows a multiple of 16).
+    #[test]
+    fn every_isa_matches_the_baseline_at_every_alignment() {
+        for isa in Isa::available() {
+            for rows in [16, 48, 64, 128, 144, 256, 272, 512, 10] {
+                let cols = 9;
+                for shift in 0..16 {
+                    matches_the_baseline(isa, rows, cols, shift);
+                }
+            }
+        }
+    }
+
+    /// `values` copied `shift` floats past a 64-byte line of a new buffer: the buffer, and
+    /// where in it the copy starts.
+    fn past_a_line(values: &[f32], shift: usize) -> (Vec<f32>, usize) {
+        let mut buffer = vec![0.0; values.len() + 2 * 16];
+        let start = buffer.as_ptr().align_offset(64) + shift;
+        buffer[start..start + values.len()].copy_from_slice(values);
+        (buffer, start)
+    }
+
+    /// Every kernel on `isa` against the baseline, `W` `[rows, cols]` placed `shift` floats
+    /// past a 64-byte line.
+    fn matches_the_baseline(isa: Isa, rows: usize, cols: usize, shift: usize) {
+        let n = rows * cols;
+        let (x, d) = (values(cols, 2), values(rows, 3));
+        let abs = |v: &[f32]| v.iter().map(|v| v.abs()).collect::<Vec<_>>();
+        let what = |op: &str| format!("{op} [{rows}, {cols}], {shift} floats past a line");
+        let (placed, start) = past_a_line(&values(n, 1), shift);
+        let w = &placed[start..start + n];
+
+        // y += W x, from a nonzero y.
+        let (mut y, mut want) = (values(rows, 4), values(rows, 4));
+        gemv_on(isa, w, &x, &mut y);
+        gemv_on(Isa::Baseline, w, &x, &mut want);
+        let mut scale = abs(&values(rows, 4));
+        gemv_on(Isa::Baseline, &abs(w), &abs(&x), &mut scale);
+        assert_close(isa, &what("gemv"), &y, &want, &scale);
+
+        // out = Wᵀ d.
+        let (mut out, mut want) = (vec![9.0; cols], vec![0.0; cols]);
+        tr_gemv_on(isa, w, &d, &mut out);
+        tr_gemv_on(Isa::Baseline, w, &d, &mut want);
+        let mut scale = vec![0.0; cols];
+        tr_gemv_on(Isa::Baseline, &abs(w), &abs(&d), &mut scale);
+        assert_close(isa, &what("tr_gemv"), &out, &want, &scale);
+
+        // G += α d xᵀ: one product per element, rounded once either way.
+        let ((mut g, at), mut want) = (past_a_line(w, shift), w.to_vec());
+        let g = &mut g[at..at + n];
+        ger_on(isa, g, &d, &x, -0.3);
+        ger_on(Isa::Baseline, &mut want, &d, &x, -0.3);
+        assert_close(isa, &what("ger"), g, &want, &abs(w));
+
+        // The fused form: the same Wᵀ d (old weights) and the same update.
+        let ((mut fused, at), mut dots) = (past_a_line(w, shift), vec![9.0; cols]);
+        let fused = &mut fused[at..at + n];
+        tr_gemv_ger_on(isa, fused, &d, &x, -0.3, &mut dots);
+        assert_close(isa, &what("tr_gemv_ger (Wᵀ d)"), &dots, &out, &scale);
+        assert_close(isa, &what("tr_gemv_ger (W)"), fused, g, &abs(w));
     }
 
     #[test]

@@ -60,8 +60,9 @@ pub struct TrainConfig {
     /// Report progress on stderr: a progress bar on a terminal (epoch `k/N`, samples per
     /// second, ETA), else one line per epoch ([`summary`], the epoch's time and rate).
     pub progress: bool,
-    /// Threads for the large matrix products and the gradient clear of each step and for the
-    /// evaluation's products (a rayon pool of this size; see
+    /// Threads for the large matrix products, the long element-wise passes (activations, bias
+    /// additions and sums, the gradient clear, the optimizer's update) of each step and for
+    /// the evaluation's products (a rayon pool of this size; see
     /// [`linalg`](crate::linalg#threads)): 1 runs everything on the calling thread, 0 uses
     /// every core. Products under [`PARALLEL_MIN_MACS`] multiply-adds
     /// stay on one thread, and a step none of whose products is that large runs on the calling
@@ -197,7 +198,7 @@ pub fn fit<T, N, O, const IN: usize, const OUT: usize>(
 where
     T: Real,
     N: Network<T, IN, OUT> + Send + Sync,
-    O: Optimizer<T, N>,
+    O: Optimizer<T, N> + Send,
 {
     fit_with(net, optimizer, train, validation, config, |_, _, _| {
         Control::Continue
@@ -247,7 +248,7 @@ pub fn fit_with<T, N, O, F, const IN: usize, const OUT: usize>(
 where
     T: Real,
     N: Network<T, IN, OUT> + Send + Sync,
-    O: Optimizer<T, N>,
+    O: Optimizer<T, N> + Send,
     F: FnMut(&EpochStats, &N, &O) -> Control,
 {
     resume_with(net, optimizer, train, validation, config, 0, on_epoch)
@@ -277,7 +278,7 @@ pub fn resume_with<T, N, O, F, const IN: usize, const OUT: usize>(
 where
     T: Real,
     N: Network<T, IN, OUT> + Send + Sync,
-    O: Optimizer<T, N>,
+    O: Optimizer<T, N> + Send,
     F: FnMut(&EpochStats, &N, &O) -> Control,
 {
     let run = Run {
@@ -312,7 +313,7 @@ pub fn fit_data<T, N, O, D>(
 where
     T: Real,
     N: Parameters<T> + Send + Sync,
-    O: Optimizer<T, N>,
+    O: Optimizer<T, N> + Send,
     D: TrainingData<T, N>,
 {
     fit_data_with(net, optimizer, train, validation, config, |_, _, _| {
@@ -336,7 +337,7 @@ pub fn fit_data_with<T, N, O, D, F>(
 where
     T: Real,
     N: Parameters<T> + Send + Sync,
-    O: Optimizer<T, N>,
+    O: Optimizer<T, N> + Send,
     D: TrainingData<T, N>,
     F: FnMut(&EpochStats, &N, &O) -> Control,
 {
@@ -368,7 +369,7 @@ impl Run<'_> {
     where
         T: Real,
         N: Parameters<T> + Send + Sync,
-        O: Optimizer<T, N>,
+        O: Optimizer<T, N> + Send,
         D: TrainingData<T, N>,
         F: FnMut(&EpochStats, &N, &O) -> Control,
     {
@@ -414,27 +415,30 @@ impl Run<'_> {
                 let step = step + 1;
                 // Before the step: training mode also moves batch norms' running statistics.
                 before_step.copy_from(net);
-                let loss = in_pool(step_pool, || {
+                // The whole step in the pool: the optimizer's update splits over its threads as
+                // the products do.
+                let failure = in_pool(step_pool, || {
                     grad.fill(T::zero());
-                    train.backward(net, indices, &mut grad, &mut training)
-                })
-                .to_f64();
-                let failure = if !loss.is_finite() {
-                    Some(TrainError::NonFiniteLoss { epoch, step, loss })
-                } else if let Some(tensor) = non_finite_tensor(&*grad) {
-                    Some(TrainError::NonFiniteGradient {
-                        epoch,
-                        step,
-                        tensor,
-                    })
-                } else {
-                    optimizer.step(net, &grad);
-                    non_finite_tensor(net).map(|tensor| TrainError::NonFiniteUpdate {
-                        epoch,
-                        step,
-                        tensor,
-                    })
-                };
+                    let loss = train
+                        .backward(net, indices, &mut grad, &mut training)
+                        .to_f64();
+                    if !loss.is_finite() {
+                        Some(TrainError::NonFiniteLoss { epoch, step, loss })
+                    } else if let Some(tensor) = non_finite_tensor(&*grad) {
+                        Some(TrainError::NonFiniteGradient {
+                            epoch,
+                            step,
+                            tensor,
+                        })
+                    } else {
+                        optimizer.step(net, &grad);
+                        non_finite_tensor(net).map(|tensor| TrainError::NonFiniteUpdate {
+                            epoch,
+                            step,
+                            tensor,
+                        })
+                    }
+                });
                 if let Some(error) = failure {
                     net.copy_from(&before_step);
                     self.log.abandon();
