@@ -9,7 +9,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use nn_bench::conv::{GROUP_INFER, GROUP_TRAIN};
+use nn_bench::conv::{GROUP_INFER, GROUP_TRAIN, gunpoint};
 use nn_bench::seqtrain::{self, BATCH, LENGTH};
 use nn_bench::stream::{Cell, MODELS};
 
@@ -116,6 +116,11 @@ fn main() {
         "M lenet-64: one SGD step of the LeNet at batch 64".into(),
         None,
     ));
+    groups.push((
+        gunpoint::GROUP.into(),
+        "G gunpoint: batch-1 inference of the GunPoint model".into(),
+        None,
+    ));
 
     println!(
         "Median: criterion's median of the per-iteration sample times. Spread: their \
@@ -199,7 +204,11 @@ fn main() {
         "M lenet-64: nn within 1.3× of the limit".into(),
         ratio(GROUP_TRAIN, "nn", "limit").map(|r| (format!("{r:.2}×"), r <= 1.3)),
     );
-    for g in [GROUP_INFER, GROUP_TRAIN] {
+    target(
+        "G gunpoint: nn within 1.5× of the limit".into(),
+        ratio(gunpoint::GROUP, "nn", "limit").map(|r| (format!("{r:.2}×"), r <= 1.5)),
+    );
+    for g in [GROUP_INFER, GROUP_TRAIN, gunpoint::GROUP] {
         for peer in ["candle", "burn"] {
             target(
                 format!("{}: nn faster than {peer}", g.replace('_', " ")),

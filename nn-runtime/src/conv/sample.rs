@@ -16,13 +16,10 @@ pub fn conv<T: Real, const FAN_IN: usize, const CO: usize, const IN: usize, cons
 ) -> SVector<T, OUT> {
     window.check(IN, OUT, CO);
     let mut z = SVector::<T, OUT>::zeros();
-    conv_slices(
-        weight.as_slice(),
-        bias.map(|b| b.as_slice()),
-        x.as_slice(),
-        z.as_mut_slice(),
-        window,
-    );
+    let (weight, bias) = (weight.as_slice(), bias.map(|b| b.as_slice()));
+    if !super::direct::conv(weight, bias, x.as_slice(), z.as_mut_slice(), window, false) {
+        conv_slices(weight, bias, x.as_slice(), z.as_mut_slice(), window);
+    }
     z
 }
 
