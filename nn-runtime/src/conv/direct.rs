@@ -6,9 +6,10 @@
 //! kernel column), [`TAPS`] taps at a time. Then every block of `P` output positions (in
 //! PyTorch's order, so a block may span output rows) keeps `P × LANES` sums in registers: for
 //! each tap, the tap's `LANES` weights times the broadcast input pixel each position reads
-//! there, one fused multiply-add per position. Any stride, dilation and zero padding reads
-//! this way (a position reads its pixel wherever it is); a block whose windows all lie inside
-//! the input reads without bound checks, one at the border reads zero outside.
+//! there, one fused multiply-add per position. Any stride and dilation reads this way (a
+//! position reads its pixel wherever it is). Zero padding is copied with the input into a
+//! buffer on the stack when it fits ([`PADDED`]), so that every window lies inside its input
+//! and reads without bound checks; otherwise a block at the border reads zero outside.
 //!
 //! The body is compiled for AVX-512F (`P` = 8, one 16-lane register per position), AVX2 + FMA
 //! (`P` = 6, two 8-lane registers each) and the target's baseline (`P` = 3), chosen at run
@@ -27,11 +28,13 @@ const LANES: usize = 16;
 /// fan-in above 256) adds each block's sums to the output in turn.
 const TAPS: usize = 256;
 
-/// Where a tap reads, relative to a position's window origin: `offset = c·H·W + dy·W + dx`,
-/// with `dy` and `dx` the kernel row and column times the dilation.
+/// Where a tap reads, relative to a position's window origin: `offset = channel + dy·W + dx`,
+/// with `channel = c·H·W` the start of input channel `c`, `dy` and `dx` the kernel row and
+/// column times the dilation.
 #[derive(Clone, Copy)]
 struct Tap {
     offset: usize,
+    channel: usize,
     dy: usize,
     dx: usize,
 }
@@ -76,6 +79,23 @@ pub(super) fn conv<T: Real>(
             && weight.len() == z.len() / window.positions().max(1) * window.taps(),
         "nn-runtime internal error: window {window:?} does not fit the convolution's slices"
     );
+    if window.padding != [0, 0] {
+        let padded = padded_window(window);
+        if padded.input_len() <= PADDED {
+            // Every block then reads inside its input: no bound checks, no branch.
+            let mut buffer = MaybeUninit::<[f32; PADDED]>::uninit();
+            let x = pad(x, window, &padded, &mut buffer);
+            let args = Args {
+                weight,
+                bias,
+                x,
+                window: &padded,
+                relu,
+            };
+            dispatch(&args, z);
+            return true;
+        }
+    }
     let args = Args {
         weight,
         bias,
@@ -85,6 +105,53 @@ pub(super) fn conv<T: Real>(
     };
     dispatch(&args, z);
     true
+}
+
+/// The largest zero-padded input copied to the stack (64 KiB of `f32`, e.g. 32 channels of
+/// 22×22); a larger padded input is read in place, with bound checks at the border.
+const PADDED: usize = 16 * 1024;
+
+/// `window` over its input with the zero padding made part of it: the rows and columns the
+/// outputs read, padding 0.
+fn padded_window(window: &Window) -> Window {
+    let reach = |axis: usize| {
+        (window.output[axis] - 1) * window.stride[axis]
+            + (window.kernel[axis] - 1) * window.dilation[axis]
+            + 1
+    };
+    Window {
+        input: [reach(0), reach(1)],
+        padding: [0, 0],
+        ..*window
+    }
+}
+
+/// `x` (on `window`) copied into `buffer` as the input of `padded`: zeros, then each input row
+/// at its padded place (rows and columns no output reads left out); the initialized part.
+fn pad<'b>(
+    x: &[f32],
+    window: &Window,
+    padded: &Window,
+    buffer: &'b mut MaybeUninit<[f32; PADDED]>,
+) -> &'b [f32] {
+    let len = padded.input_len();
+    let buffer = &mut buffer.as_mut_ptr().cast::<f32>();
+    // SAFETY: `len ≤ PADDED` (the caller checks): inside the buffer; written before it is read.
+    let buffer = unsafe {
+        core::ptr::write_bytes(*buffer, 0, len);
+        core::slice::from_raw_parts_mut(*buffer, len)
+    };
+    let ([height, width], [top, left]) = (window.input, window.padding);
+    let [padded_height, padded_width] = padded.input;
+    let columns = width.min(padded_width.saturating_sub(left));
+    for c in 0..window.channels {
+        for row in 0..height.min(padded_height.saturating_sub(top)) {
+            let from = &x[(c * height + row) * width..][..columns];
+            let to = (c * padded_height + row + top) * padded_width + left;
+            buffer[to..to + columns].copy_from_slice(from);
+        }
+    }
+    buffer
 }
 
 /// The inputs of one convolution.
@@ -191,26 +258,42 @@ fn relay<'b>(
         weights.as_mut_ptr().cast::<[f32; LANES]>(),
         offsets.as_mut_ptr().cast::<Tap>(),
     );
+    // The first tap's input channel, kernel row and column, then counted up tap by tap.
+    let kernel = kernel_h * kernel_w;
+    let (mut c, mut ky, mut kx) = (
+        first_tap / kernel,
+        first_tap % kernel / kernel_w,
+        first_tap % kernel_w,
+    );
     for t in 0..count {
-        let tap = first_tap + t;
-        let (c, k) = (tap / (kernel_h * kernel_w), tap % (kernel_h * kernel_w));
-        let (dy, dx) = (
-            k / kernel_w * window.dilation[0],
-            k % kernel_w * window.dilation[1],
-        );
-        let w: [f32; LANES] = core::array::from_fn(|l| match l < lanes {
-            true => args.weight[(first_channel + l) * taps + tap],
-            false => 0.0,
-        });
+        let (dy, dx) = (ky * window.dilation[0], kx * window.dilation[1]);
+        let channel = c * height * width;
         let at = Tap {
-            offset: (c * height + dy) * width + dx,
+            offset: channel + dy * width + dx,
+            channel,
             dy,
             dx,
         };
-        // SAFETY: `t < count ≤ TAPS`: inside both arrays.
-        unsafe {
-            weights.add(t).write(w);
-            offsets.add(t).write(at);
+        // SAFETY: `t < count ≤ TAPS`: inside the array.
+        unsafe { offsets.add(t).write(at) };
+        (kx, ky) = (kx + 1, ky);
+        if kx == kernel_w {
+            (kx, ky) = (0, ky + 1);
+        }
+        if ky == kernel_h {
+            (ky, c) = (0, c + 1);
+        }
+    }
+    // The weights, one output channel (a row of PyTorch's `[out, taps]`) at a time.
+    for t in 0..count {
+        // SAFETY: as above.
+        unsafe { weights.add(t).write([0.0; LANES]) };
+    }
+    for l in 0..lanes {
+        let row = &args.weight[(first_channel + l) * taps + first_tap..][..count];
+        for (t, &w) in row.iter().enumerate() {
+            // SAFETY: `t < count ≤ TAPS`, written (zeros) above, `l < lanes ≤ LANES`.
+            unsafe { (*weights.add(t))[l] = w };
         }
     }
     // SAFETY: the first `count` elements of each were written just above.
@@ -274,10 +357,14 @@ fn positions<const P: usize, const FMA: bool>(
         for (w, at) in block.iter().zip(tap_at) {
             for (sums, &[r, c]) in sums.iter_mut().zip(&origin) {
                 let (r, c) = (r + at.dy as isize, c + at.dx as isize);
-                if r < 0 || c < 0 || r as usize >= height || c as usize >= width {
-                    continue;
-                }
-                let v = x[(at.offset - at.dy * width - at.dx) + r as usize * width + c as usize];
+                let inside = r >= 0 && c >= 0 && (r as usize) < height && (c as usize) < width;
+                // Zero outside the input, without a branch the processor would mispredict.
+                let at = if inside {
+                    at.channel + r as usize * width + c as usize
+                } else {
+                    0
+                };
+                let v = if inside { x[at] } else { 0.0 };
                 for (s, &w) in sums.iter_mut().zip(w) {
                     *s = madd::<FMA>(w, v, *s);
                 }
@@ -348,12 +435,12 @@ mod tests {
         }
     }
 
-    /// Every body, with and without bias and relu, against the plain loops in f64, on windows
-    /// that take every branch: several channel blocks and a partial one, more than one block
-    /// of taps, border blocks (padding), strides, dilations, a 1-D signal.
-    #[test]
-    fn every_body_matches_the_plain_loops() {
-        let cases = [
+    /// Windows that take every branch: several channel blocks and a partial one, more than one
+    /// block of taps, border blocks (padding, `same` with an even kernel), strides that leave
+    /// the last padded column unread, dilations, 1-D signals, a padded input too large for the
+    /// stack buffer.
+    fn cases() -> [(usize, Window); 10] {
+        [
             (6, window(1, [28, 28], [5, 5], [1, 1], [0, 0], [1, 1])),
             (16, window(6, [12, 12], [5, 5], [1, 1], [0, 0], [1, 1])),
             (37, window(3, [9, 11], [3, 2], [2, 1], [1, 0], [1, 2])),
@@ -361,8 +448,27 @@ mod tests {
             (16, window(1, [1, 150], [1, 9], [1, 1], [0, 4], [1, 1])),
             (32, window(16, [1, 37], [1, 7], [1, 1], [0, 3], [1, 1])),
             (5, window(2, [1, 40], [1, 3], [1, 3], [0, 1], [1, 4])),
-        ];
-        for (out_channels, window) in cases {
+            (
+                3,
+                window(2, [10, 10], [4, 4], [1, 1], [1, 1], [1, 1]).with_output([10, 10]),
+            ),
+            (4, window(3, [10, 10], [3, 3], [2, 2], [1, 1], [1, 1])),
+            (2, window(40, [21, 21], [3, 3], [1, 1], [1, 1], [1, 1])),
+        ]
+    }
+
+    impl Window {
+        /// The window with output `output` (`same` padding with an even kernel pads one more
+        /// at the end).
+        fn with_output(self, output: [usize; 2]) -> Self {
+            Self { output, ..self }
+        }
+    }
+
+    /// `run(args, z)` against the plain loops in f64, with and without bias and relu, on every
+    /// case.
+    fn check(name: &str, run: &dyn Fn(&Args<'_>, &mut [f32])) {
+        for (out_channels, window) in cases() {
             let taps = window.taps();
             let w: Vec<f64> = (0..out_channels * taps).map(|i| value(i, 0.5)).collect();
             let b: Vec<f64> = (0..out_channels).map(|i| value(i, 9.0)).collect();
@@ -378,26 +484,52 @@ mod tests {
                     if relu {
                         want.iter_mut().for_each(|v| *v = v.max(0.0));
                     }
-                    for (name, body) in bodies() {
-                        let args = Args {
-                            weight: &w32,
-                            bias: bias.then_some(b32.as_slice()),
-                            x: &x32,
-                            window: &window,
-                            relu,
-                        };
-                        let mut got = alloc::vec![f32::NAN; len];
-                        body(&args, &mut got);
-                        for (i, (&g, &e)) in got.iter().zip(&want).enumerate() {
-                            assert!(
-                                (f64::from(g) - e).abs() <= 1e-6 * taps as f64,
-                                "{name}, {window:?}, bias {bias}, relu {relu}: z[{i}] = {g}, \
-                                 expected {e}"
-                            );
-                        }
+                    let args = Args {
+                        weight: &w32,
+                        bias: bias.then_some(b32.as_slice()),
+                        x: &x32,
+                        window: &window,
+                        relu,
+                    };
+                    let mut got = alloc::vec![f32::NAN; len];
+                    run(&args, &mut got);
+                    for (i, (&g, &e)) in got.iter().zip(&want).enumerate() {
+                        assert!(
+                            (f64::from(g) - e).abs() <= 1e-6 * taps as f64,
+                            "{name}, {window:?}, bias {bias}, relu {relu}: z[{i}] = {g}, \
+                             expected {e}"
+                        );
                     }
                 }
             }
         }
+    }
+
+    /// Every body reading the input in place (bound checks at the border).
+    #[test]
+    fn every_body_matches_the_plain_loops() {
+        for (name, body) in bodies() {
+            check(name, &|args, z| body(args, z));
+        }
+    }
+
+    /// The entry point, which copies a padded input that fits into a buffer first.
+    #[test]
+    fn padded_inputs_match_the_plain_loops() {
+        let padded = cases()
+            .iter()
+            .filter(|(_, w)| w.padding != [0, 0] && padded_window(w).input_len() <= PADDED)
+            .count();
+        assert!(padded >= 5, "the cases pad in the buffer");
+        check("conv", &|args, z| {
+            assert!(conv(
+                args.weight,
+                args.bias,
+                args.x,
+                z,
+                args.window,
+                args.relu
+            ));
+        });
     }
 }
