@@ -225,12 +225,6 @@ nn_runtime::network! {
     }
 }
 
-/// The stack the 32-64-channel network's backward pass needs in a debug build: 3 MiB
-/// (measured: 2 MiB suffices for its forward pass, not for backward, where every binding and
-/// every temporary of the unoptimized code holds its own copy of a feature map). Release
-/// builds need far less.
-const WIDE_DEBUG_STACK: usize = 3 << 20;
-
 /// Fills every parameter from a formula, small enough to keep activations moderate.
 fn fill<N: Parameters<f32>>(net: &mut N) {
     for t in 0..N::TENSORS.len() {
@@ -262,6 +256,10 @@ fn cnn_trains_inside<N: nn_runtime::Network<f32, 784, 10>>(stack: usize) -> (f32
         .expect("no stack overflow")
 }
 
+/// Forward, backward and the fused step of both CNNs on a 2 MiB thread, in whatever build the
+/// tests run: in a debug build the 32-64-channel network's backward pass holds about 1.7 MiB
+/// of feature maps in its own frames (the forward record and the gradients), so the runtime's
+/// functions below it must not add copies (measured: it still passes with 1.75 MiB).
 #[test]
 fn cnns_train_inside_a_small_stack() {
     let forward = std::thread::Builder::new()
@@ -278,7 +276,7 @@ fn cnns_train_inside_a_small_stack() {
     assert!(forward.iter().all(|v| v.is_finite()));
     for (loss, grad_mass) in [
         cnn_trains_inside::<Lenet<f32>>(TEST_THREAD_STACK),
-        cnn_trains_inside::<WideCnn<f32>>(WIDE_DEBUG_STACK),
+        cnn_trains_inside::<WideCnn<f32>>(TEST_THREAD_STACK),
     ] {
         assert!(loss.is_finite() && loss > 0.0);
         assert!(grad_mass > 0.0, "the first convolution received a gradient");

@@ -79,3 +79,28 @@ pub fn export(net: &LeNet<f32>) -> LeNetParams {
         fc2_b: get("fc2.bias"),
     }
 }
+
+nn_runtime::network! {
+    /// The GunPoint model of issue 12 (`GunPointCnn` of `src/ts_cnn.rs`) on `[1, 150]` signals.
+    pub struct GunPoint {
+        input: [1, 150],
+        c1: conv1d(16, kernel = 9, padding = same, relu),
+        p1: max_pool(2),
+        c2: conv1d(32, kernel = 7, padding = same, relu),
+        p2: max_pool(2),
+        c3: conv1d(32, kernel = 5, padding = same, relu),
+        g: global_avg_pool,
+        out: dense(2),
+        loss: softmax_cross_entropy,
+    }
+}
+
+/// G: batch-1 inference.
+pub fn gunpoint_forward(net: &GunPoint<f32>, x: &SVector<f32, 150>) -> SVector<f32, 2> {
+    net.forward(x)
+}
+
+/// nn's GunPoint model holding `w`.
+pub fn load_gunpoint(w: &crate::conv::gunpoint::Weights) -> Box<GunPoint<f32>> {
+    crate::named::load(&w.named())
+}

@@ -7,10 +7,15 @@
 //! channel-major as `torch.flatten`, `fc1.bias`, `fc2.weight` `[10, 120]`, `fc2.bias`), from
 //! PyTorch's default initialization `U(±1/√fan_in)` for weights and biases. [`reference`] is
 //! the forward pass in plain f64 loops.
+//!
+//! [`gunpoint`] is the GunPoint model of `src/ts_cnn.rs` (G), batch-1 inference, with its own
+//! weights, reference and limit.
 
 #[cfg(feature = "burn")]
 pub mod burn_impl;
 pub mod candle_impl;
+pub mod gunpoint;
+pub mod gunpoint_candle;
 pub mod limit;
 pub mod reference;
 pub mod step;
@@ -228,6 +233,47 @@ pub fn run(v: &mut impl crate::stream::StreamVisitor, wants: &dyn Fn(&str) -> bo
     if wants(GROUP_TRAIN) {
         train(v, GROUP_TRAIN);
     }
+    if wants(gunpoint::GROUP) {
+        infer_gunpoint(v, gunpoint::GROUP);
+    }
+}
+
+/// The GunPoint model's rows (G).
+fn infer_gunpoint(v: &mut impl crate::stream::StreamVisitor, group: &str) {
+    use std::hint::black_box;
+    let w = gunpoint::Weights::random(gunpoint::WEIGHT_SEED);
+    let x = gunpoint::signal(gunpoint::DATA_SEED);
+    let want = gunpoint::reference(&w, &x);
+
+    let lim = gunpoint::Limit::new(&w);
+    let lx: [f32; gunpoint::LENGTH] = x.as_slice().try_into().expect("one signal");
+    check_logits(group, "limit", &lim.forward(&lx), &want);
+
+    let candle = gunpoint_candle::CandleGunPoint::new(&w).expect("candle network");
+    let cx = gunpoint_candle::signal(&x).expect("candle input");
+    let got: Vec<f32> = candle
+        .forward(&cx)
+        .and_then(|t| t.flatten_all()?.to_vec1())
+        .expect("candle forward");
+    check_logits(group, "candle", &got, &want);
+
+    let nn = crate::convnets::load_gunpoint(&w);
+    let nx = nn_runtime::nalgebra::SVector::<f32, 150>::from_column_slice(&x);
+    let got = crate::convnets::gunpoint_forward(&nn, &nx);
+    check_logits(group, "nn", got.as_slice(), &want);
+
+    v.visit(group, "nn", &mut || {
+        black_box(crate::convnets::gunpoint_forward(
+            black_box(&nn),
+            black_box(&nx),
+        ));
+    });
+    v.visit(group, "limit", &mut || {
+        black_box(lim.forward(black_box(&lx)));
+    });
+    v.visit(group, "candle", &mut || {
+        black_box(candle.forward(black_box(&cx)).expect("candle forward"));
+    });
 }
 
 /// The training step's rows.

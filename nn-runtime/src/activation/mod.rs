@@ -62,7 +62,14 @@ macro_rules! elementwise {
             if crate::linalg::split::splits(z.len()) {
                 return crate::linalg::split::map(z, |$z| $value);
             }
-            z.map(|$z| $value)
+            // A copy updated in place: `map` builds its result through an iterator, which in a
+            // debug build holds several copies of a feature map on the stack at once.
+            let mut h = z.clone_owned();
+            h.apply(|h| {
+                let $z = *h;
+                *h = $value;
+            });
+            h
         }
 
         $(#[$bdoc])*
@@ -78,7 +85,10 @@ macro_rules! elementwise {
             if crate::linalg::split::splits(z.len()) {
                 return crate::linalg::split::zip_map(z, dh, |$bz, d| $derivative * d);
             }
-            z.zip_map(dh, |$bz, d| $derivative * d)
+            // In place, as the forward function.
+            let mut dz = dh.clone_owned();
+            dz.zip_apply(z, |d, $bz| *d = $derivative * *d);
+            dz
         }
     };
 }

@@ -21,6 +21,7 @@
 
 #[cfg(feature = "alloc")]
 mod batch;
+mod direct;
 mod pool;
 mod sample;
 #[cfg(test)]

@@ -81,11 +81,12 @@ fn max_pool_slices<T: Real>(x: &[T], y: &mut [T], window: &Window) {
                 let row = &x[(oh * stride_h + kh) * width..][..width];
                 for kw in 0..kernel_w {
                     let first = kh == 0 && kw == 0;
-                    for (ow, y) in y.iter_mut().enumerate() {
-                        let v = row[ow * stride_w + kw];
-                        *y = if first || v > *y { v } else { *y };
-                        nan |= is_nan(v);
-                    }
+                    // The common strides as constants, so that the pass vectorizes.
+                    nan |= match stride_w {
+                        1 => max_pass::<T, 1>(y, &row[kw..], 1, first),
+                        2 => max_pass::<T, 2>(y, &row[kw..], 2, first),
+                        _ => max_pass::<T, 0>(y, &row[kw..], stride_w, first),
+                    };
                 }
             }
             if nan {
@@ -103,6 +104,22 @@ fn max_pool_slices<T: Real>(x: &[T], y: &mut [T], window: &Window) {
             }
         }
     }
+}
+
+/// `y[j] = max(y[j], row[j·stride])` for every output `j` of a row (`y[j] = row[j·stride]` when
+/// `first`), `stride` being `S` when `S` is not 0; whether a NaN was read.
+#[inline(always)]
+fn max_pass<T: Real, const S: usize>(y: &mut [T], row: &[T], stride: usize, first: bool) -> bool {
+    let stride = if S == 0 { stride } else { S };
+    // Once here, so that the loop reads without a check per element.
+    assert!(y.is_empty() || (y.len() - 1) * stride < row.len());
+    let mut nan = false;
+    for (j, y) in y.iter_mut().enumerate() {
+        let v = row[j * stride];
+        *y = if first || v > *y { v } else { *y };
+        nan |= is_nan(v);
+    }
+    nan
 }
 
 /// `∂L/∂x` of [`max_pool`]: each output's gradient goes to the first largest input of its window
