@@ -22,10 +22,8 @@ use burn::nn::pool::{
 use burn::nn::{Linear, LinearConfig, PaddingConfig1d};
 use burn::optim::{GradientsParams, ModuleOptimizer, SgdConfig};
 use burn::tensor::{Device, Int, Tensor, TensorData, activation};
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 
-use super::{BATCH, CHECK_LR, GROUP_INFER, GROUP_TRAIN, LeNetParams, SIDE};
+use super::{BATCH, CHECK_LR, GROUP_INFER, GROUP_TRAIN, LeNetParams, SIDE, gunpoint};
 use crate::burn_impl::to_vec;
 use crate::seqtrain::{TOL_LOSS, TOL_STEP};
 use crate::stream::StreamVisitor;
@@ -243,137 +241,9 @@ pub fn run(v: &mut impl StreamVisitor, wants: &dyn Fn(&str) -> bool) {
     }
 }
 
-/// The criterion group of the GunPoint model's batch-1 inference.
-pub const GROUP_GUNPOINT: &str = "G_gunpoint";
-/// GunPoint's series length.
-pub const GUNPOINT_LENGTH: usize = 150;
-/// GunPoint's classes.
-pub const GUNPOINT_CLASSES: usize = 2;
-/// Seed of the GunPoint model's weights.
-pub const GUNPOINT_WEIGHT_SEED: u64 = 9;
-/// Seed of the GunPoint input.
-pub const GUNPOINT_DATA_SEED: u64 = 10;
-
 /// The convolutions of `GunPointCnn`: name, output channels, input channels, kernel.
 const GUNPOINT_CONVS: [(&str, usize, usize, usize); 3] =
     [("c1", 16, 1, 9), ("c2", 32, 16, 7), ("c3", 32, 32, 5)];
-
-/// The GunPoint model's parameters, named and shaped as nn's `GunPointCnn::TENSORS`
-/// (PyTorch's `Conv1d` and `Linear`), row-major.
-#[derive(Clone, Debug, PartialEq)]
-pub struct GunPointParams {
-    /// `(name, values, shape)`: `c1.weight` `[16, 1, 9]`, `c1.bias` `[16]`, `c2.weight`
-    /// `[32, 16, 7]`, `c2.bias`, `c3.weight` `[32, 32, 5]`, `c3.bias`, `out.weight` `[2, 32]`,
-    /// `out.bias` `[2]`.
-    pub tensors: Vec<(String, Vec<f32>, Vec<usize>)>,
-}
-
-impl GunPointParams {
-    /// PyTorch's default initialization `U(±1/√fan_in)` from `seed`.
-    pub fn random(seed: u64) -> Self {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let mut draw = |n: usize, fan_in: usize| -> Vec<f32> {
-            let bound = 1.0 / (fan_in as f32).sqrt();
-            (0..n).map(|_| rng.random_range(-bound..bound)).collect()
-        };
-        let mut tensors = Vec::new();
-        let layers = GUNPOINT_CONVS
-            .iter()
-            .map(|&(name, o, i, k)| (name, vec![o, i, k], i * k))
-            .chain([("out", vec![GUNPOINT_CLASSES, 32], 32)]);
-        for (name, shape, fan_in) in layers {
-            let w = draw(shape.iter().product(), fan_in);
-            let b = draw(shape[0], fan_in);
-            let bias_shape = vec![shape[0]];
-            tensors.push((format!("{name}.weight"), w, shape));
-            tensors.push((format!("{name}.bias"), b, bias_shape));
-        }
-        Self { tensors }
-    }
-
-    /// The values of the tensor `name`.
-    pub fn get(&self, name: &str) -> &[f32] {
-        let (_, t, _) = self
-            .tensors
-            .iter()
-            .find(|(n, _, _)| n == name)
-            .unwrap_or_else(|| panic!("no tensor {name}"));
-        t
-    }
-}
-
-/// A seeded input `[1, 150]` uniform in `[-2, 2)` (GunPoint's standardized range).
-pub fn gunpoint_input(seed: u64) -> Vec<f32> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    (0..GUNPOINT_LENGTH)
-        .map(|_| rng.random_range(-2.0..2.0))
-        .collect()
-}
-
-/// `relu(conv1d(x, w) + b)`, stride 1, zero padding `(k − 1) / 2` each side (same), on
-/// `[c, n]` → `[o, n]`.
-fn conv1d_same_relu_f64(x: &[f64], c: usize, w: &[f32], b: &[f32], k: usize) -> Vec<f64> {
-    let (o, n, pad) = (b.len(), x.len() / c, (k - 1) / 2);
-    let mut y = vec![0.0; o * n];
-    for oc in 0..o {
-        for t in 0..n {
-            let mut z = f64::from(b[oc]);
-            for ic in 0..c {
-                for j in 0..k {
-                    // Input position t + j − pad, skipped where it falls in the padding.
-                    if let Some(s) = (t + j).checked_sub(pad).filter(|&s| s < n) {
-                        z += f64::from(w[(oc * c + ic) * k + j]) * x[ic * n + s];
-                    }
-                }
-            }
-            y[oc * n + t] = z.max(0.0);
-        }
-    }
-    y
-}
-
-/// Max pooling of width 2, stride 2, on `[c, n]` → `[c, ⌊n/2⌋]`.
-fn max_pool2_f64(x: &[f64], c: usize) -> Vec<f64> {
-    let (n, r) = (x.len() / c, x.len() / c / 2);
-    (0..c * r)
-        .map(|i| {
-            let (ch, t) = (i / r, i % r);
-            x[ch * n + 2 * t].max(x[ch * n + 2 * t + 1])
-        })
-        .collect()
-}
-
-/// The GunPoint model's logits of one `[1, 150]` series, in plain f64 loops.
-pub fn gunpoint_reference(p: &GunPointParams, x: &[f32]) -> Vec<f64> {
-    let mut h: Vec<f64> = x.iter().map(|&v| f64::from(v)).collect();
-    for (k, &(name, _, c, kernel)) in GUNPOINT_CONVS.iter().enumerate() {
-        let (w, b) = (
-            p.get(&format!("{name}.weight")),
-            p.get(&format!("{name}.bias")),
-        );
-        h = conv1d_same_relu_f64(&h, c, w, b, kernel);
-        if k < 2 {
-            h = max_pool2_f64(&h, b.len());
-        }
-    }
-    // Global average pool: the mean of each of the 32 channels.
-    let n = h.len() / 32;
-    let g: Vec<f64> = h
-        .chunks(n)
-        .map(|ch| ch.iter().sum::<f64>() / n as f64)
-        .collect();
-    let (w, b) = (p.get("out.weight"), p.get("out.bias"));
-    (0..GUNPOINT_CLASSES)
-        .map(|r| {
-            let dot: f64 = w[r * 32..(r + 1) * 32]
-                .iter()
-                .zip(&g)
-                .map(|(&w, g)| f64::from(w) * g)
-                .sum();
-            f64::from(b[r]) + dot
-        })
-        .collect()
-}
 
 /// The GunPoint model.
 #[derive(Module, Debug)]
@@ -388,7 +258,7 @@ pub struct GunPoint {
 
 impl GunPoint {
     /// The network holding `p`, on `device`.
-    pub fn new(p: &GunPointParams, device: &Device) -> Self {
+    pub fn new(p: &gunpoint::Weights, device: &Device) -> Self {
         let [c1, c2, c3] = GUNPOINT_CONVS.map(|(name, o, i, k)| {
             let mut c = Conv1dConfig::new(i, o, k)
                 .with_padding(PaddingConfig1d::Same)
@@ -407,7 +277,7 @@ impl GunPoint {
                 p.get("out.weight"),
                 p.get("out.bias"),
                 32,
-                GUNPOINT_CLASSES,
+                gunpoint::CLASSES,
                 device,
             ),
         }
@@ -423,26 +293,26 @@ impl GunPoint {
     }
 }
 
-/// G's burn row, if `wants` accepts its group: the GunPoint model from seeded weights,
-/// checked against [`gunpoint_reference`], then visited.
+/// G's burn row, if `wants` accepts its group: the GunPoint model with the weights of the
+/// other G rows, checked against [`gunpoint::reference`], then visited.
 pub fn run_gunpoint(v: &mut impl StreamVisitor, wants: &dyn Fn(&str) -> bool) {
     use std::hint::black_box;
-    if !wants(GROUP_GUNPOINT) {
+    if !wants(gunpoint::GROUP) {
         return;
     }
-    let p = GunPointParams::random(GUNPOINT_WEIGHT_SEED);
-    let x = gunpoint_input(GUNPOINT_DATA_SEED);
-    let want = gunpoint_reference(&p, &x);
+    let w = gunpoint::Weights::random(gunpoint::WEIGHT_SEED);
+    let x = gunpoint::signal(gunpoint::DATA_SEED);
+    let want = gunpoint::reference(&w, &x);
     let device = plain();
-    let net = GunPoint::new(&p, &device);
-    let bx = Tensor::from_data(TensorData::new(x, [1, 1, GUNPOINT_LENGTH]), &device);
+    let net = GunPoint::new(&w, &device);
+    let bx = Tensor::from_data(TensorData::new(x, [1, 1, gunpoint::LENGTH]), &device);
     super::check_logits(
-        GROUP_GUNPOINT,
+        gunpoint::GROUP,
         "burn",
         &to_vec(net.forward(bx.clone())),
         &want,
     );
-    v.visit(GROUP_GUNPOINT, "burn", &mut || {
+    v.visit(gunpoint::GROUP, "burn", &mut || {
         black_box(net.forward(black_box(bx.clone())));
     });
 }
