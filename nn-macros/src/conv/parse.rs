@@ -137,7 +137,12 @@ fn parse_conv(
             continue;
         }
         if !(args.peek(Ident) && args.peek2(Token![=])) {
-            set_activation(activation, parse_activation(&args)?)?;
+            // A bare word is an activation, or on a `conv1d` the flag `causal`.
+            let parsed = parse_activation(&args).map_err(|e| match dims {
+                1 => syn::Error::new(e.span(), format!("{e}, or the flag `causal`")),
+                _ => e,
+            })?;
+            set_activation(activation, parsed)?;
             continue;
         }
         let option: Ident = args.parse()?;
@@ -173,7 +178,12 @@ fn parse_conv(
                 })?;
                 bias.replace(value.value).is_some()
             }
-            _ => return Err(unknown_option(&option, keyword, CONV_OPTIONS)),
+            _ => {
+                // `conv1d` also takes the flag `causal` (on a sequence).
+                let causal = (dims == 1).then_some(crate::causal::CAUSAL);
+                let options: Vec<&str> = CONV_OPTIONS.iter().copied().chain(causal).collect();
+                return Err(unknown_option(&option, keyword, &options));
+            }
         };
         if slot_set {
             return Err(syn::Error::new(
