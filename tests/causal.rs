@@ -7,15 +7,14 @@
 //! stream against the whole-sequence forward pass; `backward_chunk` against `backward`; the
 //! tensors against PyTorch's `nn.Conv1d` names and shapes.
 
-use nn_runtime::gradcheck::{check_sequence_gradient, check_sequence_gradient_batch};
 use nn_runtime::nalgebra::SVector;
-use nn_runtime::{Batch, Parameters, SequenceNetwork, network};
+use nn_runtime::{Batch, Parameters, network};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-/// Largest accepted relative error of a gradient check: a wrong formula errs by O(1); the
-/// five-point difference at step 1e-4 is good to ~1e-10 here.
-const GRADIENT_TOLERANCE: f64 = 1e-6;
+#[path = "support/sequence_gradients.rs"]
+mod gradients;
+use gradients::{assert_batch_gradient, assert_gradient, batch, randomize, sequence};
 
 network! {
     /// Issue 13's streaming model: dense 1→8, tanh, causal conv1d 8→4 (kernel 3, dilation 2),
@@ -87,58 +86,6 @@ network! {
         c1: conv1d(1, kernel = 2, dilation = 2, causal),
         loss: mse,
     }
-}
-
-fn randomize<N: Parameters<f64>>(net: &mut N, rng: &mut StdRng) {
-    for index in 0..N::TENSORS.len() {
-        for value in net.tensor_mut(index) {
-            *value = rng.random_range(-0.7..0.7);
-        }
-    }
-}
-
-fn sequence<const N: usize>(rng: &mut StdRng, len: usize) -> Vec<SVector<f64, N>> {
-    (0..len)
-        .map(|_| SVector::from_fn(|_, _| rng.random_range(-1.0..1.0)))
-        .collect()
-}
-
-fn batch<const N: usize>(rng: &mut StdRng, samples: usize, len: usize) -> Vec<Batch<f64, N>> {
-    (0..len)
-        .map(|_| Batch::from_fn(samples, |_, _| rng.random_range(-1.0..1.0)))
-        .collect()
-}
-
-fn assert_gradient<N, const IN: usize, const OUT: usize>(
-    what: &str,
-    net: &mut N,
-    x: &[SVector<f64, IN>],
-    target: &N::Target,
-) where
-    N: SequenceNetwork<f64, IN, OUT>,
-{
-    let check = check_sequence_gradient(net, x, target);
-    assert!(
-        check.max_relative_error < GRADIENT_TOLERANCE,
-        "{what}, length {}: {check:?}",
-        x.len()
-    );
-}
-
-fn assert_batch_gradient<N, const IN: usize, const OUT: usize>(
-    what: &str,
-    net: &mut N,
-    x: &[Batch<f64, IN>],
-    target: &N::BatchTarget,
-) where
-    N: SequenceNetwork<f64, IN, OUT>,
-{
-    let check = check_sequence_gradient_batch(net, x, target);
-    assert!(
-        check.max_relative_error < GRADIENT_TOLERANCE,
-        "{what}, batch of length {}: {check:?}",
-        x.len()
-    );
 }
 
 #[test]

@@ -10,9 +10,13 @@ use nn_runtime::gradcheck::{
     DualSequenceCheckable, check_sequence_gradient_dual, check_sequence_gradient_dual_batch,
 };
 use nn_runtime::nalgebra::SVector;
-use nn_runtime::{Batch, GradientCheck, Parameters, network};
+use nn_runtime::{Batch, GradientCheck, network};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+
+#[path = "support/sequence_gradients.rs"]
+mod gradients;
+use gradients::{batch, randomize, sequence};
 
 /// Two f64 computations of the same derivative in a different order (forward mode against
 /// BPTT): rounding only, over up to 20 steps.
@@ -64,27 +68,6 @@ network! {
         out: dense(2),
         loss: binary_cross_entropy,
     }
-}
-
-fn randomize<N: Parameters<f64>>(net: &mut N, rng: &mut StdRng) {
-    for index in 0..N::TENSORS.len() {
-        for value in net.tensor_mut(index) {
-            *value = rng.random_range(-0.7..0.7);
-        }
-    }
-}
-
-fn sequence<const N: usize>(rng: &mut StdRng, len: usize) -> Vec<SVector<f64, N>> {
-    (0..len)
-        .map(|_| SVector::from_fn(|_, _| rng.random_range(-1.0..1.0)))
-        .collect()
-}
-
-/// A batch of `samples` equal-length random sequences: step `t` of every sample as columns.
-fn batch<const N: usize>(rng: &mut StdRng, samples: usize, len: usize) -> Vec<Batch<f64, N>> {
-    (0..len)
-        .map(|_| Batch::from_fn(samples, |_, _| rng.random_range(-1.0..1.0)))
-        .collect()
 }
 
 /// NaN compares as the worst error, so a NaN gradient can't pass.

@@ -6,15 +6,14 @@
 //! sequences of length 1 to 20; `step` is checked against the whole-sequence forward pass; the
 //! tensors are checked against PyTorch's names and shapes.
 
-use nn_runtime::gradcheck::check_sequence_gradient;
 use nn_runtime::nalgebra::SVector;
-use nn_runtime::{Parameters, SequenceNetwork, TensorRole, network};
+use nn_runtime::{Parameters, TensorRole, network};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-/// Largest accepted relative error of a gradient check: a wrong formula errs by O(1); the
-/// five-point difference at step 1e-4 is good to ~1e-10 here.
-const GRADIENT_TOLERANCE: f64 = 1e-6;
+#[path = "support/sequence_gradients.rs"]
+mod gradients;
+use gradients::{assert_batch_gradient, assert_gradient, batch, randomize, sequence};
 
 network! {
     /// A GRU classifier: the sketch of issue 13, smaller.
@@ -62,36 +61,6 @@ network! {
         out: dense(2),
         loss: binary_cross_entropy,
     }
-}
-
-fn randomize<N: Parameters<f64>>(net: &mut N, rng: &mut StdRng) {
-    for index in 0..N::TENSORS.len() {
-        for value in net.tensor_mut(index) {
-            *value = rng.random_range(-0.7..0.7);
-        }
-    }
-}
-
-fn sequence<const N: usize>(rng: &mut StdRng, len: usize) -> Vec<SVector<f64, N>> {
-    (0..len)
-        .map(|_| SVector::from_fn(|_, _| rng.random_range(-1.0..1.0)))
-        .collect()
-}
-
-fn assert_gradient<N, const IN: usize, const OUT: usize>(
-    what: &str,
-    net: &mut N,
-    x: &[SVector<f64, IN>],
-    target: &N::Target,
-) where
-    N: SequenceNetwork<f64, IN, OUT>,
-{
-    let check = check_sequence_gradient(net, x, target);
-    assert!(
-        check.max_relative_error < GRADIENT_TOLERANCE,
-        "{what}, length {}: {check:?}",
-        x.len()
-    );
 }
 
 #[test]
@@ -342,33 +311,6 @@ fn a_sequence_dataset_refuses_bad_sequences_with_a_clear_message() {
     assert_eq!(
         steps.unwrap_err().to_string(),
         "sequence 0 has 3 steps but 2 targets; give one per step"
-    );
-}
-
-/// A batch of `samples` equal-length random sequences: step `t` of every sample as columns.
-fn batch<const N: usize>(
-    rng: &mut StdRng,
-    samples: usize,
-    len: usize,
-) -> Vec<nn_runtime::Batch<f64, N>> {
-    (0..len)
-        .map(|_| nn_runtime::Batch::from_fn(samples, |_, _| rng.random_range(-1.0..1.0)))
-        .collect()
-}
-
-fn assert_batch_gradient<N, const IN: usize, const OUT: usize>(
-    what: &str,
-    net: &mut N,
-    x: &[nn_runtime::Batch<f64, IN>],
-    target: &N::BatchTarget,
-) where
-    N: SequenceNetwork<f64, IN, OUT>,
-{
-    let check = nn_runtime::gradcheck::check_sequence_gradient_batch(net, x, target);
-    assert!(
-        check.max_relative_error < GRADIENT_TOLERANCE,
-        "{what}, batch of length {}: {check:?}",
-        x.len()
     );
 }
 

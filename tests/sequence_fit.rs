@@ -14,6 +14,10 @@ use nn_runtime::{Parameters, SequenceNetwork, Training, network};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+#[path = "support/sequence_gradients.rs"]
+mod gradients;
+use gradients::randomize;
+
 /// Largest accepted difference, relative to `max(1, |value|)`, between the grouped result and
 /// the per-sequence mean in f64: the two differ only in the order of their sums (measured: a
 /// few 1e-16); a sequence run with another's length, or a group weighted wrongly, errs by O(1).
@@ -56,14 +60,6 @@ network! {
         r1: lstm(4),
         out: dense(2),
         loss: binary_cross_entropy,
-    }
-}
-
-fn randomize<N: Parameters<f64>>(net: &mut N, rng: &mut StdRng) {
-    for index in 0..N::TENSORS.len() {
-        for value in net.tensor_mut(index) {
-            *value = rng.random_range(-0.7..0.7);
-        }
     }
 }
 
