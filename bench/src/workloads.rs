@@ -608,8 +608,12 @@ where
     let data = Data::random(w.arch, BATCH, DATA_SEED);
     let x = Batch::<f32, I>::from_column_slice(&data.x);
     let labels = data.labels.clone();
+    // Its workers flush subnormals to zero as `fit`'s and the global pool's do: a step
+    // repeated on one batch drives the gradients towards zero, and on a worker that kept the
+    // default the row would time the CPU's microcode assists instead of the library.
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(2)
+        .start_handler(|_| std::mem::forget(nn_runtime::FlushSubnormals::new()))
         .build()
         .expect("a 2-thread pool");
 
