@@ -26,6 +26,7 @@ mod pool;
 mod sample;
 #[cfg(test)]
 mod tests;
+mod tiled;
 
 use nalgebra::{SMatrix, SVector};
 
