@@ -98,11 +98,11 @@ pub(super) fn pool<T: Real, R: Reduce<T>>(x: &[T], y: &mut [T], window: &Window,
     {
         #[target_feature(enable = "avx512f,avx2")]
         fn avx512<T: Real, R: Reduce<T>>(x: &[T], y: &mut [T], window: &Window, reduce: R) {
-            by_width(x, y, window, reduce);
+            by_shape(x, y, window, reduce);
         }
         #[target_feature(enable = "avx2")]
         fn avx2<T: Real, R: Reduce<T>>(x: &[T], y: &mut [T], window: &Window, reduce: R) {
-            by_width(x, y, window, reduce);
+            by_shape(x, y, window, reduce);
         }
         if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU has AVX-512F and AVX2 (checked just above).
@@ -113,43 +113,50 @@ pub(super) fn pool<T: Real, R: Reduce<T>>(x: &[T], y: &mut [T], window: &Window,
             return unsafe { avx2(x, y, window, reduce) };
         }
     }
-    by_width(x, y, window, reduce);
+    by_shape(x, y, window, reduce);
 }
 
-/// [`rows`] with the common window widths (1 and 2) as constants, so that the taps of a
-/// block are fixed lanes of its inputs.
+/// [`rows`] with the common window shapes (2×2, 1×2 and widths 1 and 2) as constants, so that
+/// the taps of a block are fixed lanes of its inputs.
 #[inline(always)]
-fn by_width<T: Real, R: Reduce<T>>(x: &[T], y: &mut [T], window: &Window, reduce: R) {
-    match window.kernel[1] {
-        1 => rows::<T, R, 1>(x, y, window, reduce),
-        2 => rows::<T, R, 2>(x, y, window, reduce),
-        _ => rows::<T, R, 0>(x, y, window, reduce),
+fn by_shape<T: Real, R: Reduce<T>>(x: &[T], y: &mut [T], window: &Window, reduce: R) {
+    match window.kernel {
+        [2, 2] => rows::<T, R, 2, 2>(x, y, window, reduce),
+        [1, 2] => rows::<T, R, 1, 2>(x, y, window, reduce),
+        [_, 1] => rows::<T, R, 0, 1>(x, y, window, reduce),
+        [_, 2] => rows::<T, R, 0, 2>(x, y, window, reduce),
+        _ => rows::<T, R, 0, 0>(x, y, window, reduce),
     }
 }
 
-/// Every output row of every channel, in blocks of 8, 4 and 1 outputs; the window width is
-/// `KW` when it is not 0.
+/// Every output row of every channel, in blocks of 8, 4 and 1 outputs; the window is `KH`
+/// rows and `KW` columns, each when it is not 0.
 #[inline(always)]
-fn rows<T: Real, R: Reduce<T>, const KW: usize>(x: &[T], y: &mut [T], window: &Window, reduce: R) {
+fn rows<T: Real, R: Reduce<T>, const KH: usize, const KW: usize>(
+    x: &[T],
+    y: &mut [T],
+    window: &Window,
+    reduce: R,
+) {
     let ([height, width], [out_height, out_width]) = (window.input, window.output);
-    let (kernel_h, kernel_w) = (
-        window.kernel[0],
+    let kernel = [
+        if KH == 0 { window.kernel[0] } else { KH },
         if KW == 0 { window.kernel[1] } else { KW },
-    );
+    ];
     let planes = x
         .chunks_exact(height * width)
         .zip(y.chunks_exact_mut(out_height * out_width));
     for (x, y) in planes {
         for (oh, y) in y.chunks_exact_mut(out_width).enumerate() {
-            // The `kernel_h` input rows that this output row's windows cover.
+            // The `kernel[0]` input rows that this output row's windows cover.
             let rows = Rows {
-                x: &x[oh * kernel_h * width..][..kernel_h * width],
+                x: &x[oh * kernel[0] * width..][..kernel[0] * width],
                 width,
-                kernel: [kernel_h, kernel_w],
+                kernel,
             };
-            let done = rows.blocks::<R, KW, 8>(y, 0, reduce);
-            let done = rows.blocks::<R, KW, 4>(y, done, reduce);
-            rows.blocks::<R, KW, 1>(y, done, reduce);
+            let done = rows.blocks::<R, 8>(y, 0, reduce);
+            let done = rows.blocks::<R, 4>(y, done, reduce);
+            rows.blocks::<R, 1>(y, done, reduce);
         }
     }
 }
@@ -166,28 +173,20 @@ impl<T: Real> Rows<'_, T> {
     /// The outputs `y[start..]` in blocks of `N`, while a whole block fits; the first output
     /// not written.
     #[inline(always)]
-    fn blocks<R: Reduce<T>, const KW: usize, const N: usize>(
-        &self,
-        y: &mut [T],
-        start: usize,
-        reduce: R,
-    ) -> usize {
-        let kernel_h = self.kernel[0];
-        let kernel_w = if KW == 0 { self.kernel[1] } else { KW };
+    fn blocks<R: Reduce<T>, const N: usize>(&self, y: &mut [T], start: usize, reduce: R) -> usize {
+        let [kernel_h, kernel_w] = self.kernel;
         let mut j = start;
         while j + N <= y.len() {
-            let mut acc = [T::zero(); N];
+            // The block's windows in kernel row `kh`: `N · kernel_w` consecutive inputs.
+            let row = |kh: usize| &self.x[kh * self.width + j * kernel_w..][..N * kernel_w];
+            let first = row(0);
+            let mut acc: [T; N] = core::array::from_fn(|lane| reduce.first(first[lane * kernel_w]));
             for kh in 0..kernel_h {
-                // The block's windows in this row: `N · kernel_w` consecutive inputs.
-                let row = &self.x[kh * self.width + j * kernel_w..][..N * kernel_w];
-                for kw in 0..kernel_w {
+                let row = row(kh);
+                // The window's first input started the block.
+                for kw in usize::from(kh == 0)..kernel_w {
                     for (lane, acc) in acc.iter_mut().enumerate() {
-                        let v = row[lane * kernel_w + kw];
-                        *acc = if kh == 0 && kw == 0 {
-                            reduce.first(v)
-                        } else {
-                            reduce.next(*acc, v)
-                        };
+                        *acc = reduce.next(*acc, row[lane * kernel_w + kw]);
                     }
                 }
             }
@@ -217,7 +216,7 @@ mod tests {
             .collect()
     }
 
-    /// Windows that tile: 2×2 on a map (even and odd sizes), 2 and 3 on a signal, 3×1, 1×1.
+    /// Windows that tile: 2×2 on a map (even and odd sizes), 2 and 3 on a signal, 3×1, 3×2, 1×1.
     fn windows() -> Vec<Window> {
         let tile = |channels, input: [usize; 2], kernel: [usize; 2]| Window {
             channels,
@@ -235,6 +234,7 @@ mod tests {
             tile(5, [1, 75], [1, 2]),
             tile(2, [1, 40], [1, 3]),
             tile(2, [12, 7], [3, 1]),
+            tile(2, [9, 8], [3, 2]),
             tile(2, [5, 5], [1, 1]),
         ]
     }
@@ -253,7 +253,7 @@ mod tests {
                 assert_eq!(bits(&fast), bits(&general), "max, {window:?}, nan {nan}");
                 // The baseline body too (the CPU's best one ran above).
                 let mut baseline = vec![0.0; len];
-                by_width(&x, &mut baseline, &window, Max);
+                by_shape(&x, &mut baseline, &window, Max);
                 assert_eq!(
                     bits(&baseline),
                     bits(&general),
