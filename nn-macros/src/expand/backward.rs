@@ -259,6 +259,11 @@ fn layer_backward(
             gradients.scalars += node.width();
             // A dense layer's `dz` is computed inside its layer function (see `dense`).
             if !matches!(node.kind, NodeKind::Dense { .. }) {
+                // A convolution that stores `h = relu(z)` reads relu′ off `h` (see `conv`).
+                let z = match super::conv::fuses_relu(node) {
+                    true => binding("h", node),
+                    false => z,
+                };
                 code.extend(quote_spanned!(name.span()=>
                     let #dz: #ty = nn::#function(&#z, &#dh #parameter);
                 ));

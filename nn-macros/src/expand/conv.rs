@@ -10,7 +10,7 @@ use super::backward::Sink;
 use super::{Mode, lit, proj_field, rt};
 use crate::conv::{Geometry, SpatialNode, spatial, window};
 use crate::model::{Model, Node, NodeKind, Shape};
-use crate::syntax::shown;
+use crate::syntax::{ActivationKind, shown};
 
 /// `WINDOW_C1`: the constant holding layer `c1`'s window (`WINDOW_C1_PROJ` for its projection).
 fn window_ident(node: &Node<'_>, projection: bool) -> Ident {
@@ -113,9 +113,19 @@ fn bias_arg(owner: TokenStream, name: &Ident, bias: bool, mutable: bool) -> Toke
     }
 }
 
+/// Whether a convolution applies its activation as it stores its output: a `relu` without a
+/// residual. Its forward then computes `h = relu(W ⋆ x + b)` in one call and keeps no `z`, and
+/// its backward reads relu′ off `h` (`h > 0` exactly where `z > 0`, NaN included).
+pub fn fuses_relu(node: &Node<'_>) -> bool {
+    matches!(node.kind, NodeKind::Spatial(SpatialNode::Conv { .. }))
+        && node.layer.activation.kind == ActivationKind::Relu
+        && node.residual.is_none()
+}
+
 /// The forward value of a convolution or pool, from `input`:
 /// ```text
 /// nn::conv(&self.c1.weight, Some(&self.c1.bias), x, &Self::WINDOW_C1)     // z = W ⋆ x + b
+/// nn::conv_relu(&self.c1.weight, Some(&self.c1.bias), x, &Self::WINDOW_C1)  // h = relu(z)
 /// nn::max_pool(&h_c1, &Self::WINDOW_P1)
 /// nn::global_avg_pool(&h_c3)
 /// ```
@@ -125,9 +135,11 @@ pub fn forward(node: &Node<'_>, kind: SpatialNode, mode: Mode, input: &TokenStre
     match kind {
         SpatialNode::Conv { bias, .. } => {
             let bias = bias_arg(quote!(self), name, bias, false);
-            let function = match mode {
-                Mode::Sample => quote!(conv),
-                Mode::Batch => quote!(conv_batch),
+            let function = match (mode, fuses_relu(node)) {
+                (Mode::Sample, false) => quote!(conv),
+                (Mode::Sample, true) => quote!(conv_relu),
+                (Mode::Batch, false) => quote!(conv_batch),
+                (Mode::Batch, true) => quote!(conv_relu_batch),
             };
             quote!(nn::#function(&self.#name.weight, #bias, #input, &Self::#window))
         }

@@ -251,6 +251,15 @@ fn layer_forward(
         NodeKind::Sequence(_) => unreachable!("sequence networks expand in `expand::recurrent`"),
         NodeKind::Spatial(kind) => {
             let value = super::conv::forward(node, kind, mode, &input);
+            // A convolution that stores `h = relu(z)` keeps no `z` (see `conv::fuses_relu`).
+            if super::conv::fuses_relu(node) {
+                let h = binding("h", node);
+                bindings.push(vector(h.clone()));
+                return (
+                    quote_spanned!(name.span()=> let #h: #ty = #value;),
+                    bindings,
+                );
+            }
             quote_spanned!(name.span()=> let #z: #ty = #value;)
         }
     };

@@ -110,6 +110,41 @@ pub fn conv_batch<
     x: &Batch<T, IN>,
     window: &Window,
 ) -> Batch<T, OUT> {
+    conv_act_batch(weight, bias, x, window, false)
+}
+
+/// `H = relu(W ⋆ X + b)` for every column of a batch: [`conv_batch`] with relu applied as each
+/// output is stored (the convolution of a layer declared with `relu`, whose forward keeps `H`
+/// only).
+pub fn conv_relu_batch<
+    T: Real,
+    const FAN_IN: usize,
+    const CO: usize,
+    const IN: usize,
+    const OUT: usize,
+>(
+    weight: &SMatrix<T, FAN_IN, CO>,
+    bias: Option<&SVector<T, CO>>,
+    x: &Batch<T, IN>,
+    window: &Window,
+) -> Batch<T, OUT> {
+    conv_act_batch(weight, bias, x, window, true)
+}
+
+/// [`conv_batch`], with relu on the store when `relu`.
+fn conv_act_batch<
+    T: Real,
+    const FAN_IN: usize,
+    const CO: usize,
+    const IN: usize,
+    const OUT: usize,
+>(
+    weight: &SMatrix<T, FAN_IN, CO>,
+    bias: Option<&SVector<T, CO>>,
+    x: &Batch<T, IN>,
+    window: &Window,
+    relu: bool,
+) -> Batch<T, OUT> {
     window.check(IN, OUT, CO);
     let n = x.ncols();
     let plane = window.positions();
@@ -131,8 +166,13 @@ pub fn conv_batch<
             for co in 0..CO {
                 let b = bias.map_or(T::zero(), |b| b[co]);
                 let from = &product[co * rows + s * plane..][..plane];
-                for (z, &v) in z[co * plane..][..plane].iter_mut().zip(from) {
-                    *z = v + b;
+                let z = &mut z[co * plane..][..plane];
+                match relu {
+                    false => z.iter_mut().zip(from).for_each(|(z, &v)| *z = v + b),
+                    true => z
+                        .iter_mut()
+                        .zip(from)
+                        .for_each(|(z, &v)| *z = super::relu(v + b)),
                 }
             }
         }

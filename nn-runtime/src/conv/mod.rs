@@ -26,6 +26,7 @@ mod pool;
 mod sample;
 #[cfg(test)]
 mod tests;
+mod tiled;
 
 use nalgebra::{SMatrix, SVector};
 
@@ -33,12 +34,19 @@ use crate::Real;
 use crate::layer::Zeroable;
 
 #[cfg(feature = "alloc")]
-pub use batch::{conv_backward_input_batch, conv_batch, conv_grad_batch};
+pub use batch::{conv_backward_input_batch, conv_batch, conv_grad_batch, conv_relu_batch};
 pub use pool::{
     avg_pool, avg_pool_backward, global_avg_pool, global_avg_pool_backward, max_pool,
     max_pool_backward,
 };
-pub use sample::{conv, conv_backward_input, conv_descend, conv_grad};
+pub use sample::{conv, conv_backward_input, conv_descend, conv_grad, conv_relu};
+
+/// `max(z, 0)`, computed as [`relu`](crate::activation::relu) computes it (a NaN gives 0), for
+/// the convolutions that apply relu as they store ([`conv_relu`]).
+#[inline(always)]
+fn relu<T: Real>(z: T) -> T {
+    if z > T::zero() { z } else { T::zero() }
+}
 
 /// A sample already laid out as the network reads it (for a feature map, PyTorch's contiguous
 /// C×H×W order) viewed as the `SVector` that `forward`, `predict` and `backward` take, without

@@ -63,12 +63,16 @@ where
     DefaultAllocator: Allocator<Const<IN>, C> + Allocator<Const<OUT>, C>,
 {
     window.check(IN, OUT, window.channels);
-    map_columns(x, |x, y| max_pool_slices(x, y, window))
+    map_columns(x, |x, y| match super::tiled::tiles(window) {
+        true => super::tiled::pool(x, y, window, super::tiled::Max),
+        false => max_pool_slices(x, y, window),
+    })
 }
 
 /// [`max_pool`] of one sample, row by row: each output row takes the running maximum over the
-/// window's taps, one pass over the row per tap (no data-dependent branch).
-fn max_pool_slices<T: Real>(x: &[T], y: &mut [T], window: &Window) {
+/// window's taps, one pass over the row per tap (no data-dependent branch). Any window; those
+/// that tile their input take [`tiled`](super::tiled), which gives the same bits.
+pub(super) fn max_pool_slices<T: Real>(x: &[T], y: &mut [T], window: &Window) {
     let ([height, width], [out_height, out_width]) = (window.input, window.output);
     let ([kernel_h, kernel_w], [stride_h, stride_w]) = (window.kernel, window.stride);
     for (x, y) in x
@@ -181,13 +185,29 @@ where
     DefaultAllocator: Allocator<Const<IN>, C> + Allocator<Const<OUT>, C>,
 {
     window.check(IN, OUT, window.channels);
-    let scale = T::one() / T::constant((window.kernel[0] * window.kernel[1]) as f64);
-    map_columns(x, |x, y| {
-        for c in 0..window.channels {
-            for_each_tap(window, c, |out_at, x_at| y[out_at] += x[x_at]);
-        }
-        y.iter_mut().for_each(|y| *y *= scale);
+    let mean = super::tiled::Mean {
+        scale: scale(window),
+    };
+    map_columns(x, |x, y| match super::tiled::tiles(window) {
+        true => super::tiled::pool(x, y, window, mean),
+        false => avg_pool_slices(x, y, window),
     })
+}
+
+/// `1 / window size`: what [`avg_pool`] scales each window's sum by.
+fn scale<T: Real>(window: &Window) -> T {
+    T::one() / T::constant((window.kernel[0] * window.kernel[1]) as f64)
+}
+
+/// [`avg_pool`] of one sample into `y` (zeroed by the caller): each window summed in window
+/// order, then scaled. Any window; those that tile their input take
+/// [`tiled`](super::tiled), which gives the same bits.
+pub(super) fn avg_pool_slices<T: Real>(x: &[T], y: &mut [T], window: &Window) {
+    let scale = scale::<T>(window);
+    for c in 0..window.channels {
+        for_each_tap(window, c, |out_at, x_at| y[out_at] += x[x_at]);
+    }
+    y.iter_mut().for_each(|y| *y *= scale);
 }
 
 /// `∂L/∂x` of [`avg_pool`]: each output's gradient spread evenly over its window.
@@ -254,6 +274,6 @@ fn plane<const IN: usize, const OUT: usize>() -> usize {
 
 /// Whether `x` is NaN (`Real` has no `is_nan`): NaN is the one value unequal to itself.
 #[allow(clippy::eq_op)]
-fn is_nan<T: Real>(x: T) -> bool {
+pub(super) fn is_nan<T: Real>(x: T) -> bool {
     x != x
 }

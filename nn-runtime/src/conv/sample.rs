@@ -14,11 +14,45 @@ pub fn conv<T: Real, const FAN_IN: usize, const CO: usize, const IN: usize, cons
     x: &SVector<T, IN>,
     window: &Window,
 ) -> SVector<T, OUT> {
+    conv_act(weight, bias, x, window, false)
+}
+
+/// `h = relu(W ⋆ x + b)`: [`conv`] with relu applied as each output is stored (in `f32` by the
+/// kernel's store itself), the convolution of a layer declared with `relu`, whose forward keeps
+/// `h` only (its backward reads relu′ off `h`: `h > 0` exactly where `z > 0`).
+#[inline]
+pub fn conv_relu<
+    T: Real,
+    const FAN_IN: usize,
+    const CO: usize,
+    const IN: usize,
+    const OUT: usize,
+>(
+    weight: &SMatrix<T, FAN_IN, CO>,
+    bias: Option<&SVector<T, CO>>,
+    x: &SVector<T, IN>,
+    window: &Window,
+) -> SVector<T, OUT> {
+    conv_act(weight, bias, x, window, true)
+}
+
+/// [`conv`], with relu on the store when `relu`.
+#[inline]
+fn conv_act<T: Real, const FAN_IN: usize, const CO: usize, const IN: usize, const OUT: usize>(
+    weight: &SMatrix<T, FAN_IN, CO>,
+    bias: Option<&SVector<T, CO>>,
+    x: &SVector<T, IN>,
+    window: &Window,
+    relu: bool,
+) -> SVector<T, OUT> {
     window.check(IN, OUT, CO);
     let mut z = zeroed::<T, OUT>();
     let (weight, bias) = (weight.as_slice(), bias.map(|b| b.as_slice()));
-    if !super::direct::conv(weight, bias, x.as_slice(), z.as_mut_slice(), window, false) {
+    if !super::direct::conv(weight, bias, x.as_slice(), z.as_mut_slice(), window, relu) {
         conv_slices(weight, bias, x.as_slice(), z.as_mut_slice(), window);
+        if relu {
+            z.iter_mut().for_each(|z| *z = super::relu(*z));
+        }
     }
     z
 }

@@ -91,6 +91,34 @@ fn batch_matches_samples() {
     assert!((sw - gw).amax() < TOLERANCE && (sb - gb).amax() < TOLERANCE);
 }
 
+#[test]
+fn relu_on_the_store_is_relu_of_the_convolution() {
+    // About half of the outputs are negative, so the relu matters.
+    let weight = SMatrix::<f64, 12, 3>::from_fn(|r, c| value(r + 12 * c, 0.5));
+    let bias = SVector::<f64, 3>::from_fn(|r, _| value(r, 9.0));
+    let x = Batch::<f64, 60>::from_fn(3, |r, c| value(r + 60 * c, 1.0));
+    // f64 (the plain loops): the same bits as `relu` after `conv`, per sample and per batch.
+    let z: Batch<f64, 36> = conv_batch(&weight, Some(&bias), &x, &WINDOW);
+    let h: Batch<f64, 36> = conv_relu_batch(&weight, Some(&bias), &x, &WINDOW);
+    assert_eq!(h, crate::activation::relu(&z));
+    assert!(h.iter().filter(|&&h| h == 0.0).count() > 20);
+    for c in 0..3 {
+        let xc: SVector<f64, 60> = x.column(c).into_owned();
+        let z: SVector<f64, 36> = conv(&weight, Some(&bias), &xc, &WINDOW);
+        let h: SVector<f64, 36> = conv_relu(&weight, Some(&bias), &xc, &WINDOW);
+        assert_eq!(h, crate::activation::relu(&z));
+    }
+    // f32 (the kernel, relu on its store): equal to `relu` after its own `conv`.
+    let (weight, bias) = (weight.cast::<f32>(), bias.cast::<f32>());
+    let xc: SVector<f32, 60> = x.column(0).into_owned().cast();
+    let z: SVector<f32, 36> = conv(&weight, None, &xc, &WINDOW);
+    let h: SVector<f32, 36> = conv_relu(&weight, None, &xc, &WINDOW);
+    assert_eq!(h, crate::activation::relu(&z));
+    let z: SVector<f32, 36> = conv(&weight, Some(&bias), &xc, &WINDOW);
+    let h: SVector<f32, 36> = conv_relu(&weight, Some(&bias), &xc, &WINDOW);
+    assert_eq!(h, crate::activation::relu(&z));
+}
+
 /// `[4, 40, 40]` → 3 channels, kernel 5×5, padding 1: `[3, 38, 38]`, large enough that a batch
 /// is cut into chunks of one sample (1444 positions × 100 taps).
 const LARGE: Window = Window {
