@@ -149,11 +149,22 @@ fn pad<'b>(
     margin: usize,
 ) -> &'b [f32] {
     let len = padded.input_len() + margin;
-    let buffer = &mut buffer.as_mut_ptr().cast::<f32>();
-    // SAFETY: `len ≤ PADDED` (the caller checks): inside the buffer; written before it is read.
+    let buffer = buffer.as_mut_ptr().cast::<f32>();
+    if padded.input == window.input {
+        // Nothing to pad or leave out: the input in one piece, then the margin.
+        // SAFETY: `len ≤ PADDED` (the caller checks): inside the buffer; written before it
+        // is read.
+        let buffer = unsafe {
+            core::ptr::write_bytes(buffer.add(x.len()), 0, margin);
+            core::slice::from_raw_parts_mut(buffer, len)
+        };
+        buffer[..x.len()].copy_from_slice(x);
+        return buffer;
+    }
+    // SAFETY: as above.
     let buffer = unsafe {
-        core::ptr::write_bytes(*buffer, 0, len);
-        core::slice::from_raw_parts_mut(*buffer, len)
+        core::ptr::write_bytes(buffer, 0, len);
+        core::slice::from_raw_parts_mut(buffer, len)
     };
     let ([height, width], [top, left]) = (window.input, window.padding);
     let [padded_height, padded_width] = padded.input;
