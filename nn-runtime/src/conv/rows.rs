@@ -16,9 +16,15 @@
 //! storing the same values again); the last position block reads up to [`MARGIN`] zeros after
 //! the input, never stored.
 //!
+//! The body is generic over the vector width, but runs only where the CPU has AVX-512F
+//! ([`applies`]): compiled for AVX2 or the baseline, its sums do not stay in registers.
+//!
 //! The block shape is chosen per layer ([`Shape::best`]) as the one doing the fewest
 //! multiply-adds on its channel count and wide length (e.g. 6 channels × 2 vectors for the
 //! LeNet's `conv1` of 6 channels, 4 × 3 for 32 channels).
+
+// Without `std` on x86-64 nothing runs this body (`applies` is false): compiled, never called.
+#![cfg_attr(not(all(feature = "std", target_arch = "x86_64")), allow(dead_code))]
 
 use super::Window;
 use super::direct::Args;
@@ -28,12 +34,27 @@ use super::direct::Args;
 pub(super) const MARGIN: usize = 12 * 16;
 
 /// Whether [`conv`] computes a convolution over `window` (its zero padding already copied into
-/// the input): stride 1 on both axes.
+/// the input): stride 1 on both axes, on a CPU with AVX-512F. Compiled for AVX2 or the
+/// baseline, the compiler does not keep this body's sums in vector registers (measured 2–5×
+/// slower than the channels-in-lanes body there), so those keep the channels in the lanes.
 pub(super) fn applies(window: &Window) -> bool {
-    window.stride == [1, 1] && window.padding == [0, 0]
+    window.stride == [1, 1] && window.padding == [0, 0] && avx512()
 }
 
-/// A block's shape: `CB` output channels × `VB` vectors of positions, 12 vectors of sums.
+/// Whether the CPU has AVX-512F (and AVX2 and FMA, which [`conv`]'s body is compiled with).
+fn avx512() -> bool {
+    #[cfg(all(feature = "std", target_arch = "x86_64"))]
+    {
+        std::is_x86_feature_detected!("avx512f")
+            && std::is_x86_feature_detected!("avx2")
+            && std::is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(all(feature = "std", target_arch = "x86_64")))]
+    false
+}
+
+/// A block's shape: `CB` output channels × `VB` vectors of positions, 12 vectors of sums (of
+/// the 32 vector registers).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Shape {
     /// 6 channels × 2 vectors.
@@ -83,14 +104,15 @@ impl Shape {
     }
 }
 
-/// `z = act(W ⋆ x + b)` over `args.window` (stride 1, no padding: [`applies`]), `args.x`
-/// followed by [`MARGIN`] readable scalars, on the best instruction set this CPU has.
+/// `z = act(W ⋆ x + b)` over `args.window` ([`applies`]), `args.x` followed by [`MARGIN`]
+/// readable scalars.
 #[inline(never)]
 pub(super) fn conv(args: &Args<'_>, z: &mut [f32]) {
-    debug_assert!(applies(args.window));
     assert!(
-        args.x.len() >= args.window.input_len() + MARGIN,
-        "nn-runtime internal error: the input of a convolution by rows lacks its margin"
+        applies(args.window) && args.x.len() >= args.window.input_len() + MARGIN,
+        "nn-runtime internal error: a convolution by rows over {:?} without AVX-512F or the \
+         input's margin",
+        args.window
     );
     #[cfg(all(feature = "std", target_arch = "x86_64"))]
     {
@@ -98,20 +120,12 @@ pub(super) fn conv(args: &Args<'_>, z: &mut [f32]) {
         fn avx512(args: &Args<'_>, z: &mut [f32]) {
             shaped::<16, true, true>(args, z);
         }
-        #[target_feature(enable = "avx2,fma")]
-        fn avx2(args: &Args<'_>, z: &mut [f32]) {
-            shaped::<8, true, false>(args, z);
-        }
-        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-            if std::is_x86_feature_detected!("avx512f") {
-                // SAFETY: the CPU has AVX-512F, AVX2 and FMA (checked just above).
-                return unsafe { avx512(args, z) };
-            }
-            // SAFETY: the CPU has AVX2 and FMA (checked just above).
-            return unsafe { avx2(args, z) };
-        }
+        // SAFETY: the CPU has AVX-512F, AVX2 and FMA (`applies`, asserted above).
+        unsafe { avx512(args, z) }
     }
-    shaped::<4, false, false>(args, z);
+    // Elsewhere `applies` is false: the assertion above has already failed.
+    #[cfg(not(all(feature = "std", target_arch = "x86_64")))]
+    let _ = z;
 }
 
 /// [`body`] in the [`Shape::best`] block shape for vectors of `N` lanes.
@@ -321,7 +335,9 @@ pub(super) mod tests {
     /// A body compiled for one instruction set, in one block shape.
     pub(crate) type Body = fn(&Args<'_>, &mut [f32]);
 
-    /// Every body this CPU runs in every block shape: `(name, CB, body)`.
+    /// Every body this CPU runs in every block shape: `(name, CB, body)`. Only AVX-512's runs
+    /// outside the tests ([`applies`]); the others keep the generic body correct at 4 and 8
+    /// lanes.
     pub(crate) fn bodies() -> Vec<(&'static str, usize, Body)> {
         let mut all: Vec<(&'static str, usize, Body)> = Vec::new();
         macro_rules! shapes {
@@ -364,6 +380,18 @@ pub(super) mod tests {
             }
         }
         all
+    }
+
+    /// [`shaped`] on the AVX2 + FMA body, whatever the CPU has beyond it (for timings).
+    #[cfg(all(feature = "std", target_arch = "x86_64"))]
+    pub(crate) fn avx2(args: &Args<'_>, z: &mut [f32]) {
+        #[target_feature(enable = "avx2,fma")]
+        fn run(args: &Args<'_>, z: &mut [f32]) {
+            shaped::<8, true, false>(args, z);
+        }
+        assert!(std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma"));
+        // SAFETY: the CPU has AVX2 and FMA (asserted just above).
+        unsafe { run(args, z) }
     }
 
     /// The shapes the LeNet's and the GunPoint model's layers take on AVX-512, and a few more.
