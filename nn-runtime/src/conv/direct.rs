@@ -1,5 +1,9 @@
-//! The per-sample convolution in `f32`, written so that its accumulators stay in registers:
-//! the output channels in the lanes, a block of output positions at a time.
+//! The per-sample convolution in `f32`, written so that its accumulators stay in registers.
+//!
+//! Two bodies, one chosen per call in [`conv`]: with stride 1 on a CPU with AVX-512F (the
+//! input, padded, fitting a stack buffer) the output positions in the lanes ([`rows`](super::rows): each tap's weight
+//! broadcast against a run of consecutive input pixels, weights read in place, sums stored
+//! as rows); otherwise the output channels in the lanes, described here.
 //!
 //! For each block of [`LANES`] output channels, the weights are re-laid into a small block on
 //! the stack, tap by tap (`[tap][channel]`, a tap being an input channel, kernel row and
@@ -18,7 +22,7 @@
 
 use core::mem::MaybeUninit;
 
-use super::Window;
+use super::{Window, rows};
 use crate::Real;
 
 /// Output channels per block: the lanes of a position's sums (one AVX-512 register of `f32`).
@@ -79,22 +83,31 @@ pub(super) fn conv<T: Real>(
             && weight.len() == z.len() / window.positions().max(1) * window.taps(),
         "nn-runtime internal error: window {window:?} does not fit the convolution's slices"
     );
-    if window.padding != [0, 0] {
-        let padded = padded_window(window);
-        if padded.input_len() <= PADDED {
-            // Every block then reads inside its input: no bound checks, no branch.
-            let mut buffer = MaybeUninit::<[f32; PADDED]>::uninit();
-            let x = pad(x, window, &padded, &mut buffer);
-            let args = Args {
-                weight,
-                bias,
-                x,
-                window: &padded,
-                relu,
-            };
+    // The one choice of body: with stride 1 on AVX-512F (and an input that fits the stack
+    // buffer) the positions in the lanes (`rows`), on a copy of the input with its padding
+    // and the margin its last block reads; otherwise the output channels in the lanes
+    // (`body`), on a copy with the padding when there is some and it fits, else on the input
+    // in place.
+    let padded = padded_window(window);
+    let by_rows = rows::applies(&padded) && padded.input_len() + rows::MARGIN <= PADDED;
+    if by_rows || (window.padding != [0, 0] && padded.input_len() <= PADDED) {
+        // Every block then reads inside its input: no bound checks, no branch.
+        let mut buffer = MaybeUninit::<[f32; PADDED]>::uninit();
+        let margin = if by_rows { rows::MARGIN } else { 0 };
+        let x = pad(x, window, &padded, &mut buffer, margin);
+        let args = Args {
+            weight,
+            bias,
+            x,
+            window: &padded,
+            relu,
+        };
+        if by_rows {
+            rows::conv(&args, z);
+        } else {
             dispatch(&args, z);
-            return true;
         }
+        return true;
     }
     let args = Args {
         weight,
@@ -127,19 +140,32 @@ fn padded_window(window: &Window) -> Window {
 }
 
 /// `x` (on `window`) copied into `buffer` as the input of `padded`: zeros, then each input row
-/// at its padded place (rows and columns no output reads left out); the initialized part.
+/// at its padded place (rows and columns no output reads left out), then `margin` zeros; the
+/// initialized part.
 fn pad<'b>(
     x: &[f32],
     window: &Window,
     padded: &Window,
     buffer: &'b mut MaybeUninit<[f32; PADDED]>,
+    margin: usize,
 ) -> &'b [f32] {
-    let len = padded.input_len();
-    let buffer = &mut buffer.as_mut_ptr().cast::<f32>();
-    // SAFETY: `len ≤ PADDED` (the caller checks): inside the buffer; written before it is read.
+    let len = padded.input_len() + margin;
+    let buffer = buffer.as_mut_ptr().cast::<f32>();
+    if padded.input == window.input {
+        // Nothing to pad or leave out: the input in one piece, then the margin.
+        // SAFETY: `len ≤ PADDED` (the caller checks): inside the buffer; written before it
+        // is read.
+        let buffer = unsafe {
+            core::ptr::write_bytes(buffer.add(x.len()), 0, margin);
+            core::slice::from_raw_parts_mut(buffer, len)
+        };
+        buffer[..x.len()].copy_from_slice(x);
+        return buffer;
+    }
+    // SAFETY: as above.
     let buffer = unsafe {
-        core::ptr::write_bytes(*buffer, 0, len);
-        core::slice::from_raw_parts_mut(*buffer, len)
+        core::ptr::write_bytes(buffer, 0, len);
+        core::slice::from_raw_parts_mut(buffer, len)
     };
     let ([height, width], [top, left]) = (window.input, window.padding);
     let [padded_height, padded_width] = padded.input;
@@ -155,12 +181,17 @@ fn pad<'b>(
 }
 
 /// The inputs of one convolution.
-struct Args<'a> {
-    weight: &'a [f32],
-    bias: Option<&'a [f32]>,
-    x: &'a [f32],
-    window: &'a Window,
-    relu: bool,
+pub(super) struct Args<'a> {
+    /// `W`, `[CO, taps]` row-major.
+    pub(super) weight: &'a [f32],
+    /// `b`, `[CO]`, if any.
+    pub(super) bias: Option<&'a [f32]>,
+    /// The input, `[C, H, W]` of `window`.
+    pub(super) x: &'a [f32],
+    /// The geometry.
+    pub(super) window: &'a Window,
+    /// Whether relu follows.
+    pub(super) relu: bool,
 }
 
 /// [`body`] on the best instruction set this CPU has.
@@ -439,7 +470,7 @@ mod tests {
     /// block of taps, border blocks (padding, `same` with an even kernel), strides that leave
     /// the last padded column unread, dilations, 1-D signals, a padded input too large for the
     /// stack buffer.
-    fn cases() -> [(usize, Window); 10] {
+    fn cases() -> [(usize, Window); 16] {
         [
             (6, window(1, [28, 28], [5, 5], [1, 1], [0, 0], [1, 1])),
             (16, window(6, [12, 12], [5, 5], [1, 1], [0, 0], [1, 1])),
@@ -454,6 +485,16 @@ mod tests {
             ),
             (4, window(3, [10, 10], [3, 3], [2, 2], [1, 1], [1, 1])),
             (2, window(40, [21, 21], [3, 3], [1, 1], [1, 1], [1, 1])),
+            // For the positions in the lanes: 48 channels over rows of 20 (above 16), rows of
+            // 7 with a vertical dilation (a vector spans three rows), a 1×1 kernel on 33
+            // channels (the last block overlapping), one output position, a dilated 1-D
+            // signal, 9 channels over 4 vectors.
+            (48, window(3, [9, 20], [3, 3], [1, 1], [1, 1], [1, 1])),
+            (7, window(2, [9, 7], [3, 3], [1, 1], [0, 0], [2, 1])),
+            (33, window(5, [6, 6], [1, 1], [1, 1], [0, 0], [1, 1])),
+            (1, window(3, [1, 3], [1, 3], [1, 1], [0, 0], [1, 1])),
+            (5, window(4, [1, 200], [1, 5], [1, 1], [0, 6], [1, 3])),
+            (9, window(2, [8, 10], [2, 3], [1, 1], [0, 1], [1, 1])),
         ]
     }
 
@@ -466,9 +507,16 @@ mod tests {
     }
 
     /// `run(args, z)` against the plain loops in f64, with and without bias and relu, on every
-    /// case.
-    fn check(name: &str, run: &dyn Fn(&Args<'_>, &mut [f32])) {
+    /// case that `take`s.
+    fn check(
+        name: &str,
+        take: &dyn Fn(usize, &Window) -> bool,
+        run: &dyn Fn(&Args<'_>, &mut [f32]),
+    ) {
         for (out_channels, window) in cases() {
+            if !take(out_channels, &window) {
+                continue;
+            }
             let taps = window.taps();
             let w: Vec<f64> = (0..out_channels * taps).map(|i| value(i, 0.5)).collect();
             let b: Vec<f64> = (0..out_channels).map(|i| value(i, 9.0)).collect();
@@ -509,7 +557,44 @@ mod tests {
     #[test]
     fn every_body_matches_the_plain_loops() {
         for (name, body) in bodies() {
-            check(name, &|args, z| body(args, z));
+            check(name, &|_, _| true, &|args, z| body(args, z));
+        }
+    }
+
+    /// Every body with the positions in the lanes, in every block shape, on every case of
+    /// stride 1 with at least as many channels as a block takes (padding copied into the
+    /// input, which the margin's zeros follow, whatever its size).
+    #[test]
+    fn every_rows_body_matches_the_plain_loops() {
+        let stride_one = cases().iter().filter(|(_, w)| w.stride == [1, 1]).count();
+        assert!(
+            stride_one >= 12,
+            "the cases cover the positions in the lanes"
+        );
+        for (name, channels, body) in rows::tests::bodies() {
+            let take = |out_channels: usize, window: &Window| {
+                window.stride == [1, 1] && channels <= out_channels
+            };
+            check(name, &take, &|args, z| {
+                let padded = padded_window(args.window);
+                let ([height, width], [top, left]) = (args.window.input, args.window.padding);
+                let [padded_height, padded_width] = padded.input;
+                let mut x = alloc::vec![0.0; padded.input_len() + rows::MARGIN];
+                for c in 0..args.window.channels {
+                    for row in 0..height.min(padded_height.saturating_sub(top)) {
+                        for column in 0..width.min(padded_width.saturating_sub(left)) {
+                            x[(c * padded_height + row + top) * padded_width + column + left] =
+                                args.x[(c * height + row) * width + column];
+                        }
+                    }
+                }
+                let args = Args {
+                    x: &x,
+                    window: &padded,
+                    ..*args
+                };
+                body(&args, z);
+            });
         }
     }
 
@@ -521,7 +606,7 @@ mod tests {
             .filter(|(_, w)| w.padding != [0, 0] && padded_window(w).input_len() <= PADDED)
             .count();
         assert!(padded >= 5, "the cases pad in the buffer");
-        check("conv", &|args, z| {
+        check("conv", &|_, _| true, &|args, z| {
             assert!(conv(
                 args.weight,
                 args.bias,
@@ -531,5 +616,92 @@ mod tests {
                 args.relu
             ));
         });
+    }
+}
+
+#[cfg(all(test, feature = "std"))]
+mod timing {
+    use alloc::vec::Vec;
+
+    use super::*;
+
+    /// The fastest of 30 rounds of 300 calls of `f`, in nanoseconds per call.
+    fn fastest(mut f: impl FnMut()) -> f64 {
+        (0..30)
+            .map(|_| {
+                let start = std::time::Instant::now();
+                for _ in 0..300 {
+                    f();
+                }
+                start.elapsed().as_nanos() as f64 / 300.0
+            })
+            .fold(f64::INFINITY, f64::min)
+    }
+
+    /// The layers of the LeNet and GunPoint benchmarks (L and G), each through [`conv`], the
+    /// channels-in-lanes body and the positions-in-lanes body: `cargo test --release -p
+    /// nn-runtime --lib conv::direct::timing -- --ignored --nocapture`.
+    #[test]
+    #[ignore = "a timing, not a test: run it in release"]
+    fn layers() {
+        let w = |c, i: [usize; 2], k: [usize; 2], p: [usize; 2]| {
+            let out = |a: usize| i[a] + 2 * p[a] - k[a] + 1;
+            Window {
+                channels: c,
+                input: i,
+                kernel: k,
+                stride: [1, 1],
+                padding: p,
+                dilation: [1, 1],
+                output: [out(0), out(1)],
+            }
+        };
+        let layers = [
+            ("L conv1", 6, w(1, [28, 28], [5, 5], [0, 0])),
+            ("L conv2", 16, w(6, [12, 12], [5, 5], [0, 0])),
+            ("G c1", 16, w(1, [1, 150], [1, 9], [0, 4])),
+            ("G c2", 32, w(16, [1, 75], [1, 7], [0, 3])),
+            ("G c3", 32, w(32, [1, 37], [1, 5], [0, 2])),
+        ];
+        for (name, out_channels, window) in layers {
+            let weight: Vec<f32> = (0..out_channels * window.taps())
+                .map(|i| (i as f32 * 0.37).sin())
+                .collect();
+            let bias: Vec<f32> = (0..out_channels).map(|i| i as f32 * 0.1).collect();
+            let x: Vec<f32> = (0..window.input_len())
+                .map(|i| (i as f32 * 0.11).cos())
+                .collect();
+            let mut z = alloc::vec![0f32; out_channels * window.positions()];
+            let entry = fastest(|| {
+                conv(&weight, Some(&bias), &x, &mut z, &window, true);
+            });
+            let padded = padded_window(&window);
+            let mut buffer = MaybeUninit::<[f32; PADDED]>::uninit();
+            let xp = pad(&x, &window, &padded, &mut buffer, rows::MARGIN);
+            let args = Args {
+                weight: &weight,
+                bias: Some(&bias),
+                x: xp,
+                window: &padded,
+                relu: true,
+            };
+            let channels = fastest(|| dispatch(&args, &mut z));
+            let positions = fastest(|| rows::conv(&args, &mut z));
+            #[target_feature(enable = "avx2,fma")]
+            fn avx2(args: &Args<'_>, z: &mut [f32]) {
+                body::<6, true>(args, z);
+            }
+            // SAFETY: this test runs on a CPU with AVX2 and FMA (`rows::tests::avx2` asserts).
+            let channels_avx2 = fastest(|| unsafe { avx2(&args, &mut z) });
+            let positions_avx2 = fastest(|| rows::tests::avx2(&args, &mut z));
+            std::println!(
+                "{name} (AVX2 + FMA): channels in lanes {channels_avx2:.0} ns, positions in \
+                 lanes {positions_avx2:.0} ns"
+            );
+            std::println!(
+                "{name}: conv {entry:.0} ns, channels in lanes {channels:.0} ns, positions in \
+                 lanes {positions:.0} ns"
+            );
+        }
     }
 }

@@ -23,6 +23,7 @@
 mod batch;
 mod direct;
 mod pool;
+mod rows;
 mod sample;
 #[cfg(test)]
 mod tests;
