@@ -21,6 +21,7 @@
 //! nothing outside the slices is read or written.
 
 use core::arch::x86_64::*;
+use core::mem::MaybeUninit;
 
 /// Lanes of a `__m512`.
 const LANES: usize = 16;
@@ -48,7 +49,126 @@ fn first(n: usize) -> __mmask16 {
 #[target_feature(enable = "avx512f")]
 pub(super) unsafe fn gemv(w: &[f32], x: &[f32], y: &mut [f32]) {
     assert_eq!(w.len(), y.len() * x.len(), "gemv: W is [y, x]");
-    let rows = y.len();
+    let store = Store {
+        accumulate: true,
+        bias: core::ptr::null(),
+        h: core::ptr::null_mut(),
+        relu: false,
+    };
+    // SAFETY: `W` is `[y.len(), x.len()]` (asserted), `y` is valid for its length, and
+    // `store` names no other buffer; the CPU has AVX-512F (this function's contract).
+    unsafe { product(w, x, y.len(), y.as_mut_ptr(), store) }
+}
+
+/// A dense layer's forward pass in one pass over `W`: `z = W x + b` (without `b` if `None`),
+/// `h = max(z, 0)` if `relu`, else `h = z`; `z` and `h` are written, not read.
+///
+/// # Panics
+/// If `w.len() != z.len() * x.len()`, or `b`, `h` are not `z.len()` long.
+///
+/// # Safety
+/// The CPU must have AVX-512F.
+#[target_feature(enable = "avx512f")]
+pub(super) unsafe fn affine(
+    w: &[f32],
+    x: &[f32],
+    b: Option<&[f32]>,
+    z: &mut [MaybeUninit<f32>],
+    h: &mut [MaybeUninit<f32>],
+    relu: bool,
+) {
+    let rows = z.len();
+    assert_eq!(w.len(), rows * x.len(), "affine: W is [z, x]");
+    assert_eq!(h.len(), rows, "affine: h is as long as z");
+    assert!(
+        b.is_none_or(|b| b.len() == rows),
+        "affine: b is as long as z"
+    );
+    let store = Store {
+        accumulate: false,
+        bias: b.map_or(core::ptr::null(), <[f32]>::as_ptr),
+        h: h.as_mut_ptr().cast(),
+        relu,
+    };
+    // SAFETY: the shapes are asserted; `z` and `h` are only written (`accumulate` is off);
+    // the CPU has AVX-512F (this function's contract).
+    unsafe { product(w, x, rows, z.as_mut_ptr().cast(), store) }
+}
+
+/// What a block of rows does with its sums `s = (W x)[rows]` at the end of its pass: `y += s`
+/// (`accumulate`), or `y = s + b` (`b` at `bias`, if not null) written without reading `y`;
+/// then, if `h` is not null, `h = max(y, 0)` (`relu`) or `h = y`. `bias` and `h` are indexed
+/// as `y` is.
+#[derive(Clone, Copy)]
+struct Store {
+    accumulate: bool,
+    bias: *const f32,
+    h: *mut f32,
+    relu: bool,
+}
+
+impl Store {
+    /// The rows of piece `m` at `y.add(at)` (and `bias`, `h`): `s` stored as this says.
+    ///
+    /// # Safety
+    /// The lanes of `m` at `at` are inside `y` (and `bias`, `h`, where not null); the CPU has
+    /// AVX-512F.
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    unsafe fn put(self, y: *mut f32, at: usize, m: __mmask16, s: __m512) {
+        // SAFETY: this function's contract; masked-off lanes are neither read nor written.
+        unsafe {
+            let out = y.wrapping_add(at);
+            let mut s = s;
+            if self.accumulate {
+                s = _mm512_add_ps(_mm512_maskz_loadu_ps(m, out), s);
+            }
+            if !self.bias.is_null() {
+                s = _mm512_add_ps(s, _mm512_maskz_loadu_ps(m, self.bias.wrapping_add(at)));
+            }
+            _mm512_mask_storeu_ps(out, m, s);
+            if !self.h.is_null() {
+                let h = if self.relu {
+                    _mm512_max_ps(s, _mm512_setzero_ps())
+                } else {
+                    s
+                };
+                _mm512_mask_storeu_ps(self.h.wrapping_add(at), m, h);
+            }
+        }
+    }
+}
+
+/// `W x` (`W` `[rows, x.len()]` column-major) stored into `y` by `store`, in blocks of rows.
+///
+/// # Safety
+/// `w.len() == rows * x.len()`; `y` (and `store`'s buffers) valid for `rows` elements as
+/// `store` uses them; the CPU has AVX-512F.
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn product(w: &[f32], x: &[f32], rows: usize, y: *mut f32, store: Store) {
+    if rows < LANES && rows > 0 {
+        // SAFETY: this function's contract.
+        unsafe {
+            return match rows {
+                1 => flat::<1>(w, x, y, store),
+                2 => flat::<2>(w, x, y, store),
+                3 => flat::<3>(w, x, y, store),
+                4 => flat::<4>(w, x, y, store),
+                5 => flat::<5>(w, x, y, store),
+                6 => flat::<6>(w, x, y, store),
+                7 => flat::<7>(w, x, y, store),
+                8 => flat::<8>(w, x, y, store),
+                9 => flat::<9>(w, x, y, store),
+                10 => flat::<10>(w, x, y, store),
+                11 => flat::<11>(w, x, y, store),
+                12 => flat::<12>(w, x, y, store),
+                13 => flat::<13>(w, x, y, store),
+                14 => flat::<14>(w, x, y, store),
+                _ => flat::<15>(w, x, y, store),
+            };
+        }
+    }
     let shift = line_shift(w, rows);
     let block = if rows > 8 * LANES {
         16 * LANES
@@ -58,26 +178,118 @@ pub(super) unsafe fn gemv(w: &[f32], x: &[f32], y: &mut [f32]) {
     let mut r = 0;
     while r < rows {
         let n = (rows - r).min(block);
-        // SAFETY: rows `r..r + n` exist in `y` and in every column of `W` (asserted above);
-        // the CPU has AVX-512F (this function's contract).
+        // SAFETY: rows `r..r + n` exist in `y` and in every column of `W` (this function's
+        // contract); the CPU has AVX-512F.
         unsafe {
+            let args = (w, x, rows, y, store, r, n, shift);
             match (n + shift).div_ceil(LANES) {
-                1 => gemv_rows::<1>(w, x, y, r, n, shift),
-                2 => gemv_rows::<2>(w, x, y, r, n, shift),
-                3 => gemv_rows::<3>(w, x, y, r, n, shift),
-                4 => gemv_rows::<4>(w, x, y, r, n, shift),
-                5 => gemv_rows::<5>(w, x, y, r, n, shift),
-                6 => gemv_rows::<6>(w, x, y, r, n, shift),
-                7 => gemv_rows::<7>(w, x, y, r, n, shift),
-                8 => gemv_rows::<8>(w, x, y, r, n, shift),
-                9 => gemv_rows::<9>(w, x, y, r, n, shift),
-                10..=12 => gemv_rows::<12>(w, x, y, r, n, shift),
-                13..=16 => gemv_rows::<16>(w, x, y, r, n, shift),
-                _ => gemv_rows::<17>(w, x, y, r, n, shift),
+                1 => gemv_rows::<1>(args),
+                2 => gemv_rows::<2>(args),
+                3 => gemv_rows::<3>(args),
+                4 => gemv_rows::<4>(args),
+                5 => gemv_rows::<5>(args),
+                6 => gemv_rows::<6>(args),
+                7 => gemv_rows::<7>(args),
+                8 => gemv_rows::<8>(args),
+                9 => gemv_rows::<9>(args),
+                10..=12 => gemv_rows::<12>(args),
+                13..=16 => gemv_rows::<16>(args),
+                _ => gemv_rows::<17>(args),
             }
         }
         r += n;
     }
+}
+
+/// `W x` for fewer than 16 rows (`R`, an output layer's): the weights as one flat run, 16 at
+/// a time, with no masked lane. A group of `16 / gcd(R, 16)` columns is `R / gcd(R, 16)`
+/// whole vectors; lane `l` of vector `v` holds row `(16 v + l) mod R` of column
+/// `(16 v + l) / R` of the group, so it is multiplied by that column's `x`, spread over the
+/// lanes by a permutation of the group's `x` loaded once. At the end the lanes of each row
+/// are added up (the accumulators stored, then `16 / gcd(R, 16)` rows of `R` read back), the
+/// columns left over after the last group are added one by one, and the sums stored by
+/// `store`. (The column-at-a-time loop of [`gemv_rows`] spends a load, a broadcast and a
+/// 16-lane multiply-add per 10-row column, loads that straddle lines: measured 28 ns on a
+/// 10 × 64 product.)
+///
+/// # Safety
+/// As [`product`], with `rows == R`.
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn flat<const R: usize>(w: &[f32], x: &[f32], y: *mut f32, store: Store) {
+    let group_cols = const { LANES / gcd(R, LANES) };
+    let group_vectors = const { R / gcd(R, LANES) };
+    let lanes = const { lane_columns(R) };
+    let cols = x.len();
+    let groups = cols / group_cols;
+    let (wp, xp) = (w.as_ptr(), x.as_ptr());
+    // SAFETY: (every access) group `g < groups` covers the `16 · group_vectors` floats
+    // `w[16 group_vectors g..]`, inside `w` (`R · cols` long), and `x[group_cols g..]` for
+    // `group_cols` lanes; the columns after the groups are masked to their `R` rows; `buffer`
+    // holds `16 · group_vectors = group_cols · R` floats.
+    unsafe {
+        let index: [__m512i; 15] =
+            core::array::from_fn(|v| _mm512_loadu_si512(lanes[v].as_ptr().cast()));
+        // Two sets of accumulators, alternate groups, so that short groups (five vectors for
+        // R = 10) still keep enough multiply-adds in flight.
+        let mut acc = [[_mm512_setzero_ps(); 15]; 2];
+        let xmask = first(group_cols);
+        let mut g = 0;
+        while g < groups {
+            for (set, acc) in acc.iter_mut().enumerate() {
+                let at = g + set;
+                if set == 1 && at >= groups {
+                    break;
+                }
+                let xv = _mm512_maskz_loadu_ps(xmask, xp.add(at * group_cols));
+                let base = wp.add(at * group_vectors * LANES);
+                for (v, a) in acc.iter_mut().enumerate().take(group_vectors) {
+                    let xs = _mm512_permutexvar_ps(index[v], xv);
+                    *a = _mm512_fmadd_ps(_mm512_loadu_ps(base.add(v * LANES)), xs, *a);
+                }
+            }
+            g += 2;
+        }
+        let mut buffer = [0f32; 15 * LANES];
+        let [first_set, second_set] = acc;
+        for (v, (a, b)) in first_set.into_iter().zip(second_set).enumerate() {
+            if v < group_vectors {
+                _mm512_storeu_ps(buffer.as_mut_ptr().add(v * LANES), _mm512_add_ps(a, b));
+            }
+        }
+        let m = first(R);
+        let mut sum = _mm512_setzero_ps();
+        for k in 0..group_cols {
+            sum = _mm512_add_ps(sum, _mm512_maskz_loadu_ps(m, buffer.as_ptr().add(k * R)));
+        }
+        for c in groups * group_cols..cols {
+            let col = _mm512_maskz_loadu_ps(m, wp.add(c * R));
+            sum = _mm512_fmadd_ps(col, _mm512_set1_ps(*xp.add(c)), sum);
+        }
+        store.put(y, 0, m, sum);
+    }
+}
+
+/// The greatest common divisor.
+const fn gcd(a: usize, b: usize) -> usize {
+    if b == 0 { a } else { gcd(b, a % b) }
+}
+
+/// For [`flat`] with `rows` rows: lane `l` of vector `v` of a group holds column
+/// `(16 v + l) / rows` of the group (as the permutation index of `x`).
+const fn lane_columns(rows: usize) -> [[i32; LANES]; 15] {
+    let mut table = [[0; LANES]; 15];
+    let vectors = rows / gcd(rows, LANES);
+    let mut v = 0;
+    while v < vectors {
+        let mut l = 0;
+        while l < LANES {
+            table[v][l] = ((v * LANES + l) / rows) as i32;
+            l += 1;
+        }
+        v += 1;
+    }
+    table
 }
 
 /// How many floats the columns of `w` (`rows` long, column-major) start past a 64-byte line,
@@ -107,23 +319,29 @@ fn piece_mask(v: usize, shift: usize, n: usize) -> __mmask16 {
     first(to) & !first(from)
 }
 
-/// Rows `r..r + n` of `y += W x`, `n + shift ≤ 16 NV`: `NV` accumulators per column in flight
-/// (piece `v`, lane `l` holding row `r + 16 v + l − shift`; the lanes outside the block masked
-/// off), and `8 / NV` columns in flight (each into its own accumulators; two for `NV = 5`).
+/// Rows `r..r + n` of `W x` (stored by `store`), `n + shift ≤ 16 NV`: `NV` accumulators per
+/// column in flight (piece `v`, lane `l` holding row `r + 16 v + l − shift`; the lanes outside
+/// the block masked off), and `8 / NV` columns in flight (each into its own accumulators; two
+/// for `NV = 5`). The arguments: `(w, x, rows, y, store, r, n, shift)`.
 ///
 /// # Safety
-/// `w.len() == y.len() * x.len()`, `r + n ≤ y.len()`, `shift < 16`, and the CPU has AVX-512F.
+/// `w.len() == rows * x.len()`, `y` (and `store`'s buffers) valid for `rows` elements,
+/// `r + n ≤ rows`, `shift < 16`, and the CPU has AVX-512F.
 #[target_feature(enable = "avx512f")]
 #[inline]
 unsafe fn gemv_rows<const NV: usize>(
-    w: &[f32],
-    x: &[f32],
-    y: &mut [f32],
-    r: usize,
-    n: usize,
-    shift: usize,
+    (w, x, rows, y, store, r, n, shift): (
+        &[f32],
+        &[f32],
+        usize,
+        *mut f32,
+        Store,
+        usize,
+        usize,
+        usize,
+    ),
 ) {
-    let (rows, cols) = (y.len(), x.len());
+    let cols = x.len();
     let phases = match NV {
         1 => 8,
         2 => 4,
@@ -134,10 +352,7 @@ unsafe fn gemv_rows<const NV: usize>(
     let mask = |v: usize| masks[v];
     // Piece `v` of column `c` starts at `wp + c · rows + r − shift + 16 v`, of `y` at
     // `yp + r − shift + 16 v`.
-    let (wp, yp) = (
-        w.as_ptr().wrapping_add(r).wrapping_sub(shift),
-        y.as_mut_ptr().wrapping_add(r).wrapping_sub(shift),
-    );
+    let wp = w.as_ptr().wrapping_add(r).wrapping_sub(shift);
     let mut acc = [[_mm512_setzero_ps(); NV]; 8];
     let mut c = 0;
     // SAFETY: (every access) column `c + ph < cols`, and the unmasked lanes of piece `v` are
@@ -169,9 +384,9 @@ unsafe fn gemv_rows<const NV: usize>(
             for acc in &acc[1..phases] {
                 sum = _mm512_add_ps(sum, acc[v]);
             }
-            let out = yp.wrapping_add(v * LANES);
-            let old = _mm512_maskz_loadu_ps(mask(v), out);
-            _mm512_mask_storeu_ps(out, mask(v), _mm512_add_ps(old, sum));
+            // Piece `v` of `y` (and of `b`, `h`) starts `r − shift + 16 v` floats in.
+            let at = (r + v * LANES).wrapping_sub(shift);
+            store.put(y, at, mask(v), sum);
         }
     }
 }

@@ -1,10 +1,62 @@
 //! Products for one sample (`SVector` columns): `W x`, `Wᵀ d`, `G += d xᵀ` and the fused SGD
 //! forms, on the loops of [`simd`](super::simd).
 
+use core::mem::MaybeUninit;
+
 use nalgebra::{SMatrix, SVector};
 
 use super::simd as kernels;
 use crate::Real;
+
+/// An activation that [`affine_fused`] applies as it stores `z`, in the same pass.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fused {
+    /// `h = z`.
+    Identity,
+    /// `h = max(z, 0)` (`0` where `z` is NaN, as [`relu`](crate::activation::relu)).
+    Relu,
+}
+
+/// A dense layer's forward pass for one sample in one pass over `W`: `z = W x + b` (no `b` if
+/// `None`) and `h = σ(z)`, `σ` the [`Fused`] activation; `None` where there is no such kernel.
+///
+/// There is one for `f32` on a CPU with AVX-512F, from 256 weights: the product's last step
+/// adds `b`, stores `z` and stores `σ(z)` as `h`, without reading `z` back (the unfused form
+/// is three passes: [`matvec`], the bias, the activation). Its `z` is the unfused `z` bit for
+/// bit (the same sums, then `+ b`). Elsewhere (`f64`, dual numbers, smaller layers, other
+/// CPUs) it returns `None` at no cost, and the caller computes the layer unfused.
+#[inline]
+pub fn affine_fused<T: Real, const R: usize, const K: usize>(
+    weight: &SMatrix<T, R, K>,
+    bias: Option<&SVector<T, R>>,
+    x: &SVector<T, K>,
+    fused: Fused,
+) -> Option<(SVector<T, R>, SVector<T, R>)> {
+    let (mut z, mut h) = (
+        MaybeUninit::<SVector<T, R>>::uninit(),
+        MaybeUninit::<SVector<T, R>>::uninit(),
+    );
+    // SAFETY: an `SVector<T, R>` is `R` values of `T` in a row (nalgebra's `Matrix` is
+    // `repr(C)` with its `ArrayStorage` first and only zero-sized markers after it, and
+    // `ArrayStorage` is `repr(transparent)` over `[[T; R]; 1]`).
+    let lanes = |v: &mut MaybeUninit<SVector<T, R>>| unsafe {
+        core::slice::from_raw_parts_mut(v.as_mut_ptr().cast::<MaybeUninit<T>>(), R)
+    };
+    let b = bias.map(|b| b.as_slice());
+    if kernels::affine(
+        weight.as_slice(),
+        x.as_slice(),
+        b,
+        lanes(&mut z),
+        lanes(&mut h),
+        fused,
+    ) {
+        // SAFETY: the kernel ran: it wrote every element of both.
+        Some(unsafe { (z.assume_init(), h.assume_init()) })
+    } else {
+        None
+    }
+}
 
 /// `W x` for one sample: `W` `[R, K]` times `x` `[K]`.
 ///
