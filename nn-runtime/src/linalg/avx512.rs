@@ -57,11 +57,12 @@ pub(super) unsafe fn gemv(w: &[f32], x: &[f32], y: &mut [f32]) {
     };
     // SAFETY: `W` is `[y.len(), x.len()]` (asserted), `y` is valid for its length, and
     // `store` names no other buffer; the CPU has AVX-512F (this function's contract).
-    unsafe { product(w, x, y.len(), y.as_mut_ptr(), store) }
+    unsafe { product(w, x, y.len(), y.as_mut_ptr(), &store) }
 }
 
 /// A dense layer's forward pass in one pass over `W`: `z = W x + b` (without `b` if `None`),
-/// `h = max(z, 0)` if `relu`, else `h = z`; `z` and `h` are written, not read.
+/// and, if `h` is given, `h = max(z, 0)` if `relu`, else `h = z`; `z` and `h` are written, not
+/// read.
 ///
 /// # Panics
 /// If `w.len() != z.len() * x.len()`, or `b`, `h` are not `z.len()` long.
@@ -74,12 +75,15 @@ pub(super) unsafe fn affine(
     x: &[f32],
     b: Option<&[f32]>,
     z: &mut [MaybeUninit<f32>],
-    h: &mut [MaybeUninit<f32>],
+    h: Option<&mut [MaybeUninit<f32>]>,
     relu: bool,
 ) {
     let rows = z.len();
     assert_eq!(w.len(), rows * x.len(), "affine: W is [z, x]");
-    assert_eq!(h.len(), rows, "affine: h is as long as z");
+    assert!(
+        h.as_ref().is_none_or(|h| h.len() == rows),
+        "affine: h is as long as z"
+    );
     assert!(
         b.is_none_or(|b| b.len() == rows),
         "affine: b is as long as z"
@@ -87,12 +91,27 @@ pub(super) unsafe fn affine(
     let store = Store {
         accumulate: false,
         bias: b.map_or(core::ptr::null(), <[f32]>::as_ptr),
-        h: h.as_mut_ptr().cast(),
+        h: h.map_or(core::ptr::null_mut(), |h| h.as_mut_ptr().cast()),
         relu,
     };
     // SAFETY: the shapes are asserted; `z` and `h` are only written (`accumulate` is off);
     // the CPU has AVX-512F (this function's contract).
-    unsafe { product(w, x, rows, z.as_mut_ptr().cast(), store) }
+    unsafe { product(w, x, rows, z.as_mut_ptr().cast(), &store) }
+}
+
+/// A block of rows of a product: rows `r..r + n` of `rows`, their pieces `shift` lanes back
+/// from `r` (see [`line_shift`]).
+///
+/// [`Store`] and `Block` are passed by reference and read field by field: an aggregate passed
+/// by value is copied with vector loads spanning the separate stores that built it, and such a
+/// load waits for the stores to complete (measured on a 16 × 16 product: 16.5 ns by value,
+/// 14.0 ns by reference).
+#[derive(Clone, Copy)]
+struct Block {
+    rows: usize,
+    r: usize,
+    n: usize,
+    shift: usize,
 }
 
 /// What a block of rows does with its sums `s = (W x)[rows]` at the end of its pass: `y += s`
@@ -115,7 +134,7 @@ impl Store {
     /// AVX-512F.
     #[target_feature(enable = "avx512f")]
     #[inline]
-    unsafe fn put(self, y: *mut f32, at: usize, m: __mmask16, s: __m512) {
+    unsafe fn put(&self, y: *mut f32, at: usize, m: __mmask16, s: __m512) {
         // SAFETY: this function's contract; masked-off lanes are neither read nor written.
         unsafe {
             let out = y.wrapping_add(at);
@@ -146,7 +165,7 @@ impl Store {
 /// `store` uses them; the CPU has AVX-512F.
 #[target_feature(enable = "avx512f")]
 #[inline]
-unsafe fn product(w: &[f32], x: &[f32], rows: usize, y: *mut f32, store: Store) {
+unsafe fn product(w: &[f32], x: &[f32], rows: usize, y: *mut f32, store: &Store) {
     if rows < LANES && rows > 0 {
         // SAFETY: this function's contract.
         unsafe {
@@ -181,20 +200,20 @@ unsafe fn product(w: &[f32], x: &[f32], rows: usize, y: *mut f32, store: Store) 
         // SAFETY: rows `r..r + n` exist in `y` and in every column of `W` (this function's
         // contract); the CPU has AVX-512F.
         unsafe {
-            let args = (w, x, rows, y, store, r, n, shift);
+            let block = Block { rows, r, n, shift };
             match (n + shift).div_ceil(LANES) {
-                1 => gemv_rows::<1>(args),
-                2 => gemv_rows::<2>(args),
-                3 => gemv_rows::<3>(args),
-                4 => gemv_rows::<4>(args),
-                5 => gemv_rows::<5>(args),
-                6 => gemv_rows::<6>(args),
-                7 => gemv_rows::<7>(args),
-                8 => gemv_rows::<8>(args),
-                9 => gemv_rows::<9>(args),
-                10..=12 => gemv_rows::<12>(args),
-                13..=16 => gemv_rows::<16>(args),
-                _ => gemv_rows::<17>(args),
+                1 => gemv_rows::<1>(w, x, y, store, &block),
+                2 => gemv_rows::<2>(w, x, y, store, &block),
+                3 => gemv_rows::<3>(w, x, y, store, &block),
+                4 => gemv_rows::<4>(w, x, y, store, &block),
+                5 => gemv_rows::<5>(w, x, y, store, &block),
+                6 => gemv_rows::<6>(w, x, y, store, &block),
+                7 => gemv_rows::<7>(w, x, y, store, &block),
+                8 => gemv_rows::<8>(w, x, y, store, &block),
+                9 => gemv_rows::<9>(w, x, y, store, &block),
+                10..=12 => gemv_rows::<12>(w, x, y, store, &block),
+                13..=16 => gemv_rows::<16>(w, x, y, store, &block),
+                _ => gemv_rows::<17>(w, x, y, store, &block),
             }
         }
         r += n;
@@ -206,27 +225,26 @@ unsafe fn product(w: &[f32], x: &[f32], rows: usize, y: *mut f32, store: Store) 
 /// whole vectors; lane `l` of vector `v` holds row `(16 v + l) mod R` of column
 /// `(16 v + l) / R` of the group, so it is multiplied by that column's `x`, spread over the
 /// lanes by a permutation of the group's `x` loaded once. At the end the lanes of each row
-/// are added up (the accumulators stored, then `16 / gcd(R, 16)` rows of `R` read back), the
-/// columns left over after the last group are added one by one, and the sums stored by
-/// `store`. (The column-at-a-time loop of [`gemv_rows`] spends a load, a broadcast and a
+/// are added up (one two-source permutation per column of a group; in registers: reading the
+/// accumulators back from memory as rows of `R` would wait for their stores), the columns
+/// left over after the last group are added one by one, and the sums stored by `store`. (The column-at-a-time loop of [`gemv_rows`] spends a load, a broadcast and a
 /// 16-lane multiply-add per 10-row column, loads that straddle lines: measured 28 ns on a
 /// 10 × 64 product.)
 ///
 /// # Safety
 /// As [`product`], with `rows == R`.
 #[target_feature(enable = "avx512f")]
-#[inline]
-unsafe fn flat<const R: usize>(w: &[f32], x: &[f32], y: *mut f32, store: Store) {
+#[inline(never)]
+unsafe fn flat<const R: usize>(w: &[f32], x: &[f32], y: *mut f32, store: &Store) {
     let group_cols = const { LANES / gcd(R, LANES) };
     let group_vectors = const { R / gcd(R, LANES) };
-    let lanes = const { lane_columns(R) };
+    let lanes: &'static [[i32; LANES]; 15] = &LaneColumns::<R>::TABLE;
     let cols = x.len();
     let groups = cols / group_cols;
     let (wp, xp) = (w.as_ptr(), x.as_ptr());
     // SAFETY: (every access) group `g < groups` covers the `16 · group_vectors` floats
     // `w[16 group_vectors g..]`, inside `w` (`R · cols` long), and `x[group_cols g..]` for
-    // `group_cols` lanes; the columns after the groups are masked to their `R` rows; `buffer`
-    // holds `16 · group_vectors = group_cols · R` floats.
+    // `group_cols` lanes; the columns after the groups are masked to their `R` rows.
     unsafe {
         let index: [__m512i; 15] =
             core::array::from_fn(|v| _mm512_loadu_si512(lanes[v].as_ptr().cast()));
@@ -250,17 +268,19 @@ unsafe fn flat<const R: usize>(w: &[f32], x: &[f32], y: *mut f32, store: Store) 
             }
             g += 2;
         }
-        let mut buffer = [0f32; 15 * LANES];
+        // Row `r` of the group's column `k` is float `k R + r` of the group: lane
+        // `k R + r − 16 v` of vector `v = ⌊k R / 16⌋` or, past it, of vector `v + 1`. One
+        // two-source permutation per column brings its rows to lanes `0..R`.
         let [first_set, second_set] = acc;
-        for (v, (a, b)) in first_set.into_iter().zip(second_set).enumerate() {
-            if v < group_vectors {
-                _mm512_storeu_ps(buffer.as_mut_ptr().add(v * LANES), _mm512_add_ps(a, b));
-            }
-        }
+        let sums: [__m512; 15] =
+            core::array::from_fn(|v| _mm512_add_ps(first_set[v], second_set[v]));
         let m = first(R);
         let mut sum = _mm512_setzero_ps();
-        for k in 0..group_cols {
-            sum = _mm512_add_ps(sum, _mm512_maskz_loadu_ps(m, buffer.as_ptr().add(k * R)));
+        for (k, index) in LaneColumns::<R>::FOLD.iter().enumerate().take(group_cols) {
+            let v = k * R / LANES;
+            let next = if v + 1 < group_vectors { v + 1 } else { v };
+            let index = _mm512_loadu_si512(index.as_ptr().cast());
+            sum = _mm512_add_ps(sum, _mm512_permutex2var_ps(sums[v], index, sums[next]));
         }
         for c in groups * group_cols..cols {
             let col = _mm512_maskz_loadu_ps(m, wp.add(c * R));
@@ -273,6 +293,33 @@ unsafe fn flat<const R: usize>(w: &[f32], x: &[f32], y: *mut f32, store: Store) 
 /// The greatest common divisor.
 const fn gcd(a: usize, b: usize) -> usize {
     if b == 0 { a } else { gcd(b, a % b) }
+}
+
+/// [`lane_columns`] of `R`, as a constant (so a reference to it is a `static`, not a copy made
+/// at each call).
+struct LaneColumns<const R: usize>;
+
+impl<const R: usize> LaneColumns<R> {
+    const TABLE: [[i32; LANES]; 15] = lane_columns(R);
+    const FOLD: [[i32; LANES]; LANES] = fold_lanes(R);
+}
+
+/// For [`flat`] with `rows` rows: for column `k` of a group, the lanes of the two vectors
+/// `⌊k rows / 16⌋` and the next (lanes `16..32`) that hold its rows `0..rows`, in order.
+const fn fold_lanes(rows: usize) -> [[i32; LANES]; LANES] {
+    let mut table = [[0; LANES]; LANES];
+    let columns = LANES / gcd(rows, LANES);
+    let mut k = 0;
+    while k < columns {
+        let start = k * rows - k * rows / LANES * LANES;
+        let mut r = 0;
+        while r < rows {
+            table[k][r] = (start + r) as i32;
+            r += 1;
+        }
+        k += 1;
+    }
+    table
 }
 
 /// For [`flat`] with `rows` rows: lane `l` of vector `v` of a group holds column
@@ -319,28 +366,24 @@ fn piece_mask(v: usize, shift: usize, n: usize) -> __mmask16 {
     first(to) & !first(from)
 }
 
-/// Rows `r..r + n` of `W x` (stored by `store`), `n + shift ≤ 16 NV`: `NV` accumulators per
-/// column in flight (piece `v`, lane `l` holding row `r + 16 v + l − shift`; the lanes outside
-/// the block masked off), and `8 / NV` columns in flight (each into its own accumulators; two
-/// for `NV = 5`). The arguments: `(w, x, rows, y, store, r, n, shift)`.
+/// Rows `r..r + n` of `W x` (stored by `store`), `n + shift ≤ 16 NV` (`block`): `NV`
+/// accumulators per column in flight (piece `v`, lane `l` holding row `r + 16 v + l − shift`;
+/// the lanes outside the block masked off), and `8 / NV` columns in flight (each into its own
+/// accumulators; two for `NV = 5`).
 ///
 /// # Safety
 /// `w.len() == rows * x.len()`, `y` (and `store`'s buffers) valid for `rows` elements,
 /// `r + n ≤ rows`, `shift < 16`, and the CPU has AVX-512F.
 #[target_feature(enable = "avx512f")]
-#[inline]
+#[inline(never)]
 unsafe fn gemv_rows<const NV: usize>(
-    (w, x, rows, y, store, r, n, shift): (
-        &[f32],
-        &[f32],
-        usize,
-        *mut f32,
-        Store,
-        usize,
-        usize,
-        usize,
-    ),
+    w: &[f32],
+    x: &[f32],
+    y: *mut f32,
+    store: &Store,
+    block: &Block,
 ) {
+    let Block { rows, r, n, shift } = *block;
     let cols = x.len();
     let phases = match NV {
         1 => 8,

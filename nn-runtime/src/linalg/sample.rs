@@ -36,26 +36,23 @@ pub fn affine_fused<T: Real, const R: usize, const K: usize>(
         MaybeUninit::<SVector<T, R>>::uninit(),
         MaybeUninit::<SVector<T, R>>::uninit(),
     );
-    // SAFETY: an `SVector<T, R>` is `R` values of `T` in a row (nalgebra's `Matrix` is
-    // `repr(C)` with its `ArrayStorage` first and only zero-sized markers after it, and
-    // `ArrayStorage` is `repr(transparent)` over `[[T; R]; 1]`).
-    let lanes = |v: &mut MaybeUninit<SVector<T, R>>| unsafe {
-        core::slice::from_raw_parts_mut(v.as_mut_ptr().cast::<MaybeUninit<T>>(), R)
-    };
     let b = bias.map(|b| b.as_slice());
-    if kernels::affine(
-        weight.as_slice(),
-        x.as_slice(),
-        b,
-        lanes(&mut z),
-        lanes(&mut h),
-        fused,
-    ) {
+    let (z_lanes, h_lanes) = (lanes(&mut z), Some(lanes(&mut h)));
+    if kernels::affine(weight.as_slice(), x.as_slice(), b, z_lanes, h_lanes, fused) {
         // SAFETY: the kernel ran: it wrote every element of both.
         Some(unsafe { (z.assume_init(), h.assume_init()) })
     } else {
         None
     }
+}
+
+/// The `R` elements of an uninitialized `SVector<T, R>`.
+#[inline(always)]
+fn lanes<T: Real, const R: usize>(v: &mut MaybeUninit<SVector<T, R>>) -> &mut [MaybeUninit<T>] {
+    // SAFETY: an `SVector<T, R>` is `R` values of `T` in a row (nalgebra's `Matrix` is
+    // `repr(C)` with its `ArrayStorage` first and only zero-sized markers after it, and
+    // `ArrayStorage` is `repr(transparent)` over `[[T; R]; 1]`).
+    unsafe { core::slice::from_raw_parts_mut(v.as_mut_ptr().cast::<MaybeUninit<T>>(), R) }
 }
 
 /// `W x` for one sample: `W` `[R, K]` times `x` `[K]`.
@@ -71,6 +68,19 @@ pub fn matvec<T: Real, const R: usize, const K: usize>(
     weight: &SMatrix<T, R, K>,
     x: &SVector<T, K>,
 ) -> SVector<T, R> {
+    // On the kernel of `affine_fused` where it runs: `y` written without being zeroed and read.
+    let mut z = MaybeUninit::<SVector<T, R>>::uninit();
+    if kernels::affine(
+        weight.as_slice(),
+        x.as_slice(),
+        None,
+        lanes(&mut z),
+        None,
+        Fused::Identity,
+    ) {
+        // SAFETY: the kernel ran: it wrote every element.
+        return unsafe { z.assume_init() };
+    }
     let mut y = SVector::<T, R>::zeros();
     kernels::gemv(R * K, weight.as_slice(), x.as_slice(), y.as_mut_slice());
     y

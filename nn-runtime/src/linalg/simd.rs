@@ -137,8 +137,8 @@ dispatch! {
     tr_gemv_ger => tr_gemv_ger_on(w: &mut [T], d: &[T], x: &[T], alpha: T, out: &mut [T])
 }
 
-/// `z = W x + b` (no `b` if `None`) and `h = σ(z)` for `σ` the [`Fused`] activation, in one
-/// pass, `W` `[z.len(), x.len()]` column-major: for `f32` from [`WIDE_MIN`] weights on a CPU with
+/// `z = W x + b` (no `b` if `None`) and, if `h` is given, `h = σ(z)` for `σ` the [`Fused`]
+/// activation, in one pass, `W` `[z.len(), x.len()]` column-major: for `f32` from [`WIDE_MIN`] weights on a CPU with
 /// AVX-512F. Returns whether it ran; if not, nothing is written and the caller computes the
 /// layer as before (the product, the bias, the activation), so that every other scalar and
 /// CPU keeps its results bit for bit.
@@ -148,7 +148,7 @@ pub(super) fn affine<T: Real>(
     x: &[T],
     b: Option<&[T]>,
     z: &mut [MaybeUninit<T>],
-    h: &mut [MaybeUninit<T>],
+    h: Option<&mut [MaybeUninit<T>]>,
     fused: Fused,
 ) -> bool {
     #[cfg(all(feature = "std", target_arch = "x86_64"))]
@@ -162,8 +162,9 @@ pub(super) fn affine<T: Real>(
             unsafe { core::slice::from_raw_parts_mut(s.as_mut_ptr().cast(), s.len()) }
         };
         let b = b.map(|b| f32s(b).expect("`T` is `f32`"));
+        let h = h.map(retype);
         // SAFETY: `Isa::Avx512` is made only when the CPU has AVX-512F.
-        unsafe { avx512::affine(w, x, b, retype(z), retype(h), fused == Fused::Relu) };
+        unsafe { avx512::affine(w, x, b, retype(z), h, fused == Fused::Relu) };
         return true;
     }
     let _ = (w, x, b, z, h, fused);
@@ -606,14 +607,19 @@ mod tests {
                 vec![MaybeUninit::new(f32::NAN); rows],
             );
             // SAFETY: the test runs this only where `Isa::Avx512` was picked.
-            unsafe { avx512::affine(w, x, bias, &mut z, &mut h, relu) };
-            // SAFETY: every element was initialized (as NaN) before the call.
-            let (z, h): (Vec<f32>, Vec<f32>) = unsafe {
+            unsafe { avx512::affine(w, x, bias, &mut z, Some(&mut h), relu) };
+            let mut alone = vec![MaybeUninit::new(f32::NAN); rows];
+            // SAFETY: as above.
+            unsafe { avx512::affine(w, x, bias, &mut alone, None, relu) };
+            // SAFETY: every element was initialized (as NaN) before the calls.
+            let (z, h, alone): (Vec<f32>, Vec<f32>, Vec<f32>) = unsafe {
                 (
                     z.iter().map(|v| v.assume_init()).collect(),
                     h.iter().map(|v| v.assume_init()).collect(),
+                    alone.iter().map(|v| v.assume_init()).collect(),
                 )
             };
+            assert_eq!(alone, z, "{what}: z without h");
             let what = format!("{what}, bias {}, relu {relu}", bias.is_some());
             assert_close(Isa::Avx512, &format!("{what}: z"), &z, &want, &scale);
             assert_close(Isa::Avx512, &format!("{what}: h"), &h, &want_h, &scale);
