@@ -60,7 +60,8 @@ pub(super) unsafe fn gemv(w: &[f32], x: &[f32], y: &mut [f32]) {
     unsafe { product(w, x, y.len(), y.as_mut_ptr(), &store) }
 }
 
-/// A dense layer's forward pass in one pass over `W`: `z = W x + b` (without `b` if `None`),
+/// A dense layer's forward pass in one pass over `W` (for any shape; the library calls
+/// [`affine_sized`]): `z = W x + b` (without `b` if `None`),
 /// and, if `h` is given, `h = max(z, 0)` if `relu`, else `h = z`; `z` and `h` are written, not
 /// read.
 ///
@@ -69,8 +70,52 @@ pub(super) unsafe fn gemv(w: &[f32], x: &[f32], y: &mut [f32]) {
 ///
 /// # Safety
 /// The CPU must have AVX-512F.
+#[cfg(test)]
 #[target_feature(enable = "avx512f")]
 pub(super) unsafe fn affine(
+    w: &[f32],
+    x: &[f32],
+    b: Option<&[f32]>,
+    z: &mut [MaybeUninit<f32>],
+    h: Option<&mut [MaybeUninit<f32>]>,
+    relu: bool,
+) {
+    // SAFETY: this function's contract.
+    unsafe { affine_in_place(w, x, b, z, h, relu) }
+}
+
+/// [`affine`] for a weight `[R, K]`: the same kernel compiled with the shape as constants,
+/// one copy per layer shape (as the layer functions of [`blocks`](crate::blocks) are), so
+/// that a call pays for the product and little else: the choice of kernel, the masks and the
+/// loop bounds fold away (measured: a 64 × 64 `dense_forward` 60.5 → 55.6 ns, 10 × 64
+/// 26.4 → 21.1 ns).
+///
+/// # Panics
+/// As [`affine`], or if `z` is not `R` long or `x` not `K`.
+///
+/// # Safety
+/// The CPU must have AVX-512F.
+#[target_feature(enable = "avx512f")]
+#[inline(never)]
+pub(super) unsafe fn affine_sized<const R: usize, const K: usize>(
+    w: &[f32],
+    x: &[f32],
+    b: Option<&[f32]>,
+    z: &mut [MaybeUninit<f32>],
+    h: Option<&mut [MaybeUninit<f32>]>,
+    relu: bool,
+) {
+    // SAFETY: this function's contract; the slices are cut to the constant lengths it states.
+    unsafe { affine_in_place(&w[..R * K], &x[..K], b, &mut z[..R], h, relu) }
+}
+
+/// [`affine`], inlined where it is called.
+///
+/// # Safety
+/// The CPU must have AVX-512F.
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn affine_in_place(
     w: &[f32],
     x: &[f32],
     b: Option<&[f32]>,
@@ -234,7 +279,7 @@ unsafe fn product(w: &[f32], x: &[f32], rows: usize, y: *mut f32, store: &Store)
 /// # Safety
 /// As [`product`], with `rows == R`.
 #[target_feature(enable = "avx512f")]
-#[inline(never)]
+#[inline]
 unsafe fn flat<const R: usize>(w: &[f32], x: &[f32], y: *mut f32, store: &Store) {
     let group_cols = const { LANES / gcd(R, LANES) };
     let group_vectors = const { R / gcd(R, LANES) };
@@ -375,7 +420,7 @@ fn piece_mask(v: usize, shift: usize, n: usize) -> __mmask16 {
 /// `w.len() == rows * x.len()`, `y` (and `store`'s buffers) valid for `rows` elements,
 /// `r + n ≤ rows`, `shift < 16`, and the CPU has AVX-512F.
 #[target_feature(enable = "avx512f")]
-#[inline(never)]
+#[inline]
 unsafe fn gemv_rows<const NV: usize>(
     w: &[f32],
     x: &[f32],

@@ -38,7 +38,7 @@ pub fn affine_fused<T: Real, const R: usize, const K: usize>(
     );
     let b = bias.map(|b| b.as_slice());
     let (z_lanes, h_lanes) = (lanes(&mut z), Some(lanes(&mut h)));
-    if kernels::affine(weight.as_slice(), x.as_slice(), b, z_lanes, h_lanes, fused) {
+    if kernels::affine::<T, R, K>(weight.as_slice(), x.as_slice(), b, z_lanes, h_lanes, fused) {
         // SAFETY: the kernel ran: it wrote every element of both.
         Some(unsafe { (z.assume_init(), h.assume_init()) })
     } else {
@@ -70,7 +70,7 @@ pub fn matvec<T: Real, const R: usize, const K: usize>(
 ) -> SVector<T, R> {
     // On the kernel of `affine_fused` where it runs: `y` written without being zeroed and read.
     let mut z = MaybeUninit::<SVector<T, R>>::uninit();
-    if kernels::affine(
+    if kernels::affine::<T, R, K>(
         weight.as_slice(),
         x.as_slice(),
         None,

@@ -143,7 +143,7 @@ dispatch! {
 /// layer as before (the product, the bias, the activation), so that every other scalar and
 /// CPU keeps its results bit for bit.
 #[inline]
-pub(super) fn affine<T: Real>(
+pub(super) fn affine<T: Real, const R: usize, const K: usize>(
     w: &[T],
     x: &[T],
     b: Option<&[T]>,
@@ -164,7 +164,7 @@ pub(super) fn affine<T: Real>(
         let b = b.map(|b| f32s(b).expect("`T` is `f32`"));
         let h = h.map(retype);
         // SAFETY: `Isa::Avx512` is made only when the CPU has AVX-512F.
-        unsafe { avx512::affine(w, x, b, retype(z), h, fused == Fused::Relu) };
+        unsafe { avx512::affine_sized::<R, K>(w, x, b, retype(z), h, fused == Fused::Relu) };
         return true;
     }
     let _ = (w, x, b, z, h, fused);
