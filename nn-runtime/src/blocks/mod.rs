@@ -33,6 +33,8 @@ mod batch;
 #[cfg(all(test, feature = "std"))]
 mod tests;
 
+use core::mem::MaybeUninit;
+
 use nalgebra::allocator::Allocator;
 use nalgebra::{Const, DefaultAllocator, Dim, OMatrix, SMatrix, SVector};
 
@@ -213,12 +215,15 @@ where
     A: Activation<T>,
 {
     let fused = A::FUSED.unwrap_or(Fused::Identity);
-    if let Some((z, h)) = affine_fused(layer.weight(), layer.bias(), x, fused) {
+    let mut out = MaybeUninit::uninit();
+    if affine_fused(layer.weight(), layer.bias(), x, fused, &mut out) {
+        // SAFETY: the kernel ran: it wrote both vectors.
+        let out = unsafe { out.assume_init() };
         if A::FUSED.is_some() {
-            return (z, h);
+            return out;
         }
-        let h = activation.forward(&z);
-        return (z, h);
+        let h = activation.forward(&out.0);
+        return (out.0, h);
     }
     let z = affine(layer, x);
     let h = activation.forward(&z);

@@ -17,33 +17,33 @@ pub enum Fused {
     Relu,
 }
 
-/// A dense layer's forward pass for one sample in one pass over `W`: `z = W x + b` (no `b` if
-/// `None`) and `h = σ(z)`, `σ` the [`Fused`] activation; `None` where there is no such kernel.
+/// A dense layer's forward pass for one sample in one pass over `W`, written into `out`:
+/// `(z, h)` with `z = W x + b` (no `b` if `None`) and `h = σ(z)`, `σ` the [`Fused`]
+/// activation. Returns whether it ran; where there is no such kernel it writes nothing and
+/// returns `false`.
 ///
 /// There is one for `f32` on a CPU with AVX-512F, from 256 weights: the product's last step
 /// adds `b`, stores `z` and stores `σ(z)` as `h`, without reading `z` back (the unfused form
 /// is three passes: [`matvec`], the bias, the activation). Its `z` is the unfused `z` bit for
 /// bit (the same sums, then `+ b`). Elsewhere (`f64`, dual numbers, smaller layers, other
-/// CPUs) it returns `None` at no cost, and the caller computes the layer unfused.
+/// CPUs) it returns `false` at no cost, and the caller computes the layer unfused. `out` is
+/// written in place, so that a caller returning it needs no copy.
 #[inline]
 pub fn affine_fused<T: Real, const R: usize, const K: usize>(
     weight: &SMatrix<T, R, K>,
     bias: Option<&SVector<T, R>>,
     x: &SVector<T, K>,
     fused: Fused,
-) -> Option<(SVector<T, R>, SVector<T, R>)> {
-    let (mut z, mut h) = (
-        MaybeUninit::<SVector<T, R>>::uninit(),
-        MaybeUninit::<SVector<T, R>>::uninit(),
-    );
+    out: &mut MaybeUninit<(SVector<T, R>, SVector<T, R>)>,
+) -> bool {
+    let pair = out.as_mut_ptr();
+    // SAFETY: places inside `out`, only turned into pointers (nothing is read).
+    let (z, h) = unsafe { (&raw mut (*pair).0, &raw mut (*pair).1) };
+    // SAFETY: `z` and `h` are two distinct `SVector<T, R>` places of `out`, borrowed uniquely
+    // as `out` is.
+    let (z, h) = unsafe { (lanes::<T, R>(&mut *z.cast()), lanes::<T, R>(&mut *h.cast())) };
     let b = bias.map(|b| b.as_slice());
-    let (z_lanes, h_lanes) = (lanes(&mut z), Some(lanes(&mut h)));
-    if kernels::affine::<T, R, K>(weight.as_slice(), x.as_slice(), b, z_lanes, h_lanes, fused) {
-        // SAFETY: the kernel ran: it wrote every element of both.
-        Some(unsafe { (z.assume_init(), h.assume_init()) })
-    } else {
-        None
-    }
+    kernels::affine::<T, R, K>(weight.as_slice(), x.as_slice(), b, z, Some(h), fused)
 }
 
 /// The `R` elements of an uninitialized `SVector<T, R>`.
