@@ -55,9 +55,13 @@ pub(super) unsafe fn gemv(w: &[f32], x: &[f32], y: &mut [f32]) {
         h: core::ptr::null_mut(),
         relu: false,
     };
+    let shape = Dynamic {
+        rows: y.len(),
+        cols: x.len(),
+    };
     // SAFETY: `W` is `[y.len(), x.len()]` (asserted), `y` is valid for its length, and
     // `store` names no other buffer; the CPU has AVX-512F (this function's contract).
-    unsafe { product(w, x, y.len(), y.as_mut_ptr(), &store) }
+    unsafe { product(w, x, shape, y.as_mut_ptr(), &store) }
 }
 
 /// A dense layer's forward pass in one pass over `W` (for any shape; the library calls
@@ -80,14 +84,18 @@ pub(super) unsafe fn affine(
     h: Option<&mut [MaybeUninit<f32>]>,
     relu: bool,
 ) {
+    let shape = Dynamic {
+        rows: z.len(),
+        cols: x.len(),
+    };
     // SAFETY: this function's contract.
-    unsafe { affine_in_place(w, x, b, z, h, relu) }
+    unsafe { affine_in_place(w, x, b, z, h, relu, shape) }
 }
 
 /// [`affine`] for a weight `[R, K]`: the same kernel compiled with the shape as constants,
 /// one copy per layer shape (as the layer functions of [`blocks`](crate::blocks) are), so
 /// that a call pays for the product and little else: the choice of kernel, the masks and the
-/// loop bounds fold away (measured: a 64 × 64 `dense_forward` 60.5 → 55.6 ns, 10 × 64
+/// loop bounds fold away (measured: a 64 × 64 `dense_forward` 60.5 → 43.5 ns, 10 × 64
 /// 26.4 → 21.1 ns).
 ///
 /// # Panics
@@ -106,7 +114,7 @@ pub(super) unsafe fn affine_sized<const R: usize, const K: usize>(
     relu: bool,
 ) {
     // SAFETY: this function's contract; the slices are cut to the constant lengths it states.
-    unsafe { affine_in_place(&w[..R * K], &x[..K], b, &mut z[..R], h, relu) }
+    unsafe { affine_in_place(&w[..R * K], &x[..K], b, &mut z[..R], h, relu, Fixed::<R, K>) }
 }
 
 /// [`affine`], inlined where it is called.
@@ -115,15 +123,20 @@ pub(super) unsafe fn affine_sized<const R: usize, const K: usize>(
 /// The CPU must have AVX-512F.
 #[target_feature(enable = "avx512f")]
 #[inline]
-unsafe fn affine_in_place(
+unsafe fn affine_in_place<S: Shape>(
     w: &[f32],
     x: &[f32],
     b: Option<&[f32]>,
     z: &mut [MaybeUninit<f32>],
     h: Option<&mut [MaybeUninit<f32>]>,
     relu: bool,
+    shape: S,
 ) {
-    let rows = z.len();
+    let rows = shape.rows();
+    assert!(
+        z.len() == rows && x.len() == shape.cols(),
+        "affine: z and x are as the shape says"
+    );
     assert_eq!(w.len(), rows * x.len(), "affine: W is [z, x]");
     assert!(
         h.as_ref().is_none_or(|h| h.len() == rows),
@@ -141,10 +154,53 @@ unsafe fn affine_in_place(
     };
     // SAFETY: the shapes are asserted; `z` and `h` are only written (`accumulate` is off);
     // the CPU has AVX-512F (this function's contract).
-    unsafe { product(w, x, rows, z.as_mut_ptr().cast(), &store) }
+    unsafe { product(w, x, shape, z.as_mut_ptr().cast(), &store) }
 }
 
-/// A block of rows of a product: rows `r..r + n` of `rows`, their pieces `shift` lanes back
+/// The shape `[rows, cols]` of a product's weight: known at run time ([`Dynamic`]) or
+/// constants of the instance ([`Fixed`]), so that the kernels compiled for a layer's shape
+/// fold their choices and bounds away.
+trait Shape: Copy {
+    fn rows(self) -> usize;
+    fn cols(self) -> usize;
+}
+
+/// A shape known at run time.
+#[derive(Clone, Copy)]
+struct Dynamic {
+    rows: usize,
+    cols: usize,
+}
+
+impl Shape for Dynamic {
+    #[inline(always)]
+    fn rows(self) -> usize {
+        self.rows
+    }
+
+    #[inline(always)]
+    fn cols(self) -> usize {
+        self.cols
+    }
+}
+
+/// The shape `[R, K]`.
+#[derive(Clone, Copy)]
+struct Fixed<const R: usize, const K: usize>;
+
+impl<const R: usize, const K: usize> Shape for Fixed<R, K> {
+    #[inline(always)]
+    fn rows(self) -> usize {
+        R
+    }
+
+    #[inline(always)]
+    fn cols(self) -> usize {
+        K
+    }
+}
+
+/// A block of rows of a product: rows `r..r + n`, their pieces `shift` lanes back
 /// from `r` (see [`line_shift`]).
 ///
 /// [`Store`] and `Block` are passed by reference and read field by field: an aggregate passed
@@ -153,7 +209,6 @@ unsafe fn affine_in_place(
 /// 14.0 ns by reference).
 #[derive(Clone, Copy)]
 struct Block {
-    rows: usize,
     r: usize,
     n: usize,
     shift: usize,
@@ -210,26 +265,27 @@ impl Store {
 /// `store` uses them; the CPU has AVX-512F.
 #[target_feature(enable = "avx512f")]
 #[inline]
-unsafe fn product(w: &[f32], x: &[f32], rows: usize, y: *mut f32, store: &Store) {
+unsafe fn product<S: Shape>(w: &[f32], x: &[f32], shape: S, y: *mut f32, store: &Store) {
+    let rows = shape.rows();
     if rows < LANES && rows > 0 {
         // SAFETY: this function's contract.
         unsafe {
             return match rows {
-                1 => flat::<1>(w, x, y, store),
-                2 => flat::<2>(w, x, y, store),
-                3 => flat::<3>(w, x, y, store),
-                4 => flat::<4>(w, x, y, store),
-                5 => flat::<5>(w, x, y, store),
-                6 => flat::<6>(w, x, y, store),
-                7 => flat::<7>(w, x, y, store),
-                8 => flat::<8>(w, x, y, store),
-                9 => flat::<9>(w, x, y, store),
-                10 => flat::<10>(w, x, y, store),
-                11 => flat::<11>(w, x, y, store),
-                12 => flat::<12>(w, x, y, store),
-                13 => flat::<13>(w, x, y, store),
-                14 => flat::<14>(w, x, y, store),
-                _ => flat::<15>(w, x, y, store),
+                1 => flat::<1, S>(w, x, shape, y, store),
+                2 => flat::<2, S>(w, x, shape, y, store),
+                3 => flat::<3, S>(w, x, shape, y, store),
+                4 => flat::<4, S>(w, x, shape, y, store),
+                5 => flat::<5, S>(w, x, shape, y, store),
+                6 => flat::<6, S>(w, x, shape, y, store),
+                7 => flat::<7, S>(w, x, shape, y, store),
+                8 => flat::<8, S>(w, x, shape, y, store),
+                9 => flat::<9, S>(w, x, shape, y, store),
+                10 => flat::<10, S>(w, x, shape, y, store),
+                11 => flat::<11, S>(w, x, shape, y, store),
+                12 => flat::<12, S>(w, x, shape, y, store),
+                13 => flat::<13, S>(w, x, shape, y, store),
+                14 => flat::<14, S>(w, x, shape, y, store),
+                _ => flat::<15, S>(w, x, shape, y, store),
             };
         }
     }
@@ -245,20 +301,20 @@ unsafe fn product(w: &[f32], x: &[f32], rows: usize, y: *mut f32, store: &Store)
         // SAFETY: rows `r..r + n` exist in `y` and in every column of `W` (this function's
         // contract); the CPU has AVX-512F.
         unsafe {
-            let block = Block { rows, r, n, shift };
+            let block = Block { r, n, shift };
             match (n + shift).div_ceil(LANES) {
-                1 => gemv_rows::<1>(w, x, y, store, &block),
-                2 => gemv_rows::<2>(w, x, y, store, &block),
-                3 => gemv_rows::<3>(w, x, y, store, &block),
-                4 => gemv_rows::<4>(w, x, y, store, &block),
-                5 => gemv_rows::<5>(w, x, y, store, &block),
-                6 => gemv_rows::<6>(w, x, y, store, &block),
-                7 => gemv_rows::<7>(w, x, y, store, &block),
-                8 => gemv_rows::<8>(w, x, y, store, &block),
-                9 => gemv_rows::<9>(w, x, y, store, &block),
-                10..=12 => gemv_rows::<12>(w, x, y, store, &block),
-                13..=16 => gemv_rows::<16>(w, x, y, store, &block),
-                _ => gemv_rows::<17>(w, x, y, store, &block),
+                1 => gemv_rows::<1, S>(w, x, shape, y, store, &block),
+                2 => gemv_rows::<2, S>(w, x, shape, y, store, &block),
+                3 => gemv_rows::<3, S>(w, x, shape, y, store, &block),
+                4 => gemv_rows::<4, S>(w, x, shape, y, store, &block),
+                5 => gemv_rows::<5, S>(w, x, shape, y, store, &block),
+                6 => gemv_rows::<6, S>(w, x, shape, y, store, &block),
+                7 => gemv_rows::<7, S>(w, x, shape, y, store, &block),
+                8 => gemv_rows::<8, S>(w, x, shape, y, store, &block),
+                9 => gemv_rows::<9, S>(w, x, shape, y, store, &block),
+                10..=12 => gemv_rows::<12, S>(w, x, shape, y, store, &block),
+                13..=16 => gemv_rows::<16, S>(w, x, shape, y, store, &block),
+                _ => gemv_rows::<17, S>(w, x, shape, y, store, &block),
             }
         }
         r += n;
@@ -280,11 +336,17 @@ unsafe fn product(w: &[f32], x: &[f32], rows: usize, y: *mut f32, store: &Store)
 /// As [`product`], with `rows == R`.
 #[target_feature(enable = "avx512f")]
 #[inline]
-unsafe fn flat<const R: usize>(w: &[f32], x: &[f32], y: *mut f32, store: &Store) {
+unsafe fn flat<const R: usize, S: Shape>(
+    w: &[f32],
+    x: &[f32],
+    shape: S,
+    y: *mut f32,
+    store: &Store,
+) {
     let group_cols = const { LANES / gcd(R, LANES) };
     let group_vectors = const { R / gcd(R, LANES) };
     let lanes: &'static [[i32; LANES]; 15] = &LaneColumns::<R>::TABLE;
-    let cols = x.len();
+    let cols = shape.cols();
     let groups = cols / group_cols;
     let (wp, xp) = (w.as_ptr(), x.as_ptr());
     // SAFETY: (every access) group `g < groups` covers the `16 · group_vectors` floats
@@ -421,15 +483,16 @@ fn piece_mask(v: usize, shift: usize, n: usize) -> __mmask16 {
 /// `r + n ≤ rows`, `shift < 16`, and the CPU has AVX-512F.
 #[target_feature(enable = "avx512f")]
 #[inline]
-unsafe fn gemv_rows<const NV: usize>(
+unsafe fn gemv_rows<const NV: usize, S: Shape>(
     w: &[f32],
     x: &[f32],
+    shape: S,
     y: *mut f32,
     store: &Store,
     block: &Block,
 ) {
-    let Block { rows, r, n, shift } = *block;
-    let cols = x.len();
+    let Block { r, n, shift } = *block;
+    let (rows, cols) = (shape.rows(), shape.cols());
     let phases = match NV {
         1 => 8,
         2 => 4,
