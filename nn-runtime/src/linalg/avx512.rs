@@ -10,6 +10,11 @@
 //!   eight-column panels with `y` in L1 were both about 20% slower.) When the row count is a
 //!   multiple of 16, every column starts at the same offset from a 64-byte line, and the
 //!   pieces are shifted back onto the lines ([`line_shift`]): no load straddles two lines.
+//!   A dense layer's forward pass (`affine_sized`) is the same loop, compiled per layer shape,
+//!   whose last step adds the bias and stores `z` and `relu(z)` (or `z`) without reading them.
+//!   Fewer than 16 rows (an output layer's 10) take `flat`: the weight read as one run of
+//!   whole vectors, each lane multiplied by its column's `x` (a permutation of `x`), the lanes
+//!   of a row added up at the end.
 //! - `Wᵀ d` and `W += α d xᵀ` walk eight columns at a time: each 16-row piece of `d` is loaded
 //!   once for the eight columns, the eight products are summed lane-wise and reduced together
 //!   at the end (one shuffle tree for eight columns instead of eight horizontal sums), and the

@@ -61,8 +61,10 @@ fn lanes<T: Real, const R: usize>(v: &mut MaybeUninit<SVector<T, R>>) -> &mut [M
 /// (SSE2 on x86-64). Below 256 weights this runs the same math inlined, four columns per pass;
 /// from 256 on, with `std` on x86-64, it dispatches at run time (as matrixmultiply chooses its
 /// GEMM kernel) to the best the CPU has: for `f32` on a CPU with AVX-512F, a register-blocked
-/// kernel that keeps up to 128 outputs in registers over the whole pass through the columns;
-/// else the loops compiled for AVX2 + FMA.
+/// kernel that keeps up to 128 outputs in registers over the whole pass through the columns
+/// (fewer than 16 rows: the flat kernel of an output layer), compiled for the shape `[R, K]`
+/// and writing `W x` without zeroing or reading it first; else the loops compiled for AVX2 +
+/// FMA.
 #[inline]
 pub fn matvec<T: Real, const R: usize, const K: usize>(
     weight: &SMatrix<T, R, K>,
