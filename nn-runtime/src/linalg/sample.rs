@@ -36,14 +36,22 @@ pub fn affine_fused<T: Real, const R: usize, const K: usize>(
     fused: Fused,
     out: &mut MaybeUninit<(SVector<T, R>, SVector<T, R>)>,
 ) -> bool {
-    let pair = out.as_mut_ptr();
-    // SAFETY: places inside `out`, only turned into pointers (nothing is read).
-    let (z, h) = unsafe { (&raw mut (*pair).0, &raw mut (*pair).1) };
-    // SAFETY: `z` and `h` are two distinct `SVector<T, R>` places of `out`, borrowed uniquely
-    // as `out` is.
-    let (z, h) = unsafe { (lanes::<T, R>(&mut *z.cast()), lanes::<T, R>(&mut *h.cast())) };
+    type Pair<T, const R: usize> = (SVector<T, R>, SVector<T, R>);
+    // The kernel writes `z` then `h` into one buffer of `2 R` scalars: the pair itself, when
+    // its fields lie in that order (a constant; otherwise no kernel runs).
+    let in_order = core::mem::offset_of!(Pair<T, R>, 0) == 0
+        && core::mem::offset_of!(Pair<T, R>, 1) == R * size_of::<T>()
+        && size_of::<Pair<T, R>>() == 2 * R * size_of::<T>();
+    if !in_order {
+        return false;
+    }
+    // SAFETY: the pair is `2 R` scalars, `z` then `h` (checked above; an `SVector<T, R>` is `R`
+    // scalars, see `lanes`), borrowed uniquely as `out` is.
+    let both = unsafe {
+        core::slice::from_raw_parts_mut(out.as_mut_ptr().cast::<MaybeUninit<T>>(), 2 * R)
+    };
     let b = bias.map(|b| b.as_slice());
-    kernels::affine::<T, R, K>(weight.as_slice(), x.as_slice(), b, z, Some(h), fused)
+    kernels::affine::<T, R, K>(weight.as_slice(), x.as_slice(), b, both, fused)
 }
 
 /// The `R` elements of an uninitialized `SVector<T, R>`.
@@ -77,7 +85,6 @@ pub fn matvec<T: Real, const R: usize, const K: usize>(
         x.as_slice(),
         None,
         lanes(&mut z),
-        None,
         Fused::Identity,
     ) {
         // SAFETY: the kernel ran: it wrote every element.

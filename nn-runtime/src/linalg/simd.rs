@@ -137,18 +137,17 @@ dispatch! {
     tr_gemv_ger => tr_gemv_ger_on(w: &mut [T], d: &[T], x: &[T], alpha: T, out: &mut [T])
 }
 
-/// `z = W x + b` (no `b` if `None`) and, if `h` is given, `h = σ(z)` for `σ` the [`Fused`]
-/// activation, in one pass, `W` `[z.len(), x.len()]` column-major: for `f32` from [`WIDE_MIN`] weights on a CPU with
-/// AVX-512F. Returns whether it ran; if not, nothing is written and the caller computes the
-/// layer as before (the product, the bias, the activation), so that every other scalar and
-/// CPU keeps its results bit for bit.
+/// `z = W x + b` (no `b` if `None`) into `out[..R]` and, if `out` is `2 R` long, `h = σ(z)`
+/// for `σ` the [`Fused`] activation into `out[R..]`, in one pass, `W` `[R, K]` column-major:
+/// for `f32` from [`WIDE_MIN`] weights on a CPU with AVX-512F. Returns whether it ran; if not,
+/// nothing is written and the caller computes the layer as before (the product, the bias, the
+/// activation), so that every other scalar and CPU keeps its results bit for bit.
 #[inline]
 pub(super) fn affine<T: Real, const R: usize, const K: usize>(
     w: &[T],
     x: &[T],
     b: Option<&[T]>,
-    z: &mut [MaybeUninit<T>],
-    h: Option<&mut [MaybeUninit<T>]>,
+    out: &mut [MaybeUninit<T>],
     fused: Fused,
 ) -> bool {
     #[cfg(all(feature = "std", target_arch = "x86_64"))]
@@ -156,18 +155,15 @@ pub(super) fn affine<T: Real, const R: usize, const K: usize>(
         && let (Some(w), Some(x)) = (f32s(w), f32s(x))
         && Isa::pick(WIDE_MIN) == Isa::Avx512
     {
-        let retype = |s: &mut [MaybeUninit<T>]| {
-            // SAFETY: `T` is `f32` (`w` retyped above): the same slice, retyped, borrowed
-            // uniquely as `s` was.
-            unsafe { core::slice::from_raw_parts_mut(s.as_mut_ptr().cast(), s.len()) }
-        };
+        // SAFETY: `T` is `f32` (`w` retyped above): the same slice, retyped, borrowed uniquely
+        // as `out` was.
+        let out = unsafe { core::slice::from_raw_parts_mut(out.as_mut_ptr().cast(), out.len()) };
         let b = b.map(|b| f32s(b).expect("`T` is `f32`"));
-        let h = h.map(retype);
         // SAFETY: `Isa::Avx512` is made only when the CPU has AVX-512F.
-        unsafe { avx512::affine_sized::<R, K>(w, x, b, retype(z), h, fused == Fused::Relu) };
+        unsafe { avx512::affine_sized::<R, K>(w, x, b, out, fused == Fused::Relu) };
         return true;
     }
-    let _ = (w, x, b, z, h, fused);
+    let _ = (w, x, b, out, fused);
     false
 }
 
@@ -602,23 +598,20 @@ mod tests {
                 .iter()
                 .map(|&z| if z > 0.0 || !relu { z } else { 0.0 })
                 .collect();
-            let (mut z, mut h) = (
-                vec![MaybeUninit::new(f32::NAN); rows],
-                vec![MaybeUninit::new(f32::NAN); rows],
-            );
+            let mut pair = vec![MaybeUninit::new(f32::NAN); 2 * rows];
             // SAFETY: the test runs this only where `Isa::Avx512` was picked.
-            unsafe { avx512::affine(w, x, bias, &mut z, Some(&mut h), relu) };
+            unsafe { avx512::affine(w, x, bias, &mut pair, relu) };
             let mut alone = vec![MaybeUninit::new(f32::NAN); rows];
             // SAFETY: as above.
-            unsafe { avx512::affine(w, x, bias, &mut alone, None, relu) };
+            unsafe { avx512::affine(w, x, bias, &mut alone, relu) };
             // SAFETY: every element was initialized (as NaN) before the calls.
-            let (z, h, alone): (Vec<f32>, Vec<f32>, Vec<f32>) = unsafe {
+            let (pair, alone): (Vec<f32>, Vec<f32>) = unsafe {
                 (
-                    z.iter().map(|v| v.assume_init()).collect(),
-                    h.iter().map(|v| v.assume_init()).collect(),
+                    pair.iter().map(|v| v.assume_init()).collect(),
                     alone.iter().map(|v| v.assume_init()).collect(),
                 )
             };
+            let (z, h) = (pair[..rows].to_vec(), pair[rows..].to_vec());
             assert_eq!(alone, z, "{what}: z without h");
             let what = format!("{what}, bias {}, relu {relu}", bias.is_some());
             assert_close(Isa::Avx512, &format!("{what}: z"), &z, &want, &scale);
