@@ -54,7 +54,12 @@ macro_rules! __impl_zeroable {
 }
 
 /// A dense layer's parameters: `z = W h + b`, weight `[OUT, IN]`, bias `[OUT]`.
+///
+/// The weight starts on a 64-byte line (as does [`Linear`]'s), so that the columns of a layer
+/// whose output width is a multiple of 16 lie on whole lines: the AVX-512 product then loads
+/// each 16-float piece from one line (see [`linalg`](crate::linalg)).
 #[derive(Clone, Debug, PartialEq)]
+#[repr(C, align(64))]
 pub struct Dense<T, const IN: usize, const OUT: usize> {
     /// `W`, `[OUT, IN]` = `[out, in]`.
     pub weight: SMatrix<T, OUT, IN>,
@@ -65,6 +70,7 @@ pub struct Dense<T, const IN: usize, const OUT: usize> {
 /// A linear map without bias: `z = W h`, weight `[OUT, IN]`. Used by `dense(.., bias = false)`
 /// and by a residual's learned projection.
 #[derive(Clone, Debug, PartialEq)]
+#[repr(C, align(64))]
 pub struct Linear<T, const IN: usize, const OUT: usize> {
     /// `W`, `[OUT, IN]` = `[out, in]`.
     pub weight: SMatrix<T, OUT, IN>,

@@ -2,7 +2,8 @@
 //! write for exactly this computation without a framework.
 //!
 //! - Batch 1 ([`Infer`], [`SampleStep`]): straight matrix-vector loops on row-major `[out, in]`
-//!   weights (PyTorch layout: every row a contiguous stream), sizes known at compile time,
+//!   weights (PyTorch layout: every row a contiguous stream; [`Infer`]'s copied onto 64-byte
+//!   lines, as nn's weights are), sizes known at compile time,
 //!   AVX-512F, else AVX2 + FMA, chosen at run time (`is_x86_feature_detected!`; AVX-512: eight
 //!   rows a pass, one accumulator each, the eight sums reduced by one shuffle tree),
 //!   activations fused into the stores (a rational tanh as nn's, plain relu). The training step is fused per layer: one pass over the
@@ -249,8 +250,7 @@ fn softmax_ce<const O: usize>(z: &[f32; O], label: usize) -> (f32, [f32; O]) {
 
 // ---- Batch 1, per network. ----
 
-fn tiny_forward<K: Kernels>(k: K, p: &Params, x: &[f32], out: &mut [f32]) {
-    let l = &p.layers;
+fn tiny_forward<K: Kernels>(k: K, l: &[OnLines], x: &[f32], out: &mut [f32]) {
     let mut h = [0f32; 8];
     let mut z = [0f32; 1];
     k.dense::<8, 2, TANH>(&l[0].w, &l[0].b, x, &mut h);
@@ -258,8 +258,7 @@ fn tiny_forward<K: Kernels>(k: K, p: &Params, x: &[f32], out: &mut [f32]) {
     out.copy_from_slice(&z);
 }
 
-fn small_forward<K: Kernels>(k: K, p: &Params, x: &[f32], out: &mut [f32]) {
-    let l = &p.layers;
+fn small_forward<K: Kernels>(k: K, l: &[OnLines], x: &[f32], out: &mut [f32]) {
     let (mut h1, mut h2, mut z) = ([0f32; 64], [0f32; 64], [0f32; 10]);
     k.dense::<64, 64, RELU>(&l[0].w, &l[0].b, x, &mut h1);
     k.dense::<64, 64, RELU>(&l[1].w, &l[1].b, &h1, &mut h2);
@@ -267,16 +266,14 @@ fn small_forward<K: Kernels>(k: K, p: &Params, x: &[f32], out: &mut [f32]) {
     out.copy_from_slice(&z);
 }
 
-fn mid_forward<K: Kernels>(k: K, p: &Params, x: &[f32], out: &mut [f32]) {
-    let l = &p.layers;
+fn mid_forward<K: Kernels>(k: K, l: &[OnLines], x: &[f32], out: &mut [f32]) {
     let (mut h1, mut z) = ([0f32; 128], [0f32; 10]);
     k.dense::<128, 784, RELU>(&l[0].w, &l[0].b, x, &mut h1);
     k.dense::<10, 128, NONE>(&l[1].w, &l[1].b, &h1, &mut z);
     out.copy_from_slice(&z);
 }
 
-fn large_forward<K: Kernels>(k: K, p: &Params, x: &[f32], out: &mut [f32]) {
-    let l = &p.layers;
+fn large_forward<K: Kernels>(k: K, l: &[OnLines], x: &[f32], out: &mut [f32]) {
     let (mut h1, mut h2, mut z) = ([0f32; 512], [0f32; 512], [0f32; 10]);
     k.dense::<512, 784, RELU>(&l[0].w, &l[0].b, x, &mut h1);
     k.dense::<512, 512, RELU>(&l[1].w, &l[1].b, &h1, &mut h2);
@@ -312,7 +309,7 @@ fn small_step<K: Kernels>(k: K, p: &mut Params, x: &[f32], label: usize, lr: f32
 }
 
 /// The batch-1 forward pass of one of [`crate::ARCHS`], on `Params` (row-major weights).
-fn forward_fn(arch: Arch) -> fn(&Params, &[f32], &mut [f32]) {
+fn forward_fn(arch: Arch) -> fn(&[OnLines], &[f32], &mut [f32]) {
     match arch.name {
         "2-8-1" => |p, x, o| with_kernels!(|k| tiny_forward(k, p, x, o)),
         "64-64-64-10" => |p, x, o| with_kernels!(|k| small_forward(k, p, x, o)),
@@ -324,17 +321,17 @@ fn forward_fn(arch: Arch) -> fn(&Params, &[f32], &mut [f32]) {
 
 /// A: batch-1 inference, the limit.
 pub struct Infer {
-    params: Params,
+    layers: Vec<OnLines>,
     x: Vec<f32>,
     out: Vec<f32>,
-    forward: fn(&Params, &[f32], &mut [f32]),
+    forward: fn(&[OnLines], &[f32], &mut [f32]),
 }
 
 impl Infer {
     /// The network `p`, to be run on `x`.
     pub fn new(p: &Params, x: &[f32]) -> Self {
         Self {
-            params: p.clone(),
+            layers: p.layers.iter().map(OnLines::new).collect(),
             x: x.to_vec(),
             out: vec![0.0; p.arch.output()],
             forward: forward_fn(p.arch),
@@ -344,8 +341,54 @@ impl Infer {
     /// The forward pass; the logits.
     #[inline]
     pub fn run(&mut self) -> &[f32] {
-        (self.forward)(&self.params, &self.x, &mut self.out);
+        (self.forward)(&self.layers, &self.x, &mut self.out);
         &self.out
+    }
+}
+
+/// A layer's weight and bias for [`Infer`], each copied to start on a 64-byte line, as a
+/// hand-written kernel places them: a row whose length is a multiple of 16 floats then lies on
+/// whole lines, and no 16-float load straddles two (a straddling load costs about two).
+struct OnLines {
+    w: Line,
+    b: Line,
+}
+
+impl OnLines {
+    fn new(l: &Layer) -> Self {
+        Self {
+            w: Line::new(&l.w),
+            b: Line::new(&l.b),
+        }
+    }
+}
+
+/// Floats starting on a 64-byte line: a buffer 16 floats longer than needed, used from its first
+/// line.
+struct Line {
+    buffer: Vec<f32>,
+    start: usize,
+    len: usize,
+}
+
+impl Line {
+    fn new(values: &[f32]) -> Self {
+        let mut buffer = vec![0.0; values.len() + 16];
+        let start = buffer.as_ptr().align_offset(64);
+        buffer[start..start + values.len()].copy_from_slice(values);
+        Self {
+            buffer,
+            start,
+            len: values.len(),
+        }
+    }
+}
+
+impl core::ops::Deref for Line {
+    type Target = [f32];
+
+    fn deref(&self) -> &[f32] {
+        &self.buffer[self.start..self.start + self.len]
     }
 }
 

@@ -7,10 +7,15 @@ use nalgebra::{DefaultAllocator, Dim, OMatrix};
 
 use crate::Real;
 use crate::activation as f;
+use crate::linalg::Fused;
 
 /// An activation `h = σ(z)` and its backward pass `dz = σ'(z) ⊙ dh`, on a sample or a batch
 /// (one sample per column): the functions of [`activation`](crate::activation), chosen by type.
 pub trait Activation<T: Real>: Copy {
+    /// The same activation as the per-sample product can apply while it stores `z`
+    /// ([`affine_fused`](crate::linalg::affine_fused)), if it is one of those.
+    const FUSED: Option<Fused> = None;
+
     /// `σ(z)`.
     fn forward<R: Dim, C: Dim>(self, z: &OMatrix<T, R, C>) -> OMatrix<T, R, C>
     where
@@ -27,12 +32,14 @@ pub trait Activation<T: Real>: Copy {
 }
 
 macro_rules! activations {
-    ($($(#[$doc:meta])* $name:ident => $forward:ident, $backward:ident;)*) => {$(
+    ($($(#[$doc:meta])* $name:ident => $forward:ident, $backward:ident $(, $fused:ident)?;)*) => {$(
         $(#[$doc])*
         #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
         pub struct $name;
 
         impl<T: Real> Activation<T> for $name {
+            $(const FUSED: Option<Fused> = Some(Fused::$fused);)?
+
             #[inline]
             fn forward<R: Dim, C: Dim>(self, z: &OMatrix<T, R, C>) -> OMatrix<T, R, C>
             where
@@ -60,7 +67,7 @@ activations! {
     /// Heaviside step ([`step`](crate::activation::step)); its gradient is zero.
     Step => step, step_backward;
     /// `max(z, 0)` ([`relu`](crate::activation::relu)).
-    Relu => relu, relu_backward;
+    Relu => relu, relu_backward, Relu;
     /// The logistic function ([`sigmoid`](crate::activation::sigmoid)).
     Sigmoid => sigmoid, sigmoid_backward;
     /// `tanh(z)` ([`tanh`](crate::activation::tanh)).
@@ -82,6 +89,8 @@ activations! {
 pub struct Identity;
 
 impl<T: Real> Activation<T> for Identity {
+    const FUSED: Option<Fused> = Some(Fused::Identity);
+
     #[inline]
     fn forward<R: Dim, C: Dim>(self, z: &OMatrix<T, R, C>) -> OMatrix<T, R, C>
     where

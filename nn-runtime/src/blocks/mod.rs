@@ -33,6 +33,8 @@ mod batch;
 #[cfg(all(test, feature = "std"))]
 mod tests;
 
+use core::mem::MaybeUninit;
+
 use nalgebra::allocator::Allocator;
 use nalgebra::{Const, DefaultAllocator, Dim, OMatrix, SMatrix, SVector};
 
@@ -45,7 +47,9 @@ pub use batch::{
 
 use crate::Real;
 use crate::layer::{Dense, Linear, add_column_sums};
-use crate::linalg::{add_outer, descend, descend_outer, matvec, tr_matvec, tr_matvec_descend};
+use crate::linalg::{
+    Fused, add_outer, affine_fused, descend, descend_outer, matvec, tr_matvec, tr_matvec_descend,
+};
 
 /// From this many weights (`IN · OUT`) a layer function is a call to one copy per scalar,
 /// layer type and activation; below it the function is inlined where it is called, as the
@@ -94,6 +98,9 @@ pub trait Affine<T: Real, const IN: usize, const OUT: usize> {
     /// `W`, to update or to accumulate a gradient into.
     fn weight_mut(&mut self) -> &mut SMatrix<T, OUT, IN>;
 
+    /// `b`, `[OUT]`; `None` for a map without bias.
+    fn bias(&self) -> Option<&SVector<T, OUT>>;
+
     /// `z += b` for each column of `z`.
     fn add_bias<C: Dim>(&self, z: &mut OMatrix<T, Const<OUT>, C>)
     where
@@ -117,6 +124,11 @@ impl<T: Real, const IN: usize, const OUT: usize> Affine<T, IN, OUT> for Dense<T,
     #[inline]
     fn weight_mut(&mut self) -> &mut SMatrix<T, OUT, IN> {
         &mut self.weight
+    }
+
+    #[inline]
+    fn bias(&self) -> Option<&SVector<T, OUT>> {
+        Some(&self.bias)
     }
 
     #[inline]
@@ -155,6 +167,11 @@ impl<T: Real, const IN: usize, const OUT: usize> Affine<T, IN, OUT> for Linear<T
     }
 
     #[inline]
+    fn bias(&self) -> Option<&SVector<T, OUT>> {
+        None
+    }
+
+    #[inline]
     fn add_bias<C: Dim>(&self, _z: &mut OMatrix<T, Const<OUT>, C>)
     where
         DefaultAllocator: Allocator<Const<OUT>, C>,
@@ -183,6 +200,36 @@ fn affine<T: Real, L: Affine<T, IN, OUT>, const IN: usize, const OUT: usize>(
     z
 }
 
+/// `z = W x + b` and `h = σ(z)` for one sample: in one pass where there is a kernel for it
+/// ([`affine_fused`]: the activation applied as `z` is stored, if it is one the kernel has,
+/// else `σ` over `z` after it), else the product, the bias and the activation in turn.
+#[inline(always)]
+fn affine_activation<T, L, A, const IN: usize, const OUT: usize>(
+    layer: &L,
+    x: &SVector<T, IN>,
+    activation: A,
+) -> (SVector<T, OUT>, SVector<T, OUT>)
+where
+    T: Real,
+    L: Affine<T, IN, OUT>,
+    A: Activation<T>,
+{
+    let fused = A::FUSED.unwrap_or(Fused::Identity);
+    let mut out = MaybeUninit::uninit();
+    if affine_fused(layer.weight(), layer.bias(), x, fused, &mut out) {
+        // SAFETY: the kernel ran: it wrote both vectors.
+        let out = unsafe { out.assume_init() };
+        if A::FUSED.is_some() {
+            return out;
+        }
+        let h = activation.forward(&out.0);
+        return (out.0, h);
+    }
+    let z = affine(layer, x);
+    let h = activation.forward(&z);
+    (z, h)
+}
+
 outlined! {
     /// A dense layer's forward pass for one sample: `z = W x + b`, `h = σ(z)`; returns
     /// `(z, h)`.
@@ -195,9 +242,7 @@ outlined! {
     ](layer: &L, x: &SVector<T, IN>, activation: A) -> (SVector<T, OUT>, SVector<T, OUT>)
     where weights = IN * OUT;
     {
-        let z = affine(layer, x);
-        let h = activation.forward(&z);
-        (z, h)
+        affine_activation(layer, x, activation)
     }
 
     /// A dense layer with a residual, for one sample: `z = W x + b`, `h = σ(z) + r`; returns
@@ -216,9 +261,8 @@ outlined! {
     ) -> (SVector<T, OUT>, SVector<T, OUT>)
     where weights = IN * OUT;
     {
-        let z = affine(layer, x);
-        let h = activation.forward(&z) + residual;
-        (z, h)
+        let (z, h) = affine_activation(layer, x, activation);
+        (z, h + residual)
     }
 
     /// A dense layer's backward pass for one sample into the gradient `grad` (a value of the

@@ -180,3 +180,49 @@ fn dense_backward_matches_central_differences() {
         assert!(error < 1e-6, "x[{i}]: {} vs {numeric}", analytic[i]);
     }
 }
+
+/// The `f32` forward of a layer from [`OUTLINE_MIN`] weights (on a CPU with AVX-512F, the
+/// fused kernel: bias and activation in the product's store) against the product, the bias and
+/// the activation in turn: `z` bit for bit, for every output width shape (multiples of 16,
+/// a short output layer, a remainder), with and without bias, fused and other activations.
+fn check_f32_forward<const IN: usize, const OUT: usize>() {
+    let f32s = |v: &[f64]| {
+        v.iter()
+            .map(|&v| v as f32)
+            .collect::<alloc::vec::Vec<f32>>()
+    };
+    let layer = dense::<IN, OUT>(11);
+    let layer = Dense::<f32, IN, OUT> {
+        weight: SMatrix::from_column_slice(&f32s(layer.weight.as_slice())),
+        bias: SVector::from_column_slice(&f32s(layer.bias.as_slice())),
+    };
+    let linear = Linear::<f32, IN, OUT> {
+        weight: layer.weight,
+    };
+    let (x, r) = (vector::<IN>(12), vector::<OUT>(13));
+    let x = SVector::<f32, IN>::from_column_slice(&f32s(x.as_slice()));
+    let r = SVector::<f32, OUT>::from_column_slice(&f32s(r.as_slice()));
+
+    let z = matvec(&layer.weight, &x) + layer.bias;
+    assert_eq!(dense_forward(&layer, &x, Relu), (z, relu(&z)));
+    assert_eq!(dense_forward(&layer, &x, Identity), (z, z));
+    assert_eq!(dense_forward(&layer, &x, Tanh), (z, tanh(&z)));
+    assert_eq!(
+        dense_residual_forward(&layer, &x, Relu, &r),
+        (z, relu(&z) + r)
+    );
+    let z = matvec(&linear.weight, &x);
+    assert_eq!(dense_forward(&linear, &x, Relu), (z, relu(&z)));
+    // With ten outputs or more, the ReLU zeroes some and keeps some.
+    let h = dense_forward(&layer, &x, Relu).1;
+    assert!(OUT < 10 || (h.iter().any(|&v| v == 0.0) && h.iter().any(|&v| v > 0.0)));
+}
+
+#[test]
+fn f32_forward_matches_the_primitives_fused_or_not() {
+    check_f32_forward::<64, 64>();
+    check_f32_forward::<64, 10>();
+    check_f32_forward::<40, 37>();
+    check_f32_forward::<300, 1>();
+    check_f32_forward::<4, 4>();
+}

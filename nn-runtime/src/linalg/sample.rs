@@ -1,10 +1,67 @@
 //! Products for one sample (`SVector` columns): `W x`, `Wᵀ d`, `G += d xᵀ` and the fused SGD
 //! forms, on the loops of [`simd`](super::simd).
 
+use core::mem::MaybeUninit;
+
 use nalgebra::{SMatrix, SVector};
 
 use super::simd as kernels;
 use crate::Real;
+
+/// An activation that [`affine_fused`] applies as it stores `z`, in the same pass.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fused {
+    /// `h = z`.
+    Identity,
+    /// `h = max(z, 0)` (`0` where `z` is NaN, as [`relu`](crate::activation::relu)).
+    Relu,
+}
+
+/// A dense layer's forward pass for one sample in one pass over `W`, written into `out`:
+/// `(z, h)` with `z = W x + b` (no `b` if `None`) and `h = σ(z)`, `σ` the [`Fused`]
+/// activation. Returns whether it ran; where there is no such kernel it writes nothing and
+/// returns `false`.
+///
+/// There is one for `f32` on a CPU with AVX-512F, from 256 weights: the product's last step
+/// adds `b`, stores `z` and stores `σ(z)` as `h`, without reading `z` back (the unfused form
+/// is three passes: [`matvec`], the bias, the activation). Its `z` is the unfused `z` bit for
+/// bit (the same sums, then `+ b`). Elsewhere (`f64`, dual numbers, smaller layers, other
+/// CPUs) it returns `false` at no cost, and the caller computes the layer unfused. `out` is
+/// written in place, so that a caller returning it needs no copy.
+#[inline]
+pub fn affine_fused<T: Real, const R: usize, const K: usize>(
+    weight: &SMatrix<T, R, K>,
+    bias: Option<&SVector<T, R>>,
+    x: &SVector<T, K>,
+    fused: Fused,
+    out: &mut MaybeUninit<(SVector<T, R>, SVector<T, R>)>,
+) -> bool {
+    type Pair<T, const R: usize> = (SVector<T, R>, SVector<T, R>);
+    // The kernel writes `z` then `h` into one buffer of `2 R` scalars: the pair itself, when
+    // its fields lie in that order (a constant; otherwise no kernel runs).
+    let in_order = core::mem::offset_of!(Pair<T, R>, 0) == 0
+        && core::mem::offset_of!(Pair<T, R>, 1) == R * size_of::<T>()
+        && size_of::<Pair<T, R>>() == 2 * R * size_of::<T>();
+    if !in_order {
+        return false;
+    }
+    // SAFETY: the pair is `2 R` scalars, `z` then `h` (checked above; an `SVector<T, R>` is `R`
+    // scalars, see `lanes`), borrowed uniquely as `out` is.
+    let both = unsafe {
+        core::slice::from_raw_parts_mut(out.as_mut_ptr().cast::<MaybeUninit<T>>(), 2 * R)
+    };
+    let b = bias.map(|b| b.as_slice());
+    kernels::affine::<T, R, K>(weight.as_slice(), x.as_slice(), b, both, fused)
+}
+
+/// The `R` elements of an uninitialized `SVector<T, R>`.
+#[inline(always)]
+fn lanes<T: Real, const R: usize>(v: &mut MaybeUninit<SVector<T, R>>) -> &mut [MaybeUninit<T>] {
+    // SAFETY: an `SVector<T, R>` is `R` values of `T` in a row (nalgebra's `Matrix` is
+    // `repr(C)` with its `ArrayStorage` first and only zero-sized markers after it, and
+    // `ArrayStorage` is `repr(transparent)` over `[[T; R]; 1]`).
+    unsafe { core::slice::from_raw_parts_mut(v.as_mut_ptr().cast::<MaybeUninit<T>>(), R) }
+}
 
 /// `W x` for one sample: `W` `[R, K]` times `x` `[K]`.
 ///
@@ -12,13 +69,27 @@ use crate::Real;
 /// (SSE2 on x86-64). Below 256 weights this runs the same math inlined, four columns per pass;
 /// from 256 on, with `std` on x86-64, it dispatches at run time (as matrixmultiply chooses its
 /// GEMM kernel) to the best the CPU has: for `f32` on a CPU with AVX-512F, a register-blocked
-/// kernel that keeps up to 128 outputs in registers over the whole pass through the columns;
-/// else the loops compiled for AVX2 + FMA.
+/// kernel that keeps up to 128 outputs in registers over the whole pass through the columns
+/// (fewer than 16 rows: the flat kernel of an output layer), compiled for the shape `[R, K]`
+/// and writing `W x` without zeroing or reading it first; else the loops compiled for AVX2 +
+/// FMA.
 #[inline]
 pub fn matvec<T: Real, const R: usize, const K: usize>(
     weight: &SMatrix<T, R, K>,
     x: &SVector<T, K>,
 ) -> SVector<T, R> {
+    // On the kernel of `affine_fused` where it runs: `y` written without being zeroed and read.
+    let mut z = MaybeUninit::<SVector<T, R>>::uninit();
+    if kernels::affine::<T, R, K>(
+        weight.as_slice(),
+        x.as_slice(),
+        None,
+        lanes(&mut z),
+        Fused::Identity,
+    ) {
+        // SAFETY: the kernel ran: it wrote every element.
+        return unsafe { z.assume_init() };
+    }
     let mut y = SVector::<T, R>::zeros();
     kernels::gemv(R * K, weight.as_slice(), x.as_slice(), y.as_mut_slice());
     y

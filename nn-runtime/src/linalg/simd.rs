@@ -3,8 +3,11 @@
 //! are register-blocked AVX-512 kernels ([`avx512`](super::avx512)); the best the CPU can run
 //! is chosen at each call ([`Isa::pick`]).
 
+use core::mem::MaybeUninit;
+
 #[cfg(all(feature = "std", target_arch = "x86_64"))]
 use super::avx512;
+use super::sample::Fused;
 use crate::Real;
 
 /// Below this many weights a layer stays on the inlined baseline loops: the dispatch (a
@@ -132,6 +135,36 @@ dispatch! {
 dispatch! {
     /// `out = Wᵀ d`, then `W += α d xᵀ`, column by column.
     tr_gemv_ger => tr_gemv_ger_on(w: &mut [T], d: &[T], x: &[T], alpha: T, out: &mut [T])
+}
+
+/// `z = W x + b` (no `b` if `None`) into `out[..R]` and, if `out` is `2 R` long, `h = σ(z)`
+/// for `σ` the [`Fused`] activation into `out[R..]`, in one pass, `W` `[R, K]` column-major:
+/// for `f32` from [`WIDE_MIN`] weights on a CPU with AVX-512F. Returns whether it ran; if not,
+/// nothing is written and the caller computes the layer as before (the product, the bias, the
+/// activation), so that every other scalar and CPU keeps its results bit for bit.
+#[inline]
+pub(super) fn affine<T: Real, const R: usize, const K: usize>(
+    w: &[T],
+    x: &[T],
+    b: Option<&[T]>,
+    out: &mut [MaybeUninit<T>],
+    fused: Fused,
+) -> bool {
+    #[cfg(all(feature = "std", target_arch = "x86_64"))]
+    if w.len() >= WIDE_MIN
+        && let (Some(w), Some(x)) = (f32s(w), f32s(x))
+        && Isa::pick(WIDE_MIN) == Isa::Avx512
+    {
+        // SAFETY: `T` is `f32` (`w` retyped above): the same slice, retyped, borrowed uniquely
+        // as `out` was.
+        let out = unsafe { core::slice::from_raw_parts_mut(out.as_mut_ptr().cast(), out.len()) };
+        let b = b.map(|b| f32s(b).expect("`T` is `f32`"));
+        // SAFETY: `Isa::Avx512` is made only when the CPU has AVX-512F.
+        unsafe { avx512::affine_sized::<R, K>(w, x, b, out, fused == Fused::Relu) };
+        return true;
+    }
+    let _ = (w, x, b, out, fused);
+    false
 }
 
 /// [`gemv`] on `isa`.
@@ -426,8 +459,9 @@ mod tests {
     const TOL: f32 = 4e-6;
 
     /// Shapes that reach every tail: rows below, at and past 16, 64 and 128 (the AVX-512 row
-    /// blocks and masks), columns below, at and past 4, 8 and 16 (column groups and phases).
-    const ROWS: [usize; 9] = [1, 5, 10, 16, 17, 37, 64, 130, 257];
+    /// blocks and masks; below 16 every group shape of the flat kernel), columns below, at and
+    /// past 4, 8 and 16 (column groups and phases).
+    const ROWS: [usize; 13] = [1, 3, 5, 8, 10, 12, 15, 16, 17, 37, 64, 130, 257];
     const COLS: [usize; 7] = [1, 3, 7, 8, 9, 17, 64];
 
     fn values(n: usize, seed: usize) -> Vec<f32> {
@@ -520,6 +554,12 @@ mod tests {
         gemv_on(Isa::Baseline, &abs(w), &abs(&x), &mut scale);
         assert_close(isa, &what("gemv"), &y, &want, &scale);
 
+        // z = W x + b and h = max(z, 0) (or h = z), written without reading z or h.
+        #[cfg(all(feature = "std", target_arch = "x86_64"))]
+        if isa == Isa::Avx512 {
+            affine_matches_the_baseline(w, &x, rows, &what("affine"));
+        }
+
         // out = Wᵀ d.
         let (mut out, mut want) = (vec![9.0; cols], vec![0.0; cols]);
         tr_gemv_on(isa, w, &d, &mut out);
@@ -541,6 +581,42 @@ mod tests {
         tr_gemv_ger_on(isa, fused, &d, &x, -0.3, &mut dots);
         assert_close(isa, &what("tr_gemv_ger (Wᵀ d)"), &dots, &out, &scale);
         assert_close(isa, &what("tr_gemv_ger (W)"), fused, g, &abs(w));
+    }
+
+    /// The AVX-512 `affine` on `W` `[rows, x.len()]` against the baseline's `W x`, `+ b` and
+    /// relu, with and without a bias and a relu; `z` and `h` start as NaN (never read).
+    #[cfg(all(feature = "std", target_arch = "x86_64"))]
+    fn affine_matches_the_baseline(w: &[f32], x: &[f32], rows: usize, what: &str) {
+        let b = values(rows, 5);
+        let abs = |v: &[f32]| v.iter().map(|v| v.abs()).collect::<Vec<_>>();
+        let mut scale = abs(&b);
+        gemv_on(Isa::Baseline, &abs(w), &abs(x), &mut scale);
+        for (bias, relu) in [(Some(&b[..]), true), (Some(&b[..]), false), (None, true)] {
+            let mut want = bias.map_or(vec![0.0; rows], <[f32]>::to_vec);
+            gemv_on(Isa::Baseline, w, x, &mut want);
+            let want_h: Vec<f32> = want
+                .iter()
+                .map(|&z| if z > 0.0 || !relu { z } else { 0.0 })
+                .collect();
+            let mut pair = vec![MaybeUninit::new(f32::NAN); 2 * rows];
+            // SAFETY: the test runs this only where `Isa::Avx512` was picked.
+            unsafe { avx512::affine(w, x, bias, &mut pair, relu) };
+            let mut alone = vec![MaybeUninit::new(f32::NAN); rows];
+            // SAFETY: as above.
+            unsafe { avx512::affine(w, x, bias, &mut alone, relu) };
+            // SAFETY: every element was initialized (as NaN) before the calls.
+            let (pair, alone): (Vec<f32>, Vec<f32>) = unsafe {
+                (
+                    pair.iter().map(|v| v.assume_init()).collect(),
+                    alone.iter().map(|v| v.assume_init()).collect(),
+                )
+            };
+            let (z, h) = (pair[..rows].to_vec(), pair[rows..].to_vec());
+            assert_eq!(alone, z, "{what}: z without h");
+            let what = format!("{what}, bias {}, relu {relu}", bias.is_some());
+            assert_close(Isa::Avx512, &format!("{what}: z"), &z, &want, &scale);
+            assert_close(Isa::Avx512, &format!("{what}: h"), &h, &want_h, &scale);
+        }
     }
 
     #[test]
