@@ -2,8 +2,8 @@
 //! write for exactly this computation without a framework.
 //!
 //! - Batch 1 ([`Infer`], [`SampleStep`]): straight matrix-vector loops on row-major `[out, in]`
-//!   weights (PyTorch layout: every row a contiguous stream; [`Infer`]'s copied onto 64-byte
-//!   lines, as nn's weights are), sizes known at compile time,
+//!   weights (PyTorch layout: every row a contiguous stream; copied onto 64-byte lines, as
+//!   nn's weights are), sizes known at compile time,
 //!   AVX-512F, else AVX2 + FMA, chosen at run time (`is_x86_feature_detected!`; AVX-512: eight
 //!   rows a pass, one accumulator each, the eight sums reduced by one shuffle tree),
 //!   activations fused into the stores (a rational tanh as nn's, plain relu). The training step is fused per layer: one pass over the
@@ -281,15 +281,14 @@ fn large_forward<K: Kernels>(k: K, l: &[OnLines], x: &[f32], out: &mut [f32]) {
     out.copy_from_slice(&z);
 }
 
-fn small_step<K: Kernels>(k: K, p: &mut Params, x: &[f32], label: usize, lr: f32) -> f32 {
-    let l = &mut p.layers;
+fn small_step<K: Kernels>(k: K, l: &mut [OnLines], x: &[f32], label: usize, lr: f32) -> f32 {
     let (mut h1, mut h2, mut z) = ([0f32; 64], [0f32; 64], [0f32; 10]);
     k.dense::<64, 64, RELU>(&l[0].w, &l[0].b, x, &mut h1);
     k.dense::<64, 64, RELU>(&l[1].w, &l[1].b, &h1, &mut h2);
     k.dense::<10, 64, NONE>(&l[2].w, &l[2].b, &h2, &mut z);
     let (loss, d3) = softmax_ce(&z, label);
     let (mut d2, mut d1, mut unused) = ([0f32; 64], [0f32; 64], [0f32; 64]);
-    let [l0, l1, l2] = &mut l[..] else {
+    let [l0, l1, l2] = l else {
         unreachable!("three layers")
     };
     k.update::<10, 64, true>(&mut l2.w, &mut l2.b, &d3, &h2, lr, &mut d2);
@@ -392,6 +391,12 @@ impl core::ops::Deref for Line {
     }
 }
 
+impl core::ops::DerefMut for Line {
+    fn deref_mut(&mut self) -> &mut [f32] {
+        &mut self.buffer[self.start..self.start + self.len]
+    }
+}
+
 /// A: read every parameter once (a sum over all weights and biases), the memory-traffic
 /// floor of a batch-1 forward pass.
 pub struct Floor {
@@ -427,7 +432,10 @@ fn floor_sum(tensors: &[Vec<f32>]) -> f32 {
 
 /// C: one per-sample SGD step, the limit (64-64-64-10 only).
 pub struct SampleStep {
+    /// The shapes (and the values at the start, overwritten by [`SampleStep::params`]).
     params: Params,
+    /// The parameters being trained, on 64-byte lines as [`Infer`]'s.
+    layers: Vec<OnLines>,
     x: Vec<f32>,
     label: usize,
 }
@@ -445,6 +453,7 @@ impl SampleStep {
         );
         Self {
             params: p.clone(),
+            layers: p.layers.iter().map(OnLines::new).collect(),
             x: x.to_vec(),
             label,
         }
@@ -453,13 +462,18 @@ impl SampleStep {
     /// One step; the loss before it.
     #[inline]
     pub fn run(&mut self) -> f32 {
-        let (p, x, label) = (&mut self.params, &self.x, self.label);
-        with_kernels!(|k| small_step(k, p, x, label, LR))
+        let (l, x, label) = (&mut self.layers[..], &self.x, self.label);
+        with_kernels!(|k| small_step(k, l, x, label, LR))
     }
 
     /// The parameters.
     pub fn params(&self) -> Params {
-        self.params.clone()
+        let mut p = self.params.clone();
+        for (to, from) in p.layers.iter_mut().zip(&self.layers) {
+            to.w.copy_from_slice(&from.w);
+            to.b.copy_from_slice(&from.b);
+        }
+        p
     }
 }
 
