@@ -24,6 +24,7 @@ use core::mem::MaybeUninit;
 
 use super::{Window, rows};
 use crate::Real;
+use crate::linalg::madd;
 
 /// Output channels per block: the lanes of a position's sums (one AVX-512 register of `f32`).
 const LANES: usize = 16;
@@ -219,16 +220,6 @@ fn dispatch(args: &Args<'_>, z: &mut [f32]) {
     body::<3, false>(args, z);
 }
 
-/// `a b + c`, fused where the body is compiled with FMA.
-#[inline(always)]
-fn madd<const FMA: bool>(a: f32, b: f32, c: f32) -> f32 {
-    if FMA {
-        <f32 as nalgebra::ComplexField>::mul_add(a, b, c)
-    } else {
-        a * b + c
-    }
-}
-
 /// The convolution, `P` output positions per block.
 #[inline(always)]
 fn body<const P: usize, const FMA: bool>(args: &Args<'_>, z: &mut [f32]) {
@@ -380,7 +371,7 @@ fn positions<const P: usize, const FMA: bool>(
                 // `Window::check` against the sizes the caller passes).
                 let v = unsafe { *x.get_unchecked(base + at.offset) };
                 for (s, &w) in sums.iter_mut().zip(w) {
-                    *s = madd::<FMA>(w, v, *s);
+                    *s = madd::<f32, FMA>(w, v, *s);
                 }
             }
         }
@@ -397,7 +388,7 @@ fn positions<const P: usize, const FMA: bool>(
                 };
                 let v = if inside { x[at] } else { 0.0 };
                 for (s, &w) in sums.iter_mut().zip(w) {
-                    *s = madd::<FMA>(w, v, *s);
+                    *s = madd::<f32, FMA>(w, v, *s);
                 }
             }
         }

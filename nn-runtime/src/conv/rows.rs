@@ -28,6 +28,7 @@
 
 use super::Window;
 use super::direct::Args;
+use crate::linalg::madd;
 
 /// The input scalars the last block of positions may read past the input (zeros, never
 /// stored): the widest block's positions.
@@ -155,16 +156,6 @@ fn in_shape<const N: usize, const FMA: bool, const AVX512: bool>(
     }
 }
 
-/// `a b + c`, fused where the body is compiled with FMA.
-#[inline(always)]
-fn madd<const FMA: bool>(a: f32, b: f32, c: f32) -> f32 {
-    if FMA {
-        <f32 as nalgebra::ComplexField>::mul_add(a, b, c)
-    } else {
-        a * b + c
-    }
-}
-
 /// The convolution in blocks of `CB` output channels × `VB` vectors of `N` wide positions; the
 /// vectors after the last whole block two, then one at a time.
 #[inline(always)]
@@ -245,7 +236,7 @@ fn block<const N: usize, const CB: usize, const VB: usize, const FMA: bool, cons
                     let w = unsafe { *row.get_unchecked(tap) };
                     for (sums, v) in sums.iter_mut().zip(&v) {
                         for (s, &v) in sums.iter_mut().zip(v) {
-                            *s = madd::<FMA>(w, v, *s);
+                            *s = madd::<f32, FMA>(w, v, *s);
                         }
                     }
                 }

@@ -55,6 +55,7 @@ pub use sample::{Fused, affine_fused};
 pub use sample::{
     add_matvec, add_outer, descend, descend_outer, matvec, tr_matvec, tr_matvec_descend,
 };
+pub(crate) use simd::madd;
 pub use split::PARALLEL_MIN_ELEMENTS;
 #[cfg(feature = "alloc")]
 pub use view::{BatchOf, BatchStorage, BatchView, RaggedSamples, batch_view, batch_view_flat};

@@ -260,7 +260,7 @@ fn tr_gemv_ger_on<T: Real>(isa: Isa, w: &mut [T], d: &[T], x: &[T], alpha: T, ou
 /// only inside the `avx2,fma` copies), else a multiply and an add (`mul_add` without the
 /// instruction would be a slow library call).
 #[inline(always)]
-fn madd<T: Real, const FMA: bool>(a: T, b: T, c: T) -> T {
+pub(crate) fn madd<T: Real, const FMA: bool>(a: T, b: T, c: T) -> T {
     if FMA { a.mul_add(b, c) } else { a * b + c }
 }
 

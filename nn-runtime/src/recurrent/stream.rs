@@ -24,6 +24,7 @@ use core::any::TypeId;
 use nalgebra::SVector;
 
 use super::{Gru, Lstm, Rnn, RnnActivation};
+use crate::linalg::madd;
 use crate::real::tanh_f32_fused;
 
 /// `value` as a `U`, when `T` is `U` (how a generic cell finds that its scalar is `f32`).
@@ -154,17 +155,6 @@ kernel! {
         => rnn_body[A, IN, H]
 }
 
-/// `a b + c`: one fused multiply-add when `FMA` (only in the copies compiled with FMA), else a
-/// multiply and an add.
-#[inline(always)]
-fn madd<const FMA: bool>(a: f32, b: f32, c: f32) -> f32 {
-    if FMA {
-        nalgebra::ComplexField::mul_add(a, b, c)
-    } else {
-        a * b + c
-    }
-}
-
 /// `tanh(z)`, the rational approximation of [`Real::tanh_activation`](crate::Real).
 #[inline(always)]
 fn tanh<const FMA: bool>(z: f32) -> f32 {
@@ -174,7 +164,7 @@ fn tanh<const FMA: bool>(z: f32) -> f32 {
 /// `σ(z) = ½ tanh(z/2) + ½`.
 #[inline(always)]
 fn sigmoid<const FMA: bool>(z: f32) -> f32 {
-    madd::<FMA>(0.5, tanh::<FMA>(0.5 * z), 0.5)
+    madd::<f32, FMA>(0.5, tanh::<FMA>(0.5 * z), 0.5)
 }
 
 /// `[even, odd] += W v` with `W` `[G, K]` column-major (`[[f32; G]; K]`, column `j`
@@ -191,15 +181,15 @@ fn add_columns<const G: usize, const K: usize, const FMA: bool>(
     let (v_pairs, v_last) = v.as_chunks::<2>();
     for ([w0, w1], [v0, v1]) in pairs.iter().zip(v_pairs) {
         for (a, &w) in even.iter_mut().zip(w0) {
-            *a = madd::<FMA>(w, *v0, *a);
+            *a = madd::<f32, FMA>(w, *v0, *a);
         }
         for (a, &w) in odd.iter_mut().zip(w1) {
-            *a = madd::<FMA>(w, *v1, *a);
+            *a = madd::<f32, FMA>(w, *v1, *a);
         }
     }
     for (col, &vj) in last.iter().zip(v_last) {
         for (a, &w) in even.iter_mut().zip(col) {
-            *a = madd::<FMA>(w, vj, *a);
+            *a = madd::<f32, FMA>(w, vj, *a);
         }
     }
 }
@@ -245,8 +235,8 @@ fn gru_body<const IN: usize, const H: usize, const G3: usize, const FMA: bool>(
     for (k, h) in h.iter_mut().enumerate() {
         let r = sigmoid::<FMA>(gi[k] + gh[k]);
         let z = sigmoid::<FMA>(gi[H + k] + gh[H + k]);
-        let n = tanh::<FMA>(madd::<FMA>(r, gh[2 * H + k], gi[2 * H + k]));
-        *h = madd::<FMA>(z, *h - n, n);
+        let n = tanh::<FMA>(madd::<f32, FMA>(r, gh[2 * H + k], gi[2 * H + k]));
+        *h = madd::<f32, FMA>(z, *h - n, n);
     }
 }
 
@@ -269,7 +259,7 @@ fn lstm_body<const IN: usize, const H: usize, const G4: usize, const FMA: bool>(
         let f = sigmoid::<FMA>(a[H + k]);
         let g = tanh::<FMA>(a[2 * H + k]);
         let o = sigmoid::<FMA>(a[3 * H + k]);
-        *c = madd::<FMA>(f, *c, i * g);
+        *c = madd::<f32, FMA>(f, *c, i * g);
         *h = o * tanh::<FMA>(*c);
     }
 }
