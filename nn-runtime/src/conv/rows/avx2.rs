@@ -27,8 +27,8 @@ const LANES: usize = 8;
 /// The block shapes [`conv`] chooses among: those whose sums and operands fit the 16 ymm
 /// registers with one to spare (12 sums and 2 or 3 operands, the other side's one at a time).
 /// Not 4 × 3: its 12 sums, 3 input vectors and a broadcast weight take all 16, and the
-/// compiler then shuffles sums through the stack on every tap (measured 1.6× the time of 3 × 4
-/// on the GunPoint model's `c2`).
+/// compiler then shuffles sums through the stack on every tap (measured 1.8× the time of 3 × 4
+/// on the GunPoint model's `c2`, 2.1× that of 2 × 6 on the LeNet's `conv2`).
 const SHAPES: [Shape; 4] = [Shape::C6V2, Shape::C3V4, Shape::C2V6, Shape::C1V12];
 
 /// `z = act(W ⋆ x + b)` over `args.window` (stride 1, padding already copied into the input),
