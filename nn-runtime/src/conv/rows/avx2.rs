@@ -24,11 +24,13 @@ use super::Shape;
 /// The `f32` lanes of a `__m256`.
 const LANES: usize = 8;
 
-/// The block shapes [`conv`] chooses among: those whose sums and operands fit the 16 ymm
-/// registers with one to spare (12 sums and 2 or 3 operands, the other side's one at a time).
-/// Not 4 × 3: its 12 sums, 3 input vectors and a broadcast weight take all 16, and the
-/// compiler then shuffles sums through the stack on every tap (measured 1.8× the time of 3 × 4
-/// on the GunPoint model's `c2`, 2.1× that of 2 × 6 on the LeNet's `conv2`).
+/// The block shapes [`conv`] chooses among: those the compiler keeps in the 16 ymm registers
+/// (`objdump` of the release build: broadcasts, loads and fused multiply-adds on registers
+/// only). 6 × 2 and 2 × 6 take 15 (12 sums, 2 operands of the smaller side, 1 of the other),
+/// 3 × 4 all 16 (12 sums, 3 weights, 1 input vector), 1 × 12 reads its input vectors as
+/// memory operands. Not 4 × 3: with all 16 taken too (12 sums, 3 input vectors, 1 weight) the
+/// compiler moves sums between registers and through the stack on every tap (measured 1.8×
+/// the time of 3 × 4 on the GunPoint model's `c2`, 2.1× that of 2 × 6 on the LeNet's `conv2`).
 const SHAPES: [Shape; 4] = [Shape::C6V2, Shape::C3V4, Shape::C2V6, Shape::C1V12];
 
 /// `z = act(W ⋆ x + b)` over `args.window` (stride 1, padding already copied into the input),
