@@ -1,6 +1,7 @@
 //! The per-sample convolution in `f32`, written so that its accumulators stay in registers.
 //!
-//! Two bodies, one chosen per call in [`conv`]: with stride 1 on a CPU with AVX-512F (the
+//! Two bodies, one chosen per call in [`conv`]: with stride 1 on a CPU with AVX-512F or AVX2 +
+//! FMA (the
 //! input, padded, fitting a stack buffer) the output positions in the lanes ([`rows`](super::rows): each tap's weight
 //! broadcast against a run of consecutive input pixels, weights read in place, sums stored
 //! as rows); otherwise the output channels in the lanes, described here.
@@ -84,7 +85,7 @@ pub(super) fn conv<T: Real>(
             && weight.len() == z.len() / window.positions().max(1) * window.taps(),
         "nn-runtime internal error: window {window:?} does not fit the convolution's slices"
     );
-    // The one choice of body: with stride 1 on AVX-512F (and an input that fits the stack
+    // The one choice of body: with stride 1 on AVX-512F or AVX2 + FMA (and an input that fits the stack
     // buffer) the positions in the lanes (`rows`), on a copy of the input with its padding
     // and the margin its last block reads; otherwise the output channels in the lanes
     // (`body`), on a copy with the padding when there is some and it fits, else on the input
@@ -685,9 +686,12 @@ mod timing {
             // SAFETY: this test runs on a CPU with AVX2 and FMA (`rows::tests::avx2` asserts).
             let channels_avx2 = fastest(|| unsafe { avx2(&args, &mut z) });
             let positions_avx2 = fastest(|| rows::tests::avx2(&args, &mut z));
+            // SAFETY: as above.
+            let intrinsics_avx2 = fastest(|| unsafe { rows::avx2::conv(&args, &mut z) });
             std::println!(
                 "{name} (AVX2 + FMA): channels in lanes {channels_avx2:.0} ns, positions in \
-                 lanes {positions_avx2:.0} ns"
+                 lanes {positions_avx2:.0} ns, positions in lanes (intrinsics) \
+                 {intrinsics_avx2:.0} ns"
             );
             std::println!(
                 "{name}: conv {entry:.0} ns, channels in lanes {channels:.0} ns, positions in \

@@ -16,8 +16,9 @@
 //! storing the same values again); the last position block reads up to [`MARGIN`] zeros after
 //! the input, never stored.
 //!
-//! The body is generic over the vector width, but runs only where the CPU has AVX-512F
-//! ([`applies`]): compiled for AVX2 or the baseline, its sums do not stay in registers.
+//! The body is generic over the vector width, but runs only where the CPU has AVX-512F:
+//! compiled for AVX2 or the baseline, its sums do not stay in registers. With AVX2 and FMA
+//! (no AVX-512F) the same blocks run as [`avx2`]'s intrinsics ([`applies`]).
 //!
 //! The block shape is chosen per layer ([`Shape::best`]) as the one of the least work on its
 //! channel count and wide length (e.g. 6 channels × 2 vectors for the
@@ -30,17 +31,21 @@ use super::Window;
 use super::direct::Args;
 use crate::linalg::madd;
 
+#[cfg(target_arch = "x86_64")]
+pub(super) mod avx2;
+
 /// The input scalars the last block of positions may read past the input (zeros, never
 /// stored): the widest block's positions.
 pub(super) const MARGIN: usize = 12 * 16;
 
 /// Whether [`conv`] computes a convolution over `window` (its zero padding already copied into
-/// the input): stride 1 on both axes, on a CPU with AVX-512F. Compiled for AVX2 or the
-/// baseline, the compiler does not keep this body's sums in vector registers (on AVX2,
-/// measured 1.6–2.2× slower than the channels-in-lanes body on the LeNet's and the GunPoint
-/// model's layers of 16 and 32 channels), so those keep the channels in the lanes.
+/// the input): stride 1 on both axes, on a CPU with AVX-512F (this body) or with AVX2 and FMA
+/// ([`avx2`]'s intrinsics: compiled for AVX2, the compiler does not keep this generic body's
+/// sums in vector registers, measured 1.6–2.2× slower than the channels-in-lanes body on the
+/// LeNet's and the GunPoint model's layers of 16 and 32 channels). On the baseline the
+/// channels stay in the lanes.
 pub(super) fn applies(window: &Window) -> bool {
-    window.stride == [1, 1] && window.padding == [0, 0] && avx512()
+    window.stride == [1, 1] && window.padding == [0, 0] && (avx512() || avx2())
 }
 
 /// Whether the CPU has AVX-512F (and AVX2 and FMA, which [`conv`]'s body is compiled with).
@@ -50,6 +55,16 @@ fn avx512() -> bool {
         std::is_x86_feature_detected!("avx512f")
             && std::is_x86_feature_detected!("avx2")
             && std::is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(all(feature = "std", target_arch = "x86_64")))]
+    false
+}
+
+/// Whether the CPU has AVX2 and FMA, which [`avx2::conv`] is compiled with.
+fn avx2() -> bool {
+    #[cfg(all(feature = "std", target_arch = "x86_64"))]
+    {
+        std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
     }
     #[cfg(not(all(feature = "std", target_arch = "x86_64")))]
     false
@@ -90,6 +105,12 @@ impl Shape {
     /// cycles, 2 per cycle). Among equals, the first of 4 × 3, 6 × 2, 3 × 4, 2 × 6, 1 × 12
     /// (the fewer loads per multiply-add first).
     fn best(out_channels: usize, wide: usize, lanes: usize) -> Self {
+        let shapes = [Self::C4V3, Self::C6V2, Self::C3V4, Self::C2V6, Self::C1V12];
+        Self::best_among(&shapes, out_channels, wide, lanes)
+    }
+
+    /// [`Shape::best`] among `shapes` (in their order among equals; 1 × 12 when none fits).
+    fn best_among(shapes: &[Self], out_channels: usize, wide: usize, lanes: usize) -> Self {
         let cost = |sums: usize| sums.max(8);
         let work = |shape: Self| {
             let (cb, vb) = shape.size();
@@ -98,8 +119,9 @@ impl Shape {
             let per_block = whole * cost(cb * vb) + rest / 2 * cost(cb * 2) + rest % 2 * cost(cb);
             out_channels.div_ceil(cb) * per_block
         };
-        [Self::C4V3, Self::C6V2, Self::C3V4, Self::C2V6, Self::C1V12]
-            .into_iter()
+        shapes
+            .iter()
+            .copied()
             .filter(|shape| shape.size().0 <= out_channels)
             .min_by_key(|&shape| work(shape))
             .unwrap_or(Self::C1V12)
@@ -112,18 +134,23 @@ impl Shape {
 pub(super) fn conv(args: &Args<'_>, z: &mut [f32]) {
     assert!(
         applies(args.window) && args.x.len() >= args.window.input_len() + MARGIN,
-        "nn-runtime internal error: a convolution by rows over {:?} without AVX-512F or the \
-         input's margin",
+        "nn-runtime internal error: a convolution by rows over {:?} without AVX2 and FMA or \
+         the input's margin",
         args.window
     );
     #[cfg(all(feature = "std", target_arch = "x86_64"))]
     {
         #[target_feature(enable = "avx512f,avx2,fma")]
-        fn avx512(args: &Args<'_>, z: &mut [f32]) {
+        fn with_avx512(args: &Args<'_>, z: &mut [f32]) {
             shaped::<16, true, true>(args, z);
         }
-        // SAFETY: the CPU has AVX-512F, AVX2 and FMA (`applies`, asserted above).
-        unsafe { avx512(args, z) }
+        if avx512() {
+            // SAFETY: the CPU has AVX-512F, AVX2 and FMA (checked just above).
+            unsafe { with_avx512(args, z) }
+        } else {
+            // SAFETY: the CPU has AVX2 and FMA (`applies`, asserted above).
+            unsafe { avx2::conv(args, z) }
+        }
     }
     // Elsewhere `applies` is false: the assertion above has already failed.
     #[cfg(not(all(feature = "std", target_arch = "x86_64")))]
@@ -327,9 +354,9 @@ pub(super) mod tests {
     /// A body compiled for one instruction set, in one block shape.
     pub(crate) type Body = fn(&Args<'_>, &mut [f32]);
 
-    /// Every body this CPU runs in every block shape: `(name, CB, body)`. Only AVX-512's runs
-    /// outside the tests ([`applies`]); the others keep the generic body correct at 4 and 8
-    /// lanes.
+    /// Every body this CPU runs in every block shape: `(name, CB, body)`. Only AVX-512's and
+    /// the AVX2 intrinsics run outside the tests ([`applies`]); the others keep the generic
+    /// body correct at 4 and 8 lanes.
     pub(crate) fn bodies() -> Vec<(&'static str, usize, Body)> {
         let mut all: Vec<(&'static str, usize, Body)> = Vec::new();
         macro_rules! shapes {
@@ -364,8 +391,18 @@ pub(super) mod tests {
                 // and FMA.
                 unsafe { avx512_body(shape, args, z) }
             }
+            fn intrinsics(shape: Shape, args: &Args<'_>, z: &mut [f32]) {
+                // SAFETY: listed only where the CPU has AVX2 and FMA (checked below).
+                unsafe { avx2::in_shape(shape, args, z) }
+            }
+            fn best_intrinsics(args: &Args<'_>, z: &mut [f32]) {
+                // SAFETY: listed only where the CPU has AVX2 and FMA (checked below).
+                unsafe { avx2::conv(args, z) }
+            }
             if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
                 shapes!("avx2", avx2);
+                shapes!("avx2 intrinsics", intrinsics);
+                all.push(("avx2 intrinsics, best shape", 1, best_intrinsics));
             }
             if std::is_x86_feature_detected!("avx512f") {
                 shapes!("avx512", avx512);
