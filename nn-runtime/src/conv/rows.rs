@@ -157,63 +157,93 @@ pub(super) fn conv(args: &Args<'_>, z: &mut [f32]) {
     let _ = z;
 }
 
-/// [`body`] in the [`Shape::best`] block shape for vectors of `N` lanes.
+/// The output channels of `z` and the wide positions of `args.window` (output `(oh, ow)` at
+/// `oh·W + ow`, `W` the input's width): the extent [`walk`] covers.
 #[inline(always)]
-fn shaped<const N: usize, const FMA: bool, const AVX512: bool>(args: &Args<'_>, z: &mut [f32]) {
+fn extent(args: &Args<'_>, z: &[f32]) -> (usize, usize) {
     let window = args.window;
     let [out_height, out_width] = window.output;
     let wide = (out_height - 1) * window.input[1] + out_width;
-    let out_channels = z.len() / window.positions().max(1);
-    in_shape::<N, FMA, AVX512>(Shape::best(out_channels, wide, N), args, z);
+    (z.len() / window.positions().max(1), wide)
 }
 
-/// [`body`] in block shape `shape` for vectors of `N` lanes.
+/// The generic body in the [`Shape::best`] block shape for vectors of `N` lanes.
 #[inline(always)]
-fn in_shape<const N: usize, const FMA: bool, const AVX512: bool>(
-    shape: Shape,
-    args: &Args<'_>,
-    z: &mut [f32],
-) {
-    match shape {
-        Shape::C6V2 => body::<N, 6, 2, FMA, AVX512>(args, z),
-        Shape::C4V3 => body::<N, 4, 3, FMA, AVX512>(args, z),
-        Shape::C3V4 => body::<N, 3, 4, FMA, AVX512>(args, z),
-        Shape::C2V6 => body::<N, 2, 6, FMA, AVX512>(args, z),
-        Shape::C1V12 => body::<N, 1, 12, FMA, AVX512>(args, z),
+fn shaped<const N: usize, const FMA: bool, const AVX512: bool>(args: &Args<'_>, z: &mut [f32]) {
+    let (out_channels, wide) = extent(args, z);
+    in_shape::<Generic<N, FMA, AVX512>>(Shape::best(out_channels, wide, N), args, z);
+}
+
+/// A body's unit of work: the block of output channels `first_channel..first_channel + CB` ×
+/// wide positions `first..first + VB·N` (those below `wide` stored), which [`walk`] covers the
+/// map with. The generic body ([`Generic`]) and the AVX2 intrinsics one implement it.
+pub(super) trait Block {
+    /// Positions per vector.
+    const N: usize;
+    /// Computes and stores one block.
+    fn block<const CB: usize, const VB: usize>(
+        args: &Args<'_>,
+        z: &mut [f32],
+        first_channel: usize,
+        first: usize,
+    );
+}
+
+/// The generic body's blocks: `N`-lane vectors as arrays the compiler vectorizes.
+struct Generic<const N: usize, const FMA: bool, const AVX512: bool>;
+
+impl<const N: usize, const FMA: bool, const AVX512: bool> Block for Generic<N, FMA, AVX512> {
+    const N: usize = N;
+
+    #[inline(always)]
+    fn block<const CB: usize, const VB: usize>(
+        args: &Args<'_>,
+        z: &mut [f32],
+        first_channel: usize,
+        first: usize,
+    ) {
+        block::<N, CB, VB, FMA, AVX512>(args, z, first_channel, first);
     }
 }
 
-/// The convolution in blocks of `CB` output channels × `VB` vectors of `N` wide positions; the
-/// vectors after the last whole block two, then one at a time.
+/// [`walk`] in block shape `shape`.
 #[inline(always)]
-fn body<const N: usize, const CB: usize, const VB: usize, const FMA: bool, const AVX512: bool>(
-    args: &Args<'_>,
-    z: &mut [f32],
-) {
-    let window = args.window;
-    let [out_height, out_width] = window.output;
-    let wide = (out_height - 1) * window.input[1] + out_width;
-    let out_channels = z.len() / window.positions().max(1);
+fn in_shape<B: Block>(shape: Shape, args: &Args<'_>, z: &mut [f32]) {
+    match shape {
+        Shape::C6V2 => walk::<B, 6, 2>(args, z),
+        Shape::C4V3 => walk::<B, 4, 3>(args, z),
+        Shape::C3V4 => walk::<B, 3, 4>(args, z),
+        Shape::C2V6 => walk::<B, 2, 6>(args, z),
+        Shape::C1V12 => walk::<B, 1, 12>(args, z),
+    }
+}
+
+/// The convolution in blocks of `CB` output channels × `VB` vectors of `B::N` wide positions;
+/// the vectors after the last whole block two, then one at a time.
+#[inline(always)]
+fn walk<B: Block, const CB: usize, const VB: usize>(args: &Args<'_>, z: &mut [f32]) {
+    let n = B::N;
+    let (out_channels, wide) = extent(args, z);
     // `Shape::best` takes no more channels per block than there are.
-    debug_assert!(CB <= out_channels || out_channels == 0);
+    assert!(CB <= out_channels || out_channels == 0);
     // The whole blocks' end (the last one may reach past `wide`).
-    let whole = wide.div_ceil(N) / VB * VB * N;
+    let whole = wide.div_ceil(n) / VB * VB * n;
     let mut next_channel = 0;
     while next_channel < out_channels {
         // The last block ends at the last channel (overlapping the one before if need be).
         let first_channel = next_channel.min(out_channels - CB);
         next_channel = first_channel + CB;
-        for first in (0..whole).step_by(N * VB) {
-            block::<N, CB, VB, FMA, AVX512>(args, z, first_channel, first);
+        for first in (0..whole).step_by(n * VB) {
+            B::block::<CB, VB>(args, z, first_channel, first);
         }
         // The vectors after them: two at a time (still 8 sums for 4 channels), then one.
-        let rest = wide.saturating_sub(whole).div_ceil(N);
-        let pairs = whole + rest / 2 * 2 * N;
-        for first in (whole..pairs).step_by(2 * N) {
-            block::<N, CB, 2, FMA, AVX512>(args, z, first_channel, first);
+        let rest = wide.saturating_sub(whole).div_ceil(n);
+        let pairs = whole + rest / 2 * 2 * n;
+        for first in (whole..pairs).step_by(2 * n) {
+            B::block::<CB, 2>(args, z, first_channel, first);
         }
         if rest % 2 == 1 {
-            block::<N, CB, 1, FMA, AVX512>(args, z, first_channel, pairs);
+            B::block::<CB, 1>(args, z, first_channel, pairs);
         }
     }
 }
@@ -369,18 +399,18 @@ pub(super) mod tests {
             };
         }
         fn baseline(shape: Shape, args: &Args<'_>, z: &mut [f32]) {
-            in_shape::<4, false, false>(shape, args, z);
+            in_shape::<Generic<4, false, false>>(shape, args, z);
         }
         shapes!("baseline", baseline);
         #[cfg(all(feature = "std", target_arch = "x86_64"))]
         {
             #[target_feature(enable = "avx2,fma")]
             fn avx2_body(shape: Shape, args: &Args<'_>, z: &mut [f32]) {
-                in_shape::<8, true, false>(shape, args, z);
+                in_shape::<Generic<8, true, false>>(shape, args, z);
             }
             #[target_feature(enable = "avx512f,avx2,fma")]
             fn avx512_body(shape: Shape, args: &Args<'_>, z: &mut [f32]) {
-                in_shape::<16, true, true>(shape, args, z);
+                in_shape::<Generic<16, true, true>>(shape, args, z);
             }
             fn avx2(shape: Shape, args: &Args<'_>, z: &mut [f32]) {
                 // SAFETY: listed only where the CPU has AVX2 and FMA (checked below).

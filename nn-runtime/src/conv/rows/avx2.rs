@@ -19,7 +19,7 @@ use core::arch::x86_64::{
 };
 
 use super::super::direct::Args;
-use super::Shape;
+use super::{Block, Shape};
 
 /// The `f32` lanes of a `__m256`.
 const LANES: usize = 8;
@@ -38,10 +38,7 @@ const SHAPES: [Shape; 4] = [Shape::C6V2, Shape::C3V4, Shape::C2V6, Shape::C1V12]
 /// least work among [`SHAPES`].
 #[target_feature(enable = "avx2,fma")]
 pub(in super::super) fn conv(args: &Args<'_>, z: &mut [f32]) {
-    let window = args.window;
-    let [out_height, out_width] = window.output;
-    let wide = (out_height - 1) * window.input[1] + out_width;
-    let out_channels = z.len() / window.positions().max(1);
+    let (out_channels, wide) = super::extent(args, z);
     in_shape(
         Shape::best_among(&SHAPES, out_channels, wide, LANES),
         args,
@@ -60,44 +57,23 @@ pub(super) fn in_shape(shape: Shape, args: &Args<'_>, z: &mut [f32]) {
          its padding copied or the input's margin",
         args.window
     );
-    match shape {
-        Shape::C6V2 => body::<6, 2>(args, z),
-        Shape::C4V3 => body::<4, 3>(args, z),
-        Shape::C3V4 => body::<3, 4>(args, z),
-        Shape::C2V6 => body::<2, 6>(args, z),
-        Shape::C1V12 => body::<1, 12>(args, z),
-    }
+    super::in_shape::<Avx2>(shape, args, z);
 }
 
-/// The convolution in blocks of `CB` output channels × `VB` vectors of 8 wide positions; the
-/// vectors after the last whole block two, then one at a time (the walk of
-/// [`rows`](super)'s generic body).
-#[inline(always)]
-fn body<const CB: usize, const VB: usize>(args: &Args<'_>, z: &mut [f32]) {
-    let window = args.window;
-    let [out_height, out_width] = window.output;
-    let wide = (out_height - 1) * window.input[1] + out_width;
-    let out_channels = z.len() / window.positions().max(1);
-    // `Shape::best` takes no more channels per block than there are.
-    assert!(CB <= out_channels || out_channels == 0);
-    // The whole blocks' end (the last one may reach past `wide`).
-    let whole = wide.div_ceil(LANES) / VB * VB * LANES;
-    let mut next_channel = 0;
-    while next_channel < out_channels {
-        // The last block ends at the last channel (overlapping the one before if need be).
-        let first_channel = next_channel.min(out_channels - CB);
-        next_channel = first_channel + CB;
-        for first in (0..whole).step_by(LANES * VB) {
-            block::<CB, VB>(args, z, first_channel, first);
-        }
-        let rest = wide.saturating_sub(whole).div_ceil(LANES);
-        let pairs = whole + rest / 2 * 2 * LANES;
-        for first in (whole..pairs).step_by(2 * LANES) {
-            block::<CB, 2>(args, z, first_channel, first);
-        }
-        if rest % 2 == 1 {
-            block::<CB, 1>(args, z, first_channel, pairs);
-        }
+/// The intrinsics body's blocks, walked over the map by [`rows`](super)'s walk.
+struct Avx2;
+
+impl Block for Avx2 {
+    const N: usize = LANES;
+
+    #[inline(always)]
+    fn block<const CB: usize, const VB: usize>(
+        args: &Args<'_>,
+        z: &mut [f32],
+        first_channel: usize,
+        first: usize,
+    ) {
+        block::<CB, VB>(args, z, first_channel, first);
     }
 }
 
