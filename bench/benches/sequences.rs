@@ -1,5 +1,5 @@
-//! The sequence workloads of BENCHMARKS.md ("Recurrent streaming", "Recurrent training",
-//! "Convolution"): every implementation checked first (the run stops with a message if one
+//! The sequence and convolution workloads of BENCHMARKS.md ("Sequences and convolution": S, T,
+//! L, M, G): every implementation checked first (the run stops with a message if one
 //! disagrees), then timed by criterion, one group per workload (`S_gru-8/limit`, …).
 //!
 //! `cargo bench -p nn-bench --bench sequences [-- FILTER]`; `NN_BENCH_QUICK=1` for a smoke run

@@ -97,7 +97,7 @@ fn f32s_mut<T: Real>(s: &mut [T]) -> Option<&mut [f32]> {
 /// of the layer), so a layer's call compiles to a branch the compiler folds and a call, and a deep
 /// network's generated code does not carry a copy of every instruction set's loops per layer
 /// (measured on a 128-layer network: 8% of the CPU time of its release build; see
-/// BENCHMARKS.md, "Compile time").
+/// BENCHMARKS.md, "History", "The forward record").
 macro_rules! dispatch {
     ($(#[$doc:meta])* $name:ident => $on:ident($($arg:ident: $ty:ty),*)) => {
         $(#[$doc])*
