@@ -3,7 +3,9 @@
 //! The test writes each network below, with fixed weights, as `tests/fixtures/onnx/<name>.onnx`.
 //! `tests/fixtures/onnx/check.py` (run by hand, see its header) validates every file with
 //! `onnx.checker.check_model(full_check=True)`, runs it in ONNX Runtime on fixed inputs and
-//! writes the inputs and both outputs (`output` and `prediction`) to `outputs.json`. Here we
+//! writes the inputs and both outputs (`output` and `prediction`) to `outputs.json`. (ONNX
+//! Runtime has no `double` `Conv`: the `f64` convolutional networks run in ONNX's reference
+//! evaluator, whose outputs the script checks against ONNX Runtime on an `f32` copy.) Here we
 //! check that:
 //!
 //! - the committed `.onnx` files are byte for byte what `onnx::to_bytes` writes now (export is
@@ -34,6 +36,13 @@ const F32_TOLERANCE: f64 = 4e-6;
 /// `f32`, so the exported layer-norm epsilon is `0.001` rounded to `f32` (4.7e-11 relative);
 /// the measured worst case is 7.5e-11. 1e-9 is 13× that, and far below any wrong formula.
 const F64_TOLERANCE: f64 = 1e-9;
+
+/// The same for `Cnn` in `f64`, whose attributes round further: its leaky-ReLU slope `0.1`
+/// becomes `0.100000001` in `f32` (1.5e-8 relative, on every negative `z` of `c4`) and its
+/// batch-norm `eps = 0.01` is off by 2.2e-8 relative; the measured worst case is 2.6e-9, and
+/// the reference evaluator ONNX Runtime's missing `double` convolution calls for computes in
+/// `float64` (see `check.py`). 1e-8 is 4× that, and far below any wrong formula.
+const F64_CNN_TOLERANCE: f64 = 1e-8;
 
 network! {
     /// Every activation, one per layer, on softmax cross-entropy. Each layer adds the one
@@ -84,6 +93,58 @@ network! {
     }
 }
 
+network! {
+    /// Convolutions with stride and padding, PyTorch's `same` with an even kernel, dilation,
+    /// `bias = false`, a channel batch norm, residuals between feature maps with and without
+    /// a projection (a 1×1 convolution), a max pool and a pair-shaped kernel and stride,
+    /// flattened into a dense layer, on softmax cross-entropy.
+    pub struct Cnn {
+        input: [2, 9, 8],
+        c1: conv2d(4, kernel = 3, stride = 2, padding = 1, relu),
+        bn: batch_norm(tanh, eps = 0.01),
+        c2: conv2d(4, kernel = 2, padding = same, gelu, bias = false) + bn,
+        c3: conv2d(6, kernel = 3, dilation = 2, padding = 2, silu) + project(c1),
+        p1: max_pool(2),
+        c4: conv2d(5, kernel = (2, 1), stride = (1, 2), leaky_relu(0.1)),
+        out: dense(3),
+        loss: softmax_cross_entropy,
+    }
+}
+
+network! {
+    /// A channel batch norm on the image input, a residual projecting the (reshaped) input,
+    /// average and max pools, a global average pool into a dense layer, on binary
+    /// cross-entropy.
+    pub struct Pools {
+        input: [3, 8, 6],
+        bn0: batch_norm,
+        c1: conv2d(4, kernel = 3, padding = same, relu) + project(input),
+        a1: avg_pool(2),
+        m1: max_pool((2, 1), stride = (1, 2)),
+        c2: conv2d(6, kernel = 1, sigmoid),
+        g: global_avg_pool,
+        out: dense(2),
+        loss: binary_cross_entropy,
+    }
+}
+
+network! {
+    /// A 1-D network exported in `f64`: `same` with an even kernel, stride with dilation and
+    /// padding, a channel batch norm, an average pool, a softmax over a feature map (all its
+    /// scalars, as nn computes it) with a projected residual, and a last layer that is a
+    /// feature map (flattened into the output), on mean squared error.
+    pub struct Signal {
+        input: [2, 16],
+        c1: conv1d(3, kernel = 4, padding = same, tanh),
+        c2: conv1d(4, kernel = 3, stride = 2, dilation = 2, padding = 1, relu),
+        bn: batch_norm(momentum = 0.3),
+        p: avg_pool(2),
+        c3: conv1d(3, kernel = 3, padding = 1, softmax) + project(p),
+        out: conv1d(2, kernel = 2),
+        loss: mse,
+    }
+}
+
 /// A value in `[-1, 1)` from a tensor's index and an element's index: fixed weights that do
 /// not depend on any random generator's version (splitmix64's finalizer).
 fn pseudo_random(tensor: usize, element: usize) -> f64 {
@@ -95,16 +156,18 @@ fn pseudo_random(tensor: usize, element: usize) -> f64 {
     (z >> 11) as f64 / (1u64 << 52) as f64 - 1.0
 }
 
-/// A network whose every parameter (layer-norm gains and shifts included) is set from
-/// [`pseudo_random`], weights scaled by `1.5 / √fan_in` so activations stay in their curved
-/// ranges, gains around 1.
+/// A network whose every parameter (norm gains and shifts, batch norms' running statistics
+/// included) is set from [`pseudo_random`], weights scaled by `1.5 / √fan_in` so activations
+/// stay in their curved ranges, gains around 1, running variances in `[0.25, 1.75)` (means in `[-1.5, 1.5)`).
 fn fixed<T: Real, N: Parameters<T>>() -> Box<N> {
+    use nn_runtime::TensorRole;
     let mut net = N::boxed_zeros();
     for (index, info) in N::TENSORS.iter().enumerate() {
         let scale = 1.5 / (info.fan_in() as f64).sqrt();
-        let offset = match info.role {
-            nn_runtime::TensorRole::NormGain => 1.0,
-            _ => 0.0,
+        let (offset, scale) = match info.role {
+            TensorRole::NormGain => (1.0, scale),
+            TensorRole::RunningVar => (1.0, 0.75),
+            _ => (0.0, scale),
         };
         for (element, value) in net.tensor_mut(index).iter_mut().enumerate() {
             *value = T::constant(offset + scale * pseudo_random(index, element));
@@ -205,6 +268,34 @@ fn f64_regressor_export_matches_onnxruntime() {
     let net = fixed::<f64, Regressor<f64>>();
     check_bytes("regressor_f64", &*net);
     check_outputs("regressor_f64", &*net, F64_TOLERANCE);
+}
+
+#[test]
+fn conv2d_export_matches_onnxruntime() {
+    let net = fixed::<f32, Cnn>();
+    check_bytes("cnn", &*net);
+    check_outputs("cnn", &*net, F32_TOLERANCE);
+}
+
+#[test]
+fn f64_conv2d_export_matches_onnxruntime() {
+    let net = fixed::<f64, Cnn<f64>>();
+    check_bytes("cnn_f64", &*net);
+    check_outputs("cnn_f64", &*net, F64_CNN_TOLERANCE);
+}
+
+#[test]
+fn pools_export_matches_onnxruntime() {
+    let net = fixed::<f32, Pools>();
+    check_bytes("pools", &*net);
+    check_outputs("pools", &*net, F32_TOLERANCE);
+}
+
+#[test]
+fn f64_conv1d_export_matches_onnxruntime() {
+    let net = fixed::<f64, Signal<f64>>();
+    check_bytes("signal_f64", &*net);
+    check_outputs("signal_f64", &*net, F64_TOLERANCE);
 }
 
 #[test]

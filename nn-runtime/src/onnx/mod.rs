@@ -16,16 +16,39 @@
 //!
 //! | declaration | operators |
 //! | --- | --- |
-//! | `dense(n)` | `Gemm(x, W, b)` with `transB = 1`; without bias `Gemm(x, W)` |
+//! | `dense(n)` | `Gemm(x, W, b)` with `transB = 1`; without bias `Gemm(x, W)`; after a feature map `Flatten(x)` (`axis = 1`) first |
 //! | `layer_norm(eps = e)` | `LayerNormalization(x, γ, β)`, `axis = -1`, `epsilon = e`, `stash_type` the scalar's type |
-//! | `relu`, `sigmoid`, `tanh`, `softplus`, `softmax` | `Relu`, `Sigmoid`, `Tanh`, `Softplus`, `Softmax` (`axis = -1`) |
+//! | `dropout(p)` | `Identity` (inference) |
+//! | `batch_norm(eps = e, momentum = m)` | `BatchNormalization(x, γ, β, μ, σ²)` with the running statistics, `epsilon = e`, `momentum = 1 − m`; per feature of `[batch, n]` or per channel of `[batch, C, …]` |
+//! | `conv2d(..)`, `conv1d(..)` | `Conv(x, W, b)`: `kernel_shape`, `strides`, `pads`, `dilations`, `group = 1`; without bias `Conv(x, W)` |
+//! | `max_pool(..)`, `avg_pool(..)` | `MaxPool`, `AveragePool`: `kernel_shape`, `strides`, `ceil_mode = 0` |
+//! | `global_avg_pool` | `Flatten(GlobalAveragePool(x))` |
+//! | `relu`, `sigmoid`, `tanh`, `softplus`, `softmax` | `Relu`, `Sigmoid`, `Tanh`, `Softplus`, `Softmax` (`axis = -1`; on a feature map over the flattened map, shaped back) |
 //! | `leaky_relu(s)` | `LeakyRelu`, `alpha = s` |
 //! | `gelu`, `gelu(tanh)` | `Gelu`, `approximate = "none"` / `"tanh"` |
 //! | `silu` | `Mul(z, Sigmoid(z))` |
 //! | `step` | `Cast(GreaterOrEqual(z, 0))` |
-//! | `+ source`, `+ project(source)` | `Add(h, s)`, `Add(h, Gemm(s, P))` with `transB = 1` |
+//! | `+ source`, `+ project(source)` | `Add(h, s)`, `Add(h, Gemm(s, P))` with `transB = 1`; between feature maps `Add(h, Conv(s, P))`, `P` the 1×1 convolution `[out, in, 1, 1]` (`[out, in, 1]`) |
 //!
-//! ONNX attributes are `f32`: a network in `f64` exports its leaky-ReLU slopes and layer-norm
+//! # Feature maps
+//!
+//! The input stays `[batch, IN]`, a sample per row in nn's C×H×W order. When the first layers
+//! read a feature map (a convolution, a pool, a channel batch norm), a `Reshape` with the
+//! target `[0, C, H, W]` (`[0, C, L]` in 1-D; `0` copies the batch) makes it
+//! `[batch, C, H, W]`; convolutions and pools then run on 4-D (3-D) tensors, and a dense layer
+//! after them reads `Flatten(x)` (`axis = 1`): C×H×W, as `torch.flatten` and as nn. A
+//! convolution's padding before each axis is its declared padding; after, what gives nn's
+//! output size (one more than before for PyTorch's `same` with an even kernel). A network
+//! ending on a feature map outputs it flattened. Pools are never padded.
+//!
+//! Sequence layers (recurrent cells, `last`/`mean`, causal convolutions) do not export: a
+//! sequence network is no [`Network`], and [`OnnxError::Unsupported`] names such a layer.
+//!
+//! ONNX Runtime's CPU provider has no `double` kernel for `Conv` or the pools: an `f64`
+//! network with feature maps is a valid ONNX model (`onnx.checker` passes, and ONNX's
+//! reference evaluator runs it), but ONNX Runtime loads only `f32` ones.
+//!
+//! ONNX attributes are `f32`: a network in `f64` exports its leaky-ReLU slopes and norm
 //! epsilons rounded to `f32` (its weights stay `f64`). The bytes are deterministic: the same
 //! network gives the same file.
 //!
@@ -40,8 +63,30 @@
 //! let bytes = nn_runtime::onnx::to_bytes(&net).unwrap();
 //! assert_eq!(&bytes[..2], [0x08, 9]); // field 1 (`ir_version`) = 9
 //! ```
+//!
+//! A convolutional network, its input reshaped to `[batch, 1, 8, 8]`:
+//!
+//! ```
+//! nn_runtime::network! {
+//!     struct Small {
+//!         input: [1, 8, 8],
+//!         c1: conv2d(4, kernel = 3, padding = same, relu),
+//!         p1: max_pool(2),
+//!         bn: batch_norm,
+//!         out: dense(10),
+//!         loss: softmax_cross_entropy,
+//!     }
+//! }
+//! use nn_runtime::Parameters;
+//! let bytes = nn_runtime::onnx::to_bytes(&Small::<f32>::zeros()).unwrap();
+//! let has = |op: &str| bytes.windows(op.len()).any(|w| w == op.as_bytes());
+//! assert!(["Reshape", "Conv", "MaxPool", "BatchNormalization", "Flatten", "Gemm"].map(has) == [true; 6]);
+//! ```
 
+mod maps;
 mod proto;
+#[cfg(test)]
+mod tests;
 
 use std::path::{Path, PathBuf};
 use std::string::{String, ToString};
@@ -52,6 +97,7 @@ use prost::Message;
 use crate::{
     ActivationKind, LayerInfo, LayerKind, LossKind, Network, Parameters, Real, ResidualSource,
 };
+use maps::Value;
 use proto::{
     AttributeProto, Dimension, DimensionValue, GraphProto, ModelProto, NodeProto,
     OperatorSetIdProto, TensorProto, TensorShapeProto, TensorTypeProto, TypeProto, ValueInfoProto,
@@ -75,9 +121,9 @@ pub enum OnnxError {
         /// What the operating system said.
         source: std::io::Error,
     },
-    /// The network has a layer the export does not write yet.
+    /// The network has a layer the export does not write yet (a sequence layer).
     #[error(
-        "layer `{layer}`: ONNX export does not support {what} yet; export a network of dense and layer norm layers"
+        "layer `{layer}`: ONNX export does not support {what} yet; export a network over vectors or feature maps (dense, convolution, pooling and normalization layers)"
     )]
     Unsupported {
         /// The layer.
@@ -128,23 +174,30 @@ where
 ///
 /// # Errors
 /// [`OnnxError::Inconsistent`] when the network's layer list does not fit its tensors (never
-/// for a network generated by `network!`).
+/// for a network generated by `network!`); [`OnnxError::Unsupported`] for a sequence layer.
 pub fn to_bytes<T, N, const IN: usize, const OUT: usize>(net: &N) -> Result<Vec<u8>, OnnxError>
 where
     T: Real,
     N: Network<T, IN, OUT>,
 {
+    let input = Value::new(INPUT, vec![IN]);
     let mut graph = Graph {
         nodes: Vec::new(),
         initializers: initializers(net),
         outputs: Vec::new(),
+        input: input.clone(),
     };
-    let mut value = INPUT.to_string();
+    // A network whose first layers read a feature map reads `input` as `[batch, C, H, W]`
+    // (`[batch, C, L]`): one `Reshape`, which residuals from the input read too.
+    graph.input = graph.reshaped(&input, &maps::input_shape::<T, N>(IN));
+    let mut value = graph.input.clone();
     for layer in N::LAYERS {
         value = graph.layer::<T, N>(layer, &value)?;
         graph.outputs.push(value.clone());
     }
-    graph.node("Identity", &[&value], OUTPUT, Vec::new());
+    // A network that ends on a feature map outputs it flat, as `forward` does.
+    let value = graph.reshaped(&value, &[OUT]);
+    graph.node("Identity", &[&value.name], OUTPUT, Vec::new());
     let link = match N::LOSS {
         LossKind::Mse => "Identity",
         LossKind::BinaryCrossEntropy => "Sigmoid",
@@ -189,8 +242,10 @@ const ZERO: &str = "zero";
 struct Graph {
     nodes: Vec<NodeProto>,
     initializers: Vec<TensorProto>,
-    /// The name of each layer's output value so far, in order (what residuals read).
-    outputs: Vec<String>,
+    /// Each layer's output value so far, in order (what residuals read).
+    outputs: Vec<Value>,
+    /// The network's input as the first layer reads it (a residual from `input` reads it).
+    input: Value,
 }
 
 impl Graph {
@@ -211,29 +266,35 @@ impl Graph {
         });
     }
 
-    /// One layer's nodes, reading the value `input`; returns the name of the layer's output.
-    /// Values are named `<layer>.<step>` (`h1.z`, `h1.relu`, `h1.residual`), which no
-    /// initializer shares (tensor names end in `weight` or `bias`).
+    /// One layer's nodes, reading the value `input`; returns the layer's output value.
+    /// Values are named `<layer>.<step>` (`h1.z`, `h1.relu`, `h1.residual`, `c1.z.flat`),
+    /// which no initializer shares (tensor names end in `weight`, `bias`, `running_mean` or
+    /// `running_var`, a `Reshape`'s target in `shape`).
     fn layer<T: Real, N: Parameters<T>>(
         &mut self,
         layer: &LayerInfo,
-        input: &str,
-    ) -> Result<String, OnnxError> {
+        input: &Value,
+    ) -> Result<Value, OnnxError> {
         let name = layer.name;
         let tensor = |suffix: &str| tensor_name::<T, N>(layer, suffix);
         let z = format!("{name}.z");
-        match layer.kind {
+        let vector = vec![layer.width];
+        let z = match layer.kind {
             LayerKind::Dense { bias } => {
+                // A dense layer reads a feature map flat, C×H×W (`Flatten`, `axis = 1`).
+                let x = self.reshaped(input, &[layer.input_width]);
                 let weight = tensor("weight")?;
-                let mut inputs = vec![input, weight.as_str()];
+                let mut inputs = vec![x.name.as_str(), weight.as_str()];
                 let bias_name;
                 if bias {
                     bias_name = tensor("bias")?;
                     inputs.push(&bias_name);
                 }
                 self.node("Gemm", &inputs, &z, vec![int("transB", 1)]);
+                Value::new(z, vector)
             }
             LayerKind::LayerNorm { eps } => {
+                let x = self.reshaped(input, &[layer.input_width]);
                 let (gain, shift) = (tensor("weight")?, tensor("bias")?);
                 let attributes = vec![
                     int("axis", -1),
@@ -242,23 +303,41 @@ impl Graph {
                 ];
                 self.node(
                     "LayerNormalization",
-                    &[input, &gain, &shift],
+                    &[&x.name, &gain, &shift],
                     &z,
                     attributes,
                 );
+                Value::new(z, vector)
             }
             // Inference mode, as every exported graph: dropout is the identity, batch norm
             // uses its running statistics (ONNX's `BatchNormalization` in inference).
-            LayerKind::Dropout { .. } => self.node("Identity", &[input], &z, Vec::new()),
+            LayerKind::Dropout { .. } => {
+                self.node("Identity", &[&input.name], &z, Vec::new());
+                Value::new(z, input.shape.clone())
+            }
             LayerKind::BatchNorm { eps, momentum } => {
                 let (gain, shift) = (tensor("weight")?, tensor("bias")?);
-                let channels = N::TENSORS.iter().find(|info| info.name == gain);
-                if channels.is_some_and(|info| info.len() != layer.width) {
-                    return Err(OnnxError::Unsupported {
-                        layer: name.to_string(),
-                        what: "batch norm over the channels of a feature map",
-                    });
-                }
+                // Per feature of a vector `[batch, n]`, or per channel of a feature map
+                // `[batch, C, …]`: ONNX's axis 1 either way.
+                let channels = N::TENSORS
+                    .iter()
+                    .find(|info| info.name == gain)
+                    .map_or(0, |info| info.len());
+                let x = match input.shape.first() {
+                    Some(&c) if c == channels => input.clone(),
+                    _ if channels > 0 && input.len().is_multiple_of(channels) => {
+                        self.reshaped(input, &[channels, input.len() / channels])
+                    }
+                    _ => {
+                        return Err(inconsistent(
+                            layer,
+                            format!(
+                                "its {channels} channels do not divide its input of {}",
+                                input.len()
+                            ),
+                        ));
+                    }
+                };
                 let (mean, var) = (tensor("running_mean")?, tensor("running_var")?);
                 let attributes = vec![
                     float("epsilon", eps as f32),
@@ -266,30 +345,25 @@ impl Graph {
                 ];
                 self.node(
                     "BatchNormalization",
-                    &[input, &gain, &shift, &mean, &var],
+                    &[&x.name, &gain, &shift, &mean, &var],
                     &z,
                     attributes,
                 );
+                Value::new(z, x.shape)
             }
-            LayerKind::Recurrent { .. }
-            | LayerKind::Reduce { .. }
-            | LayerKind::CausalConv { .. } => {
-                return Err(OnnxError::Unsupported {
-                    layer: name.to_string(),
-                    what: "recurrent layers and reductions over time",
-                });
+            LayerKind::Spatial(spatial) => self.spatial::<T, N>(layer, spatial, input)?,
+            LayerKind::Recurrent { .. } => return Err(unsupported(layer, "recurrent layers")),
+            LayerKind::Reduce { .. } => {
+                return Err(unsupported(layer, "reductions of a sequence over time"));
             }
-            LayerKind::Spatial(_) => {
-                return Err(OnnxError::Unsupported {
-                    layer: name.to_string(),
-                    what: "convolution and pooling layers",
-                });
+            LayerKind::CausalConv { .. } => {
+                return Err(unsupported(layer, "causal convolutions over a sequence"));
             }
-        }
+        };
         let mut output = self.activation::<T>(layer, z);
         if let Some(residual) = layer.residual {
             let mut source = match residual.source {
-                ResidualSource::Input => INPUT.to_string(),
+                ResidualSource::Input => self.input.clone(),
                 ResidualSource::Layer(index) => match self.outputs.get(index) {
                     Some(output) => output.clone(),
                     None => {
@@ -303,28 +377,74 @@ impl Graph {
                 },
             };
             if residual.project {
-                let projection = tensor("proj.weight")?;
-                let projected = format!("{name}.proj");
-                self.node(
-                    "Gemm",
-                    &[&source, &projection],
-                    &projected,
-                    vec![int("transB", 1)],
-                );
-                source = projected;
+                source = self.projection::<T, N>(layer, &source, &output.shape)?;
             }
+            // Without a projection the shapes match (`network!` checks it), up to a flat
+            // input read by a layer whose output is the input's map, or the other way round.
+            let source = self.reshaped(&source, &output.shape);
             let sum = format!("{name}.residual");
-            self.node("Add", &[&output, &source], &sum, Vec::new());
-            output = sum;
+            self.node("Add", &[&output.name, &source.name], &sum, Vec::new());
+            output = Value::new(sum, output.shape);
         }
         Ok(output)
     }
 
-    /// The activation's nodes on `z`; returns the activated value's name (`z` for identity).
-    fn activation<T: Real>(&mut self, layer: &LayerInfo, z: String) -> String {
+    /// A residual's projection of `source` to `shape`: into a vector `Gemm(flat s, P)` with
+    /// `transB = 1`, into a feature map the 1×1 convolution `Conv(s, P)` (`P` is
+    /// `[out, in, 1, 1]`, or `[out, in, 1]` in 1-D).
+    fn projection<T: Real, N: Parameters<T>>(
+        &mut self,
+        layer: &LayerInfo,
+        source: &Value,
+        shape: &[usize],
+    ) -> Result<Value, OnnxError> {
+        let projection = tensor_name::<T, N>(layer, "proj.weight")?;
+        let projected = format!("{}.proj", layer.name);
+        if shape.len() == 1 {
+            let source = self.reshaped(source, &[source.len()]);
+            let attributes = vec![int("transB", 1)];
+            self.node("Gemm", &[&source.name, &projection], &projected, attributes);
+            return Ok(Value::new(projected, shape.to_vec()));
+        }
+        // The source's channels are the projection's `in`; its positions are the output's.
+        let info = N::TENSORS.iter().find(|info| info.name == projection);
+        let channels = info
+            .and_then(|info| info.shape.get(1))
+            .copied()
+            .unwrap_or(0);
+        let mut source_shape = vec![channels];
+        source_shape.extend_from_slice(&shape[1..]);
+        if source_shape.iter().product::<usize>() != source.len() {
+            return Err(inconsistent(
+                layer,
+                format!(
+                    "its projection `{projection}` does not fit its source's {} scalars",
+                    source.len()
+                ),
+            ));
+        }
+        let source = self.reshaped(source, &source_shape);
+        let ones = vec![1; shape.len() - 1];
+        let attributes = vec![ints("kernel_shape", ones)];
+        self.node("Conv", &[&source.name, &projection], &projected, attributes);
+        Ok(Value::new(projected, shape.to_vec()))
+    }
+
+    /// The activation's nodes on `z`; returns the activated value (`z` for identity).
+    fn activation<T: Real>(&mut self, layer: &LayerInfo, z: Value) -> Value {
         let name = layer.name;
+        let shape = z.shape.clone();
         let (op_type, attributes) = match layer.activation {
             ActivationKind::Identity => return z,
+            // nn's softmax on a feature map runs over all its scalars (the sample's vector):
+            // ONNX's `Softmax` runs over one axis, so over the flattened map, shaped back.
+            ActivationKind::Softmax if z.is_map() => {
+                let flat = self.reshaped(&z, &[z.len()]);
+                let softmax = format!("{name}.softmax");
+                self.node("Softmax", &[&flat.name], &softmax, vec![int("axis", -1)]);
+                let flat = Value::new(softmax, flat.shape);
+                return self.reshaped(&flat, &shape);
+            }
             ActivationKind::Relu => ("Relu", Vec::new()),
             ActivationKind::Sigmoid => ("Sigmoid", Vec::new()),
             ActivationKind::Tanh => ("Tanh", Vec::new()),
@@ -337,24 +457,24 @@ impl Graph {
             ActivationKind::GeluTanh => ("Gelu", vec![string("approximate", "tanh")]),
             ActivationKind::Silu => {
                 let sigmoid = format!("{name}.sigmoid");
-                self.node("Sigmoid", &[&z], &sigmoid, Vec::new());
+                self.node("Sigmoid", &[&z.name], &sigmoid, Vec::new());
                 let silu = format!("{name}.silu");
-                self.node("Mul", &[&z, &sigmoid], &silu, Vec::new());
-                return silu;
+                self.node("Mul", &[&z.name, &sigmoid], &silu, Vec::new());
+                return Value::new(silu, shape);
             }
             ActivationKind::Step => {
                 self.zero::<T>();
                 let positive = format!("{name}.nonnegative");
-                self.node("GreaterOrEqual", &[&z, ZERO], &positive, Vec::new());
+                self.node("GreaterOrEqual", &[&z.name, ZERO], &positive, Vec::new());
                 let step = format!("{name}.step");
                 let to = int("to", elem_type::<T>().into());
                 self.node("Cast", &[&positive], &step, vec![to]);
-                return step;
+                return Value::new(step, shape);
             }
         };
         let activated = format!("{name}.{}", op_type.to_lowercase());
-        self.node(op_type, &[&z], &activated, attributes);
-        activated
+        self.node(op_type, &[&z.name], &activated, attributes);
+        Value::new(activated, shape)
     }
 
     /// Adds the scalar initializer [`ZERO`], once.
@@ -403,6 +523,13 @@ fn tensor_name<T: Real, N: Parameters<T>>(
             layer,
             format!("it needs the tensor `{name}`, which the network does not list"),
         )),
+    }
+}
+
+fn unsupported(layer: &LayerInfo, what: &'static str) -> OnnxError {
+    OnnxError::Unsupported {
+        layer: layer.name.to_string(),
+        what,
     }
 }
 
@@ -464,6 +591,15 @@ fn int(name: &str, i: i64) -> AttributeProto {
         name: name.to_string(),
         i,
         r#type: attribute_type::INT,
+        ..AttributeProto::default()
+    }
+}
+
+fn ints(name: &str, ints: Vec<i64>) -> AttributeProto {
+    AttributeProto {
+        name: name.to_string(),
+        ints,
+        r#type: attribute_type::INTS,
         ..AttributeProto::default()
     }
 }

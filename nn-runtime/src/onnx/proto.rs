@@ -11,6 +11,8 @@ use alloc::vec::Vec;
 pub const FLOAT: i32 = 1;
 /// `TensorProto.DataType.DOUBLE`.
 pub const DOUBLE: i32 = 11;
+/// `TensorProto.DataType.INT64` (a `Reshape`'s target shape).
+pub const INT64: i32 = 7;
 
 /// `AttributeProto.AttributeType`: the values used here.
 pub mod attribute_type {
@@ -20,6 +22,8 @@ pub mod attribute_type {
     pub const INT: i32 = 2;
     /// `STRING`.
     pub const STRING: i32 = 3;
+    /// `INTS`.
+    pub const INTS: i32 = 7;
 }
 
 /// `message ModelProto`.
@@ -81,7 +85,7 @@ pub struct NodeProto {
     pub attribute: Vec<AttributeProto>,
 }
 
-/// `message AttributeProto`: one of `f`, `i`, `s`, named by `type`.
+/// `message AttributeProto`: one of `f`, `i`, `s`, `ints`, named by `type`.
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct AttributeProto {
     #[prost(string, tag = "1")]
@@ -92,6 +96,9 @@ pub struct AttributeProto {
     pub i: i64,
     #[prost(bytes = "vec", tag = "4")]
     pub s: Vec<u8>,
+    /// Unpacked, as proto2 writes a `repeated int64` without `[packed = true]`.
+    #[prost(int64, repeated, packed = "false", tag = "8")]
+    pub ints: Vec<i64>,
     #[prost(int32, tag = "20")]
     pub r#type: i32,
 }
