@@ -228,3 +228,46 @@ fn a_network_with_modes_runs_under_strict_lints() {
     );
     assert_eq!(net.predict_batch(&x), Batch::<f64, 2>::zeros(3));
 }
+
+/// A sequence network under the same lints, in the hostile namespace (its `Vec`, `Box` and
+/// `usize` shadowed): every sequence layer, residuals from the input, and the input gradients'
+/// scratch gradient.
+mod strict_sequences {
+    #[allow(non_camel_case_types, dead_code)]
+    struct Vec;
+    #[allow(non_camel_case_types, dead_code)]
+    struct Box;
+    #[allow(non_camel_case_types, dead_code)]
+    struct usize;
+
+    nn_runtime::network! {
+        /// Every sequence layer form.
+        pub struct Sequential {
+            input: seq(2),
+            c: conv1d(2, kernel = 3, dilation = 2, causal, tanh) + input,
+            r1: gru(4) + project(input),
+            n: layer_norm,
+            r2: lstm(3),
+            r3: rnn(3, relu) + r2,
+            pool: mean,
+            out: dense(2),
+            loss: mse,
+        }
+    }
+}
+
+#[test]
+fn a_sequence_network_runs_under_strict_lints() {
+    use nn_runtime::nalgebra::SVector;
+    use nn_runtime::{Batch, SequenceNetwork};
+    let net = strict_sequences::Sequential::<f64>::zeros();
+    let x = [SVector::<f64, 2>::from_element(0.5); 4];
+    let y = SVector::<f64, 2>::zeros();
+    assert_eq!(net.input_gradient(&x, &y).len(), 4);
+    let xb = [
+        Batch::<f64, 2>::from_element(3, 0.5),
+        Batch::<f64, 2>::zeros(3),
+    ];
+    let gradient = SequenceNetwork::input_gradient_batch(&net, &xb, &Batch::<f64, 2>::zeros(3));
+    assert_eq!(gradient[1].ncols(), 3);
+}

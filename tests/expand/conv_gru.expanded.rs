@@ -297,6 +297,69 @@
                 }
                 loss
             }
+            /// The gradient of one sequence's loss with respect to each of its steps, `∂L/∂x_t` (saliency over time, adversarial sequences): backpropagation through time run on to the input, from the zero initial state, of exactly the loss `backward` computes (the mean over the steps, one target per step). Returns one gradient per step. About the cost of `backward`: the recurrent and causal layers' backward still adds their parameter gradients, into a scratch gradient allocated on the heap per call (`boxed_zeros`); the other layers compute none.
+            ///
+            /// # Panics
+            /// If the sequence is empty, or the targets are not one per step.
+            pub fn input_gradient(
+                &self,
+                x: &[::nn_runtime::__private::SVector<T, 1>],
+                target: &[::nn_runtime::__private::SVector<T, 1>],
+            ) -> ::nn_runtime::__private::Vec<::nn_runtime::__private::SVector<T, 1>> {
+                use ::nn_runtime::__private as nn;
+                let initial: &ConvGruState<T> = &::core::default::Default::default();
+                let ConvGruForward { z_pre, h_pre, z_conv, h_conv, steps_r1, z_out, .. } = self
+                    .forward_intermediates(x, initial);
+                nn::check_sequence_targets(x.len(), target.len());
+                let y: nn::Batch<T, 1> = nn::steps_to_batch(&z_out);
+                let y_target: nn::Batch<T, 1> = nn::steps_to_batch(target);
+                let dh_out: nn::Vec<nn::SVector<T, 1>> = nn::batch_to_steps(
+                    &nn::mse_backward(&y, &y_target),
+                );
+                let mut grad: nn::Box<Self> = <Self as nn::Parameters<T>>::boxed_zeros();
+                /// out: dense(1)
+                let dx_out: nn::Vec<nn::SVector<T, 8>> = dh_out
+                    .iter()
+                    .map(|dz_t| nn::tr_matvec(&self.out.weight, dz_t))
+                    .collect();
+                let dh_r1: nn::Vec<nn::SVector<T, 8>> = dx_out;
+                /// r1: gru(8)
+                let mut dx_r1: nn::Vec<nn::SVector<T, 4>> = nn::zero_steps(x.len());
+                nn::backward_sequence(
+                    &self.r1,
+                    &h_conv,
+                    &initial.r1,
+                    &steps_r1,
+                    &dh_r1,
+                    nn::SVector::zeros(),
+                    &mut grad.r1,
+                    &mut dx_r1,
+                );
+                let dh_conv: nn::Vec<nn::SVector<T, 4>> = dx_r1;
+                /// conv: conv1d(4, kernel = 3, dilation = 2, causal, tanh)
+                let dz_conv: nn::Vec<nn::SVector<T, 4>> = z_conv
+                    .iter()
+                    .zip(&dh_conv)
+                    .map(|(z, dh)| nn::tanh_backward(z, dh))
+                    .collect();
+                let dx_conv: nn::Vec<nn::SVector<T, 8>> = nn::Causal::<
+                    3,
+                    2,
+                >::backward(&self.conv, &h_pre, &initial.conv, &dz_conv, &mut grad.conv);
+                let dh_pre: nn::Vec<nn::SVector<T, 8>> = dx_conv;
+                /// pre: dense(8, tanh)
+                let dz_pre: nn::Vec<nn::SVector<T, 8>> = z_pre
+                    .iter()
+                    .zip(&dh_pre)
+                    .map(|(z, dh)| nn::tanh_backward(z, dh))
+                    .collect();
+                let dx_pre: nn::Vec<nn::SVector<T, 1>> = dz_pre
+                    .iter()
+                    .map(|dz_t| nn::tr_matvec(&self.pre.weight, dz_t))
+                    .collect();
+                let dx: nn::Vec<nn::SVector<T, 1>> = dx_pre;
+                dx
+            }
             /// Truncated backpropagation through time, one chunk of a long stream: forward
             /// over `x` from `state` (the recurrent layers' states at the chunk's start),
             /// backward through the chunk only (the gradient into the carried state is cut),
@@ -529,6 +592,89 @@
                 }
                 loss
             }
+            /// The gradient of the batch's mean loss (as [`Self::backward_batch`], over the samples and the steps) with respect to each input: column `j` of step `t` is `∂L/∂x_{t,j}`, which is sample `j`'s own [`Self::input_gradient`] over the batch size. The products are GEMMs over the samples. About the cost of `backward`: the recurrent and causal layers' backward still adds their parameter gradients, into a scratch gradient allocated on the heap per call (`boxed_zeros`); the other layers compute none.
+            ///
+            /// # Panics
+            /// As [`Self::loss_batch`].
+            pub fn input_gradient_batch(
+                &self,
+                x: &[::nn_runtime::__private::Batch<T, 1>],
+                target: &[::nn_runtime::__private::Batch<T, 1>],
+            ) -> ::nn_runtime::__private::Vec<::nn_runtime::__private::Batch<T, 1>> {
+                use ::nn_runtime::__private as nn;
+                let ConvGruForwardBatch {
+                    z_pre,
+                    h_pre,
+                    z_conv,
+                    h_conv,
+                    steps_r1,
+                    z_out,
+                    ..
+                } = self.forward_batch_intermediates(x);
+                nn::check_sequence_targets(x.len(), target.len());
+                let steps: T = T::constant(x.len() as f64);
+                let dh_out: nn::Vec<nn::Batch<T, 1>> = z_out
+                    .iter()
+                    .zip(target)
+                    .map(|(y, y_target)| nn::mse_backward(y, y_target) / steps)
+                    .collect();
+                let mut grad: nn::Box<Self> = <Self as nn::Parameters<T>>::boxed_zeros();
+                /// out: dense(1)
+                let dx_out: nn::Vec<nn::Batch<T, 8>> = dh_out
+                    .iter()
+                    .map(|dz_t| nn::tr_matmul(&self.out.weight, dz_t))
+                    .collect();
+                let dh_r1: nn::Vec<nn::Batch<T, 8>> = dx_out;
+                /// r1: gru(8)
+                let mut dx_r1: nn::Vec<nn::Batch<T, 4>> = nn::zero_steps_batch(
+                    x.len(),
+                    x[0].ncols(),
+                );
+                nn::backward_sequence_batch(
+                    &self.r1,
+                    &h_conv,
+                    &<::nn_runtime::__private::Gru<
+                        T,
+                        4,
+                        8,
+                        24,
+                    > as nn::BatchCell<T, 4, 8>>::zero_batch_state(x[0].ncols()),
+                    &steps_r1,
+                    &dh_r1,
+                    <::nn_runtime::__private::Gru<
+                        T,
+                        4,
+                        8,
+                        24,
+                    > as nn::BatchCell<T, 4, 8>>::zero_batch_state(x[0].ncols()),
+                    &mut grad.r1,
+                    &mut dx_r1,
+                );
+                let dh_conv: nn::Vec<nn::Batch<T, 4>> = dx_r1;
+                /// conv: conv1d(4, kernel = 3, dilation = 2, causal, tanh)
+                let dz_conv: nn::Vec<nn::Batch<T, 4>> = z_conv
+                    .iter()
+                    .zip(&dh_conv)
+                    .map(|(z, dh)| nn::tanh_backward(z, dh))
+                    .collect();
+                let dx_conv: nn::Vec<nn::Batch<T, 8>> = nn::Causal::<
+                    3,
+                    2,
+                >::backward_batch(&self.conv, &h_pre, &dz_conv, &mut grad.conv);
+                let dh_pre: nn::Vec<nn::Batch<T, 8>> = dx_conv;
+                /// pre: dense(8, tanh)
+                let dz_pre: nn::Vec<nn::Batch<T, 8>> = z_pre
+                    .iter()
+                    .zip(&dh_pre)
+                    .map(|(z, dh)| nn::tanh_backward(z, dh))
+                    .collect();
+                let dx_pre: nn::Vec<nn::Batch<T, 1>> = dz_pre
+                    .iter()
+                    .map(|dz_t| nn::tr_matmul(&self.pre.weight, dz_t))
+                    .collect();
+                let dx: nn::Vec<nn::Batch<T, 1>> = dx_pre;
+                dx
+            }
         }
     };
     #[automatically_derived]
@@ -756,6 +902,20 @@
             grad: &mut Self,
         ) -> T {
             Self::backward_batch(self, x, target, grad)
+        }
+        fn input_gradient(
+            &self,
+            x: &[::nn_runtime::__private::SVector<T, 1>],
+            target: &[::nn_runtime::__private::SVector<T, 1>],
+        ) -> ::nn_runtime::__private::Vec<::nn_runtime::__private::SVector<T, 1>> {
+            Self::input_gradient(self, x, target)
+        }
+        fn input_gradient_batch(
+            &self,
+            x: &[::nn_runtime::__private::Batch<T, 1>],
+            target: &[::nn_runtime::__private::Batch<T, 1>],
+        ) -> ::nn_runtime::__private::Vec<::nn_runtime::__private::Batch<T, 1>> {
+            Self::input_gradient_batch(self, x, target)
         }
     }
     impl<T: ::nn_runtime::__private::Real> ConvGru<T> {

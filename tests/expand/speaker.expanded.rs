@@ -325,6 +325,62 @@
                 );
                 loss
             }
+            /// The gradient of one sequence's loss with respect to each of its steps, `∂L/∂x_t` (saliency over time, adversarial sequences): backpropagation through time run on to the input, from the zero initial state, of exactly the loss `backward` computes. Returns one gradient per step. About the cost of `backward`: the recurrent and causal layers' backward still adds their parameter gradients, into a scratch gradient allocated on the heap per call (`boxed_zeros`); the other layers compute none.
+            ///
+            /// # Panics
+            /// If the sequence is empty.
+            pub fn input_gradient(
+                &self,
+                x: &[::nn_runtime::__private::SVector<T, 3>],
+                target: &::nn_runtime::__private::SVector<T, 2>,
+            ) -> ::nn_runtime::__private::Vec<::nn_runtime::__private::SVector<T, 3>> {
+                use ::nn_runtime::__private as nn;
+                let initial: &SpeakerState<T> = &::core::default::Default::default();
+                let SpeakerForward { steps_r1, z_r1, steps_r2, z_out, .. } = self
+                    .forward_intermediates(x, initial);
+                let dh_out: nn::SVector<T, 2> = nn::softmax_cross_entropy_backward(
+                    &z_out,
+                    target,
+                );
+                let mut grad: nn::Box<Self> = <Self as nn::Parameters<T>>::boxed_zeros();
+                /// out: dense(2)
+                let dx_out: nn::SVector<T, 4> = nn::tr_matvec(&self.out.weight, &dh_out);
+                let dh_last: nn::SVector<T, 4> = dx_out;
+                /// last: last
+                let dx_last: nn::Vec<nn::SVector<T, 4>> = nn::last_step_backward(
+                    x.len(),
+                    &dh_last,
+                );
+                let dh_r2: nn::Vec<nn::SVector<T, 4>> = dx_last;
+                /// r2: lstm(4) + r1
+                let mut dx_r2: nn::Vec<nn::SVector<T, 4>> = nn::zero_steps(x.len());
+                nn::backward_sequence(
+                    &self.r2,
+                    &z_r1,
+                    &initial.r2,
+                    &steps_r2,
+                    &dh_r2,
+                    nn::LstmState::default(),
+                    &mut grad.r2,
+                    &mut dx_r2,
+                );
+                let mut dh_r1: nn::Vec<nn::SVector<T, 4>> = dx_r2;
+                dh_r1 = nn::add_steps(&dh_r1, &dh_r2);
+                /// r1: gru(4)
+                let mut dx_r1: nn::Vec<nn::SVector<T, 3>> = nn::zero_steps(x.len());
+                nn::backward_sequence(
+                    &self.r1,
+                    x,
+                    &initial.r1,
+                    &steps_r1,
+                    &dh_r1,
+                    nn::SVector::zeros(),
+                    &mut grad.r1,
+                    &mut dx_r1,
+                );
+                let dx: nn::Vec<nn::SVector<T, 3>> = dx_r1;
+                dx
+            }
             /// Truncated backpropagation through time, one chunk of a long stream: forward
             /// over `x` from `state` (the recurrent layers' states at the chunk's start),
             /// backward through the chunk only (the gradient into the carried state is cut),
@@ -531,6 +587,88 @@
                     &mut dx_r1,
                 );
                 loss
+            }
+            /// The gradient of the batch's mean loss (as [`Self::backward_batch`]) with respect to each input: column `j` of step `t` is `∂L/∂x_{t,j}`, which is sample `j`'s own [`Self::input_gradient`] over the batch size. The products are GEMMs over the samples. About the cost of `backward`: the recurrent and causal layers' backward still adds their parameter gradients, into a scratch gradient allocated on the heap per call (`boxed_zeros`); the other layers compute none.
+            ///
+            /// # Panics
+            /// As [`Self::loss_batch`].
+            pub fn input_gradient_batch(
+                &self,
+                x: &[::nn_runtime::__private::Batch<T, 3>],
+                target: &::nn_runtime::__private::Batch<T, 2>,
+            ) -> ::nn_runtime::__private::Vec<::nn_runtime::__private::Batch<T, 3>> {
+                use ::nn_runtime::__private as nn;
+                let SpeakerForwardBatch { steps_r1, z_r1, steps_r2, z_out, .. } = self
+                    .forward_batch_intermediates(x);
+                nn::check_batch_columns(x[0].ncols(), target.ncols());
+                let dh_out: nn::Batch<T, 2> = nn::softmax_cross_entropy_backward(
+                    &z_out,
+                    target,
+                );
+                let mut grad: nn::Box<Self> = <Self as nn::Parameters<T>>::boxed_zeros();
+                /// out: dense(2)
+                let dx_out: nn::Batch<T, 4> = nn::tr_matmul(&self.out.weight, &dh_out);
+                let dh_last: nn::Batch<T, 4> = dx_out;
+                /// last: last
+                let dx_last: nn::Vec<nn::Batch<T, 4>> = nn::last_step_backward_batch(
+                    x.len(),
+                    &dh_last,
+                );
+                let dh_r2: nn::Vec<nn::Batch<T, 4>> = dx_last;
+                /// r2: lstm(4) + r1
+                let mut dx_r2: nn::Vec<nn::Batch<T, 4>> = nn::zero_steps_batch(
+                    x.len(),
+                    x[0].ncols(),
+                );
+                nn::backward_sequence_batch(
+                    &self.r2,
+                    &z_r1,
+                    &<::nn_runtime::__private::Lstm<
+                        T,
+                        4,
+                        4,
+                        16,
+                    > as nn::BatchCell<T, 4, 4>>::zero_batch_state(x[0].ncols()),
+                    &steps_r2,
+                    &dh_r2,
+                    <::nn_runtime::__private::Lstm<
+                        T,
+                        4,
+                        4,
+                        16,
+                    > as nn::BatchCell<T, 4, 4>>::zero_batch_state(x[0].ncols()),
+                    &mut grad.r2,
+                    &mut dx_r2,
+                );
+                let mut dh_r1: nn::Vec<nn::Batch<T, 4>> = dx_r2;
+                dh_r1 = nn::add_steps_batch(&dh_r1, &dh_r2);
+                /// r1: gru(4)
+                let mut dx_r1: nn::Vec<nn::Batch<T, 3>> = nn::zero_steps_batch(
+                    x.len(),
+                    x[0].ncols(),
+                );
+                nn::backward_sequence_batch(
+                    &self.r1,
+                    x,
+                    &<::nn_runtime::__private::Gru<
+                        T,
+                        3,
+                        4,
+                        12,
+                    > as nn::BatchCell<T, 3, 4>>::zero_batch_state(x[0].ncols()),
+                    &steps_r1,
+                    &dh_r1,
+                    <::nn_runtime::__private::Gru<
+                        T,
+                        3,
+                        4,
+                        12,
+                    > as nn::BatchCell<T, 3, 4>>::zero_batch_state(x[0].ncols()),
+                    &mut grad.r1,
+                    &mut dx_r1,
+                );
+                let dx: nn::Vec<nn::Batch<T, 3>> = dx_r1;
+                dx
             }
         }
     };
@@ -765,6 +903,20 @@
             grad: &mut Self,
         ) -> T {
             Self::backward_batch(self, x, target, grad)
+        }
+        fn input_gradient(
+            &self,
+            x: &[::nn_runtime::__private::SVector<T, 3>],
+            target: &::nn_runtime::__private::SVector<T, 2>,
+        ) -> ::nn_runtime::__private::Vec<::nn_runtime::__private::SVector<T, 3>> {
+            Self::input_gradient(self, x, target)
+        }
+        fn input_gradient_batch(
+            &self,
+            x: &[::nn_runtime::__private::Batch<T, 3>],
+            target: &::nn_runtime::__private::Batch<T, 2>,
+        ) -> ::nn_runtime::__private::Vec<::nn_runtime::__private::Batch<T, 3>> {
+            Self::input_gradient_batch(self, x, target)
         }
     }
     impl<T: ::nn_runtime::__private::Real> Speaker<T> {

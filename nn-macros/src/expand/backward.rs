@@ -22,7 +22,8 @@ pub enum Sink {
     /// same pass that reads it for `Wᵀ dz` (`sgd_step`; one sample only).
     Descend,
     /// Nowhere: the chain rule runs on to the input and returns `dx = ∂L/∂x`
-    /// (`input_gradient`, `input_gradient_batch`; see `input.rs`).
+    /// (`input_gradient`, `input_gradient_batch`; see `input.rs`, and `recurrent/backward.rs`
+    /// for sequence networks).
     Input,
 }
 

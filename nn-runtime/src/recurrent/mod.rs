@@ -193,6 +193,28 @@ pub trait SequenceNetwork<T: Real, const IN: usize, const OUT: usize>:
         target: &Self::BatchTarget,
         grad: &mut Self,
     ) -> T;
+
+    /// The gradient of one sequence's loss with respect to each of its steps, `∂L/∂x_t` (one
+    /// per step), from the zero initial state: backpropagation through time run on to the
+    /// input, for exactly the loss [`SequenceNetwork::backward`] computes. About the cost of
+    /// `backward` (a recurrent layer's parameter gradient still goes into a scratch gradient).
+    /// See [`dual`](crate::dual) for forward-mode derivatives.
+    ///
+    /// # Panics
+    /// If the sequence is empty (or, sequence to sequence, the targets are not one per step).
+    fn input_gradient(&self, x: &[SVector<T, IN>], target: &Self::Target) -> Vec<SVector<T, IN>>;
+
+    /// The gradient of the batch's mean loss (as [`SequenceNetwork::backward_batch`]) with
+    /// respect to each input: column `j` of step `t` is `∂L/∂x_{t,j}`, sample `j`'s own input
+    /// gradient over the batch size.
+    ///
+    /// # Panics
+    /// As [`SequenceNetwork::loss_batch`].
+    fn input_gradient_batch(
+        &self,
+        x: &[crate::Batch<T, IN>],
+        target: &Self::BatchTarget,
+    ) -> Vec<crate::Batch<T, IN>>;
 }
 
 #[cfg(feature = "alloc")]

@@ -1,7 +1,7 @@
-//! The methods of a sequence network (forward, predict, loss, backward, step, the batch forms)
-//! and its `SequenceNetwork` impl.
+//! The methods of a sequence network (forward, predict, loss, backward, the input gradients,
+//! step, the batch forms) and its `SequenceNetwork` impl.
 
-use super::backward::expand_backward;
+use super::backward::{Sink, expand_backward, needs_scratch_gradient};
 use super::forward::{Flow, expand_record, expand_step_body};
 use super::*;
 
@@ -13,11 +13,32 @@ pub(super) fn expand_methods(model: &Model<'_>) -> TokenStream {
     let param_count = lit(params::param_count(model));
     let state = state_ident(model);
     let record = expand_record(model, Flow::Sample);
-    let backward_body = expand_backward(model, &record, Flow::Sample, TokenStream::new());
-    let chunk_body = expand_backward(model, &record, Flow::Sample, chunk_tail(model));
+    let backward_body =
+        expand_backward(model, &record, Flow::Sample, Sink::Grad, TokenStream::new());
+    let chunk_body = expand_backward(model, &record, Flow::Sample, Sink::Grad, chunk_tail(model));
     let batch_record = expand_record(model, Flow::Batch);
-    let backward_batch_body =
-        expand_backward(model, &batch_record, Flow::Batch, TokenStream::new());
+    let backward_batch_body = expand_backward(
+        model,
+        &batch_record,
+        Flow::Batch,
+        Sink::Grad,
+        TokenStream::new(),
+    );
+    // `∂L/∂x`: the same backward run on to the input.
+    let input_body = expand_backward(
+        model,
+        &record,
+        Flow::Sample,
+        Sink::Input,
+        TokenStream::new(),
+    );
+    let input_batch_body = expand_backward(
+        model,
+        &batch_record,
+        Flow::Batch,
+        Sink::Input,
+        TokenStream::new(),
+    );
     let (batch_definition, batch_constructor) =
         (&batch_record.definition, &batch_record.constructor);
     let xb_ty = quote!([#rt::Batch<T, #input_lit>]);
@@ -94,6 +115,7 @@ pub(super) fn expand_methods(model: &Model<'_>) -> TokenStream {
             ""
         }
     ));
+    let (input_gradient_doc, input_gradient_batch_doc) = input_gradient_docs(model);
     quote! {
         const _: () = {
         #record_definition
@@ -143,6 +165,13 @@ pub(super) fn expand_methods(model: &Model<'_>) -> TokenStream {
                 use #rt as nn;
                 let initial: &#state<T> = &::core::default::Default::default();
                 #backward_body
+            }
+
+            #input_gradient_doc
+            #vis fn input_gradient(&self, x: &#x_ty, target: &#target_ty) -> #rt::Vec<#rt::SVector<T, #input_lit>> {
+                use #rt as nn;
+                let initial: &#state<T> = &::core::default::Default::default();
+                #input_body
             }
 
             /// Truncated backpropagation through time, one chunk of a long stream: forward
@@ -203,9 +232,55 @@ pub(super) fn expand_methods(model: &Model<'_>) -> TokenStream {
                 use #rt as nn;
                 #backward_batch_body
             }
+
+            #input_gradient_batch_doc
+            #vis fn input_gradient_batch(&self, x: &#xb_ty, target: &#targetb_ty) -> #rt::Vec<#rt::Batch<T, #input_lit>> {
+                use #rt as nn;
+                #input_batch_body
+            }
         }
         };
     }
+}
+
+/// The rustdoc of `input_gradient` and `input_gradient_batch`.
+fn input_gradient_docs(model: &Model<'_>) -> (TokenStream, TokenStream) {
+    let seq2seq = ends_on_sequence(model);
+    let cost = if needs_scratch_gradient(model) {
+        "About the cost of `backward`: the recurrent and causal layers' backward still adds \
+         their parameter gradients, into a scratch gradient allocated on the heap per call \
+         (`boxed_zeros`); the other layers compute none."
+    } else {
+        "About the cost of `backward`, no parameter gradient computed."
+    };
+    let sample = docs(&format!(
+        "The gradient of one sequence's loss with respect to each of its steps, `∂L/∂x_t` \
+         (saliency over time, adversarial sequences): backpropagation through time run on to \
+         the input, from the zero initial state, of exactly the loss `backward` computes{}. \
+         Returns one gradient per step. {cost}\n\n# Panics\nIf the sequence is empty{}.",
+        if seq2seq {
+            " (the mean over the steps, one target per step)"
+        } else {
+            ""
+        },
+        if seq2seq {
+            ", or the targets are not one per step"
+        } else {
+            ""
+        }
+    ));
+    let batch = docs(&format!(
+        "The gradient of the batch's mean loss (as [`Self::backward_batch`]{}) with respect to \
+         each input: column `j` of step `t` is `∂L/∂x_{{t,j}}`, which is sample `j`'s own \
+         [`Self::input_gradient`] over the batch size. The products are GEMMs over the \
+         samples. {cost}\n\n# Panics\nAs [`Self::loss_batch`].",
+        if seq2seq {
+            ", over the samples and the steps"
+        } else {
+            ""
+        }
+    ));
+    (sample, batch)
 }
 
 /// After a chunk: each recurrent layer's last state into `state`, the steps counted, and each
@@ -350,6 +425,14 @@ pub(super) fn expand_network_impl(model: &Model<'_>) -> TokenStream {
 
             fn backward_batch(&self, x: &[#rt::Batch<T, #input>], target: &#targetb_ty, grad: &mut Self) -> T {
                 Self::backward_batch(self, x, target, grad)
+            }
+
+            fn input_gradient(&self, x: &[#rt::SVector<T, #input>], target: &#target_ty) -> #rt::Vec<#rt::SVector<T, #input>> {
+                Self::input_gradient(self, x, target)
+            }
+
+            fn input_gradient_batch(&self, x: &[#rt::Batch<T, #input>], target: &#targetb_ty) -> #rt::Vec<#rt::Batch<T, #input>> {
+                Self::input_gradient_batch(self, x, target)
             }
         }
     }
