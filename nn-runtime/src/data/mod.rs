@@ -61,6 +61,8 @@
 //! Bad rows are a [`DataError`] naming the row (and column); a split fraction outside
 //! `[0, 1]` is a [`ConfigError`] from [`Dataset::split`]. Nothing here panics on user input.
 //! (The crate's error policy is in [`train`](crate::train#errors).)
+// The CSV readers exist with the `csv` feature only; the docs above link them.
+#![cfg_attr(not(feature = "csv"), allow(rustdoc::broken_intra_doc_links))]
 
 use alloc::vec::Vec;
 

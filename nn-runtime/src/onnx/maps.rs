@@ -225,12 +225,11 @@ impl Graph {
             } => {
                 let x = self.reshaped(input, &map_shape(window.channels, window.input, dims));
                 let weight = tensor("weight")?;
-                let mut inputs = vec![x.name.as_str(), weight.as_str()];
-                let bias_name;
-                if bias {
-                    bias_name = tensor("bias")?;
-                    inputs.push(&bias_name);
-                }
+                let bias = bias.then(|| tensor("bias")).transpose()?;
+                let inputs: Vec<&str> = [x.name.as_str(), weight.as_str()]
+                    .into_iter()
+                    .chain(bias.as_deref())
+                    .collect();
                 let attributes = WindowAttributes::new(&window, dims).conv();
                 self.node("Conv", &inputs, &z, attributes);
                 Value::new(z, map_shape(out_channels, window.output, dims))

@@ -284,12 +284,11 @@ impl Graph {
                 // A dense layer reads a feature map flat, C×H×W (`Flatten`, `axis = 1`).
                 let x = self.reshaped(input, &[layer.input_width]);
                 let weight = tensor("weight")?;
-                let mut inputs = vec![x.name.as_str(), weight.as_str()];
-                let bias_name;
-                if bias {
-                    bias_name = tensor("bias")?;
-                    inputs.push(&bias_name);
-                }
+                let bias = bias.then(|| tensor("bias")).transpose()?;
+                let inputs: Vec<&str> = [x.name.as_str(), weight.as_str()]
+                    .into_iter()
+                    .chain(bias.as_deref())
+                    .collect();
                 self.node("Gemm", &inputs, &z, vec![int("transB", 1)]);
                 Value::new(z, vector)
             }
