@@ -1,7 +1,7 @@
-//! Forward mode through sequence networks: the networks of `tests/recurrent.rs` (every cell,
-//! stacked, residuals over time, per-step dense and layer norm, `last`/`mean`, sequence to
-//! sequence) over dual numbers. Backpropagation through time, per sequence and per batch,
-//! against the exact forward-mode gradient of the loss
+//! Forward mode through sequence networks: the networks of `tests/support/sequence_nets.rs`
+//! (every cell, stacked, residuals over time, per-step dense and layer norm, `last`/`mean`,
+//! sequence to sequence) over dual numbers. Backpropagation through time, per sequence and
+//! per batch, against the exact forward-mode gradient of the loss
 //! (`gradcheck::check_sequence_gradient_dual`).
 //!
 //! `cargo test --test dual_recurrent -- --nocapture` prints the table of errors.
@@ -10,7 +10,7 @@ use nn_runtime::gradcheck::{
     DualSequenceCheckable, check_sequence_gradient_dual, check_sequence_gradient_dual_batch,
 };
 use nn_runtime::nalgebra::SVector;
-use nn_runtime::{Batch, GradientCheck, network};
+use nn_runtime::{Batch, GradientCheck};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -18,57 +18,13 @@ use rand::{Rng, SeedableRng};
 mod gradients;
 use gradients::{batch, randomize, sequence};
 
+#[path = "support/sequence_nets.rs"]
+mod nets;
+use nets::{Effect, GruClassifier, Stacked, Tagger};
+
 /// Two f64 computations of the same derivative in a different order (forward mode against
 /// BPTT): rounding only, over up to 20 steps.
 const DUAL_TOLERANCE: f64 = 1e-12;
-
-network! {
-    /// A GRU classifier.
-    pub struct GruClassifier {
-        input: seq(3),
-        r1: gru(4),
-        last: last,
-        out: dense(3),
-        loss: softmax_cross_entropy,
-    }
-}
-
-network! {
-    /// Stacked cells with a residual over time and a mean over the steps.
-    pub struct Stacked {
-        input: seq(2),
-        r1: rnn(4),
-        r2: lstm(4) + r1,
-        r3: rnn(3, relu),
-        pool: mean,
-        hidden: dense(5, tanh),
-        out: dense(2),
-        loss: mse,
-    }
-}
-
-network! {
-    /// Per-step dense and layer norm, a projected residual from the input, sequence to sequence.
-    pub struct Effect {
-        input: seq(2),
-        pre: dense(4, tanh),
-        r1: gru(4) + pre,
-        norm: layer_norm,
-        r2: lstm(3) + project(input),
-        out: dense(1),
-        loss: mse,
-    }
-}
-
-network! {
-    /// Sequence to sequence with binary labels per step.
-    pub struct Tagger {
-        input: seq(2),
-        r1: lstm(3),
-        out: dense(2),
-        loss: binary_cross_entropy,
-    }
-}
 
 /// NaN compares as the worst error, so a NaN gradient can't pass.
 fn error(check: &GradientCheck) -> f64 {

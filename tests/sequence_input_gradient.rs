@@ -22,6 +22,10 @@ use rand::{Rng, SeedableRng};
 mod gradients;
 use gradients::{GRADIENT_TOLERANCE, batch, randomize, sequence};
 
+#[path = "support/sequence_nets.rs"]
+mod nets;
+use nets::{Effect, Tagger};
+
 /// Forward mode against reverse mode, and a batch's column against the per-sample gradient:
 /// two f64 computations of the same derivative in a different order (GEMMs against
 /// matrix-vector products, duals against BPTT), so rounding only. Compared relative to
@@ -68,30 +72,6 @@ network! {
         last: last,
         out: dense(2, tanh),
         loss: mse,
-    }
-}
-
-network! {
-    /// Sequence to sequence: per-step dense and layer norm, a projected residual from the
-    /// input.
-    pub struct Effect {
-        input: seq(2),
-        pre: dense(4, tanh),
-        r1: gru(4) + pre,
-        norm: layer_norm,
-        r2: lstm(3) + project(input),
-        out: dense(1),
-        loss: mse,
-    }
-}
-
-network! {
-    /// Sequence to sequence with binary labels per step.
-    pub struct Tagger {
-        input: seq(2),
-        r1: lstm(3),
-        out: dense(2),
-        loss: binary_cross_entropy,
     }
 }
 
