@@ -215,7 +215,6 @@ impl Graph {
     ) -> Result<Value, super::OnnxError> {
         let name = layer.name;
         let z = format!("{name}.z");
-        let tensor = |suffix: &str| super::tensor_name::<T, N>(layer, suffix);
         Ok(match spatial {
             Spatial::Conv {
                 dims,
@@ -224,12 +223,7 @@ impl Graph {
                 bias,
             } => {
                 let x = self.reshaped(input, &map_shape(window.channels, window.input, dims));
-                let weight = tensor("weight")?;
-                let bias = bias.then(|| tensor("bias")).transpose()?;
-                let inputs: Vec<&str> = [x.name.as_str(), weight.as_str()]
-                    .into_iter()
-                    .chain(bias.as_deref())
-                    .collect();
+                let inputs = super::affine_inputs::<T, N>(layer, &x.name, bias)?;
                 let attributes = WindowAttributes::new(&window, dims).conv();
                 self.node("Conv", &inputs, &z, attributes);
                 Value::new(z, map_shape(out_channels, window.output, dims))

@@ -253,12 +253,15 @@ impl Graph {
     fn node(
         &mut self,
         op_type: &str,
-        inputs: &[&str],
+        inputs: &[impl AsRef<str>],
         output: &str,
         attribute: Vec<AttributeProto>,
     ) {
         self.nodes.push(NodeProto {
-            input: inputs.iter().map(|input| input.to_string()).collect(),
+            input: inputs
+                .iter()
+                .map(|input| input.as_ref().to_string())
+                .collect(),
             output: vec![output.to_string()],
             name: output.to_string(),
             op_type: op_type.to_string(),
@@ -283,12 +286,7 @@ impl Graph {
             LayerKind::Dense { bias } => {
                 // A dense layer reads a feature map flat, C×H×W (`Flatten`, `axis = 1`).
                 let x = self.reshaped(input, &[layer.input_width]);
-                let weight = tensor("weight")?;
-                let bias = bias.then(|| tensor("bias")).transpose()?;
-                let inputs: Vec<&str> = [x.name.as_str(), weight.as_str()]
-                    .into_iter()
-                    .chain(bias.as_deref())
-                    .collect();
+                let inputs = affine_inputs::<T, N>(layer, &x.name, bias)?;
                 self.node("Gemm", &inputs, &z, vec![int("transB", 1)]);
                 Value::new(z, vector)
             }
@@ -530,6 +528,20 @@ fn unsupported(layer: &LayerInfo, what: &'static str) -> OnnxError {
         layer: layer.name.to_string(),
         what,
     }
+}
+
+/// The inputs of an affine node (`Gemm`, `Conv`) reading `x`: `x`, `<layer>.weight` and, when
+/// the layer has one, `<layer>.bias`.
+fn affine_inputs<T: Real, N: Parameters<T>>(
+    layer: &LayerInfo,
+    x: &str,
+    bias: bool,
+) -> Result<Vec<String>, OnnxError> {
+    let mut inputs = vec![x.to_string(), tensor_name::<T, N>(layer, "weight")?];
+    if bias {
+        inputs.push(tensor_name::<T, N>(layer, "bias")?);
+    }
+    Ok(inputs)
 }
 
 fn inconsistent(layer: &LayerInfo, problem: String) -> OnnxError {
