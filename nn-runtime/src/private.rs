@@ -6,8 +6,8 @@ pub use crate::__require_alloc as require_alloc;
 pub use crate::__with_alloc as with_alloc;
 pub use crate::activation::*;
 pub use crate::blocks::{
-    act, dense_backward, dense_forward, dense_grad, dense_grad_backward, dense_residual_forward,
-    dense_sgd, dense_sgd_backward,
+    act, dense_backward, dense_forward, dense_grad, dense_grad_backward, dense_output,
+    dense_residual_forward, dense_residual_output, dense_sgd, dense_sgd_backward,
 };
 #[cfg(feature = "alloc")]
 pub use crate::blocks::{

@@ -7,14 +7,6 @@ pub struct Scorer<T: ::nn_runtime::__private::Real = ::core::primitive::f32> {
     pub out: ::nn_runtime::__private::Dense<T, 4, 2>,
 }
 const _: () = {
-    #[allow(dead_code)]
-    /// The values of one forward pass of `Scorer` for one sample, one field per binding of the forward code: `eps_`, `xhat_` (layer norm), `z_` and `h_` (when not `z`) per layer.
-    struct ScorerForward<T: ::nn_runtime::__private::Real> {
-        z_h: ::nn_runtime::__private::SVector<T, 4>,
-        h_h: ::nn_runtime::__private::SVector<T, 4>,
-        z_out: ::nn_runtime::__private::SVector<T, 2>,
-        h_out: ::nn_runtime::__private::SVector<T, 2>,
-    }
     ::nn_runtime::__private::with_alloc! {
         #[allow(dead_code)]
         /// The values of one forward pass of `Scorer` for a batch (one sample per column), one field per binding of the forward code: `eps_`, `xhat_` (layer norm), `z_` and `h_` (when not `z`) per layer.
@@ -39,31 +31,6 @@ const _: () = {
         /// Bytes of the intermediates `forward` holds for one sample: 12 scalars (every `z`, `x̂` and `h` binding).
         pub const FORWARD_BYTES: ::core::primitive::usize = 12
             * ::core::mem::size_of::<T>();
-        /// The forward pass of one sample with every intermediate kept, written once for `forward`.
-        fn forward_intermediates(
-            &self,
-            x: &::nn_runtime::__private::SVector<T, 3>,
-        ) -> ScorerForward<T> {
-            use ::nn_runtime::__private as nn;
-            /// h: dense(4, relu)
-            let (z_h, h_h): (nn::SVector<T, 4>, nn::SVector<T, 4>) = nn::dense_forward(
-                &self.h,
-                x,
-                nn::act::Relu,
-            );
-            /// out: dense(2, softmax)
-            let (z_out, h_out): (nn::SVector<T, 2>, nn::SVector<T, 2>) = nn::dense_forward(
-                &self.out,
-                &h_h,
-                nn::act::Softmax,
-            );
-            ScorerForward {
-                z_h,
-                h_h,
-                z_out,
-                h_out,
-            }
-        }
         ::nn_runtime::__private::with_alloc! {
             /// The forward pass of a batch (one sample per column) with every intermediate kept, written once for `forward_batch`.
             fn forward_batch_intermediates<S: ::nn_runtime::__private::BatchStorage<T, 3>>(
@@ -96,7 +63,16 @@ const _: () = {
             &self,
             x: &::nn_runtime::__private::SVector<T, 3>,
         ) -> ::nn_runtime::__private::SVector<T, 2> {
-            self.forward_intermediates(x).h_out
+            use ::nn_runtime::__private as nn;
+            /// h: dense(4, relu)
+            let h_h: nn::SVector<T, 4> = nn::dense_output(&self.h, x, nn::act::Relu);
+            /// out: dense(2, softmax)
+            let h_out: nn::SVector<T, 2> = nn::dense_output(
+                &self.out,
+                &h_h,
+                nn::act::Softmax,
+            );
+            h_out
         }
         /// The prediction: the output itself. The network declares no loss, so there is no
         /// link to apply; an activation on the last layer (`dense(n, softmax)`) is the

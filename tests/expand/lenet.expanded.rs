@@ -154,7 +154,7 @@ const _: () = {
                 )
             }
         }
-        /// The forward pass of one sample with every intermediate kept, written once for `forward`, `backward` and `sgd_step`.
+        /// The forward pass of one sample with every intermediate kept, written once for `backward`, `sgd_step` and `input_gradient`.
         fn forward_intermediates(
             &self,
             x: &::nn_runtime::__private::SVector<T, 784>,
@@ -246,7 +246,38 @@ const _: () = {
             &self,
             x: &::nn_runtime::__private::SVector<T, 784>,
         ) -> ::nn_runtime::__private::SVector<T, 10> {
-            self.forward_intermediates(x).z_out
+            use ::nn_runtime::__private as nn;
+            /// c1: conv2d(6, kernel = 5, relu)
+            let h_c1: nn::SVector<T, 3456> = nn::conv_relu(
+                &self.c1.weight,
+                ::core::option::Option::Some(&self.c1.bias),
+                x,
+                &Self::WINDOW_C1,
+            );
+            /// p1: max_pool(2)
+            let z_p1: nn::SVector<T, 864> = nn::max_pool(&h_c1, &Self::WINDOW_P1);
+            /// c2: conv2d(16, kernel = 5, relu)
+            let h_c2: nn::SVector<T, 1024> = nn::conv_relu(
+                &self.c2.weight,
+                ::core::option::Option::Some(&self.c2.bias),
+                &z_p1,
+                &Self::WINDOW_C2,
+            );
+            /// p2: max_pool(2)
+            let z_p2: nn::SVector<T, 256> = nn::max_pool(&h_c2, &Self::WINDOW_P2);
+            /// h1: dense(120, relu)
+            let h_h1: nn::SVector<T, 120> = nn::dense_output(
+                &self.h1,
+                &z_p2,
+                nn::act::Relu,
+            );
+            /// out: dense(10)
+            let z_out: nn::SVector<T, 10> = nn::dense_output(
+                &self.out,
+                &h_h1,
+                nn::act::Identity,
+            );
+            z_out
         }
         /// The prediction: softmax of the logits, class probabilities.
         pub fn predict(

@@ -122,7 +122,7 @@ const _: () = {
                 self.backward_batch(x, &::nn_runtime::__private::one_hot_batch::<T, 3>(labels), grad)
             }
         }
-        /// The forward pass of one sample with every intermediate kept, written once for `forward`, `backward` and `sgd_step`.
+        /// The forward pass of one sample with every intermediate kept, written once for `backward`, `sgd_step` and `input_gradient`.
         fn forward_intermediates(
             &self,
             x: &::nn_runtime::__private::SVector<T, 4>,
@@ -220,7 +220,34 @@ const _: () = {
             &self,
             x: &::nn_runtime::__private::SVector<T, 4>,
         ) -> ::nn_runtime::__private::SVector<T, 3> {
-            self.forward_intermediates(x).z_out
+            use ::nn_runtime::__private as nn;
+            /// h1: dense(8, tanh)
+            let h_h1: nn::SVector<T, 8> = nn::dense_output(&self.h1, x, nn::act::Tanh);
+            /// h2: dense(8, relu) + h1
+            let h_h2: nn::SVector<T, 8> = nn::dense_residual_output(
+                &self.h2,
+                &h_h1,
+                nn::act::Relu,
+                &h_h1,
+            );
+            /// h3: dense(6, gelu, bias = false) + project(h1)
+            let h_h3: nn::SVector<T, 6> = nn::dense_residual_output(
+                &self.h3,
+                &h_h2,
+                nn::act::Gelu,
+                &nn::matvec(&self.h3_proj.weight, &h_h1),
+            );
+            /// norm: layer_norm(eps = 0.001)
+            let eps_norm: T = T::constant(0.001f64);
+            let xhat_norm: nn::SVector<T, 6> = nn::standardize(&h_h3, eps_norm);
+            let z_norm: nn::SVector<T, 6> = self.norm.scale_shift(&xhat_norm);
+            /// out: dense(3)
+            let z_out: nn::SVector<T, 3> = nn::dense_output(
+                &self.out,
+                &z_norm,
+                nn::act::Identity,
+            );
+            z_out
         }
         /// The prediction: softmax of the logits, class probabilities.
         pub fn predict(

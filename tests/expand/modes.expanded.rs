@@ -134,7 +134,7 @@ const _: () = {
                 self.backward_batch(x, &::nn_runtime::__private::one_hot_batch::<T, 3>(labels), grad)
             }
         }
-        /// The forward pass of one sample with every intermediate kept, written once for `forward`, `backward` and `sgd_step`.
+        /// The forward pass of one sample with every intermediate kept, written once for `backward`, `sgd_step` and `input_gradient`.
         fn forward_intermediates(
             &self,
             x: &::nn_runtime::__private::SVector<T, 4>,
@@ -358,7 +358,35 @@ const _: () = {
             &self,
             x: &::nn_runtime::__private::SVector<T, 4>,
         ) -> ::nn_runtime::__private::SVector<T, 3> {
-            self.forward_intermediates(x).z_out
+            use ::nn_runtime::__private as nn;
+            /// drop_in: dropout(0.2)
+            let z_drop_in: nn::SVector<T, 4> = (x).clone_owned();
+            /// h1: dense(8, relu)
+            let h_h1: nn::SVector<T, 8> = nn::dense_output(
+                &self.h1,
+                &z_drop_in,
+                nn::act::Relu,
+            );
+            /// bn: batch_norm(tanh)
+            let eps_bn: T = T::constant(0.00001f64);
+            let z_bn: nn::SVector<T, 8> = self.bn.infer(&h_h1, eps_bn);
+            let h_bn: nn::SVector<T, 8> = nn::tanh(&z_bn);
+            /// drop: dropout(0.5)
+            let z_drop: nn::SVector<T, 8> = (&h_bn).clone_owned();
+            /// h2: dense(8, relu) + bn
+            let h_h2: nn::SVector<T, 8> = nn::dense_residual_output(
+                &self.h2,
+                &z_drop,
+                nn::act::Relu,
+                &h_bn,
+            );
+            /// out: dense(3)
+            let z_out: nn::SVector<T, 3> = nn::dense_output(
+                &self.out,
+                &h_h2,
+                nn::act::Identity,
+            );
+            z_out
         }
         /// The prediction: softmax of the logits, class probabilities.
         pub fn predict(

@@ -65,7 +65,7 @@ const _: () = {
         /// Bytes of the intermediates `backward` holds for one sample: 148 scalars (the forward bindings, then every `dh`, `dz` and `dx̂`).
         pub const BACKWARD_BYTES: ::core::primitive::usize = 148
             * ::core::mem::size_of::<T>();
-        /// The forward pass of one sample with every intermediate kept, written once for `forward`, `backward` and `sgd_step`.
+        /// The forward pass of one sample with every intermediate kept, written once for `backward`, `sgd_step` and `input_gradient`.
         fn forward_intermediates(
             &self,
             x: &::nn_runtime::__private::SVector<T, 16>,
@@ -231,7 +231,25 @@ const _: () = {
             &self,
             x: &::nn_runtime::__private::SVector<T, 16>,
         ) -> ::nn_runtime::__private::SVector<T, 2> {
-            self.forward_intermediates(x).z_out
+            use ::nn_runtime::__private as nn;
+            /// c1: conv1d(3, kernel = 3, bias = false)
+            let z_c1: nn::SVector<T, 18> = nn::conv(
+                &self.c1.weight,
+                ::core::option::Option::None,
+                x,
+                &Self::WINDOW_C1,
+            );
+            /// bn: batch_norm(relu)
+            let eps_bn: T = T::constant(0.00001f64);
+            let z_bn: nn::SVector<T, 18> = self.bn.infer(&z_c1, eps_bn);
+            let h_bn: nn::SVector<T, 18> = nn::relu(&z_bn);
+            /// out: dense(2)
+            let z_out: nn::SVector<T, 2> = nn::dense_output(
+                &self.out,
+                &h_bn,
+                nn::act::Identity,
+            );
+            z_out
         }
         /// The prediction: the raw output (the loss `mse` has no link).
         pub fn predict(

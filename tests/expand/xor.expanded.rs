@@ -38,7 +38,7 @@ const _: () = {
         /// Bytes of the intermediates `backward` holds for one sample: 10 scalars (the forward bindings, then every `dh`, `dz` and `dx̂`).
         pub const BACKWARD_BYTES: ::core::primitive::usize = 10
             * ::core::mem::size_of::<T>();
-        /// The forward pass of one sample with every intermediate kept, written once for `forward`, `backward` and `sgd_step`.
+        /// The forward pass of one sample with every intermediate kept, written once for `backward`, `sgd_step` and `input_gradient`.
         fn forward_intermediates(
             &self,
             x: &::nn_runtime::__private::SVector<T, 2>,
@@ -86,7 +86,20 @@ const _: () = {
             &self,
             x: &::nn_runtime::__private::SVector<T, 2>,
         ) -> ::nn_runtime::__private::SVector<T, 1> {
-            self.forward_intermediates(x).z_out
+            use ::nn_runtime::__private as nn;
+            /// hidden: dense(2, sigmoid)
+            let h_hidden: nn::SVector<T, 2> = nn::dense_output(
+                &self.hidden,
+                x,
+                nn::act::Sigmoid,
+            );
+            /// out: dense(1)
+            let z_out: nn::SVector<T, 1> = nn::dense_output(
+                &self.out,
+                &h_hidden,
+                nn::act::Identity,
+            );
+            z_out
         }
         /// The prediction: the raw output (the loss `mse` has no link).
         pub fn predict(

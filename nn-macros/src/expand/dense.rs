@@ -81,6 +81,32 @@ pub fn forward(
     Some(quote_spanned!(name.span()=> let (#z, #h): (#ty, #ty) = #call;))
 }
 
+/// A dense layer in `forward`, which keeps its output alone (no `z`), in one call:
+/// ```text
+/// let h_h2: SVector<T, 64> = nn::dense_output(&self.h2, &h_h1, nn::act::Relu);
+/// let h_h3: SVector<T, 64> = nn::dense_residual_output(&self.h3, &h_h2, nn::act::Relu, &h_h1);
+/// let z_out: SVector<T, 10> = nn::dense_output(&self.out, &h_h3, nn::act::Identity);
+/// ```
+/// For one sample only; `residual` is what the residual adds (as for [`forward`]).
+pub fn output(node: &Node<'_>, input: &TokenStream, residual: Option<TokenStream>) -> TokenStream {
+    let name = &node.layer.name;
+    let out = super::output_ident(node);
+    let ty = Mode::Sample.ty(node.width());
+    let activation = activation(node);
+    let call = match residual {
+        None => quote!(nn::dense_output(&self.#name, #input, #activation)),
+        Some(residual) => {
+            let projected = node.residual.as_ref().is_some_and(|r| r.project);
+            let residual = match projected {
+                true => quote!(&#residual),
+                false => residual,
+            };
+            quote!(nn::dense_residual_output(&self.#name, #input, #activation, #residual))
+        }
+    };
+    quote_spanned!(name.span()=> let #out: #ty = #call;)
+}
+
 /// A dense layer's backward step, given its complete `dh`: a statement when the layer's input
 /// needs no gradient, else the value of `∂L/∂x` for the caller to add where it belongs.
 pub enum Backward {

@@ -35,8 +35,9 @@ pub struct Record {
     pub scalars: usize,
 }
 
-/// The forward pass, written once per mode: `forward`, `backward` and `sgd_step` all call the
-/// sample method, `forward_batch` and `backward_batch` the batch one.
+/// The forward pass with every intermediate kept, written once per mode: `backward`,
+/// `sgd_step` and `input_gradient` call the sample method, `forward_batch` and
+/// `backward_batch` the batch one (`forward` keeps less: [`expand_output`]).
 /// ```text
 /// /// The values of one forward pass of `Mixed` for one sample: one field per binding.
 /// struct MixedForward<T: Real> { z_h1: SVector<T, 8>, h_h1: SVector<T, 8>, .. }
@@ -62,7 +63,7 @@ pub fn expand_record(model: &Model<'_>, mode: Mode, phase: Phase) -> Record {
             format_ident!("{}Forward", network),
             format_ident!("forward_intermediates"),
             "one sample",
-            "`forward`, `backward` and `sgd_step`",
+            "`backward`, `sgd_step` and `input_gradient`",
         ),
         (Mode::Batch, Phase::Inference) => (
             format_ident!("{}ForwardBatch", network),
@@ -71,16 +72,16 @@ pub fn expand_record(model: &Model<'_>, mode: Mode, phase: Phase) -> Record {
             "`forward_batch` and `backward_batch`",
         ),
     };
-    // An inference-only network (no loss) has no backward pass to share the record with.
+    // An inference-only network (no loss) has no backward pass to share the record with (and
+    // emits no sample record: `forward` keeps none).
     let users = match (model.has_loss(), mode) {
         (true, _) => users,
-        (false, Mode::Sample) => "`forward`",
-        (false, Mode::Batch) => "`forward_batch`",
+        (false, _) => "`forward_batch`",
     };
     let mut statements = TokenStream::new();
     let mut bindings = Vec::new();
     for index in 0..model.nodes.len() {
-        let (block, block_bindings) = layer_forward(model, index, mode, phase);
+        let (block, block_bindings) = layer_forward(model, index, mode, phase, Keep::Record);
         statements.extend(super::layer_comment(&model.nodes[index], block));
         bindings.extend(block_bindings);
     }
@@ -146,6 +147,39 @@ pub fn expand_record(model: &Model<'_>, mode: Mode, phase: Phase) -> Record {
     }
 }
 
+/// The body of `forward` (one sample, inference): the forward pass keeping only what later
+/// layers read, so that a dense layer is one call returning its output, with no `z` and no
+/// record to fill and copy (the training methods read [`expand_record`]'s):
+/// ```text
+/// /// h1: dense(64, relu)
+/// let h_h1: SVector<T, 64> = nn::dense_output(&self.h1, x, nn::act::Relu);
+/// /// out: dense(10)
+/// let z_out: SVector<T, 10> = nn::dense_output(&self.out, &h_h1, nn::act::Identity);
+/// z_out
+/// ```
+pub fn expand_output(model: &Model<'_>) -> TokenStream {
+    let rt = rt();
+    let mut statements = TokenStream::new();
+    for index in 0..model.nodes.len() {
+        let (block, _) = layer_forward(model, index, Mode::Sample, Phase::Inference, Keep::Outputs);
+        statements.extend(super::layer_comment(&model.nodes[index], block));
+    }
+    let output = model.nodes.last().map(super::output_ident);
+    quote! {
+        use #rt as nn;
+        #statements
+        #output
+    }
+}
+
+/// What a forward pass keeps: every intermediate the backward pass reads (the record), or
+/// only the layers' outputs (`forward`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Keep {
+    Record,
+    Outputs,
+}
+
 /// One intermediate of the forward pass.
 struct Binding {
     ident: Ident,
@@ -178,6 +212,7 @@ fn layer_forward(
     index: usize,
     mode: Mode,
     phase: Phase,
+    keep: Keep,
 ) -> (TokenStream, Vec<Binding>) {
     let node = &model.nodes[index];
     let layer = node.layer;
@@ -191,6 +226,12 @@ fn layer_forward(
         width: node.width(),
     };
     let mut bindings = Vec::new();
+
+    // Without a record, a dense layer is one call returning its output (see `dense`).
+    if keep == Keep::Outputs && matches!(node.kind, NodeKind::Dense { .. }) {
+        let residual = residual_term(model, node, mode);
+        return (super::dense::output(node, &input, residual), bindings);
+    }
 
     // A dense layer with an activation or a residual is one call (see `dense`).
     if let Some(code) = super::dense::forward(node, &input, residual_term(model, node, mode), mode)

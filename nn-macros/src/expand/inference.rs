@@ -11,11 +11,10 @@ use crate::model::Model;
 
 /// ```text
 /// const _: () = {
-///     #[allow(dead_code)] struct NetForward<T: Real> { .. }      // read only for the output
+///     #[allow(dead_code)] struct NetForwardBatch<T: Real> { .. } // read only for the output
 ///     impl<T: Real> Net<T> {
 ///         pub const INPUT_WIDTH: usize = 4; ..
-///         fn forward_intermediates(&self, x: &SVector<T, 4>) -> NetForward<T> { .. }
-///         pub fn forward(&self, x: &SVector<T, 4>) -> SVector<T, 2> { .. }
+///         pub fn forward(&self, x: &SVector<T, 4>) -> SVector<T, 2> { .. } // layer by layer
 ///         pub fn predict(&self, x: &SVector<T, 4>) -> SVector<T, 2> { self.forward(x) }
 ///         with_alloc! { forward_batch, predict_batch }
 ///         #[doc(hidden)]
@@ -36,9 +35,11 @@ pub fn expand_methods(model: &Model<'_>) -> TokenStream {
     let batch = forward::expand_record(model, Mode::Batch, Phase::Inference);
     let forward_scalars = lit(sample.scalars);
     let output_field = model.nodes.last().map(output_ident);
-    let (sample_method, batch_method) = (&sample.method, &batch.method);
-    let (sample_record, batch_record) = (record_definition(&sample), record_definition(&batch));
-    let (sample_constructor, batch_constructor) = (&sample.constructor, &batch.constructor);
+    // `forward` keeps no record (see `forward::expand_output`); the batch forms read theirs.
+    let forward_body = forward::expand_output(model);
+    let batch_method = &batch.method;
+    let batch_record = record_definition(&batch);
+    let batch_constructor = &batch.constructor;
     let (x_ty, y_ty) = (
         Mode::Sample.signature_ty(input),
         Mode::Sample.signature_ty(output),
@@ -56,7 +57,6 @@ pub fn expand_methods(model: &Model<'_>) -> TokenStream {
     let training = training_methods(model);
     quote! {
         const _: () = {
-        #sample_record
         #rt::with_alloc! { #batch_record }
 
         // The layer blocks open with their declaration as a doc line (see `layer_comment`).
@@ -75,15 +75,13 @@ pub fn expand_methods(model: &Model<'_>) -> TokenStream {
             #vis const FORWARD_BYTES: ::core::primitive::usize =
                 #forward_scalars * ::core::mem::size_of::<T>();
 
-            #sample_constructor
-
             #rt::with_alloc! {
                 #batch_constructor
             }
 
             #forward_doc
             #vis fn forward(&self, x: &#x_ty) -> #y_ty {
-                self.#sample_method(x).#output_field
+                #forward_body
             }
 
             /// The prediction: the output itself. The network declares no loss, so there is no

@@ -314,7 +314,8 @@ fn expand_methods(model: &Model<'_>) -> TokenStream {
         false => quote!(#backward_batch_body),
     };
     let output_field = model.nodes.last().map(output_ident);
-    let (sample_method, batch_method) = (&sample.method, &batch.method);
+    let forward_body = forward::expand_output(model);
+    let batch_method = &batch.method;
     let (sample_record, batch_record) = (&sample.definition, &batch.definition);
     let (sample_constructor, batch_constructor) = (&sample.constructor, &batch.constructor);
 
@@ -413,7 +414,7 @@ fn expand_methods(model: &Model<'_>) -> TokenStream {
 
             #forward_doc
             #vis fn forward(&self, x: &#x_ty) -> #y_ty {
-                self.#sample_method(x).#output_field
+                #forward_body
             }
 
             #predict_doc

@@ -1,6 +1,8 @@
-//! Each computation is generated once: the forward pass of a sample is one method that
-//! `forward`, `backward` and `sgd_step` call, the batch's another, so the code (and the release
-//! build) grows with the network once per mode rather than once per method.
+//! Each computation is generated once per use: the forward pass of a sample that keeps every
+//! intermediate is one method that `backward`, `sgd_step` and `input_gradient` call, the
+//! batch's another, and `forward` is a third pass keeping only the layers' outputs (no record
+//! to fill and copy at inference), so the code (and the release build) grows with the network
+//! a fixed number of times rather than once per method.
 
 use proc_macro2::{TokenStream, TokenTree};
 
@@ -46,23 +48,24 @@ fn every_forward_binding_is_computed_in_one_place_per_mode() {
         .parse()
         .expect("the declaration tokenizes"),
     );
-    // Sample and batch: two computations of each binding, no more.
-    for binding in [
-        "z_h1",
-        "h_h1",
-        "z_h2",
-        "h_h2",
-        "z_h3",
-        "h_h3",
-        "eps_norm",
-        "xhat_norm",
-        "z_norm",
-        "z_out",
+    // The sample and batch records and `forward`: three computations of each output, no
+    // more; a dense layer's `z` only in the records.
+    for (binding, times) in [
+        ("z_h1", 2),
+        ("h_h1", 3),
+        ("z_h2", 2),
+        ("h_h2", 3),
+        ("z_h3", 2),
+        ("h_h3", 3),
+        ("eps_norm", 3),
+        ("xhat_norm", 3),
+        ("z_norm", 3),
+        ("z_out", 3),
     ] {
         assert_eq!(
             lets(expansion.clone(), binding),
-            2,
-            "`let {binding}` should appear once per mode"
+            times,
+            "`let {binding}` should appear once per record, and in `forward` if it is an output"
         );
     }
 }
@@ -97,6 +100,9 @@ fn each_dense_layer_is_one_call_per_pass() {
         .expect("the declaration tokenizes"),
     );
     for (function, calls) in [
+        // `forward`, which keeps the outputs alone.
+        ("dense_output", 2),
+        ("dense_residual_output", 3),
         // Sample and batch records.
         ("dense_forward", 1),
         ("dense_forward_batch", 1),

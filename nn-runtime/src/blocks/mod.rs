@@ -48,7 +48,8 @@ pub use batch::{
 use crate::Real;
 use crate::layer::{Dense, Linear, add_column_sums};
 use crate::linalg::{
-    Fused, add_outer, affine_fused, descend, descend_outer, matvec, tr_matvec, tr_matvec_descend,
+    Fused, add_outer, affine_fused, affine_output, descend, descend_outer, matvec, tr_matvec,
+    tr_matvec_descend,
 };
 
 /// From this many weights (`IN · OUT`) a layer function is a call to one copy per scalar,
@@ -230,6 +231,33 @@ where
     (z, h)
 }
 
+/// `h = σ(W x + b)` for one sample, without keeping `z`: in one pass where there is a kernel
+/// for it ([`affine_output`]), else as [`affine_activation`] does. Equal to the `h` of
+/// [`affine_activation`] bit for bit.
+#[inline(always)]
+fn affine_output_of<T, L, A, const IN: usize, const OUT: usize>(
+    layer: &L,
+    x: &SVector<T, IN>,
+    activation: A,
+) -> SVector<T, OUT>
+where
+    T: Real,
+    L: Affine<T, IN, OUT>,
+    A: Activation<T>,
+{
+    let fused = A::FUSED.unwrap_or(Fused::Identity);
+    let mut out = MaybeUninit::uninit();
+    if affine_output(layer.weight(), layer.bias(), x, fused, &mut out) {
+        // SAFETY: the kernel ran: it wrote the vector.
+        let out = unsafe { out.assume_init() };
+        return match A::FUSED {
+            Some(_) => out,
+            None => activation.forward(&out),
+        };
+    }
+    activation.forward(&affine(layer, x))
+}
+
 outlined! {
     /// A dense layer's forward pass for one sample: `z = W x + b`, `h = σ(z)`; returns
     /// `(z, h)`.
@@ -263,6 +291,38 @@ outlined! {
     {
         let (z, h) = affine_activation(layer, x, activation);
         (z, h + residual)
+    }
+
+    /// A dense layer's output for one sample, `h = σ(W x + b)`, keeping no `z`: the forward
+    /// pass of inference (`forward`), which nothing differentiates afterwards.
+    pub fn dense_output[
+        T: Real,
+        L: Affine<T, IN, OUT>,
+        A: Activation<T>,
+        const IN: usize,
+        const OUT: usize,
+    ](layer: &L, x: &SVector<T, IN>, activation: A) -> SVector<T, OUT>
+    where weights = IN * OUT;
+    {
+        affine_output_of(layer, x, activation)
+    }
+
+    /// [`dense_output`] with a residual: `h = σ(W x + b) + r`.
+    pub fn dense_residual_output[
+        T: Real,
+        L: Affine<T, IN, OUT>,
+        A: Activation<T>,
+        const IN: usize,
+        const OUT: usize,
+    ](
+        layer: &L,
+        x: &SVector<T, IN>,
+        activation: A,
+        residual: &SVector<T, OUT>,
+    ) -> SVector<T, OUT>
+    where weights = IN * OUT;
+    {
+        affine_output_of(layer, x, activation) + residual
     }
 
     /// A dense layer's backward pass for one sample into the gradient `grad` (a value of the

@@ -71,8 +71,9 @@ pub(super) unsafe fn gemv(w: &[f32], x: &[f32], y: &mut [f32]) {
 
 /// A dense layer's forward pass in one pass over `W` (for any shape; the library calls
 /// [`affine_sized`]): `z = W x + b` (without `b` if `None`) into `out[..rows]` and, if `out`
-/// is twice that long, `h = max(z, 0)` if `relu`, else `h = z`, into `out[rows..]`; `out` is
-/// written, not read. `rows = w.len() / x.len()`.
+/// is twice that long, `h = max(z, 0)` if `relu`, else `h = z`, into `out[rows..]`; if `out`
+/// is `rows` long, `h` alone into it (inference keeps no `z`). `out` is written, not read.
+/// `rows = w.len() / x.len()`.
 ///
 /// # Panics
 /// If `out` is not `rows` or `2 rows` long, or `b` is not `rows` long.
@@ -156,6 +157,7 @@ unsafe fn affine_in_place<S: Shape>(
         } else {
             h.as_mut_ptr().cast()
         },
+        // With `out` one vector long it is `h`: relu applies to what `y` receives.
         relu,
     };
     // SAFETY: the shapes are asserted; `z` and `h` are only written (`accumulate` is off);
@@ -222,8 +224,9 @@ struct Block {
 
 /// What a block of rows does with its sums `s = (W x)[rows]` at the end of its pass: `y += s`
 /// (`accumulate`), or `y = s + b` (`b` at `bias`, if not null) written without reading `y`;
-/// then, if `h` is not null, `h = max(y, 0)` (`relu`) or `h = y`. `bias` and `h` are indexed
-/// as `y` is.
+/// then, if `h` is not null, `h = max(y, 0)` (`relu`) or `h = y`; if `h` is null, `relu`
+/// applies to `y` itself (`y = max(s + b, 0)`: a layer's output without its `z`). `bias` and
+/// `h` are indexed as `y` is.
 #[derive(Clone, Copy)]
 struct Store {
     accumulate: bool,
@@ -250,6 +253,9 @@ impl Store {
             }
             if !self.bias.is_null() {
                 s = _mm512_add_ps(s, _mm512_maskz_loadu_ps(m, self.bias.wrapping_add(at)));
+            }
+            if self.h.is_null() && self.relu {
+                s = _mm512_max_ps(s, _mm512_setzero_ps());
             }
             _mm512_mask_storeu_ps(out, m, s);
             if !self.h.is_null() {

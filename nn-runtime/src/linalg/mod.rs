@@ -51,7 +51,7 @@ use nalgebra::{Const, Dyn, OMatrix};
 pub use batch::{PARALLEL_MIN_MACS, add_mul_tr, matmul, tr_matmul};
 #[cfg(feature = "alloc")]
 pub(crate) use batch::{View, gemm};
-pub use sample::{Fused, affine_fused};
+pub use sample::{Fused, affine_fused, affine_output};
 pub use sample::{
     add_matvec, add_outer, descend, descend_outer, matvec, tr_matvec, tr_matvec_descend,
 };

@@ -54,6 +54,21 @@ pub fn affine_fused<T: Real, const R: usize, const K: usize>(
     kernels::affine::<T, R, K>(weight.as_slice(), x.as_slice(), b, both, fused)
 }
 
+/// [`affine_fused`] for inference: `h = σ(W x + b)` alone into `out`, no `z` kept. Returns
+/// whether it ran (where [`affine_fused`] would); if not, nothing is written. Its `h` is the
+/// `h` of [`affine_fused`] bit for bit.
+#[inline]
+pub fn affine_output<T: Real, const R: usize, const K: usize>(
+    weight: &SMatrix<T, R, K>,
+    bias: Option<&SVector<T, R>>,
+    x: &SVector<T, K>,
+    fused: Fused,
+    out: &mut MaybeUninit<SVector<T, R>>,
+) -> bool {
+    let b = bias.map(|b| b.as_slice());
+    kernels::affine::<T, R, K>(weight.as_slice(), x.as_slice(), b, lanes(out), fused)
+}
+
 /// The `R` elements of an uninitialized `SVector<T, R>`.
 #[inline(always)]
 fn lanes<T: Real, const R: usize>(v: &mut MaybeUninit<SVector<T, R>>) -> &mut [MaybeUninit<T>] {

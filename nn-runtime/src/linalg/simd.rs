@@ -138,7 +138,8 @@ dispatch! {
 }
 
 /// `z = W x + b` (no `b` if `None`) into `out[..R]` and, if `out` is `2 R` long, `h = σ(z)`
-/// for `σ` the [`Fused`] activation into `out[R..]`, in one pass, `W` `[R, K]` column-major:
+/// for `σ` the [`Fused`] activation into `out[R..]`; if `out` is `R` long, `h` alone into it.
+/// In one pass, `W` `[R, K]` column-major:
 /// for `f32` from [`WIDE_MIN`] weights on a CPU with AVX-512F. Returns whether it ran; if not,
 /// nothing is written and the caller computes the layer as before (the product, the bias, the
 /// activation), so that every other scalar and CPU keeps its results bit for bit.
@@ -584,7 +585,8 @@ mod tests {
     }
 
     /// The AVX-512 `affine` on `W` `[rows, x.len()]` against the baseline's `W x`, `+ b` and
-    /// relu, with and without a bias and a relu; `z` and `h` start as NaN (never read).
+    /// relu, with and without a bias and a relu, writing `(z, h)` and `h` alone; every output
+    /// starts as NaN (never read).
     #[cfg(all(feature = "std", target_arch = "x86_64"))]
     fn affine_matches_the_baseline(w: &[f32], x: &[f32], rows: usize, what: &str) {
         let b = values(rows, 5);
@@ -612,7 +614,7 @@ mod tests {
                 )
             };
             let (z, h) = (pair[..rows].to_vec(), pair[rows..].to_vec());
-            assert_eq!(alone, z, "{what}: z without h");
+            assert_eq!(alone, h, "{what}: h without z");
             let what = format!("{what}, bias {}, relu {relu}", bias.is_some());
             assert_close(Isa::Avx512, &format!("{what}: z"), &z, &want, &scale);
             assert_close(Isa::Avx512, &format!("{what}: h"), &h, &want_h, &scale);
