@@ -28,7 +28,7 @@ const _: () = {
         /// Bytes of the parameters: `PARAM_COUNT * size_of::<T>()`.
         pub const PARAM_BYTES: ::core::primitive::usize = 26
             * ::core::mem::size_of::<T>();
-        /// Bytes of the intermediates `forward` holds for one sample: 12 scalars (every `z`, `x̂` and `h` binding).
+        /// Bytes of the intermediates of one sample's forward pass: 12 scalars (every `z`, `x̂` and `h` binding; `forward` keeps only the layers' outputs).
         pub const FORWARD_BYTES: ::core::primitive::usize = 12
             * ::core::mem::size_of::<T>();
         ::nn_runtime::__private::with_alloc! {

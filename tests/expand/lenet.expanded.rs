@@ -44,7 +44,7 @@ const _: () = {
         /// Bytes of the parameters: `PARAM_COUNT * size_of::<T>()`.
         pub const PARAM_BYTES: ::core::primitive::usize = 34622
             * ::core::mem::size_of::<T>();
-        /// Bytes of the intermediates `forward` holds for one sample: 5850 scalars (every `z`, `x̂` and `h` binding).
+        /// Bytes of the intermediates of one sample's forward pass: 5850 scalars (every `z`, `x̂` and `h` binding, as the training methods keep them; `forward` keeps only the layers' outputs).
         pub const FORWARD_BYTES: ::core::primitive::usize = 5850
             * ::core::mem::size_of::<T>();
         /// The window of `c1`: `conv2d(6, kernel = 5, relu)` on [1, 28, 28].

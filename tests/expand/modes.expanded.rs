@@ -68,7 +68,7 @@ const _: () = {
         /// Bytes of the parameters: `PARAM_COUNT * size_of::<T>()`.
         pub const PARAM_BYTES: ::core::primitive::usize = 155
             * ::core::mem::size_of::<T>();
-        /// Bytes of the intermediates `forward` holds for one sample: 63 scalars (every `z`, `x̂` and `h` binding).
+        /// Bytes of the intermediates of one sample's forward pass: 63 scalars (every `z`, `x̂` and `h` binding, as the training methods keep them; `forward` keeps only the layers' outputs).
         pub const FORWARD_BYTES: ::core::primitive::usize = 63
             * ::core::mem::size_of::<T>();
         /// Bytes of the intermediates `backward` holds for one sample: 150 scalars (the forward bindings, then every `dh`, `dz` and `dx̂`).

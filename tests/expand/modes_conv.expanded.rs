@@ -49,7 +49,7 @@ const _: () = {
         /// Bytes of the parameters: `PARAM_COUNT * size_of::<T>()`.
         pub const PARAM_BYTES: ::core::primitive::usize = 62
             * ::core::mem::size_of::<T>();
-        /// Bytes of the intermediates `forward` holds for one sample: 56 scalars (every `z`, `x̂` and `h` binding).
+        /// Bytes of the intermediates of one sample's forward pass: 56 scalars (every `z`, `x̂` and `h` binding, as the training methods keep them; `forward` keeps only the layers' outputs).
         pub const FORWARD_BYTES: ::core::primitive::usize = 56
             * ::core::mem::size_of::<T>();
         /// The window of `c1`: `conv1d(3, kernel = 3, bias = false)` on [2, 8].

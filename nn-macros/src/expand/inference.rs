@@ -50,8 +50,8 @@ pub fn expand_methods(model: &Model<'_>) -> TokenStream {
         "Forward pass of one sample: `{input}` inputs → `{output}` outputs."
     ));
     let forward_bytes_doc = docs(&format!(
-        "Bytes of the intermediates `forward` holds for one sample: {} scalars \
-         (every `z`, `x̂` and `h` binding).",
+        "Bytes of the intermediates of one sample's forward pass: {} scalars (every `z`, \
+         `x̂` and `h` binding; `forward` keeps only the layers' outputs).",
         sample.scalars
     ));
     let training = training_methods(model);

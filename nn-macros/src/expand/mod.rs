@@ -349,8 +349,9 @@ fn expand_methods(model: &Model<'_>) -> TokenStream {
         }
     ));
     let forward_bytes_doc = docs(&format!(
-        "Bytes of the intermediates `forward` holds for one sample: {} scalars \
-         (every `z`, `x̂` and `h` binding).",
+        "Bytes of the intermediates of one sample's forward pass: {} scalars (every `z`, \
+         `x̂` and `h` binding, as the training methods keep them; `forward` keeps only the \
+         layers' outputs).",
         sample.scalars
     ));
     let backward_bytes_doc = docs(&format!(
