@@ -394,13 +394,25 @@ unsafe fn flat<const R: usize, S: Shape>(
         let sums: [__m512; 15] =
             core::array::from_fn(|v| _mm512_add_ps(first_set[v], second_set[v]));
         let m = first(R);
-        let mut sum = _mm512_setzero_ps();
-        for (k, index) in LaneColumns::<R>::FOLD.iter().enumerate().take(group_cols) {
+        // The columns' rows added as a tree (depth 4 for 16 columns), not one after another:
+        // this tail is on the layer's critical path.
+        let mut parts: [__m512; LANES] = core::array::from_fn(|k| {
+            if k >= group_cols {
+                return _mm512_setzero_ps();
+            }
             let v = k * R / LANES;
             let next = if v + 1 < group_vectors { v + 1 } else { v };
-            let index = _mm512_loadu_si512(index.as_ptr().cast());
-            sum = _mm512_add_ps(sum, _mm512_permutex2var_ps(sums[v], index, sums[next]));
+            let index = _mm512_loadu_si512(LaneColumns::<R>::FOLD[k].as_ptr().cast());
+            _mm512_permutex2var_ps(sums[v], index, sums[next])
+        });
+        let mut width = group_cols.next_power_of_two();
+        while width > 1 {
+            width /= 2;
+            for k in 0..width {
+                parts[k] = _mm512_add_ps(parts[k], parts[k + width]);
+            }
         }
+        let mut sum = parts[0];
         for c in groups * group_cols..cols {
             let col = _mm512_maskz_loadu_ps(m, wp.add(c * R));
             sum = _mm512_fmadd_ps(col, _mm512_set1_ps(*xp.add(c)), sum);
