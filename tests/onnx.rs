@@ -249,53 +249,51 @@ fn check_outputs<T: Real, N: Network<T, IN, OUT>, const IN: usize, const OUT: us
     eprintln!("{name}: worst error {worst:e}");
 }
 
+/// The fixture network `N` (weights from [`fixed`]) exports to the committed `<name>.onnx`, and
+/// ONNX Runtime's outputs on it are ours within `tolerance`.
+fn check_export<T, N, const IN: usize, const OUT: usize>(name: &str, tolerance: f64)
+where
+    T: Real,
+    N: Network<T, IN, OUT> + Parameters<T>,
+{
+    let net = fixed::<T, N>();
+    check_bytes(name, &*net);
+    check_outputs(name, &*net, tolerance);
+}
+
 #[test]
 fn activations_export_matches_onnxruntime() {
-    let net = fixed::<f32, Activations>();
-    check_bytes("activations", &*net);
-    check_outputs("activations", &*net, F32_TOLERANCE);
+    check_export::<f32, Activations, _, _>("activations", F32_TOLERANCE);
 }
 
 #[test]
 fn residuals_and_layer_norm_export_matches_onnxruntime() {
-    let net = fixed::<f32, Residuals>();
-    check_bytes("residuals", &*net);
-    check_outputs("residuals", &*net, F32_TOLERANCE);
+    check_export::<f32, Residuals, _, _>("residuals", F32_TOLERANCE);
 }
 
 #[test]
 fn f64_regressor_export_matches_onnxruntime() {
-    let net = fixed::<f64, Regressor<f64>>();
-    check_bytes("regressor_f64", &*net);
-    check_outputs("regressor_f64", &*net, F64_TOLERANCE);
+    check_export::<f64, Regressor<f64>, _, _>("regressor_f64", F64_TOLERANCE);
 }
 
 #[test]
 fn conv2d_export_matches_onnxruntime() {
-    let net = fixed::<f32, Cnn>();
-    check_bytes("cnn", &*net);
-    check_outputs("cnn", &*net, F32_TOLERANCE);
+    check_export::<f32, Cnn, _, _>("cnn", F32_TOLERANCE);
 }
 
 #[test]
 fn f64_conv2d_export_matches_onnxruntime() {
-    let net = fixed::<f64, Cnn<f64>>();
-    check_bytes("cnn_f64", &*net);
-    check_outputs("cnn_f64", &*net, F64_CNN_TOLERANCE);
+    check_export::<f64, Cnn<f64>, _, _>("cnn_f64", F64_CNN_TOLERANCE);
 }
 
 #[test]
 fn pools_export_matches_onnxruntime() {
-    let net = fixed::<f32, Pools>();
-    check_bytes("pools", &*net);
-    check_outputs("pools", &*net, F32_TOLERANCE);
+    check_export::<f32, Pools, _, _>("pools", F32_TOLERANCE);
 }
 
 #[test]
 fn f64_conv1d_export_matches_onnxruntime() {
-    let net = fixed::<f64, Signal<f64>>();
-    check_bytes("signal_f64", &*net);
-    check_outputs("signal_f64", &*net, F64_TOLERANCE);
+    check_export::<f64, Signal<f64>, _, _>("signal_f64", F64_TOLERANCE);
 }
 
 #[test]

@@ -68,12 +68,7 @@ pub fn forward(
             quote!(nn::#f(&self.#name, #input, #activation))
         }
         Some(residual) => {
-            // A projection's product is a new value; an identity residual is a reference.
-            let projected = node.residual.as_ref().is_some_and(|r| r.project);
-            let residual = match projected {
-                true => quote!(&#residual),
-                false => residual,
-            };
+            let residual = residual_argument(node, residual);
             let f = function("dense_residual_forward", mode);
             quote!(nn::#f(&self.#name, #input, #activation, #residual))
         }
@@ -96,15 +91,20 @@ pub fn output(node: &Node<'_>, input: &TokenStream, residual: Option<TokenStream
     let call = match residual {
         None => quote!(nn::dense_output(&self.#name, #input, #activation)),
         Some(residual) => {
-            let projected = node.residual.as_ref().is_some_and(|r| r.project);
-            let residual = match projected {
-                true => quote!(&#residual),
-                false => residual,
-            };
+            let residual = residual_argument(node, residual);
             quote!(nn::dense_residual_output(&self.#name, #input, #activation, #residual))
         }
     };
     quote_spanned!(name.span()=> let #out: #ty = #call;)
+}
+
+/// The residual as a layer function takes it: a projection's product is a new value, so it
+/// is borrowed; an identity residual is already a reference.
+fn residual_argument(node: &Node<'_>, residual: TokenStream) -> TokenStream {
+    match node.residual.as_ref().is_some_and(|r| r.project) {
+        true => quote!(&#residual),
+        false => residual,
+    }
 }
 
 /// A dense layer's backward step, given its complete `dh`: a statement when the layer's input
